@@ -1,0 +1,113 @@
+/**
+ * A real `nats-server` with JetStream for tests: random port on 127.0.0.1, temp store dir,
+ * port read from the ports file (the nats.js `nst` launcher pattern). The process is killed
+ * and the directory removed by `stop()`. `restart()` keeps the port and the store, so
+ * JetStream state survives, which is what a production NATS restart looks like.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+
+export interface NatsServerHandle {
+  readonly url: string;
+  readonly port: number;
+  readonly storeDir: string;
+  /** Stops the server (SIGKILL when `hard`), keeping the store for a restart. */
+  kill(hard?: boolean): Promise<void>;
+  /** Starts the server again on the same port and store. */
+  restart(): Promise<void>;
+  /** Stops the server and removes its directories. */
+  stop(): Promise<void>;
+}
+
+export function natsServerBinary(): string {
+  for (const candidate of [
+    '/usr/sbin/nats-server',
+    '/usr/bin/nats-server',
+    '/usr/local/bin/nats-server',
+  ]) {
+    if (existsSync(candidate)) return candidate;
+  }
+  return 'nats-server';
+}
+
+function waitForExit(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => child.once('exit', () => resolve()));
+}
+
+async function readPort(portsDir: string, pid: number, deadlineMs: number): Promise<number> {
+  const started = Date.now();
+  while (Date.now() - started < deadlineMs) {
+    const file = readdirSync(portsDir).find((name) => name.endsWith(`_${pid}.ports`));
+    if (file !== undefined) {
+      const ports = JSON.parse(readFileSync(join(portsDir, file), 'utf8')) as { nats?: string[] };
+      const url = ports.nats?.[0];
+      if (url !== undefined) return Number(new URL(url).port);
+    }
+    await delay(20);
+  }
+  throw new Error(`nats-server did not write its ports file within ${deadlineMs} ms`);
+}
+
+export async function startNatsServer(): Promise<NatsServerHandle> {
+  const root = mkdtempSync(join(tmpdir(), 'mpc-nats-'));
+  const storeDir = join(root, 'store');
+  const portsDir = join(root, 'ports');
+  let child: ChildProcess | undefined;
+  let port = -1;
+
+  const launch = async (): Promise<void> => {
+    rmSync(portsDir, { recursive: true, force: true });
+    const args = [
+      '-js',
+      '-sd',
+      storeDir,
+      '-a',
+      '127.0.0.1',
+      '-p',
+      String(port),
+      '--ports_file_dir',
+      portsDir,
+    ];
+    mkdirSync(portsDir, { recursive: true });
+    const proc = spawn(natsServerBinary(), args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    proc.stderr?.on('data', (chunk: Buffer) => {
+      stderr = (stderr + chunk.toString()).slice(-4000);
+    });
+    child = proc;
+    const exited = waitForExit(proc).then(() => {
+      throw new Error(`nats-server exited early: ${stderr}`);
+    });
+    const assigned = await Promise.race([readPort(portsDir, proc.pid ?? -1, 15_000), exited]);
+    port = assigned;
+  };
+
+  const kill = async (hard = false): Promise<void> => {
+    const proc = child;
+    child = undefined;
+    if (proc === undefined) return;
+    proc.kill(hard ? 'SIGKILL' : 'SIGTERM');
+    await waitForExit(proc);
+  };
+
+  await launch();
+  return {
+    get url() {
+      return `nats://127.0.0.1:${port}`;
+    },
+    get port() {
+      return port;
+    },
+    storeDir,
+    kill,
+    restart: launch,
+    async stop() {
+      await kill(true);
+      rmSync(root, { recursive: true, force: true });
+    },
+  };
+}
