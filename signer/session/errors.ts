@@ -1,0 +1,71 @@
+/**
+ * Why a session ended without a result. Each class fixes the client-facing error code
+ * (design §6.3): transport failures are `ERROR_PEER_UNAVAILABLE`, a stalled round is
+ * `ERROR_SESSION_TIMEOUT`, a failed protocol check is `ERROR_MESSAGE_VERIFICATION`, an abort
+ * announced by another participant keeps the code that participant reported.
+ */
+import { ErrorCode, MpcError } from '../protocol/errors.ts';
+
+/** A participant could not be reached: NATS "no responders", or no ack within the budget. */
+export class PeerUnavailableError extends MpcError {
+  readonly peer: string;
+  readonly sessionId: string;
+
+  constructor(peer: string, sessionId: string, detail: string) {
+    super(
+      ErrorCode.PeerUnavailable,
+      `failed to send direct message to ${peer} in session ${sessionId}: ${detail}`,
+    );
+    this.peer = peer;
+    this.sessionId = sessionId;
+  }
+}
+
+/** A round's messages did not all arrive before the round deadline. */
+export class SessionTimeoutError extends MpcError {
+  readonly round: number;
+  readonly missingPeers: readonly string[];
+
+  constructor(
+    sessionId: string,
+    round: number,
+    missingPeers: readonly string[],
+    timeoutMs: number,
+  ) {
+    super(
+      ErrorCode.SessionTimeout,
+      `session ${sessionId} round ${round} timed out after ${timeoutMs} ms waiting for ${missingPeers.join(', ')}`,
+    );
+    this.round = round;
+    this.missingPeers = missingPeers;
+  }
+}
+
+/** A protocol check failed (bad share, bad proof, bad signature, malformed payload). */
+export class ProtocolViolationError extends MpcError {
+  readonly peer: string | undefined;
+
+  constructor(message: string, peer?: string, options?: { cause?: unknown }) {
+    super(ErrorCode.MessageVerification, message, options);
+    this.peer = peer;
+  }
+}
+
+/** Another participant aborted the session and told us why; we report the same code. */
+export class SessionAbortedError extends MpcError {
+  readonly abortedBy: string;
+  readonly peer: string | undefined;
+
+  constructor(abortedBy: string, code: ErrorCode, reason: string, peer?: string) {
+    super(code, reason);
+    this.abortedBy = abortedBy;
+    this.peer = peer;
+  }
+}
+
+/** The local process is shutting down or the session was cancelled locally. */
+export class SessionCancelledError extends MpcError {
+  constructor(sessionId: string, why: string) {
+    super(ErrorCode.OperationAborted, `session ${sessionId} cancelled: ${why}`);
+  }
+}
