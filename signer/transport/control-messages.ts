@@ -1,0 +1,136 @@
+/**
+ * Signed control messages between signers (design §5, §8): the session invite a coordinator
+ * sends, the hello each participant answers with (its ephemeral X25519 key), the start that
+ * hands every participant all hellos, aborts and completion notices.
+ *
+ * Wire form: JSON `{ "from": nodeId, "body": "<JSON text>", "signature": "<base64 Ed25519>" }`
+ * where the signature covers the UTF-8 bytes of `"mpc-control-v1\n" + body`. Receivers verify
+ * against the roster before parsing `body`, so an unsigned or forged control message is
+ * dropped without being interpreted.
+ */
+import type { ErrorCode } from '../protocol/errors.ts';
+import { verifyEd25519 } from './ed25519-verify.ts';
+
+export type SessionKind = 'keygen' | 'sign' | 'reshare';
+
+export interface InviteParticipant {
+  readonly nodeId: string;
+  readonly partyId: number;
+}
+
+/** Coordinator → participant: join a session for this client request. */
+export interface SessionInvite {
+  readonly type: 'invite';
+  readonly sessionId: string;
+  readonly kind: SessionKind;
+  readonly coordinator: string;
+  readonly participants: readonly InviteParticipant[];
+  /** The client's request body, base64; every participant verifies it itself. */
+  readonly request: string;
+  readonly clientId: string | null;
+  /** Coordinator's clock (ms since epoch); receivers reject invites older than a minute. */
+  readonly createdAt: number;
+}
+
+/** Participant → everyone (via the coordinator): my ephemeral channel key for this session. */
+export interface SessionHello {
+  readonly type: 'hello';
+  readonly sessionId: string;
+  readonly nodeId: string;
+  readonly ephemeralPublicKey: string;
+}
+
+/** Coordinator → participant: every participant's signed hello; rounds start now. */
+export interface SessionStart {
+  readonly type: 'start';
+  readonly sessionId: string;
+  readonly hellos: readonly SignedControl[];
+}
+
+/** Anyone → everyone: this session is over; `code` is what the client will be told. */
+export interface SessionAbort {
+  readonly type: 'abort';
+  readonly sessionId: string;
+  readonly code: ErrorCode;
+  readonly reason: string;
+  readonly peer?: string;
+}
+
+/** Participant → coordinator: I finished (keygen: my share is stored). */
+export interface SessionDone {
+  readonly type: 'done';
+  readonly sessionId: string;
+  readonly nodeId: string;
+  /** Hex digest of the public result (public key or signature) so the coordinator can compare. */
+  readonly resultDigest: string;
+}
+
+export type ControlBody = SessionInvite | SessionHello | SessionStart | SessionAbort | SessionDone;
+
+export interface SignedControl {
+  readonly from: string;
+  readonly body: string;
+  readonly signature: string;
+}
+
+const CONTROL_DOMAIN = 'mpc-control-v1\n';
+const encoder = new TextEncoder();
+
+export interface ControlSigner {
+  readonly nodeId: string;
+  sign(message: Uint8Array): Uint8Array;
+}
+
+export function signControl(signer: ControlSigner, body: ControlBody): SignedControl {
+  const text = JSON.stringify(body);
+  const signature = signer.sign(encoder.encode(CONTROL_DOMAIN + text));
+  return { from: signer.nodeId, body: text, signature: Buffer.from(signature).toString('base64') };
+}
+
+/**
+ * Verifies a signed control message against the roster and returns its body, or undefined
+ * when the sender is unknown, the signature is wrong or the body is not an object with a
+ * known `type` and a string `sessionId`.
+ */
+export function openControl(
+  signed: unknown,
+  roster: ReadonlyMap<string, Uint8Array>,
+): ControlBody | undefined {
+  if (typeof signed !== 'object' || signed === null) return undefined;
+  const { from, body, signature } = signed as Record<string, unknown>;
+  if (typeof from !== 'string' || typeof body !== 'string' || typeof signature !== 'string') {
+    return undefined;
+  }
+  if (body.length > 256 * 1024) return undefined;
+  const publicKey = roster.get(from);
+  if (publicKey === undefined) return undefined;
+  const signatureBytes = Buffer.from(signature, 'base64');
+  if (!verifyEd25519(publicKey, encoder.encode(CONTROL_DOMAIN + body), signatureBytes)) {
+    return undefined;
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    return undefined;
+  }
+  if (typeof parsed !== 'object' || parsed === null) return undefined;
+  const record = parsed as Record<string, unknown>;
+  if (typeof record['sessionId'] !== 'string') return undefined;
+  const type = record['type'];
+  if (
+    type !== 'invite' &&
+    type !== 'hello' &&
+    type !== 'start' &&
+    type !== 'abort' &&
+    type !== 'done'
+  ) {
+    return undefined;
+  }
+  // The sender must speak for itself where the body names a node.
+  if (type === 'hello' || type === 'done') {
+    if (record['nodeId'] !== from) return undefined;
+  }
+  if (type === 'invite' && record['coordinator'] !== from) return undefined;
+  return parsed as ControlBody;
+}

@@ -1,0 +1,255 @@
+/**
+ * Node-to-node messaging over core NATS (design §5, §6.1, §8).
+ *
+ * Each signer listens on two subjects for its whole life:
+ *   `mpcnode.<node>.invite`   request/reply: a signed `SessionInvite`, answered with a signed
+ *                             `SessionHello` (or `{ error: { code, message } }`);
+ *   `mpcnode.<node>.session`  request/reply: session frames, each answered with one status
+ *                             byte once the frame has been accepted.
+ * Session frames: `0x01 ‖ envelope` (protocol message), `0x02 ‖ JSON SignedControl`
+ * (start/abort/done), `0x03 ‖ sessionId` (probe). Replies: `0x00` accepted, `0x02` the
+ * recipient has no such session (it already ended it).
+ *
+ * Every send is a NATS request, so delivery is acknowledged by the recipient process. NATS
+ * answers "no responders" at once when the recipient's connection is gone (killed process);
+ * that is reported as `PeerUnavailableError` without retrying. A request that times out is
+ * retried up to `sendAttempts` times before it too becomes `PeerUnavailableError`.
+ */
+import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
+import { RequestError, TimeoutError } from '@nats-io/transport-node';
+import { ErrorCode } from '../protocol/errors.ts';
+import { PeerUnavailableError, SessionAbortedError } from '../session/errors.ts';
+import type { SignedControl } from './control-messages.ts';
+import { concatBytes, decodeEnvelope, encodeEnvelope, type Envelope } from './secure-channel.ts';
+
+export const FrameType = { Envelope: 0x01, Control: 0x02, Probe: 0x03 } as const;
+export const FrameReply = { Accepted: 0x00, UnknownSession: 0x02, Rejected: 0x03 } as const;
+export type FrameReply = (typeof FrameReply)[keyof typeof FrameReply];
+
+const MAX_FRAME_BYTES = 2 * 1024 * 1024;
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** Subject-safe token for a node id (node ids are validated as [A-Za-z0-9._-]). */
+export function nodeSubjectToken(nodeId: string): string {
+  return /^[A-Za-z0-9_-]+$/.test(nodeId) ? nodeId : `x${Buffer.from(nodeId).toString('hex')}`;
+}
+
+export function inviteSubject(nodeId: string): string {
+  return `mpcnode.${nodeSubjectToken(nodeId)}.invite`;
+}
+
+export function sessionSubject(nodeId: string): string {
+  return `mpcnode.${nodeSubjectToken(nodeId)}.session`;
+}
+
+/** What the messenger hands incoming traffic to (the session host). */
+export interface PeerMessageHandler {
+  /** Answers an invite with a signed hello or an error. Never throws. */
+  onInvite(
+    signed: unknown,
+  ): Promise<SignedControl | { error: { code: ErrorCode; message: string } }>;
+  onEnvelope(envelope: Envelope): FrameReply;
+  onControl(signed: unknown): FrameReply;
+  hasSession(sessionId: string): boolean;
+}
+
+export interface PeerMessengerOptions {
+  readonly nc: NatsConnection;
+  readonly selfNodeId: string;
+  readonly sendTimeoutMs: number;
+  readonly sendAttempts: number;
+  readonly handler: PeerMessageHandler;
+  /** Called once per peer found unreachable (no responders / no ack). */
+  readonly onPeerUnreachable?: (peer: string) => void;
+}
+
+export class PeerMessenger {
+  private readonly options: PeerMessengerOptions;
+  private subscriptions: Subscription[] = [];
+
+  constructor(options: PeerMessengerOptions) {
+    this.options = options;
+  }
+
+  start(): void {
+    const { nc, selfNodeId, handler } = this.options;
+    this.subscriptions.push(
+      nc.subscribe(inviteSubject(selfNodeId), {
+        callback: (error, msg) => {
+          if (error !== null) return;
+          void this.answerInvite(msg);
+        },
+      }),
+      nc.subscribe(sessionSubject(selfNodeId), {
+        callback: (error, msg) => {
+          if (error !== null) return;
+          msg.respond(Uint8Array.of(this.dispatchFrame(msg.data, handler)));
+        },
+      }),
+    );
+  }
+
+  stop(): void {
+    for (const subscription of this.subscriptions) subscription.unsubscribe();
+    this.subscriptions = [];
+  }
+
+  private async answerInvite(msg: Msg): Promise<void> {
+    let reply: unknown;
+    try {
+      if (msg.data.length > MAX_FRAME_BYTES) throw new RangeError('invite too large');
+      reply = await this.options.handler.onInvite(JSON.parse(decoder.decode(msg.data)));
+    } catch {
+      reply = { error: { code: ErrorCode.MessageFormat, message: 'malformed invite' } };
+    }
+    msg.respond(encoder.encode(JSON.stringify(reply)));
+  }
+
+  private dispatchFrame(data: Uint8Array, handler: PeerMessageHandler): FrameReply {
+    if (data.length < 1 || data.length > MAX_FRAME_BYTES) return FrameReply.Rejected;
+    const body = data.subarray(1);
+    try {
+      switch (data[0]) {
+        case FrameType.Envelope:
+          return handler.onEnvelope(decodeEnvelope(body));
+        case FrameType.Control:
+          return handler.onControl(JSON.parse(decoder.decode(body)));
+        case FrameType.Probe:
+          return handler.hasSession(decoder.decode(body))
+            ? FrameReply.Accepted
+            : FrameReply.UnknownSession;
+        default:
+          return FrameReply.Rejected;
+      }
+    } catch {
+      return FrameReply.Rejected;
+    }
+  }
+
+  /** Sends an invite; resolves with the parsed reply or rejects with `PeerUnavailableError`. */
+  async invite(peer: string, sessionId: string, invite: SignedControl): Promise<unknown> {
+    const reply = await this.request(
+      peer,
+      sessionId,
+      inviteSubject(peer),
+      encoder.encode(JSON.stringify(invite)),
+    );
+    try {
+      return JSON.parse(decoder.decode(reply));
+    } catch {
+      throw new PeerUnavailableError(peer, sessionId, 'malformed invite reply');
+    }
+  }
+
+  sendEnvelope(peer: string, envelope: Envelope): Promise<void> {
+    const frame = concatBytes([Uint8Array.of(FrameType.Envelope), encodeEnvelope(envelope)]);
+    return this.sendFrame(peer, envelope.header.sessionId, frame);
+  }
+
+  sendControl(peer: string, sessionId: string, control: SignedControl): Promise<void> {
+    const frame = concatBytes([
+      Uint8Array.of(FrameType.Control),
+      encoder.encode(JSON.stringify(control)),
+    ]);
+    return this.sendFrame(peer, sessionId, frame);
+  }
+
+  /** Fire-and-forget control message (aborts): one publish, no ack expected. */
+  publishControl(peer: string, control: SignedControl): void {
+    const frame = concatBytes([
+      Uint8Array.of(FrameType.Control),
+      encoder.encode(JSON.stringify(control)),
+    ]);
+    try {
+      this.options.nc.publish(sessionSubject(peer), frame);
+    } catch {
+      // The connection is closing; the peer's own deadline covers a lost abort.
+    }
+  }
+
+  /**
+   * Resolves when the peer still holds the session, or when it is merely slow (the probe
+   * timed out: a stopped process is caught by the round deadline instead). Rejects with
+   * `PeerUnavailableError` when the peer process is gone and `SessionAbortedError` when the
+   * peer has already dropped the session.
+   */
+  async probe(peer: string, sessionId: string): Promise<void> {
+    const frame = concatBytes([Uint8Array.of(FrameType.Probe), encoder.encode(sessionId)]);
+    try {
+      const reply = await this.options.nc.request(sessionSubject(peer), frame, {
+        timeout: this.options.sendTimeoutMs,
+      });
+      if (reply.data[0] === FrameReply.UnknownSession) {
+        throw new SessionAbortedError(
+          peer,
+          ErrorCode.PeerUnavailable,
+          `peer ${peer} is no longer in session ${sessionId}`,
+          peer,
+        );
+      }
+    } catch (error) {
+      if (error instanceof SessionAbortedError) throw error;
+      if (isNoResponders(error)) throw this.unreachable(peer, sessionId, 'no responders');
+      // Timeouts and connection trouble: not proof of death; the round deadline decides.
+    }
+  }
+
+  private async sendFrame(peer: string, sessionId: string, frame: Uint8Array): Promise<void> {
+    const reply = await this.request(peer, sessionId, sessionSubject(peer), frame);
+    const status = reply[0];
+    if (status === FrameReply.Accepted) return;
+    if (status === FrameReply.UnknownSession) {
+      throw new SessionAbortedError(
+        peer,
+        ErrorCode.PeerUnavailable,
+        `peer ${peer} is no longer in session ${sessionId}`,
+        peer,
+      );
+    }
+    throw new PeerUnavailableError(peer, sessionId, 'message rejected by peer');
+  }
+
+  private async request(
+    peer: string,
+    sessionId: string,
+    subject: string,
+    data: Uint8Array,
+  ): Promise<Uint8Array> {
+    const { nc, sendTimeoutMs, sendAttempts } = this.options;
+    let lastProblem = 'no ack';
+    for (let attempt = 1; attempt <= sendAttempts; attempt++) {
+      try {
+        const reply = await nc.request(subject, data, { timeout: sendTimeoutMs });
+        return reply.data;
+      } catch (error) {
+        if (isNoResponders(error)) throw this.unreachable(peer, sessionId, 'no responders');
+        if (!isTimeout(error)) {
+          throw this.unreachable(peer, sessionId, `transport error: ${describe(error)}`);
+        }
+        lastProblem = `no ack after ${attempt} attempt(s) of ${sendTimeoutMs} ms`;
+      }
+    }
+    throw this.unreachable(peer, sessionId, lastProblem);
+  }
+
+  private unreachable(peer: string, sessionId: string, detail: string): PeerUnavailableError {
+    this.options.onPeerUnreachable?.(peer);
+    return new PeerUnavailableError(peer, sessionId, detail);
+  }
+}
+
+function isNoResponders(error: unknown): boolean {
+  return error instanceof RequestError && error.isNoResponders();
+}
+
+function isTimeout(error: unknown): boolean {
+  return (
+    error instanceof TimeoutError ||
+    (error instanceof RequestError && error.cause instanceof TimeoutError)
+  );
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.name : 'unknown';
+}
