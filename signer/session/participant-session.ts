@@ -1,0 +1,197 @@
+/**
+ * One signer's part in one session: the ephemeral channel keys, the round runner, buffered
+ * early messages, and the teardown that wipes all of it (design §6.5, §8).
+ *
+ * Lifecycle: created when the signer accepts an invite (or, on the coordinator, when it
+ * starts a session) → `start(hellos)` derives the pair keys and runs the rounds → settles
+ * with the protocol result or a typed error → `dispose()` drops keys and buffers. Messages
+ * that arrive before `start` are buffered (bounded) and replayed after it.
+ */
+import type { PartyId } from '../crypto/round-protocol.ts';
+import { wipeBytes } from '../crypto/wipe.ts';
+import type { MpcError } from '../protocol/errors.ts';
+import type { ControlSigner, SessionHello, SignedControl } from '../transport/control-messages.ts';
+import { openControl } from '../transport/control-messages.ts';
+import { verifyEd25519 } from '../transport/ed25519-verify.ts';
+import type { PeerMessenger } from '../transport/peer-messenger.ts';
+import {
+  EnvelopeKind,
+  broadcastSignedBytes,
+  derivePairKeys,
+  generateEphemeralKeyPair,
+  openDirect,
+  sealDirect,
+  wipePairKeys,
+  type EphemeralKeyPair,
+  type Envelope,
+  type PairKeys,
+} from '../transport/secure-channel.ts';
+import { ProtocolViolationError } from './errors.ts';
+import { RoundRunner, type PartyDriver, type RoundNetwork } from './round-runner.ts';
+
+const MAX_BUFFERED_ENVELOPES = 256;
+
+export interface ParticipantSessionOptions<Result> {
+  readonly sessionId: string;
+  readonly self: ControlSigner;
+  readonly roster: ReadonlyMap<string, Uint8Array>;
+  readonly nodeOfParty: ReadonlyMap<PartyId, string>;
+  readonly party: PartyDriver<Result>;
+  readonly messenger: PeerMessenger;
+  readonly roundTimeoutMs: number;
+  readonly probeIntervalMs: number;
+  readonly pauseAtRound?: number | undefined;
+}
+
+export class ParticipantSession<Result> {
+  readonly sessionId: string;
+  readonly ephemeral: EphemeralKeyPair;
+  private readonly options: ParticipantSessionOptions<Result>;
+  private readonly selfParty: PartyId;
+  private readonly runner: RoundRunner<Result>;
+  private readonly pairKeys = new Map<string, PairKeys>();
+  private buffered: Envelope[] = [];
+  private started = false;
+  private disposed = false;
+
+  constructor(options: ParticipantSessionOptions<Result>) {
+    this.options = options;
+    this.sessionId = options.sessionId;
+    this.ephemeral = generateEphemeralKeyPair();
+    const selfParty = [...options.nodeOfParty].find(([, node]) => node === options.self.nodeId);
+    if (selfParty === undefined) throw new Error('self is not a participant');
+    this.selfParty = selfParty[0];
+    this.runner = new RoundRunner({
+      sessionId: options.sessionId,
+      party: options.party,
+      nodeOfParty: options.nodeOfParty,
+      self: this.selfParty,
+      network: this.network(),
+      roundTimeoutMs: options.roundTimeoutMs,
+      probeIntervalMs: options.probeIntervalMs,
+      pauseAtRound: options.pauseAtRound,
+    });
+  }
+
+  get peers(): string[] {
+    return this.runner.peers;
+  }
+
+  hello(): SessionHello {
+    return {
+      type: 'hello',
+      sessionId: this.sessionId,
+      nodeId: this.options.self.nodeId,
+      ephemeralPublicKey: Buffer.from(this.ephemeral.publicKey).toString('base64'),
+    };
+  }
+
+  /**
+   * Checks every participant's signed hello, derives the pair keys and runs the rounds.
+   * Rejects with a typed error; never leaves keys behind (call `dispose()` after settling).
+   */
+  async start(hellos: readonly SignedControl[]): Promise<Result> {
+    if (this.started) throw new ProtocolViolationError('session started twice');
+    this.started = true;
+    const seen = new Set<string>();
+    for (const signed of hellos) {
+      const hello = openControl(signed, this.options.roster);
+      if (hello?.type !== 'hello' || hello.sessionId !== this.sessionId) {
+        throw new ProtocolViolationError(`invalid hello in session ${this.sessionId}`, signed.from);
+      }
+      seen.add(hello.nodeId);
+      if (hello.nodeId === this.options.self.nodeId) continue;
+      if (!this.runner.peers.includes(hello.nodeId)) {
+        throw new ProtocolViolationError(
+          `hello from non-participant ${hello.nodeId}`,
+          hello.nodeId,
+        );
+      }
+      this.pairKeys.set(
+        hello.nodeId,
+        derivePairKeys({
+          sessionId: this.sessionId,
+          selfNodeId: this.options.self.nodeId,
+          selfKeyPair: this.ephemeral,
+          peerNodeId: hello.nodeId,
+          peerEphemeralPublicKey: new Uint8Array(Buffer.from(hello.ephemeralPublicKey, 'base64')),
+        }),
+      );
+    }
+    for (const peer of this.runner.peers) {
+      if (!seen.has(peer)) throw new ProtocolViolationError(`missing hello from ${peer}`, peer);
+    }
+    const early = this.buffered;
+    this.buffered = [];
+    for (const envelope of early) this.acceptEnvelope(envelope);
+    return this.runner.run();
+  }
+
+  /** Returns false when the envelope is dropped (wrong session/recipient, bad auth, duplicate). */
+  acceptEnvelope(envelope: Envelope): boolean {
+    if (this.disposed) return false;
+    const { header, body, signature } = envelope;
+    if (header.sessionId !== this.sessionId) return false;
+    if (!this.started) {
+      if (this.buffered.length >= MAX_BUFFERED_ENVELOPES) return false;
+      this.buffered.push(envelope);
+      return true;
+    }
+    if (header.kind === EnvelopeKind.Broadcast) {
+      if (header.to !== '') return false;
+      const key = this.options.roster.get(header.from);
+      if (key === undefined) return false;
+      if (!verifyEd25519(key, broadcastSignedBytes(header, body), signature)) return false;
+      return this.runner.deliver('broadcast', header.round, header.from, body.slice());
+    }
+    if (header.to !== this.options.self.nodeId) return false;
+    const keys = this.pairKeys.get(header.from);
+    if (keys === undefined) return false;
+    try {
+      return this.runner.deliver('direct', header.round, header.from, openDirect(keys, envelope));
+    } catch {
+      return false;
+    }
+  }
+
+  abort(error: MpcError): void {
+    this.runner.abort(error);
+  }
+
+  /** Wipes channel keys and buffered messages. The runner has already wiped the party. */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    for (const keys of this.pairKeys.values()) wipePairKeys(keys);
+    this.pairKeys.clear();
+    for (const envelope of this.buffered) wipeBytes(envelope.body);
+    this.buffered = [];
+  }
+
+  private network(): RoundNetwork {
+    const { messenger, self, sessionId } = this.options;
+    return {
+      broadcast: async (round, payload, peers) => {
+        const header = {
+          kind: EnvelopeKind.Broadcast,
+          sessionId,
+          round,
+          from: self.nodeId,
+          to: '',
+        } as const;
+        const signature = self.sign(broadcastSignedBytes(header, payload));
+        const envelope = { header, body: payload, signature };
+        await Promise.all(peers.map((peer) => messenger.sendEnvelope(peer, envelope)));
+      },
+      direct: async (round, payload, peer) => {
+        const keys = this.pairKeys.get(peer);
+        if (keys === undefined) throw new ProtocolViolationError(`no channel to ${peer}`, peer);
+        const header = { kind: EnvelopeKind.Direct, sessionId, round, from: self.nodeId, to: peer };
+        const envelope = sealDirect(keys, header, payload);
+        wipeBytes(payload);
+        await messenger.sendEnvelope(peer, envelope);
+      },
+      probe: (peer) => messenger.probe(peer, sessionId),
+    };
+  }
+}

@@ -1,0 +1,420 @@
+/**
+ * Hosts every session this signer takes part in, as coordinator or participant (design §5,
+ * §6). It answers invites, runs rounds, and tears sessions down.
+ *
+ * Abort semantics: the participant that detects a failure (unreachable peer, stalled round,
+ * failed check) tells every other participant with a signed `abort` carrying the error code,
+ * so all of them stop at once and the coordinator reports that code. A peer found unreachable
+ * is marked suspect in the membership. Whatever the outcome, the session's keys, buffered
+ * messages and the job's secrets are wiped and the session is forgotten.
+ */
+import type { Logger } from 'pino';
+import type { PartyId } from '../crypto/round-protocol.ts';
+import { ErrorCode, MpcError } from '../protocol/errors.ts';
+import {
+  openControl,
+  signControl,
+  type ControlSigner,
+  type InviteParticipant,
+  type SessionInvite,
+  type SessionKind,
+  type SignedControl,
+} from '../transport/control-messages.ts';
+import {
+  FrameReply,
+  type PeerMessageHandler,
+  type PeerMessenger,
+} from '../transport/peer-messenger.ts';
+import type { Envelope } from '../transport/secure-channel.ts';
+import {
+  PeerUnavailableError,
+  ProtocolViolationError,
+  SessionAbortedError,
+  SessionCancelledError,
+  SessionTimeoutError,
+} from './errors.ts';
+import { ParticipantSession } from './participant-session.ts';
+import type { PartyDriver } from './round-runner.ts';
+
+/** What a service handler prepares for one session after validating the client request. */
+export interface SessionJob<Result> {
+  readonly party: PartyDriver<Result>;
+  /** On success, on every participant: persist what must be kept; return a public digest. */
+  complete(result: Result): Promise<string>;
+  /** Wipes everything the job holds. Called exactly once, success or not. */
+  dispose(): void;
+}
+
+/** Validates an invite's client request independently and builds the job, or throws MpcError. */
+export type PrepareJob = (invite: SessionInvite) => Promise<SessionJob<unknown>>;
+
+export interface SessionHostOptions {
+  readonly self: ControlSigner;
+  readonly roster: ReadonlyMap<string, Uint8Array>;
+  readonly prepare: PrepareJob;
+  readonly roundTimeoutMs: number;
+  readonly probeIntervalMs: number;
+  readonly log: Logger;
+  readonly onPeerSuspect: (peer: string) => void;
+  readonly onSessionEnd?: (kind: SessionKind, error: MpcError | undefined) => void;
+  readonly pauseAtRound?: number | undefined;
+}
+
+interface ActiveSession {
+  readonly invite: SessionInvite;
+  readonly session: ParticipantSession<unknown>;
+  readonly job: SessionJob<unknown>;
+  readonly dones: Map<string, string>;
+  doneWaiter?: () => void;
+  startTimer?: NodeJS.Timeout;
+  ended: boolean;
+}
+
+const SEEN_SESSION_LIMIT = 10_000;
+
+export class SessionHost implements PeerMessageHandler {
+  private readonly options: SessionHostOptions;
+  private readonly sessions = new Map<string, ActiveSession>();
+  private readonly seenSessionIds = new Set<string>();
+  private messengerRef: PeerMessenger | undefined;
+
+  constructor(options: SessionHostOptions) {
+    this.options = options;
+  }
+
+  /** Wires the messenger (it needs this host as its handler, hence not a constructor option). */
+  attachMessenger(messenger: PeerMessenger): void {
+    this.messengerRef = messenger;
+  }
+
+  private get messenger(): PeerMessenger {
+    if (this.messengerRef === undefined) throw new Error('session host has no messenger');
+    return this.messengerRef;
+  }
+
+  /** Number of sessions currently held (for metrics and tests). */
+  get activeSessions(): number {
+    return this.sessions.size;
+  }
+
+  hasSession(sessionId: string): boolean {
+    return this.sessions.has(sessionId);
+  }
+
+  /** Aborts every session (process shutdown). */
+  abortAll(why: string): void {
+    for (const [sessionId, active] of this.sessions) {
+      active.session.abort(new SessionCancelledError(sessionId, why));
+    }
+  }
+
+  private remember(sessionId: string): boolean {
+    if (this.seenSessionIds.has(sessionId)) return false;
+    this.seenSessionIds.add(sessionId);
+    if (this.seenSessionIds.size > SEEN_SESSION_LIMIT) {
+      const oldest = this.seenSessionIds.values().next().value;
+      if (oldest !== undefined) this.seenSessionIds.delete(oldest);
+    }
+    return true;
+  }
+
+  private register(invite: SessionInvite, job: SessionJob<unknown>): ActiveSession {
+    const nodeOfParty = new Map<PartyId, string>(
+      invite.participants.map((participant) => [participant.partyId, participant.nodeId]),
+    );
+    const session = new ParticipantSession({
+      sessionId: invite.sessionId,
+      self: this.options.self,
+      roster: this.options.roster,
+      nodeOfParty,
+      party: job.party,
+      messenger: this.messenger,
+      roundTimeoutMs: this.options.roundTimeoutMs,
+      probeIntervalMs: this.options.probeIntervalMs,
+      pauseAtRound: this.options.pauseAtRound,
+    });
+    const active: ActiveSession = { invite, session, job, dones: new Map(), ended: false };
+    this.sessions.set(invite.sessionId, active);
+    return active;
+  }
+
+  async onInvite(
+    signed: unknown,
+  ): Promise<SignedControl | { error: { code: ErrorCode; message: string } }> {
+    const invite = openControl(signed, this.options.roster);
+    if (invite?.type !== 'invite') {
+      return { error: { code: ErrorCode.MessageVerification, message: 'invite rejected' } };
+    }
+    const selfNodeId = this.options.self.nodeId;
+    if (!invite.participants.some((participant) => participant.nodeId === selfNodeId)) {
+      return { error: { code: ErrorCode.ParticipantNotFound, message: 'not a participant' } };
+    }
+    if (!this.remember(invite.sessionId)) {
+      return { error: { code: ErrorCode.SessionDuplicate, message: 'session id reused' } };
+    }
+    let job: SessionJob<unknown>;
+    try {
+      job = await this.options.prepare(invite);
+    } catch (error) {
+      const failure = asMpcError(error);
+      this.options.log.warn(
+        { sessionId: invite.sessionId, code: failure.code, reason: failure.message },
+        'invite refused',
+      );
+      return { error: { code: failure.code, message: failure.message } };
+    }
+    let active: ActiveSession;
+    try {
+      active = this.register(invite, job);
+    } catch (error) {
+      job.dispose();
+      const failure = asMpcError(error);
+      return { error: { code: failure.code, message: failure.message } };
+    }
+    // An invite whose start never comes (coordinator died) must not linger.
+    active.startTimer = setTimeout(() => {
+      active.session.abort(
+        new SessionTimeoutError(
+          invite.sessionId,
+          -1,
+          [invite.coordinator],
+          this.options.roundTimeoutMs,
+        ),
+      );
+      this.end(
+        active,
+        new SessionTimeoutError(
+          invite.sessionId,
+          -1,
+          [invite.coordinator],
+          this.options.roundTimeoutMs,
+        ),
+      );
+    }, this.options.roundTimeoutMs);
+    return signControl(this.options.self, active.session.hello());
+  }
+
+  onEnvelope(envelope: Envelope): FrameReply {
+    const active = this.sessions.get(envelope.header.sessionId);
+    if (active === undefined) return FrameReply.UnknownSession;
+    active.session.acceptEnvelope(envelope);
+    return FrameReply.Accepted;
+  }
+
+  onControl(signed: unknown): FrameReply {
+    const control = openControl(signed, this.options.roster);
+    if (control === undefined) return FrameReply.Rejected;
+    const active = this.sessions.get(control.sessionId);
+    if (active === undefined) return FrameReply.UnknownSession;
+    const from = (signed as SignedControl).from;
+    const isParticipant = active.invite.participants.some((p) => p.nodeId === from);
+    if (!isParticipant) return FrameReply.Rejected;
+    switch (control.type) {
+      case 'start':
+        if (from !== active.invite.coordinator) return FrameReply.Rejected;
+        clearTimeout(active.startTimer);
+        void this.runParticipant(active, control.hellos);
+        return FrameReply.Accepted;
+      case 'abort':
+        active.session.abort(
+          new SessionAbortedError(from, control.code, control.reason, control.peer),
+        );
+        return FrameReply.Accepted;
+      case 'done':
+        active.dones.set(from, control.resultDigest);
+        active.doneWaiter?.();
+        return FrameReply.Accepted;
+      default:
+        return FrameReply.Rejected;
+    }
+  }
+
+  private async runParticipant(
+    active: ActiveSession,
+    hellos: readonly SignedControl[],
+  ): Promise<void> {
+    try {
+      const result = await active.session.start(hellos);
+      const digest = await active.job.complete(result);
+      const done = signControl(this.options.self, {
+        type: 'done',
+        sessionId: active.invite.sessionId,
+        nodeId: this.options.self.nodeId,
+        resultDigest: digest,
+      });
+      this.end(active, undefined);
+      await this.messenger
+        .sendControl(active.invite.coordinator, active.invite.sessionId, done)
+        .catch(() => undefined);
+    } catch (error) {
+      this.fail(active, asMpcError(error));
+    }
+  }
+
+  /**
+   * Runs a session as its coordinator: invites the other participants, hands everyone the
+   * hellos, runs this signer's own part and, when `awaitAllDone`, waits until every
+   * participant reports the same result digest (keygen: every share is stored).
+   */
+  async coordinate<Result>(params: {
+    sessionId: string;
+    kind: SessionKind;
+    participants: readonly InviteParticipant[];
+    request: Uint8Array;
+    clientId: string | null;
+    job: SessionJob<Result>;
+    awaitAllDone: boolean;
+  }): Promise<Result> {
+    const { sessionId, job } = params;
+    const invite: SessionInvite = {
+      type: 'invite',
+      sessionId,
+      kind: params.kind,
+      coordinator: this.options.self.nodeId,
+      participants: params.participants,
+      request: Buffer.from(params.request).toString('base64'),
+      clientId: params.clientId,
+      createdAt: Date.now(),
+    };
+    this.remember(sessionId);
+    let active: ActiveSession;
+    try {
+      active = this.register(invite, job as SessionJob<unknown>);
+    } catch (error) {
+      job.dispose();
+      throw asMpcError(error);
+    }
+    try {
+      const signedInvite = signControl(this.options.self, invite);
+      const peers = active.session.peers;
+      const replies = await Promise.all(
+        peers.map(async (peer) => {
+          const reply = await this.messenger.invite(peer, sessionId, signedInvite);
+          return parseInviteReply(peer, sessionId, reply);
+        }),
+      );
+      const hellos = [signControl(this.options.self, active.session.hello()), ...replies];
+      const start = signControl(this.options.self, { type: 'start', sessionId, hellos });
+      await Promise.all(peers.map((peer) => this.messenger.sendControl(peer, sessionId, start)));
+      const result = (await active.session.start(hellos)) as Result;
+      const digest = await job.complete(result);
+      if (params.awaitAllDone) await this.awaitDones(active, peers, digest);
+      this.end(active, undefined);
+      return result;
+    } catch (error) {
+      const failure = asMpcError(error);
+      this.fail(active, failure);
+      throw failure;
+    }
+  }
+
+  private awaitDones(
+    active: ActiveSession,
+    peers: readonly string[],
+    digest: string,
+  ): Promise<void> {
+    const sessionId = active.invite.sessionId;
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        const missing = peers.filter((peer) => !active.dones.has(peer));
+        reject(new SessionTimeoutError(sessionId, -1, missing, this.options.roundTimeoutMs));
+      }, this.options.roundTimeoutMs);
+      const check = (): void => {
+        for (const [peer, theirs] of active.dones) {
+          if (theirs !== digest) {
+            clearTimeout(timer);
+            reject(
+              new ProtocolViolationError(`participant ${peer} reported a different result`, peer),
+            );
+            return;
+          }
+        }
+        if (peers.every((peer) => active.dones.has(peer))) {
+          clearTimeout(timer);
+          resolve();
+        }
+      };
+      active.doneWaiter = check;
+      check();
+    });
+  }
+
+  private fail(active: ActiveSession, error: MpcError): void {
+    if (active.ended) return;
+    const { invite } = active;
+    const peer = peerOf(error);
+    if (error instanceof PeerUnavailableError) this.options.onPeerSuspect(error.peer);
+    this.options.log.warn(
+      {
+        sessionId: invite.sessionId,
+        kind: invite.kind,
+        peer,
+        code: error.code,
+        cause: error.message,
+      },
+      'session aborted',
+    );
+    if (!(error instanceof SessionAbortedError)) {
+      const abort = signControl(this.options.self, {
+        type: 'abort',
+        sessionId: invite.sessionId,
+        code: error.code,
+        reason: error.message,
+        ...(peer === undefined ? {} : { peer }),
+      });
+      for (const participant of invite.participants) {
+        if (participant.nodeId !== this.options.self.nodeId) {
+          this.messenger.publishControl(participant.nodeId, abort);
+        }
+      }
+    }
+    active.session.abort(error);
+    this.end(active, error);
+  }
+
+  private end(active: ActiveSession, error: MpcError | undefined): void {
+    if (active.ended) return;
+    active.ended = true;
+    clearTimeout(active.startTimer);
+    this.sessions.delete(active.invite.sessionId);
+    active.session.dispose();
+    active.job.dispose();
+    this.options.onSessionEnd?.(active.invite.kind, error);
+  }
+}
+
+function parseInviteReply(peer: string, sessionId: string, reply: unknown): SignedControl {
+  if (typeof reply === 'object' && reply !== null && 'error' in reply) {
+    const { code, message } = (reply as { error: { code?: unknown; message?: unknown } }).error;
+    const known = Object.values(ErrorCode) as string[];
+    const errorCode =
+      typeof code === 'string' && known.includes(code) ? (code as ErrorCode) : ErrorCode.Unknown;
+    throw new SessionAbortedError(
+      peer,
+      errorCode,
+      `participant ${peer} refused session ${sessionId}: ${typeof message === 'string' ? message : 'no reason'}`,
+      peer,
+    );
+  }
+  const signed = reply as SignedControl;
+  if (typeof signed?.from !== 'string' || signed.from !== peer) {
+    throw new ProtocolViolationError(`malformed hello from ${peer}`, peer);
+  }
+  return signed;
+}
+
+function peerOf(error: MpcError): string | undefined {
+  if (error instanceof PeerUnavailableError) return error.peer;
+  if (error instanceof SessionAbortedError) return error.peer;
+  if (error instanceof ProtocolViolationError) return error.peer;
+  if (error instanceof SessionTimeoutError) return error.missingPeers.join(',') || undefined;
+  return undefined;
+}
+
+function asMpcError(error: unknown): MpcError {
+  if (error instanceof MpcError) return error;
+  return new MpcError(
+    ErrorCode.Unknown,
+    error instanceof Error ? error.message : 'unknown failure',
+  );
+}
