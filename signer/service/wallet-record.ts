@@ -1,0 +1,58 @@
+/**
+ * What a signer stores per (wallet, key type, version): public metadata and the encoded
+ * key share. The store seals the whole record (AES-256-GCM, design §10); this module only
+ * frames it.
+ *
+ * Layout (version 1): `0x01 ‖ u32 metadataLength ‖ metadata JSON ‖ share bytes`. The share
+ * bytes stay binary so the secret never becomes a JS string.
+ */
+import type { KeyType } from './key-type.ts';
+
+/** One member of a wallet's committee: a node id and the party id (share x-coordinate). */
+export interface CommitteeMember {
+  readonly nodeId: string;
+  readonly partyId: number;
+}
+
+export interface WalletMetadata {
+  readonly walletId: string;
+  readonly keyType: KeyType;
+  readonly version: number;
+  /** t: signing needs t+1 of the committee. */
+  readonly threshold: number;
+  readonly committee: readonly CommitteeMember[];
+  /** Hex public key: 32-byte Ed25519 or 33-byte compressed secp256k1. */
+  readonly publicKey: string;
+}
+
+export interface WalletRecord {
+  readonly metadata: WalletMetadata;
+  /** The encoded key share (secret); the caller wipes it after use. */
+  readonly share: Uint8Array;
+}
+
+const RECORD_VERSION = 1;
+
+export function encodeWalletRecord(record: WalletRecord): Uint8Array {
+  const metadata = new TextEncoder().encode(JSON.stringify(record.metadata));
+  const out = new Uint8Array(5 + metadata.length + record.share.length);
+  out[0] = RECORD_VERSION;
+  new DataView(out.buffer).setUint32(1, metadata.length);
+  out.set(metadata, 5);
+  out.set(record.share, 5 + metadata.length);
+  return out;
+}
+
+/** Decodes a record; the returned share is a copy the caller must wipe. */
+export function decodeWalletRecord(bytes: Uint8Array): WalletRecord {
+  if (bytes.length < 5 || bytes[0] !== RECORD_VERSION) {
+    throw new RangeError('unknown wallet record version');
+  }
+  const metadataLength = new DataView(bytes.buffer, bytes.byteOffset, bytes.length).getUint32(1);
+  if (5 + metadataLength > bytes.length) throw new RangeError('truncated wallet record');
+  const metadata = JSON.parse(
+    new TextDecoder().decode(bytes.subarray(5, 5 + metadataLength)),
+  ) as WalletMetadata;
+  const share = bytes.slice(5 + metadataLength);
+  return { metadata, share };
+}
