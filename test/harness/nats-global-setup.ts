@@ -3,7 +3,7 @@
  * Tests read its URL with `inject('natsUrl')`. Suites that restart NATS start their own.
  */
 import type { TestProject } from 'vitest/node';
-import { startNatsServer, type NatsServerHandle } from './nats-server.ts';
+import { startNatsServer, type NatsServerHandle } from '../../signer/local/nats-server.ts';
 
 let server: NatsServerHandle | undefined;
 

@@ -1,5 +1,5 @@
 /**
- * A real `nats-server` with JetStream for tests: random port on 127.0.0.1, temp store dir,
+ * A real `nats-server` with JetStream for `npm run local` and the tests: random port on 127.0.0.1, temp store dir,
  * port read from the ports file (the nats.js `nst` launcher pattern). The process is killed
  * and the directory removed by `stop()`. `restart()` keeps the port and the store, so
  * JetStream state survives, which is what a production NATS restart looks like.
@@ -14,6 +14,7 @@ export interface NatsServerHandle {
   readonly url: string;
   readonly port: number;
   readonly storeDir: string;
+  readonly pid: number | undefined;
   /** Stops the server (SIGKILL when `hard`), keeping the store for a restart. */
   kill(hard?: boolean): Promise<void>;
   /** Starts the server again on the same port and store. */
@@ -52,8 +53,11 @@ async function readPort(portsDir: string, pid: number, deadlineMs: number): Prom
   throw new Error(`nats-server did not write its ports file within ${deadlineMs} ms`);
 }
 
-export async function startNatsServer(): Promise<NatsServerHandle> {
-  const root = mkdtempSync(join(tmpdir(), 'mpc-nats-'));
+export async function startNatsServer(
+  options: { rootDir?: string; detached?: boolean } = {},
+): Promise<NatsServerHandle> {
+  const root = options.rootDir ?? mkdtempSync(join(tmpdir(), 'mpc-nats-'));
+  mkdirSync(root, { recursive: true });
   const storeDir = join(root, 'store');
   const portsDir = join(root, 'ports');
   let child: ChildProcess | undefined;
@@ -73,7 +77,11 @@ export async function startNatsServer(): Promise<NatsServerHandle> {
       portsDir,
     ];
     mkdirSync(portsDir, { recursive: true });
-    const proc = spawn(natsServerBinary(), args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    const proc = spawn(natsServerBinary(), args, {
+      stdio: ['ignore', 'ignore', options.detached === true ? 'ignore' : 'pipe'],
+      detached: options.detached ?? false,
+    });
+    if (options.detached === true) proc.unref();
     let stderr = '';
     proc.stderr?.on('data', (chunk: Buffer) => {
       stderr = (stderr + chunk.toString()).slice(-4000);
@@ -105,6 +113,9 @@ export async function startNatsServer(): Promise<NatsServerHandle> {
     storeDir,
     kill,
     restart: launch,
+    get pid() {
+      return child?.pid;
+    },
     async stop() {
       await kill(true);
       rmSync(root, { recursive: true, force: true });

@@ -1,0 +1,170 @@
+/**
+ * A deliberately minimal mpcium client written straight against the wire contract (contract
+ * §1–3), independent of our SDK: it signs requests the way the Go and TS clients do, publishes
+ * them to the request streams and reads results from the `mpc` stream with its own ordered
+ * consumer. Tests use it to check the signers, not the SDK.
+ */
+import {
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  sign,
+  type KeyObject,
+} from 'node:crypto';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { headers } from '@nats-io/transport-node';
+import { jetstream, type JetStreamClient, DeliverPolicy } from '@nats-io/jetstream';
+
+export interface Ed25519Initiator {
+  readonly privateKey: KeyObject;
+  /** Hex of the 32-byte public key (the signer config's `initiator.public_key`). */
+  readonly publicKeyHex: string;
+  sign(bytes: Uint8Array): Uint8Array;
+}
+
+export function newEd25519Initiator(): Ed25519Initiator {
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+  return fromKeys(privateKey, publicKey);
+}
+
+export function ed25519InitiatorFromSeed(seed: Uint8Array): Ed25519Initiator {
+  const pkcs8 = Buffer.concat([Buffer.from('302e020100300506032b657004220420', 'hex'), seed]);
+  const privateKey = createPrivateKey({ key: pkcs8, format: 'der', type: 'pkcs8' });
+  return fromKeys(privateKey, createPublicKey(privateKey));
+}
+
+function fromKeys(privateKey: KeyObject, publicKey: KeyObject): Ed25519Initiator {
+  const raw = Buffer.from(publicKey.export({ format: 'jwk' }).x ?? '', 'base64url');
+  return {
+    privateKey,
+    publicKeyHex: raw.toString('hex'),
+    sign: (bytes) => new Uint8Array(sign(null, bytes, privateKey)),
+  };
+}
+
+const b64 = (bytes: Uint8Array): string => Buffer.from(bytes).toString('base64');
+
+export function keygenBody(initiator: Ed25519Initiator, walletId: string): Uint8Array {
+  const signature = initiator.sign(new TextEncoder().encode(walletId));
+  return new TextEncoder().encode(
+    JSON.stringify({ wallet_id: walletId, signature: b64(signature) }),
+  );
+}
+
+export interface SignFields {
+  readonly keyType: 'ed25519' | 'secp256k1';
+  readonly walletId: string;
+  readonly networkInternalCode: string;
+  readonly txId: string;
+  readonly tx: Uint8Array;
+  readonly derivationPath?: readonly number[];
+}
+
+/** Raw() exactly as the TS client computes it (JSON.stringify in Go's field order). */
+export function signRaw(fields: SignFields): Uint8Array {
+  return new TextEncoder().encode(
+    JSON.stringify({
+      key_type: fields.keyType,
+      wallet_id: fields.walletId,
+      network_internal_code: fields.networkInternalCode,
+      tx_id: fields.txId,
+      tx: b64(fields.tx),
+    }),
+  );
+}
+
+export function signBody(initiator: Ed25519Initiator, fields: SignFields): Uint8Array {
+  const signature = initiator.sign(signRaw(fields));
+  return new TextEncoder().encode(
+    JSON.stringify({
+      key_type: fields.keyType,
+      wallet_id: fields.walletId,
+      network_internal_code: fields.networkInternalCode,
+      tx_id: fields.txId,
+      tx: b64(fields.tx),
+      signature: b64(signature),
+      derivation_path: fields.derivationPath ?? null,
+    }),
+  );
+}
+
+export class RawClient {
+  private readonly js: JetStreamClient;
+  constructor(
+    nc: NatsConnection,
+    private readonly clientId = '',
+  ) {
+    this.js = jetstream(nc);
+  }
+
+  private requestHeaders() {
+    if (this.clientId === '') return undefined;
+    const h = headers();
+    h.set('ClientID', this.clientId);
+    return h;
+  }
+
+  async publishKeygen(body: Uint8Array, walletId: string): Promise<void> {
+    const h = this.requestHeaders();
+    await this.js.publish(
+      `mpc.keygen_request.${walletId}`,
+      body,
+      h === undefined ? {} : { headers: h },
+    );
+  }
+
+  async publishSign(body: Uint8Array, txId = 'x'): Promise<void> {
+    const h = this.requestHeaders();
+    await this.js.publish(
+      `mpc.signing_request.${txId}`,
+      body,
+      h === undefined ? {} : { headers: h },
+    );
+  }
+
+  /**
+   * Collects results published on `subject` (filter) from now on, via an ordered consumer
+   * (it does not consume from the WorkQueue, so it never competes with real clients).
+   */
+  async watchResults(subject: string): Promise<ResultWatcher> {
+    const consumer = await this.js.consumers.get('mpc', {
+      filter_subjects: [subject],
+      deliver_policy: DeliverPolicy.New,
+    });
+    const messages = await consumer.consume();
+    const received: Record<string, unknown>[] = [];
+    const waiters: (() => void)[] = [];
+    void (async () => {
+      for await (const msg of messages) {
+        received.push(msg.json<Record<string, unknown>>());
+        for (const waiter of waiters.splice(0)) waiter();
+      }
+    })();
+    return {
+      received,
+      async waitFor(predicate, timeoutMs = 30_000) {
+        const deadline = Date.now() + timeoutMs;
+        for (;;) {
+          const found = received.find(predicate);
+          if (found !== undefined) return found;
+          const remaining = deadline - Date.now();
+          if (remaining <= 0) throw new Error(`no matching result within ${timeoutMs} ms`);
+          await new Promise<void>((resolve) => {
+            waiters.push(resolve);
+            setTimeout(resolve, Math.min(remaining, 200));
+          });
+        }
+      },
+      stop: () => messages.stop(),
+    };
+  }
+}
+
+export interface ResultWatcher {
+  readonly received: Record<string, unknown>[];
+  waitFor(
+    predicate: (result: Record<string, unknown>) => boolean,
+    timeoutMs?: number,
+  ): Promise<Record<string, unknown>>;
+  stop(): void;
+}

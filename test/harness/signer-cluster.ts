@@ -1,0 +1,61 @@
+/**
+ * Test helpers around `LocalCluster`: a cluster of real signer processes (from the build
+ * output) in a temp dir against the suite's NATS server, torn down by `stop()`.
+ */
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { LocalCluster, type LocalClusterOptions } from '../../signer/local/local-cluster.ts';
+import { newEd25519Initiator, type Ed25519Initiator } from './raw-client.ts';
+
+export const SIGNER_MAIN = resolve(import.meta.dirname, '../../dist/signer/main.js');
+
+export interface TestCluster {
+  readonly cluster: LocalCluster;
+  readonly initiator: Ed25519Initiator;
+  stop(): Promise<void>;
+}
+
+export async function startTestCluster(
+  natsUrl: string,
+  options: Partial<
+    Pick<LocalClusterOptions, 'size' | 'threshold' | 'configFor' | 'env' | 'nodeIdPrefix'>
+  > & {
+    start?: boolean;
+  } = {},
+): Promise<TestCluster> {
+  if (!existsSync(SIGNER_MAIN)) {
+    throw new Error(`${SIGNER_MAIN} is missing: run "npm run build" before the integration tests`);
+  }
+  const rootDir = mkdtempSync(join(tmpdir(), 'mpc-cluster-'));
+  const initiator = newEd25519Initiator();
+  const cluster = await LocalCluster.create({
+    natsUrl,
+    size: options.size ?? 3,
+    threshold: options.threshold ?? 1,
+    rootDir,
+    mainScript: SIGNER_MAIN,
+    initiator: { algorithm: 'ed25519', publicKey: initiator.publicKeyHex },
+    nodeIdPrefix: options.nodeIdPrefix ?? `s${Math.random().toString(36).slice(2, 7)}-`,
+    ...(options.configFor === undefined ? {} : { configFor: options.configFor }),
+    ...(options.env === undefined ? {} : { env: options.env }),
+  });
+  const handle: TestCluster = {
+    cluster,
+    initiator,
+    async stop() {
+      await cluster.stop();
+      rmSync(rootDir, { recursive: true, force: true });
+    },
+  };
+  if (options.start ?? true) {
+    try {
+      await cluster.startAll();
+      await cluster.waitForReady(cluster.signers.length);
+    } catch (error) {
+      await handle.stop();
+      throw error;
+    }
+  }
+  return handle;
+}
