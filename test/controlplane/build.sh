@@ -116,7 +116,18 @@ build_kwok() {
   log "building kwok $KWOK_VERSION"
   GOBIN="$work_dir/gobin" go install -trimpath -ldflags "-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=$KWOK_VERSION" "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION"
   mv "$work_dir/gobin/kwok" "$bin_dir/kwok"
-  stamp "kwok-$KWOK_VERSION" kwok
+  # kwok v0.8.0 has no built-in stages: hand it the upstream "fast" node and pod stages
+  # (node-initialize, node-heartbeat, pod-ready/complete/delete) from its module as one file.
+  local module_dir
+  module_dir="$(GOFLAGS=-mod=mod go mod download -json "sigs.k8s.io/kwok@$KWOK_VERSION" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')"
+  local stage_dir="$module_dir/kustomize/stage"
+  {
+    for f in node/fast/node-initialize.yaml node/heartbeat/node-heartbeat.yaml pod/fast/pod-ready.yaml pod/fast/pod-complete.yaml pod/fast/pod-delete.yaml; do
+      echo "---"
+      cat "$stage_dir/$f"
+    done
+  } >"$bin_dir/kwok-stages.yaml"
+  stamp "kwok-$KWOK_VERSION" kwok kwok-stages.yaml
 }
 
 build_helm() {
