@@ -113,6 +113,8 @@ export interface SessionsConfig {
 export interface FaultInjectionConfig {
   /** Stop responding (stay alive) when a session reaches this round index. */
   readonly pauseAtRound?: number;
+  /** Never take requests from the request streams (only participate), so tests choose coordinators. */
+  readonly refuseCoordination?: boolean;
 }
 
 export interface SignerConfig {
@@ -491,6 +493,7 @@ export function parseSignerConfig(raw: unknown, context: ParseContext): ParsedSi
   let faultInjection: FaultInjectionConfig | undefined;
   const faultSection = reader.section(raw, 'fault_injection', 'fault_injection', [
     'pause_at_round',
+    'refuse_coordination',
   ]);
   if (faultSection !== undefined) {
     if (!context.faultInjectionAllowed) {
@@ -499,20 +502,23 @@ export function parseSignerConfig(raw: unknown, context: ParseContext): ParsedSi
         'is a test-only setting and is refused unless the environment sets MPC_ENABLE_FAULT_INJECTION=1',
       );
     }
-    faultInjection =
-      faultSection['pause_at_round'] === undefined
+    const refuseCoordination = faultSection['refuse_coordination'];
+    if (refuseCoordination !== undefined && typeof refuseCoordination !== 'boolean') {
+      reader.fail('fault_injection.refuse_coordination', 'expected true or false');
+    }
+    faultInjection = {
+      ...(faultSection['pause_at_round'] === undefined
         ? {}
         : {
             pauseAtRound: reader.integer(
               faultSection,
               'pause_at_round',
               'fault_injection.pause_at_round',
-              {
-                min: 0,
-                max: 1000,
-              },
+              { min: 0, max: 1000 },
             ),
-          };
+          }),
+      ...(refuseCoordination === true ? { refuseCoordination: true } : {}),
+    };
   }
 
   const config: SignerConfig = {
