@@ -1,0 +1,142 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ErrorCode } from '../protocol/errors.ts';
+import {
+  DataCorruptionError,
+  exportBackup,
+  importBackup,
+  KeyAlreadyExistsError,
+  ShareStore,
+  StoreWriteError,
+} from './index.ts';
+
+let dir: string;
+const stores: ShareStore[] = [];
+const backupKey = new Uint8Array(randomBytes(32));
+const record = (text: string): Uint8Array => new TextEncoder().encode(text);
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'share-backup-'));
+});
+afterEach(async () => {
+  for (const store of stores.splice(0)) await store.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function openStore(name: string): Promise<ShareStore> {
+  const store = await ShareStore.open({
+    dataDir: join(dir, name),
+    kek: new Uint8Array(randomBytes(32)),
+  });
+  stores.push(store);
+  return store;
+}
+
+async function populatedStore(): Promise<ShareStore> {
+  const store = await openStore('source');
+  await store.put({ walletId: 'w1', keyType: 'ed25519', version: 1 }, record('w1-ed-1'));
+  await store.put({ walletId: 'w1', keyType: 'ed25519', version: 2 }, record('w1-ed-2'));
+  await store.setCurrentVersion('w1', 'ed25519', 2);
+  await store.put({ walletId: 'w1', keyType: 'secp256k1', version: 1 }, randomBytes(5000));
+  await store.setCurrentVersion('w1', 'secp256k1', 1);
+  await store.put({ walletId: '../ü'.repeat(20), keyType: 'ed25519', version: 0 }, record('odd'));
+  return store;
+}
+
+async function snapshot(store: ShareStore): Promise<unknown> {
+  const result: Record<string, unknown> = {};
+  for (const walletId of await store.listWallets()) {
+    for (const keyType of ['ed25519', 'secp256k1'] as const) {
+      for (const version of await store.listVersions(walletId, keyType)) {
+        const bytes = await store.get({ walletId, keyType, version });
+        result[`${walletId}/${keyType}/${version}`] = Buffer.from(bytes!).toString('hex');
+      }
+      result[`${walletId}/${keyType}/current`] = await store.currentVersion(walletId, keyType);
+    }
+  }
+  return result;
+}
+
+describe('backup archive', () => {
+  it('restores every share and pointer into a store with another KEK', async () => {
+    const source = await populatedStore();
+    const archive = join(dir, 'backup.mpcbak');
+    expect(await exportBackup(source, archive, backupKey)).toEqual({
+      wallets: 2,
+      shares: 4,
+      pointers: 2,
+    });
+    expect((await stat(archive)).mode & 0o777).toBe(0o600);
+    expect((await readFile(archive)).includes(Buffer.from('w1-ed-1'))).toBe(false);
+    const target = await openStore('target');
+    expect(await importBackup(archive, target, backupKey)).toEqual({
+      wallets: 2,
+      shares: 4,
+      pointers: 2,
+    });
+    expect(await snapshot(target)).toEqual(await snapshot(source));
+    // Re-importing the same archive is harmless.
+    await importBackup(archive, target, backupKey);
+    expect(await snapshot(target)).toEqual(await snapshot(source));
+  });
+
+  it('refuses to overwrite an existing archive and leaves no temp file', async () => {
+    const source = await populatedStore();
+    const archive = join(dir, 'backup.mpcbak');
+    await writeFile(archive, 'existing');
+    await expect(exportBackup(source, archive, backupKey)).rejects.toThrow(StoreWriteError);
+    expect(await readFile(archive, 'utf8')).toBe('existing');
+    expect((await readdir(dir)).filter((name) => name.startsWith('.tmp-'))).toEqual([]);
+  });
+
+  it('writes nothing when the archive fails authentication anywhere', async () => {
+    const source = await populatedStore();
+    const archive = join(dir, 'backup.mpcbak');
+    await exportBackup(source, archive, backupKey);
+    const original = await readFile(archive);
+    const target = await openStore('target');
+
+    const wrongKey = await importBackup(archive, target, new Uint8Array(randomBytes(32))).catch(
+      (e: unknown) => e,
+    );
+    expect(wrongKey).toBeInstanceOf(DataCorruptionError);
+    expect((wrongKey as DataCorruptionError).code).toBe(ErrorCode.DataCorruption);
+
+    const variants: Record<string, Buffer> = {
+      'last byte flipped': Buffer.concat([
+        original.subarray(0, -1),
+        Buffer.of(original.at(-1)! ^ 1),
+      ]),
+      'salt flipped': Buffer.concat([
+        original.subarray(0, 10),
+        Buffer.of(original[10]! ^ 1),
+        original.subarray(11),
+      ]),
+      'final frame cut off': original.subarray(0, original.length - (4 + 9 + 16)),
+      'truncated mid-frame': original.subarray(0, original.length - 3),
+      'trailing data': Buffer.concat([original, Buffer.of(0)]),
+      'not an archive': Buffer.from('hello world, definitely not a backup archive'),
+    };
+    for (const [name, bytes] of Object.entries(variants)) {
+      await writeFile(archive, bytes);
+      const error = await importBackup(archive, target, backupKey).catch((e: unknown) => e);
+      expect(error, name).toBeInstanceOf(DataCorruptionError);
+    }
+    expect(await target.listWallets()).toEqual([]);
+  });
+
+  it('refuses to replace a different share already present in the target', async () => {
+    const source = await populatedStore();
+    const archive = join(dir, 'backup.mpcbak');
+    await exportBackup(source, archive, backupKey);
+    const target = await openStore('target');
+    await target.put({ walletId: 'w1', keyType: 'ed25519', version: 1 }, record('different'));
+    await expect(importBackup(archive, target, backupKey)).rejects.toThrow(KeyAlreadyExistsError);
+    expect(await target.get({ walletId: 'w1', keyType: 'ed25519', version: 1 })).toEqual(
+      record('different'),
+    );
+  });
+});

@@ -1,0 +1,399 @@
+/**
+ * Encrypted backup archive of a share store: one file holding every stored share version and
+ * every current-version pointer, readable only with the backup key (independent of the KEK,
+ * so a restore can target a data directory with a new KEK).
+ *
+ * Format 1 (all integers big-endian):
+ *
+ *   header  = "MPCBAK" ‖ format u8 = 1 ‖ salt (32 random bytes)
+ *   frame_i = length u32 ‖ AES-256-GCM ciphertext ‖ tag (16), for i = 0, 1, …
+ *
+ * The archive key is HKDF-SHA256(backupKey, salt, "mpc-signer share backup v1"); frame i uses
+ * nonce = 0u32 ‖ i u64 and additional data = header ‖ i u64 ‖ final u8, so frames cannot be
+ * reordered, dropped, spliced from another archive or truncated (the last frame must be the
+ * only one marked final, and nothing may follow it). Frame plaintexts:
+ *
+ *   share   = 1 u8 ‖ walletId (u32 len ‖ UTF-8) ‖ keyType (u32 len ‖ ASCII) ‖ version u32 ‖
+ *             record (u32 len ‖ bytes)
+ *   pointer = 2 u8 ‖ walletId ‖ keyType ‖ current version u32
+ *   final   = 3 u8 ‖ share count u32 ‖ pointer count u32
+ *
+ * Both functions need the store open, hence the signer stopped (the store lock), which is
+ * also what makes the export a consistent snapshot.
+ */
+import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
+import { open, unlink, type FileHandle } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { wipeBytes } from '../crypto/wipe.ts';
+import { fsyncDirectory, linkExclusive } from './atomic-file.ts';
+import { DataCorruptionError, KeyAlreadyExistsError, StoreWriteError } from './errors.ts';
+import { checkKeyType, checkVersion, TEMP_PREFIX, type ShareKeyType } from './layout.ts';
+import type { ShareStore } from './share-store.ts';
+
+const MAGIC = Buffer.from('MPCBAK', 'ascii');
+const FORMAT = 1;
+const SALT_LENGTH = 32;
+const HEADER_LENGTH = MAGIC.length + 1 + SALT_LENGTH;
+const TAG_LENGTH = 16;
+const MAX_FRAME_BYTES = 64 * 1024 * 1024;
+
+const FRAME_SHARE = 1;
+const FRAME_POINTER = 2;
+const FRAME_FINAL = 3;
+
+export interface BackupSummary {
+  readonly wallets: number;
+  readonly shares: number;
+  readonly pointers: number;
+}
+
+function archiveKey(backupKey: Uint8Array, salt: Uint8Array): Uint8Array {
+  if (!(backupKey instanceof Uint8Array) || backupKey.length !== 32) {
+    throw new RangeError('the backup key must be 32 bytes');
+  }
+  return new Uint8Array(hkdfSync('sha256', backupKey, salt, 'mpc-signer share backup v1', 32));
+}
+
+function frameNonce(index: number): Buffer {
+  const nonce = Buffer.alloc(12);
+  nonce.writeBigUInt64BE(BigInt(index), 4);
+  return nonce;
+}
+
+function frameAad(header: Uint8Array, index: number, final: boolean): Buffer {
+  const tail = Buffer.alloc(9);
+  tail.writeBigUInt64BE(BigInt(index));
+  tail[8] = final ? 1 : 0;
+  return Buffer.concat([header, tail]);
+}
+
+/** Builds frame plaintexts. */
+class FrameEncoder {
+  readonly #parts: Buffer[] = [];
+
+  u8(value: number): this {
+    this.#parts.push(Buffer.of(value));
+    return this;
+  }
+
+  u32(value: number): this {
+    const bytes = Buffer.alloc(4);
+    bytes.writeUInt32BE(value);
+    this.#parts.push(bytes);
+    return this;
+  }
+
+  bytes(value: Uint8Array): this {
+    this.u32(value.length);
+    this.#parts.push(Buffer.from(value.buffer, value.byteOffset, value.byteLength));
+    return this;
+  }
+
+  text(value: string): this {
+    return this.bytes(Buffer.from(value, 'utf8'));
+  }
+
+  /** The plaintext; wipe after use (it may hold a share). */
+  finish(): Uint8Array {
+    return new Uint8Array(Buffer.concat(this.#parts));
+  }
+}
+
+/** Reads frame plaintexts; any overrun is corruption (it passed authentication, so a bug). */
+class FrameDecoder {
+  #offset = 0;
+  constructor(private readonly data: Uint8Array) {}
+
+  #take(length: number): Uint8Array {
+    if (this.#offset + length > this.data.length) {
+      throw new DataCorruptionError('backup frame is truncated');
+    }
+    const slice = this.data.subarray(this.#offset, this.#offset + length);
+    this.#offset += length;
+    return slice;
+  }
+
+  u8(): number {
+    return this.#take(1)[0] as number;
+  }
+
+  u32(): number {
+    return Buffer.from(this.#take(4)).readUInt32BE(0);
+  }
+
+  bytes(): Uint8Array {
+    return this.#take(this.u32());
+  }
+
+  text(): string {
+    try {
+      return new TextDecoder('utf-8', { fatal: true }).decode(this.bytes());
+    } catch {
+      throw new DataCorruptionError('backup frame holds invalid UTF-8');
+    }
+  }
+
+  end(): void {
+    if (this.#offset !== this.data.length)
+      throw new DataCorruptionError('backup frame has trailing bytes');
+  }
+}
+
+/**
+ * Writes every share and pointer of `store` to a new archive `outFile` (mode 0600; refuses
+ * to overwrite). Written to a temp file first, so a failed export leaves nothing behind.
+ */
+export async function exportBackup(
+  store: ShareStore,
+  outFile: string,
+  backupKey: Uint8Array,
+): Promise<BackupSummary> {
+  const salt = randomBytes(SALT_LENGTH);
+  const header = Buffer.concat([MAGIC, Buffer.of(FORMAT), salt]);
+  const key = archiveKey(backupKey, salt);
+  const temp = join(dirname(outFile), `${TEMP_PREFIX}backup-${randomBytes(8).toString('hex')}`);
+  const handle = await open(temp, 'wx', 0o600);
+  let index = 0;
+  const writeFrame = async (plaintext: Uint8Array, final: boolean): Promise<void> => {
+    const cipher = createCipheriv('aes-256-gcm', key, frameNonce(index), {
+      authTagLength: TAG_LENGTH,
+    });
+    cipher.setAAD(frameAad(header, index, final));
+    const body = Buffer.concat([cipher.update(plaintext), cipher.final(), cipher.getAuthTag()]);
+    const length = Buffer.alloc(4);
+    length.writeUInt32BE(body.length);
+    await handle.write(Buffer.concat([length, body]));
+    index++;
+  };
+  let shares = 0;
+  let pointers = 0;
+  let wallets = 0;
+  let placed = false;
+  try {
+    try {
+      await handle.write(header);
+      for (const walletId of await store.listWallets()) {
+        wallets++;
+        for (const keyType of ['ed25519', 'secp256k1'] as const) {
+          for (const version of await store.listVersions(walletId, keyType)) {
+            const record = await store.get({ walletId, keyType, version });
+            if (record === undefined) continue;
+            const frame = new FrameEncoder()
+              .u8(FRAME_SHARE)
+              .text(walletId)
+              .text(keyType)
+              .u32(version)
+              .bytes(record)
+              .finish();
+            wipeBytes(record);
+            try {
+              await writeFrame(frame, false);
+            } finally {
+              wipeBytes(frame);
+            }
+            shares++;
+          }
+          const current = await store.currentVersion(walletId, keyType);
+          if (current !== undefined) {
+            const frame = new FrameEncoder().u8(FRAME_POINTER).text(walletId).text(keyType);
+            await writeFrame(frame.u32(current).finish(), false);
+            pointers++;
+          }
+        }
+      }
+      await writeFrame(new FrameEncoder().u8(FRAME_FINAL).u32(shares).u32(pointers).finish(), true);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    placed = await linkExclusive(temp, outFile);
+    if (!placed) throw new StoreWriteError(`backup file ${outFile} already exists`);
+    await fsyncDirectory(dirname(outFile));
+  } finally {
+    wipeBytes(key);
+    await unlink(temp).catch(() => undefined);
+  }
+  return { wallets, shares, pointers };
+}
+
+interface ShareEntry {
+  readonly kind: 'share';
+  readonly walletId: string;
+  readonly keyType: ShareKeyType;
+  readonly version: number;
+  /** View into the frame plaintext: wiped with it. */
+  readonly record: Uint8Array;
+}
+interface PointerEntry {
+  readonly kind: 'pointer';
+  readonly walletId: string;
+  readonly keyType: ShareKeyType;
+  readonly version: number;
+}
+
+/** Authenticates and decodes the archive frame by frame, calling `visit` for each entry. */
+async function readArchive(
+  inFile: string,
+  backupKey: Uint8Array,
+  visit: (entry: ShareEntry | PointerEntry) => Promise<void>,
+): Promise<{ shares: number; pointers: number }> {
+  const handle = await open(inFile, 'r');
+  let key: Uint8Array | undefined;
+  try {
+    const header = await readExactly(handle, HEADER_LENGTH, 'backup header');
+    if (!header.subarray(0, MAGIC.length).equals(MAGIC)) {
+      throw new DataCorruptionError(`${inFile} is not a share backup archive`);
+    }
+    if (header[MAGIC.length] !== FORMAT) {
+      throw new DataCorruptionError(`${inFile} has unknown backup format ${header[MAGIC.length]}`);
+    }
+    key = archiveKey(backupKey, header.subarray(MAGIC.length + 1));
+    let shares = 0;
+    let pointers = 0;
+    for (let index = 0; ; index++) {
+      const lengthBytes = await readExactly(handle, 4, 'backup frame length', true);
+      if (lengthBytes === undefined)
+        throw new DataCorruptionError('backup archive is truncated (no final frame)');
+      const length = lengthBytes.readUInt32BE(0);
+      if (length < TAG_LENGTH || length > MAX_FRAME_BYTES) {
+        throw new DataCorruptionError(`backup frame ${index} has a bad length`);
+      }
+      const body = await readExactly(handle, length, `backup frame ${index}`);
+      const plaintext = openFrame(key, header, index, body);
+      try {
+        const decoder = new FrameDecoder(plaintext.data);
+        const type = decoder.u8();
+        if (plaintext.final) {
+          if (type !== FRAME_FINAL)
+            throw new DataCorruptionError('backup final frame has a bad type');
+          const expectedShares = decoder.u32();
+          const expectedPointers = decoder.u32();
+          decoder.end();
+          if (expectedShares !== shares || expectedPointers !== pointers) {
+            throw new DataCorruptionError('backup archive counts do not match its contents');
+          }
+          if ((await readExactly(handle, 1, 'end of archive', true)) !== undefined) {
+            throw new DataCorruptionError('backup archive has data after its final frame');
+          }
+          return { shares, pointers };
+        }
+        if (type !== FRAME_SHARE && type !== FRAME_POINTER) {
+          throw new DataCorruptionError(`backup frame ${index} has unknown type ${type}`);
+        }
+        const walletId = decoder.text();
+        const keyType = checkKeyType(decoder.text());
+        const version = checkVersion(decoder.u32());
+        if (type === FRAME_SHARE) {
+          const record = decoder.bytes();
+          decoder.end();
+          await visit({ kind: 'share', walletId, keyType, version, record });
+          shares++;
+        } else {
+          decoder.end();
+          await visit({ kind: 'pointer', walletId, keyType, version });
+          pointers++;
+        }
+      } finally {
+        wipeBytes(plaintext.data);
+      }
+    }
+  } finally {
+    if (key !== undefined) wipeBytes(key);
+    await handle.close();
+  }
+}
+
+function openFrame(
+  key: Uint8Array,
+  header: Uint8Array,
+  index: number,
+  body: Buffer,
+): { data: Uint8Array; final: boolean } {
+  const ciphertext = body.subarray(0, body.length - TAG_LENGTH);
+  const tag = body.subarray(body.length - TAG_LENGTH);
+  // The final flag is authenticated: try "not final" first, then "final".
+  for (const final of [false, true]) {
+    const decipher = createDecipheriv('aes-256-gcm', key, frameNonce(index), {
+      authTagLength: TAG_LENGTH,
+    });
+    decipher.setAAD(frameAad(header, index, final));
+    decipher.setAuthTag(tag);
+    const data = new Uint8Array(decipher.update(ciphertext));
+    try {
+      decipher.final();
+      return { data, final };
+    } catch {
+      wipeBytes(data);
+    }
+  }
+  throw new DataCorruptionError(
+    `backup frame ${index} failed authentication (wrong backup key, or the archive was modified)`,
+  );
+}
+
+async function readExactly(
+  handle: FileHandle,
+  length: number,
+  what: string,
+  allowEndOfFile?: false,
+): Promise<Buffer>;
+async function readExactly(
+  handle: FileHandle,
+  length: number,
+  what: string,
+  allowEndOfFile: true,
+): Promise<Buffer | undefined>;
+async function readExactly(
+  handle: FileHandle,
+  length: number,
+  what: string,
+  allowEndOfFile = false,
+): Promise<Buffer | undefined> {
+  const buffer = Buffer.alloc(length);
+  let filled = 0;
+  while (filled < length) {
+    const { bytesRead } = await handle.read(buffer, filled, length - filled, null);
+    if (bytesRead === 0) {
+      if (filled === 0 && allowEndOfFile) return undefined;
+      throw new DataCorruptionError(`${what} is truncated`);
+    }
+    filled += bytesRead;
+  }
+  return buffer;
+}
+
+/**
+ * Restores an archive into `store`. The whole archive is authenticated first, so a damaged
+ * or wrong-key archive writes nothing. Versions already present with identical contents are
+ * skipped (a re-run is harmless); a present version with different contents is a
+ * `KeyAlreadyExistsError`. Pointers are set after all shares are written.
+ */
+export async function importBackup(
+  inFile: string,
+  store: ShareStore,
+  backupKey: Uint8Array,
+): Promise<BackupSummary> {
+  await readArchive(inFile, backupKey, async () => undefined);
+  const pointers: PointerEntry[] = [];
+  const wallets = new Set<string>();
+  const { shares } = await readArchive(inFile, backupKey, async (entry) => {
+    wallets.add(entry.walletId);
+    if (entry.kind === 'pointer') {
+      pointers.push(entry);
+      return;
+    }
+    try {
+      await store.put(entry, entry.record);
+    } catch (error) {
+      if (!(error instanceof KeyAlreadyExistsError)) throw error;
+      const existing = await store.get(entry);
+      const same = existing !== undefined && Buffer.from(existing).equals(entry.record);
+      wipeBytes(existing);
+      if (!same) throw error;
+    }
+  });
+  for (const pointer of pointers) {
+    await store.setCurrentVersion(pointer.walletId, pointer.keyType, pointer.version);
+  }
+  return { wallets: wallets.size, shares, pointers: pointers.length };
+}
