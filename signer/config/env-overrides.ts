@@ -65,6 +65,7 @@ export const ENV_OVERRIDABLE_PATHS: Readonly<Record<string, LeafKind>> = {
   'sessions.retry_with_fresh_signers': 'boolean',
   log_level: 'string',
   'fault_injection.pause_at_round': 'integer',
+  'fault_injection.refuse_coordination': 'boolean',
 };
 
 /** Set to `1` to allow the test-only `fault_injection` section. */

@@ -174,6 +174,7 @@ describe('loadSignerConfig', () => {
       'authorization.authorizer_public_keys': '{}',
       'authorization.enabled': 'false',
       'sessions.retry_with_fresh_signers': 'true',
+      'fault_injection.refuse_coordination': 'true',
       log_level: 'debug',
       'nats.user': 'u',
       'nats.password': 'p',
@@ -199,7 +200,7 @@ describe('loadSignerConfig', () => {
       expect(flat, path).toContain(`"${camel}"`);
     }
     expect(config.membership.backend).toBe('kubernetes');
-    expect(config.faultInjection).toEqual({ pauseAtRound: 50 });
+    expect(config.faultInjection).toEqual({ pauseAtRound: 50, refuseCoordination: true });
     expect(config.nats.tls).toEqual({ caFile: 'x', certFile: 'x', keyFile: 'x' });
   });
 
