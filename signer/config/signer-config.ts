@@ -115,6 +115,10 @@ export interface FaultInjectionConfig {
   readonly pauseAtRound?: number;
   /** Never take requests from the request streams (only participate), so tests choose coordinators. */
   readonly refuseCoordination?: boolean;
+  /** Which signing sessions pause: those this signer coordinates, joins, or both (default). */
+  readonly pauseRole?: 'any' | 'coordinator' | 'participant';
+  /** Pause only while this file exists when the round is reached (tests remove it to stop pausing). */
+  readonly pauseFile?: string;
 }
 
 export interface SignerConfig {
@@ -494,6 +498,8 @@ export function parseSignerConfig(raw: unknown, context: ParseContext): ParsedSi
   const faultSection = reader.section(raw, 'fault_injection', 'fault_injection', [
     'pause_at_round',
     'refuse_coordination',
+    'pause_role',
+    'pause_file',
   ]);
   if (faultSection !== undefined) {
     if (!context.faultInjectionAllowed) {
@@ -518,6 +524,24 @@ export function parseSignerConfig(raw: unknown, context: ParseContext): ParsedSi
             ),
           }),
       ...(refuseCoordination === true ? { refuseCoordination: true } : {}),
+      ...(faultSection['pause_role'] === undefined
+        ? {}
+        : {
+            pauseRole: reader.oneOf(
+              faultSection,
+              'pause_role',
+              'fault_injection.pause_role',
+              ['any', 'coordinator', 'participant'] as const,
+              'any',
+            ),
+          }),
+      ...(faultSection['pause_file'] === undefined
+        ? {}
+        : {
+            pauseFile: reader.string(faultSection, 'pause_file', 'fault_injection.pause_file', {
+              required: true,
+            }),
+          }),
     };
   }
 

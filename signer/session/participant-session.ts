@@ -40,7 +40,7 @@ export interface ParticipantSessionOptions<Result> {
   readonly messenger: PeerMessenger;
   readonly roundTimeoutMs: number;
   readonly probeIntervalMs: number;
-  readonly pauseAtRound?: number | undefined;
+  readonly shouldPause?: ((round: number) => boolean) | undefined;
 }
 
 export class ParticipantSession<Result> {
@@ -69,7 +69,7 @@ export class ParticipantSession<Result> {
       network: this.network(),
       roundTimeoutMs: options.roundTimeoutMs,
       probeIntervalMs: options.probeIntervalMs,
-      pauseAtRound: options.pauseAtRound,
+      shouldPause: options.shouldPause,
     });
   }
 

@@ -76,7 +76,7 @@ function cluster(options: { silent?: string; pauseAt?: number; roundTimeoutMs?: 
         network,
         roundTimeoutMs: options.roundTimeoutMs ?? 2000,
         probeIntervalMs: 20,
-        pauseAtRound: node === 'c' ? options.pauseAt : undefined,
+        shouldPause: (round) => node === 'c' && round === options.pauseAt,
       }),
     );
   }

@@ -58,8 +58,8 @@ export interface RoundRunnerOptions<Result> {
   readonly network: RoundNetwork;
   readonly roundTimeoutMs: number;
   readonly probeIntervalMs: number;
-  /** Test-only fault injection: stall before sending this round's messages. */
-  readonly pauseAtRound?: number | undefined;
+  /** Test-only fault injection: stall (until aborted) before sending this round's messages. */
+  readonly shouldPause?: ((round: number) => boolean) | undefined;
 }
 
 interface RoundInbox {
@@ -131,7 +131,9 @@ export class RoundRunner<Result> {
       let input: RoundInput = EMPTY_ROUND_INPUT;
       for (let round = 0; round < party.rounds; round++) {
         const output = await this.guard(party.round(round, input));
-        if (this.options.pauseAtRound === round) await this.guard(new Promise<never>(() => {}));
+        if (this.options.shouldPause?.(round) === true) {
+          await this.guard(new Promise<never>(() => {}));
+        }
         this.wipeInbox(round - 1);
         await this.guard(this.send(round, output));
         input = await this.receive(round, output);

@@ -57,7 +57,12 @@ export interface SessionHostOptions {
   readonly log: Logger;
   readonly onPeerSuspect: (peer: string) => void;
   readonly onSessionEnd?: (kind: SessionKind, error: MpcError | undefined) => void;
-  readonly pauseAtRound?: number | undefined;
+  /** Test-only: whether a session of this kind and role stalls at this round. */
+  readonly shouldPause?: (
+    kind: SessionKind,
+    role: 'coordinator' | 'participant',
+    round: number,
+  ) => boolean;
 }
 
 interface ActiveSession {
@@ -67,6 +72,7 @@ interface ActiveSession {
   readonly dones: Map<string, string>;
   doneWaiter?: () => void;
   startTimer?: NodeJS.Timeout;
+  lifetimeTimer?: NodeJS.Timeout;
   ended: boolean;
 }
 
@@ -97,6 +103,15 @@ export class SessionHost implements PeerMessageHandler {
     return this.sessions.size;
   }
 
+  /** Number of held sessions this signer coordinates. */
+  get coordinatingSessions(): number {
+    let count = 0;
+    for (const active of this.sessions.values()) {
+      if (active.invite.coordinator === this.options.self.nodeId) count += 1;
+    }
+    return count;
+  }
+
   hasSession(sessionId: string): boolean {
     return this.sessions.has(sessionId);
   }
@@ -118,7 +133,11 @@ export class SessionHost implements PeerMessageHandler {
     return true;
   }
 
-  private register(invite: SessionInvite, job: SessionJob<unknown>): ActiveSession {
+  private register(
+    invite: SessionInvite,
+    job: SessionJob<unknown>,
+    role: 'coordinator' | 'participant',
+  ): ActiveSession {
     const nodeOfParty = new Map<PartyId, string>(
       invite.participants.map((participant) => [participant.partyId, participant.nodeId]),
     );
@@ -131,10 +150,18 @@ export class SessionHost implements PeerMessageHandler {
       messenger: this.messenger,
       roundTimeoutMs: this.options.roundTimeoutMs,
       probeIntervalMs: this.options.probeIntervalMs,
-      pauseAtRound: this.options.pauseAtRound,
+      shouldPause: (round) => this.options.shouldPause?.(invite.kind, role, round) === true,
     });
     const active: ActiveSession = { invite, session, job, dones: new Map(), ended: false };
     this.sessions.set(invite.sessionId, active);
+    // Hard bound on any session's life, whatever happens to its messages.
+    const limitMs = (job.party.rounds + 3) * this.options.roundTimeoutMs;
+    active.lifetimeTimer = setTimeout(() => {
+      active.session.abort(
+        new SessionTimeoutError(invite.sessionId, -1, ['(session lifetime)'], limitMs),
+      );
+    }, limitMs);
+    active.lifetimeTimer.unref();
     return active;
   }
 
@@ -165,7 +192,7 @@ export class SessionHost implements PeerMessageHandler {
     }
     let active: ActiveSession;
     try {
-      active = this.register(invite, job);
+      active = this.register(invite, job, 'participant');
     } catch (error) {
       job.dispose();
       const failure = asMpcError(error);
@@ -279,7 +306,7 @@ export class SessionHost implements PeerMessageHandler {
     this.remember(sessionId);
     let active: ActiveSession;
     try {
-      active = this.register(invite, job as SessionJob<unknown>);
+      active = this.register(invite, job as SessionJob<unknown>, 'coordinator');
     } catch (error) {
       job.dispose();
       throw asMpcError(error);
@@ -376,6 +403,7 @@ export class SessionHost implements PeerMessageHandler {
     if (active.ended) return;
     active.ended = true;
     clearTimeout(active.startTimer);
+    clearTimeout(active.lifetimeTimer);
     this.sessions.delete(active.invite.sessionId);
     active.session.dispose();
     active.job.dispose();
