@@ -1,0 +1,241 @@
+/**
+ * Cluster benchmark (design §13): 3 local signer processes, threshold 1 (2-of-3), loopback
+ * NATS. Prints JSON lines:
+ *   {"bench":"ed25519.sign.latency", "p50_ms", "p95_ms", "samples"}   one request at a time
+ *   {"bench":"ed25519.sign.throughput", "per_second", "requests", "concurrency"}
+ *   {"bench":"keygen.latency", "p50_ms", "samples"}
+ * Progress goes to stderr. Every signature is verified with node:crypto before it counts.
+ */
+import {
+  createPublicKey,
+  generateKeyPairSync,
+  randomUUID,
+  sign,
+  verify,
+  type KeyObject,
+} from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { DeliverPolicy, jetstream, type JetStreamClient } from '@nats-io/jetstream';
+import {
+  decodeKeygenResultEvent,
+  decodeSigningResultEvent,
+  encodeGenerateKeyMessage,
+  encodeSignTxMessage,
+  generateKeyRaw,
+  signTxRaw,
+  type KeygenResultEvent,
+  type SigningResultEvent,
+} from '../signer/protocol/messages.ts';
+import { LocalCluster } from '../signer/local/local-cluster.ts';
+import { startNatsServer } from '../signer/local/nats-server.ts';
+
+const SIGN_LATENCY_SAMPLES = Number(process.env['BENCH_SIGN_SAMPLES'] ?? 50);
+const THROUGHPUT_REQUESTS = Number(process.env['BENCH_THROUGHPUT_REQUESTS'] ?? 400);
+const THROUGHPUT_CONCURRENCY = Number(process.env['BENCH_CONCURRENCY'] ?? 32);
+const KEYGEN_SAMPLES = Number(process.env['BENCH_KEYGEN_SAMPLES'] ?? 5);
+
+function percentile(sorted: number[], p: number): number {
+  const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[index] ?? Number.NaN;
+}
+
+function round(value: number): number {
+  return Math.round(value * 100) / 100;
+}
+
+/** Resolves each result by id as it arrives on one subject of the `mpc` stream. */
+async function resultRouter<T>(
+  js: JetStreamClient,
+  subject: string,
+  decode: (body: Uint8Array) => T,
+  idOf: (value: T) => string,
+) {
+  const waiting = new Map<string, (value: T) => void>();
+  const consumer = await js.consumers.get('mpc', {
+    filter_subjects: [subject],
+    deliver_policy: DeliverPolicy.New,
+  });
+  const messages = await consumer.consume();
+  void (async () => {
+    for await (const msg of messages) {
+      const value = decode(msg.data);
+      const resolveWaiter = waiting.get(idOf(value));
+      waiting.delete(idOf(value));
+      resolveWaiter?.(value);
+    }
+  })();
+  return {
+    expect(id: string, timeoutMs = 60_000): Promise<T> {
+      return new Promise<T>((resolvePromise, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no result for ${id}`)), timeoutMs);
+        waiting.set(id, (value) => {
+          clearTimeout(timer);
+          resolvePromise(value);
+        });
+      });
+    },
+    stop: () => messages.stop(),
+  };
+}
+
+async function main(): Promise<void> {
+  const root = mkdtempSync(join(tmpdir(), 'mpc-bench-'));
+  const nats = await startNatsServer({ rootDir: join(root, 'nats') });
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+  const initiatorPublicKey = Buffer.from(
+    publicKey.export({ format: 'jwk' }).x ?? '',
+    'base64url',
+  ).toString('hex');
+  const cluster = await LocalCluster.create({
+    natsUrl: nats.url,
+    size: 3,
+    threshold: 1,
+    rootDir: join(root, 'signers'),
+    mainScript: resolve(import.meta.dirname, '../signer/main.js'),
+    initiator: { algorithm: 'ed25519', publicKey: initiatorPublicKey },
+    configFor: () => ({ log_level: 'warn' }),
+  });
+  let nc: NatsConnection | undefined;
+  try {
+    await cluster.startAll();
+    await cluster.waitForReady(3);
+    nc = await connect({ servers: nats.url });
+    const js = jetstream(nc);
+    const keygens = await resultRouter<KeygenResultEvent>(
+      js,
+      'mpc.mpc_keygen_result.*',
+      decodeKeygenResultEvent,
+      (r) => r.wallet_id,
+    );
+    const signings = await resultRouter<SigningResultEvent>(
+      js,
+      'mpc.mpc_signing_result.complete',
+      decodeSigningResultEvent,
+      (r) => r.tx_id,
+    );
+
+    const keygenTimes: number[] = [];
+    let walletId = '';
+    let walletKey: KeyObject | undefined;
+    for (let index = 0; index < KEYGEN_SAMPLES; index++) {
+      walletId = `bench-${randomUUID()}`;
+      const started = performance.now();
+      const pending = keygens.expect(walletId);
+      await js.publish(
+        `mpc.keygen_request.${walletId}`,
+        encodeGenerateKeyMessage({
+          walletId,
+          signature: new Uint8Array(sign(null, generateKeyRaw({ walletId }), privateKey)),
+          authorizerSignatures: [],
+        }),
+      );
+      const result = await pending;
+      if (result.result_type !== 'success' || result.eddsa_pub_key === null) {
+        throw new Error(`keygen failed: ${result.error_code} ${result.error_reason}`);
+      }
+      keygenTimes.push(performance.now() - started);
+      walletKey = createPublicKey({
+        key: {
+          kty: 'OKP',
+          crv: 'Ed25519',
+          x: Buffer.from(result.eddsa_pub_key, 'base64').toString('base64url'),
+        },
+        format: 'jwk',
+      });
+    }
+    keygenTimes.sort((a, b) => a - b);
+    console.log(
+      JSON.stringify({
+        bench: 'keygen.latency',
+        key_types: ['ed25519'],
+        p50_ms: round(percentile(keygenTimes, 50)),
+        samples: keygenTimes.length,
+      }),
+    );
+
+    const signOnce = async (): Promise<number> => {
+      const txId = randomUUID();
+      const tx = new TextEncoder().encode(`bench message ${txId}`);
+      const request = {
+        keyType: 'ed25519' as const,
+        walletId,
+        networkInternalCode: 'bench',
+        txId,
+        tx,
+      };
+      const started = performance.now();
+      const pending = signings.expect(txId);
+      await js.publish(
+        `mpc.signing_request.${txId}`,
+        encodeSignTxMessage({
+          ...request,
+          signature: new Uint8Array(sign(null, signTxRaw(request), privateKey)),
+          derivationPath: null,
+          authorizerSignatures: [],
+        }),
+      );
+      const result = await pending;
+      const elapsed = performance.now() - started;
+      if (result.result_type !== 'success' || result.signature === null) {
+        throw new Error(`signing failed: ${result.error_code} ${result.error_reason}`);
+      }
+      if (!verify(null, tx, walletKey as KeyObject, Buffer.from(result.signature, 'base64'))) {
+        throw new Error('signature did not verify');
+      }
+      return elapsed;
+    };
+
+    for (let index = 0; index < 10; index++) await signOnce(); // warm-up
+    const latencies: number[] = [];
+    for (let index = 0; index < SIGN_LATENCY_SAMPLES; index++) latencies.push(await signOnce());
+    latencies.sort((a, b) => a - b);
+    console.log(
+      JSON.stringify({
+        bench: 'ed25519.sign.latency',
+        p50_ms: round(percentile(latencies, 50)),
+        p95_ms: round(percentile(latencies, 95)),
+        samples: latencies.length,
+        signers: 3,
+        threshold: 1,
+      }),
+    );
+
+    let next = 0;
+    const started = performance.now();
+    await Promise.all(
+      Array.from({ length: THROUGHPUT_CONCURRENCY }, async () => {
+        while (next < THROUGHPUT_REQUESTS) {
+          next += 1;
+          await signOnce();
+        }
+      }),
+    );
+    const seconds = (performance.now() - started) / 1000;
+    console.log(
+      JSON.stringify({
+        bench: 'ed25519.sign.throughput',
+        per_second: round(THROUGHPUT_REQUESTS / seconds),
+        requests: THROUGHPUT_REQUESTS,
+        concurrency: THROUGHPUT_CONCURRENCY,
+      }),
+    );
+    keygens.stop();
+    signings.stop();
+  } finally {
+    await nc?.close();
+    await cluster.stop();
+    await nats.stop();
+    rmSync(root, { recursive: true, force: true });
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    process.stderr.write(`bench failed: ${error instanceof Error ? error.stack : String(error)}\n`);
+    process.exit(1);
+  },
+);
