@@ -123,13 +123,17 @@ export class RawClient {
   }
 
   /**
-   * Collects results published on `subject` (filter) from now on, via an ordered consumer
+   * Collects results published on `subject` (filter) from now on (or, with `fromStart`, every
+   * one still in the stream), via an ordered consumer
    * (it does not consume from the WorkQueue, so it never competes with real clients).
    */
-  async watchResults(subject: string): Promise<ResultWatcher> {
+  async watchResults(
+    subject: string,
+    options: { fromStart?: boolean } = {},
+  ): Promise<ResultWatcher> {
     const consumer = await this.js.consumers.get('mpc', {
       filter_subjects: [subject],
-      deliver_policy: DeliverPolicy.New,
+      deliver_policy: options.fromStart === true ? DeliverPolicy.All : DeliverPolicy.New,
     });
     const messages = await consumer.consume();
     const received: Record<string, unknown>[] = [];
