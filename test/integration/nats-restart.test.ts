@@ -43,7 +43,7 @@ describe('NATS server restart under load', () => {
     const wallet = await driver.createWallet();
     const pids = test.cluster.signers.map((signer) => signer.process?.pid);
 
-    const before = [];
+    const before: { txId: string; message: Uint8Array }[] = [];
     for (let index = 0; index < 20; index++)
       before.push(await driver.requestSignature(wallet.walletId));
     await nats.kill(true);
