@@ -384,3 +384,25 @@ describe('loadSignerSecrets', () => {
     expect(error.message).toContain('ENOENT');
   });
 });
+
+describe('signer.example.yaml', () => {
+  it('loads and shows exactly the defaults', () => {
+    const example = loadSignerConfig({
+      file: new URL('./signer.example.yaml', import.meta.url).pathname,
+      env: {},
+    });
+    const minimal = loadSignerConfig({
+      env: {
+        MPC_NODE_ID: 'node0',
+        MPC_NATS__URL: 'nats://127.0.0.1:4222',
+        MPC_THRESHOLD: '1',
+        MPC_PEERS: 'node0,node1,node2',
+        MPC_DATA_DIR: '/var/lib/mpc-signer',
+        MPC_KEK__FILE: '/etc/mpc/kek',
+        MPC_CHAIN_CODE: CHAIN_CODE,
+        MPC_INITIATOR__PUBLIC_KEY: INITIATOR_KEY,
+      },
+    });
+    expect(example).toEqual(minimal);
+  });
+});
