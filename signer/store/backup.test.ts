@@ -10,6 +10,7 @@ import {
   importBackup,
   KeyAlreadyExistsError,
   ShareStore,
+  StoreReadError,
   StoreWriteError,
 } from './index.ts';
 
@@ -61,6 +62,16 @@ async function snapshot(store: ShareStore): Promise<unknown> {
 }
 
 describe('backup archive', () => {
+  it('reports unusable paths with typed errors', async () => {
+    const source = await populatedStore();
+    await expect(exportBackup(source, join(dir, 'missing', 'b'), backupKey)).rejects.toThrow(
+      StoreWriteError,
+    );
+    await expect(importBackup(join(dir, 'absent'), source, backupKey)).rejects.toThrow(
+      StoreReadError,
+    );
+  });
+
   it('restores every share and pointer into a store with another KEK', async () => {
     const source = await populatedStore();
     const archive = join(dir, 'backup.mpcbak');

@@ -26,7 +26,12 @@ import { open, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { wipeBytes } from '../crypto/wipe.ts';
 import { fsyncDirectory, linkExclusive } from './atomic-file.ts';
-import { DataCorruptionError, KeyAlreadyExistsError, StoreWriteError } from './errors.ts';
+import {
+  DataCorruptionError,
+  KeyAlreadyExistsError,
+  StoreReadError,
+  StoreWriteError,
+} from './errors.ts';
 import { checkKeyType, checkVersion, TEMP_PREFIX, type ShareKeyType } from './layout.ts';
 import type { ShareStore } from './share-store.ts';
 
@@ -152,7 +157,10 @@ export async function exportBackup(
   const header = Buffer.concat([MAGIC, Buffer.of(FORMAT), salt]);
   const key = archiveKey(backupKey, salt);
   const temp = join(dirname(outFile), `${TEMP_PREFIX}backup-${randomBytes(8).toString('hex')}`);
-  const handle = await open(temp, 'wx', 0o600);
+  const handle = await open(temp, 'wx', 0o600).catch((error: unknown) => {
+    wipeBytes(key);
+    throw new StoreWriteError(`cannot create a backup file next to ${outFile}`, { cause: error });
+  });
   let index = 0;
   const writeFrame = async (plaintext: Uint8Array, final: boolean): Promise<void> => {
     const cipher = createCipheriv('aes-256-gcm', key, frameNonce(index), {
@@ -237,7 +245,9 @@ async function readArchive(
   backupKey: Uint8Array,
   visit: (entry: ShareEntry | PointerEntry) => Promise<void>,
 ): Promise<{ shares: number; pointers: number }> {
-  const handle = await open(inFile, 'r');
+  const handle = await open(inFile, 'r').catch((error: unknown) => {
+    throw new StoreReadError(`cannot open backup archive ${inFile}`, { cause: error });
+  });
   let key: Uint8Array | undefined;
   try {
     const header = await readExactly(handle, HEADER_LENGTH, 'backup header');
