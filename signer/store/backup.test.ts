@@ -94,6 +94,18 @@ describe('backup archive', () => {
     expect(await snapshot(target)).toEqual(await snapshot(source));
   });
 
+  it('restores into a data directory given as { dataDir, kek }, releasing its lock', async () => {
+    const source = await populatedStore();
+    const archive = join(dir, 'backup.mpcbak');
+    await exportBackup(source, archive, backupKey);
+    const kek = new Uint8Array(randomBytes(32));
+    const dataDir = join(dir, 'restored');
+    expect(await importBackup(archive, { dataDir, kek }, backupKey)).toMatchObject({ shares: 4 });
+    const restored = await ShareStore.open({ dataDir, kek });
+    stores.push(restored);
+    expect(await snapshot(restored)).toEqual(await snapshot(source));
+  });
+
   it('refuses to overwrite an existing archive and leaves no temp file', async () => {
     const source = await populatedStore();
     const archive = join(dir, 'backup.mpcbak');

@@ -33,7 +33,7 @@ import {
   StoreWriteError,
 } from './errors.ts';
 import { checkKeyType, checkVersion, TEMP_PREFIX, type ShareKeyType } from './layout.ts';
-import type { ShareStore } from './share-store.ts';
+import { ShareStore, type ShareStoreOptions } from './share-store.ts';
 
 const MAGIC = Buffer.from('MPCBAK', 'ascii');
 const FORMAT = 1;
@@ -373,12 +373,27 @@ async function readExactly(
 }
 
 /**
- * Restores an archive into `store`. The whole archive is authenticated first, so a damaged
+ * Restores an archive into a store: an open `ShareStore`, or `{ dataDir, kek }` to open (and
+ * close) one, which needs the signer stopped. The whole archive is authenticated first, so a damaged
  * or wrong-key archive writes nothing. Versions already present with identical contents are
  * skipped (a re-run is harmless); a present version with different contents is a
  * `KeyAlreadyExistsError`. Pointers are set after all shares are written.
  */
 export async function importBackup(
+  inFile: string,
+  target: ShareStore | ShareStoreOptions,
+  backupKey: Uint8Array,
+): Promise<BackupSummary> {
+  if (target instanceof ShareStore) return importInto(inFile, target, backupKey);
+  const store = await ShareStore.open(target);
+  try {
+    return await importInto(inFile, store, backupKey);
+  } finally {
+    await store.close();
+  }
+}
+
+async function importInto(
   inFile: string,
   store: ShareStore,
   backupKey: Uint8Array,
