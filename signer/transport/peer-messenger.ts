@@ -72,7 +72,8 @@ export class PeerMessenger {
     this.options = options;
   }
 
-  start(): void {
+  /** Subscribes and waits until the server has registered the subscriptions. */
+  async start(): Promise<void> {
     const { nc, selfNodeId, handler } = this.options;
     this.subscriptions.push(
       nc.subscribe(inviteSubject(selfNodeId), {
@@ -88,6 +89,7 @@ export class PeerMessenger {
         },
       }),
     );
+    await nc.flush();
   }
 
   stop(): void {
