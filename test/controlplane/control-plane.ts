@@ -173,6 +173,8 @@ export async function startControlPlane(): Promise<ControlPlane> {
       '--authorization-mode=RBAC',
       '--allow-privileged=true',
       '--enable-priority-and-fairness=false',
+      // Would taint the fake node not-ready until a node-lifecycle controller clears it.
+      '--disable-admission-plugins=TaintNodesByCondition',
       '--endpoint-reconciler-type=none',
       '--v=1',
     ]);

@@ -1,0 +1,143 @@
+/**
+ * Level-based reconcile of one MpcCluster: read the current state, make the world match the
+ * spec, write the status. Safe to run any number of times; a run that finds nothing to change
+ * writes nothing (server-side apply of identical content is a no-op, and the status is only
+ * written when it differs).
+ *
+ * Order: skip when being deleted (the garbage collector removes children) → generated Secrets
+ * (create-if-absent, never regenerated) → owned children via server-side apply → status from
+ * the StatefulSet and pods (watch caches) → Events for notable transitions.
+ */
+import type { MpcCluster, MpcClusterStatus } from '../api/mpc-cluster.ts';
+import { buildChildren } from '../resources/children.ts';
+import { manifestKey } from '../resources/manifest.ts';
+import { clusterNames } from '../resources/names.ts';
+import { buildGeneratedSecret, secretsToGenerate, type RandomBytes } from '../resources/secrets.ts';
+import {
+  computeStatus,
+  statusTransitionEvents,
+  type Observation,
+} from '../status/compute-status.ts';
+import type { KubeApi } from '../kube/kube-api.ts';
+
+export interface ReconcileLogger {
+  info(fields: object, message: string): void;
+  warn(fields: object, message: string): void;
+}
+
+export interface ReconcilerDeps {
+  readonly api: KubeApi;
+  /** Current MpcCluster from the watch cache. */
+  readonly getCluster: (namespace: string, name: string) => MpcCluster | undefined;
+  /** StatefulSet + pods of the cluster, from the watch caches. */
+  readonly observe: (cluster: MpcCluster) => Omit<Observation, 'missingSecrets'>;
+  readonly randomBytes: RandomBytes;
+  readonly now: () => Date;
+  readonly logger: ReconcileLogger;
+  /** Called with every status the reconciler computed (metrics). */
+  readonly onStatus?: (cluster: MpcCluster, status: MpcClusterStatus) => void;
+}
+
+export type ReconcileOutcome = 'not-found' | 'deleting' | 'reconciled';
+
+/** Stable JSON (sorted keys) for comparing statuses regardless of key order. */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) => {
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) return v;
+    return Object.fromEntries(
+      Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+    );
+  });
+}
+
+export class Reconciler {
+  constructor(private readonly deps: ReconcilerDeps) {}
+
+  /** Re-check interval while the cluster is not settled (pods starting, rolling). */
+  static readonly UNSETTLED_REQUEUE_MS = 15_000;
+
+  async reconcile(
+    namespace: string,
+    name: string,
+  ): Promise<{ outcome: ReconcileOutcome; requeueAfterMs?: number }> {
+    const { api, logger } = this.deps;
+    const cluster = this.deps.getCluster(namespace, name);
+    if (cluster === undefined) return { outcome: 'not-found' };
+    if (cluster.metadata.deletionTimestamp !== undefined) return { outcome: 'deleting' };
+    const log = { namespace, mpccluster: name };
+
+    for (const purpose of secretsToGenerate(cluster)) {
+      const secret = buildGeneratedSecret(cluster, purpose, this.deps.randomBytes);
+      if (await api.createIfAbsent(secret)) {
+        logger.info({ ...log, secret: secret.metadata.name }, 'generated secret');
+        await this.event(cluster, {
+          type: 'Normal',
+          reason: 'SecretGenerated',
+          message: `generated ${purpose} Secret ${secret.metadata.name}`,
+        });
+      }
+    }
+    const missingSecrets = await this.missingReferencedSecrets(cluster);
+
+    for (const child of buildChildren(cluster)) {
+      try {
+        await api.apply(child);
+      } catch (error) {
+        logger.warn({ ...log, object: manifestKey(child) }, 'apply failed');
+        throw error;
+      }
+    }
+
+    const observed = this.deps.observe(cluster);
+    const status = computeStatus(
+      cluster,
+      { ...observed, missingSecrets },
+      this.deps.now().toISOString(),
+    );
+    this.deps.onStatus?.(cluster, status);
+    if (canonicalJson(status) !== canonicalJson(cluster.status ?? {})) {
+      await api.applyStatus(cluster, status);
+      for (const event of statusTransitionEvents(cluster.status, status))
+        await this.event(cluster, event);
+    }
+    const settled = status.phase === 'Ready';
+    return settled
+      ? { outcome: 'reconciled' }
+      : { outcome: 'reconciled', requeueAfterMs: Reconciler.UNSETTLED_REQUEUE_MS };
+  }
+
+  private async missingReferencedSecrets(cluster: MpcCluster): Promise<string[]> {
+    const names = clusterNames(cluster);
+    const referenced: string[] = [];
+    if (cluster.spec.kekSecretRef !== undefined) referenced.push(names.kekSecret);
+    if (cluster.spec.chainCodeSecretRef !== undefined) referenced.push(names.chainCodeSecret);
+    const creds = cluster.spec.nats.credentialsSecretRef;
+    if (creds !== undefined) referenced.push(creds.name);
+    const missing: string[] = [];
+    for (const secret of referenced) {
+      if (!(await this.deps.api.exists('v1', 'Secret', cluster.metadata.namespace, secret)))
+        missing.push(secret);
+    }
+    return missing;
+  }
+
+  private async event(
+    cluster: MpcCluster,
+    event: { type: 'Normal' | 'Warning'; reason: string; message: string },
+  ): Promise<void> {
+    try {
+      await this.deps.api.recordEvent(cluster, event);
+    } catch (error) {
+      // Events are best effort: never fail a reconcile because one could not be recorded.
+      this.deps.logger.warn(
+        {
+          namespace: cluster.metadata.namespace,
+          mpccluster: cluster.metadata.name,
+          reason: event.reason,
+          error: String(error),
+        },
+        'event not recorded',
+      );
+    }
+  }
+}

@@ -1,0 +1,63 @@
+/**
+ * Operator entry point: `node dist/operator/main.js`.
+ *
+ * Environment:
+ *   KUBECONFIG                 kubeconfig file (default: in-cluster service account)
+ *   MPC_OPERATOR_HTTP_PORT     /metrics, /livez, /readyz port (default 8080)
+ *   MPC_OPERATOR_LOG_LEVEL     pino level (default info)
+ *   MPC_OPERATOR_RESYNC_SECONDS  periodic re-reconcile of every MpcCluster (default 300)
+ * SIGTERM / SIGINT: graceful shutdown (finish the reconcile in progress, then exit 0).
+ */
+import { KubeConfig } from '@kubernetes/client-node';
+import { pino } from 'pino';
+import { startOperator } from './operator.ts';
+
+function integerFromEnv(name: string, fallback: number, min: number, max: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new Error(`${name} must be an integer in [${min}, ${max}], got ${JSON.stringify(raw)}`);
+  }
+  return value;
+}
+
+async function main(): Promise<void> {
+  const logger = pino({
+    level: process.env['MPC_OPERATOR_LOG_LEVEL'] ?? 'info',
+    base: { component: 'mpc-operator' },
+  });
+  const kubeConfig = new KubeConfig();
+  if (process.env['KUBECONFIG'] !== undefined && process.env['KUBECONFIG'] !== '')
+    kubeConfig.loadFromDefault();
+  else kubeConfig.loadFromCluster();
+  const operator = await startOperator({
+    kubeConfig,
+    logger,
+    httpPort: integerFromEnv('MPC_OPERATOR_HTTP_PORT', 8080, 0, 65535),
+    resyncIntervalMs: integerFromEnv('MPC_OPERATOR_RESYNC_SECONDS', 300, 10, 86_400) * 1000,
+  });
+  logger.info({ httpPort: operator.httpPort }, 'operator started');
+  let stopping = false;
+  const shutdown = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    operator.stop().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        logger.error({ error: String(error) }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+main().catch((error: unknown) => {
+  console.error(
+    `mpc-operator failed to start: ${error instanceof Error ? error.message : String(error)}`,
+  );
+  process.exit(1);
+});

@@ -1,0 +1,260 @@
+/**
+ * Wires the operator: three resilient watches (MpcClusters, signer StatefulSets, signer
+ * pods), a keyed work queue with one worker, the reconciler, metrics and the health server.
+ * `startOperator` returns once the HTTP server listens; readiness follows the watch caches.
+ * `stop()` is the graceful shutdown: stop watching, finish the reconcile in progress, close
+ * the HTTP server.
+ */
+import { randomBytes } from 'node:crypto';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { Registry } from 'prom-client';
+import { MPC_API_VERSION, MPC_KIND, MPC_PLURAL, type MpcCluster } from './api/mpc-cluster.ts';
+import { Reconciler, type ReconcileLogger } from './controller/reconciler.ts';
+import { OperatorMetrics } from './controller/metrics.ts';
+import { WorkQueue } from './controller/work-queue.ts';
+import { startHealthServer, type HealthServer } from './http/health-server.ts';
+import { createKubeApi, createWatchSource, type KubeApi } from './kube/kube-api.ts';
+import { ResilientWatch, type ListedObject } from './kube/resilient-watch.ts';
+import { clusterNames } from './resources/names.ts';
+import type { ObservedPod, ObservedStatefulSet } from './status/compute-status.ts';
+
+export interface OperatorOptions {
+  readonly kubeConfig: KubeConfig;
+  readonly logger: ReconcileLogger & { error(fields: object, message: string): void };
+  readonly httpHost?: string;
+  /** 0 = any free port. */
+  readonly httpPort?: number;
+  /** Every MpcCluster is re-reconciled this often even without events (default 5 min). */
+  readonly resyncIntervalMs?: number;
+  readonly relistIntervalMs?: number;
+  readonly registry?: Registry;
+  /** Overrides the Kubernetes I/O (tests). */
+  readonly api?: KubeApi;
+}
+
+export interface OperatorHandle {
+  readonly httpPort: number;
+  readonly metrics: OperatorMetrics;
+  /** Resolves when the watch caches have synced. */
+  readonly synced: Promise<void>;
+  /** Resolves when no reconcile is queued or running. */
+  whenIdle(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+interface LabelledObject extends ListedObject {
+  readonly metadata?: ListedObject['metadata'] & { readonly labels?: Record<string, string> };
+}
+
+interface PodObject extends LabelledObject {
+  readonly metadata?: LabelledObject['metadata'] & { readonly deletionTimestamp?: string };
+  readonly status?: {
+    readonly conditions?: ReadonlyArray<{ readonly type: string; readonly status: string }>;
+  };
+}
+
+interface StatefulSetObject extends LabelledObject {
+  readonly metadata?: LabelledObject['metadata'] & { readonly generation?: number };
+  readonly status?: {
+    readonly observedGeneration?: number;
+    readonly replicas?: number;
+    readonly readyReplicas?: number;
+    readonly updatedReplicas?: number;
+    readonly currentRevision?: string;
+    readonly updateRevision?: string;
+  };
+}
+
+const SIGNER_SELECTOR =
+  'app.kubernetes.io/managed-by=mpc-operator,app.kubernetes.io/name=mpc-signer';
+
+function ownerKey(object: LabelledObject | undefined): string | undefined {
+  const instance = object?.metadata?.labels?.['app.kubernetes.io/instance'];
+  const namespace = object?.metadata?.namespace;
+  return instance === undefined || namespace === undefined ? undefined : `${namespace}/${instance}`;
+}
+
+export async function startOperator(options: OperatorOptions): Promise<OperatorHandle> {
+  const { kubeConfig, logger } = options;
+  const registry = options.registry ?? new Registry();
+  const metrics = new OperatorMetrics(registry, { defaultMetrics: options.registry === undefined });
+  const api = options.api ?? createKubeApi(kubeConfig);
+  let stopping = false;
+
+  const watchOptions = (resource: string) => ({
+    relistIntervalMs: options.relistIntervalMs ?? 300_000,
+    onRestart: (reason: string, error: unknown, delayMs: number) => {
+      metrics.watchRestarts.inc({ resource });
+      logger.warn({ resource, reason, error: String(error), delayMs }, 'watch restarting');
+    },
+    onRelist: (reason: string) => metrics.watchRelists.inc({ resource, reason }),
+  });
+
+  // Created before the watches so their callbacks can enqueue; the reconciler it calls is
+  // defined below and only used once keys arrive.
+  const queue: WorkQueue = new WorkQueue(
+    async (key) => {
+      const [namespace = '', name = ''] = key.split('/');
+      const stopTimer = metrics.reconcileDuration.startTimer();
+      try {
+        const result = await reconciler.reconcile(namespace, name);
+        metrics.reconcileTotal.inc({ result: 'success' });
+        return result.requeueAfterMs === undefined
+          ? undefined
+          : { requeueAfterMs: result.requeueAfterMs };
+      } catch (error) {
+        metrics.reconcileTotal.inc({ result: 'error' });
+        throw error;
+      } finally {
+        stopTimer();
+      }
+    },
+    (key, error, retryInMs) =>
+      logger.warn({ key, error: describeError(error), retryInMs }, 'reconcile failed'),
+  );
+
+  const enqueue = (key: string | undefined): void => {
+    if (key !== undefined) queue.add(key);
+  };
+
+  const clusters = new ResilientWatch<MpcCluster>(
+    createWatchSource(kubeConfig, {
+      apiVersion: MPC_API_VERSION,
+      kind: MPC_KIND,
+      plural: MPC_PLURAL,
+    }),
+    (key, object) => {
+      if (object === undefined) {
+        queue.forget(key);
+        const [namespace = '', name = ''] = key.split('/');
+        metrics.forgetCluster(namespace, name);
+        return;
+      }
+      enqueue(key);
+    },
+    watchOptions('mpcclusters'),
+  );
+  const statefulSets = new ResilientWatch<StatefulSetObject>(
+    createWatchSource(kubeConfig, {
+      apiVersion: 'apps/v1',
+      kind: 'StatefulSet',
+      plural: 'statefulsets',
+      labelSelector: SIGNER_SELECTOR,
+    }),
+    (_key, object, previous) => enqueue(ownerKey(object ?? previous)),
+    watchOptions('statefulsets'),
+  );
+  const pods = new ResilientWatch<PodObject>(
+    createWatchSource(kubeConfig, {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      plural: 'pods',
+      labelSelector: SIGNER_SELECTOR,
+    }),
+    (_key, object, previous) => enqueue(ownerKey(object ?? previous)),
+    watchOptions('pods'),
+  );
+
+  const observe = (cluster: MpcCluster) => {
+    const { namespace } = cluster.metadata;
+    const sts = statefulSets.get(`${namespace}/${clusterNames(cluster).statefulSet}`);
+    let statefulSet: ObservedStatefulSet | undefined;
+    if (sts !== undefined) {
+      const status = sts.status ?? {};
+      statefulSet = {
+        generation: sts.metadata?.generation ?? 0,
+        observedGeneration: status.observedGeneration ?? 0,
+        replicas: status.replicas ?? 0,
+        readyReplicas: status.readyReplicas ?? 0,
+        updatedReplicas: status.updatedReplicas ?? 0,
+        ...(status.currentRevision === undefined
+          ? {}
+          : { currentRevision: status.currentRevision }),
+        ...(status.updateRevision === undefined ? {} : { updateRevision: status.updateRevision }),
+      };
+    }
+    const observedPods: ObservedPod[] = pods
+      .list()
+      .filter(
+        (pod) =>
+          pod.metadata?.namespace === namespace &&
+          pod.metadata.labels?.['app.kubernetes.io/instance'] === cluster.metadata.name,
+      )
+      .map((pod) => {
+        const revision = pod.metadata?.labels?.['controller-revision-hash'];
+        return {
+          name: pod.metadata?.name ?? '',
+          ready:
+            pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false,
+          terminating: pod.metadata?.deletionTimestamp !== undefined,
+          ...(revision === undefined ? {} : { revision }),
+        };
+      });
+    return statefulSet === undefined ? { pods: observedPods } : { statefulSet, pods: observedPods };
+  };
+
+  const reconciler = new Reconciler({
+    api,
+    getCluster: (namespace, name) => clusters.get(`${namespace}/${name}`),
+    observe,
+    randomBytes: (length) => new Uint8Array(randomBytes(length)),
+    now: () => new Date(),
+    logger,
+    onStatus: (cluster, status) => metrics.recordStatus(cluster, status),
+  });
+
+  const synced = Promise.all([clusters.synced, statefulSets.synced, pods.synced]).then(
+    () => undefined,
+  );
+  let isSynced = false;
+  void synced.then(() => {
+    isSynced = true;
+    logger.info({}, 'watch caches synced');
+  });
+  const resync = setInterval(() => {
+    for (const cluster of clusters.list())
+      queue.add(`${cluster.metadata.namespace}/${cluster.metadata.name}`);
+  }, options.resyncIntervalMs ?? 300_000);
+  resync.unref();
+
+  const server: HealthServer = await startHealthServer({
+    host: options.httpHost ?? '0.0.0.0',
+    port: options.httpPort ?? 8080,
+    registry,
+    isReady: () => isSynced && !stopping,
+  });
+  // Pods and StatefulSets first, so the first reconciles see children that already exist.
+  statefulSets.start();
+  pods.start();
+  await Promise.all([statefulSets.synced, pods.synced]);
+  clusters.start();
+
+  return {
+    httpPort: server.port,
+    metrics,
+    synced,
+    whenIdle: () => queue.whenIdle(),
+    async stop() {
+      stopping = true;
+      clearInterval(resync);
+      clusters.stop();
+      statefulSets.stop();
+      pods.stop();
+      await queue.stop();
+      await server.close();
+    },
+  };
+}
+
+/** Error text for logs: client-node ApiException bodies carry the apiserver's reason. */
+export function describeError(error: unknown): string {
+  if (typeof error === 'object' && error !== null) {
+    const record = error as { code?: unknown; body?: unknown; message?: unknown };
+    if (typeof record.code === 'number') {
+      const body = typeof record.body === 'string' ? record.body : JSON.stringify(record.body);
+      return `HTTP ${record.code}: ${(body ?? '').slice(0, 500)}`;
+    }
+    if (typeof record.message === 'string') return record.message;
+  }
+  return String(error);
+}

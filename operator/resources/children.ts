@@ -1,0 +1,129 @@
+/**
+ * Every owned child of an MpcCluster, in apply order: identity and RBAC, configuration,
+ * Services, the StatefulSet, then the PodDisruptionBudget. All carry a controller owner
+ * reference, so deleting the MpcCluster deletes them (PVCs and generated Secrets are not
+ * children: they hold key material and are retained). Pure.
+ */
+import { quorumOf, type MpcCluster } from '../api/mpc-cluster.ts';
+import type { Manifest } from './manifest.ts';
+import {
+  SIGNER_HTTP_PORT,
+  clusterNames,
+  commonLabels,
+  controllerReference,
+  selectorLabels,
+} from './names.ts';
+import { buildConfigMap } from './signer-config.ts';
+import { buildStatefulSet } from './statefulset.ts';
+
+function metadata(cluster: MpcCluster, name: string, extraLabels: Record<string, string> = {}) {
+  return {
+    name,
+    namespace: cluster.metadata.namespace,
+    labels: { ...commonLabels(cluster), ...extraLabels },
+    ownerReferences: [controllerReference(cluster)],
+  };
+}
+
+export function buildServiceAccount(cluster: MpcCluster): Manifest {
+  return {
+    apiVersion: 'v1',
+    kind: 'ServiceAccount',
+    metadata: metadata(cluster, clusterNames(cluster).serviceAccount),
+    automountServiceAccountToken: false,
+  };
+}
+
+/** The signers renew their own Leases and read peer pods' readiness (design §7). */
+export function buildRole(cluster: MpcCluster): Manifest {
+  return {
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'Role',
+    metadata: metadata(cluster, clusterNames(cluster).role),
+    rules: [
+      {
+        apiGroups: ['coordination.k8s.io'],
+        resources: ['leases'],
+        verbs: ['get', 'list', 'watch', 'create', 'update', 'patch'],
+      },
+      { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch'] },
+    ],
+  };
+}
+
+export function buildRoleBinding(cluster: MpcCluster): Manifest {
+  const names = clusterNames(cluster);
+  return {
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'RoleBinding',
+    metadata: metadata(cluster, names.roleBinding),
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: names.role },
+    subjects: [
+      { kind: 'ServiceAccount', name: names.serviceAccount, namespace: cluster.metadata.namespace },
+    ],
+  };
+}
+
+/** Governing Service: stable DNS per signer, including not-yet-ready ones (peers dial early). */
+export function buildHeadlessService(cluster: MpcCluster): Manifest {
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: metadata(cluster, clusterNames(cluster).headlessService),
+    spec: {
+      clusterIP: 'None',
+      publishNotReadyAddresses: true,
+      selector: selectorLabels(cluster),
+      ports: [{ name: 'http', port: SIGNER_HTTP_PORT, targetPort: 'http', protocol: 'TCP' }],
+    },
+  };
+}
+
+/** Scraped by the chart's ServiceMonitor (label mpc-platform.dev/metrics=true). */
+export function buildMetricsService(cluster: MpcCluster): Manifest {
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: metadata(cluster, clusterNames(cluster).metricsService, {
+      'mpc-platform.dev/metrics': 'true',
+    }),
+    spec: {
+      type: 'ClusterIP',
+      selector: selectorLabels(cluster),
+      ports: [
+        { name: 'http-metrics', port: SIGNER_HTTP_PORT, targetPort: 'http', protocol: 'TCP' },
+      ],
+    },
+  };
+}
+
+/**
+ * minAvailable = quorum: a voluntary eviction may never take signing down. When
+ * replicas == quorum this blocks every drain (documented). Crash-looping signers can still
+ * be evicted (AlwaysAllow) so they cannot wedge node drains.
+ */
+export function buildPodDisruptionBudget(cluster: MpcCluster): Manifest {
+  return {
+    apiVersion: 'policy/v1',
+    kind: 'PodDisruptionBudget',
+    metadata: metadata(cluster, clusterNames(cluster).podDisruptionBudget),
+    spec: {
+      minAvailable: quorumOf(cluster.spec),
+      selector: { matchLabels: selectorLabels(cluster) },
+      unhealthyPodEvictionPolicy: 'AlwaysAllow',
+    },
+  };
+}
+
+export function buildChildren(cluster: MpcCluster): Manifest[] {
+  return [
+    buildServiceAccount(cluster),
+    buildRole(cluster),
+    buildRoleBinding(cluster),
+    buildConfigMap(cluster, commonLabels(cluster), controllerReference(cluster)),
+    buildHeadlessService(cluster),
+    buildMetricsService(cluster),
+    buildStatefulSet(cluster),
+    buildPodDisruptionBudget(cluster),
+  ];
+}

@@ -1,0 +1,185 @@
+/**
+ * The signer StatefulSet: one pod and one PVC per signer.
+ * - podManagementPolicy Parallel: a signer only turns Ready once a quorum of peers is up, so
+ *   OrderedReady would deadlock the first start.
+ * - RollingUpdate (one pod at a time, highest ordinal first), rolled by a pod-template
+ *   annotation carrying the hash of the signer config and secret names.
+ * - PVCs are retained when the StatefulSet is deleted or scaled: they hold key shares.
+ * Pure.
+ */
+import { createHash } from 'node:crypto';
+import type { MpcCluster } from '../api/mpc-cluster.ts';
+import type { Manifest } from './manifest.ts';
+import {
+  CHAIN_CODE_SECRET_KEY,
+  CONFIG_HASH_ANNOTATION,
+  DEFAULT_NATS_CREDS_KEY,
+  KEK_SECRET_KEY,
+  SIGNER_HTTP_PORT,
+  clusterNames,
+  commonLabels,
+  controllerReference,
+  selectorLabels,
+} from './names.ts';
+import { SIGNER_PATHS, renderSignerConfigYaml } from './signer-config.ts';
+
+export const SIGNER_UID = 10001;
+export const DEFAULT_STORAGE_SIZE = '1Gi';
+
+/** Hash of everything outside the pod template that the signers read at start. */
+export function signerConfigHash(cluster: MpcCluster): string {
+  const names = clusterNames(cluster);
+  const hash = createHash('sha256');
+  hash.update(renderSignerConfigYaml(cluster));
+  hash.update(
+    `\0${names.kekSecret}\0${names.chainCodeSecret}\0${cluster.spec.nats.credentialsSecretRef?.name ?? ''}`,
+  );
+  return hash.digest('hex').slice(0, 16);
+}
+
+export function buildStatefulSet(cluster: MpcCluster): Manifest {
+  const { spec } = cluster;
+  const names = clusterNames(cluster);
+  const labels = commonLabels(cluster);
+  const overrides = spec.podTemplate ?? {};
+  const creds = spec.nats.credentialsSecretRef;
+
+  const volumeMounts: object[] = [
+    { name: names.dataVolume, mountPath: SIGNER_PATHS.dataDir },
+    { name: 'config', mountPath: SIGNER_PATHS.configDir, readOnly: true },
+    { name: 'kek', mountPath: SIGNER_PATHS.kekDir, readOnly: true },
+    { name: 'chain-code', mountPath: SIGNER_PATHS.chainCodeDir, readOnly: true },
+    { name: 'tmp', mountPath: '/tmp' },
+  ];
+  const volumes: object[] = [
+    { name: 'config', configMap: { name: names.configMap } },
+    {
+      name: 'kek',
+      secret: {
+        secretName: names.kekSecret,
+        defaultMode: 0o400,
+        items: [{ key: KEK_SECRET_KEY, path: KEK_SECRET_KEY }],
+      },
+    },
+    {
+      name: 'chain-code',
+      secret: {
+        secretName: names.chainCodeSecret,
+        defaultMode: 0o400,
+        items: [{ key: CHAIN_CODE_SECRET_KEY, path: CHAIN_CODE_SECRET_KEY }],
+      },
+    },
+    { name: 'tmp', emptyDir: { medium: 'Memory', sizeLimit: '16Mi' } },
+  ];
+  if (creds !== undefined) {
+    const key = creds.key ?? DEFAULT_NATS_CREDS_KEY;
+    volumeMounts.push({
+      name: 'nats-credentials',
+      mountPath: SIGNER_PATHS.natsDir,
+      readOnly: true,
+    });
+    volumes.push({
+      name: 'nats-credentials',
+      secret: { secretName: creds.name, defaultMode: 0o400, items: [{ key, path: key }] },
+    });
+  }
+
+  const probe = (path: string, periodSeconds: number, failureThreshold: number) => ({
+    httpGet: { path, port: 'http' },
+    periodSeconds,
+    failureThreshold,
+    timeoutSeconds: 2,
+  });
+
+  const container: Record<string, unknown> = {
+    name: 'signer',
+    image: spec.image,
+    imagePullPolicy: spec.imagePullPolicy ?? 'IfNotPresent',
+    command: ['node', 'dist/signer/main.js'],
+    env: [
+      { name: 'MPC_CONFIG', value: SIGNER_PATHS.configFile },
+      { name: 'MPC_NODE_ID', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+      { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+      { name: 'POD_UID', valueFrom: { fieldRef: { fieldPath: 'metadata.uid' } } },
+    ],
+    ports: [{ name: 'http', containerPort: SIGNER_HTTP_PORT, protocol: 'TCP' }],
+    startupProbe: probe('/livez', 2, 60),
+    livenessProbe: probe('/livez', 10, 3),
+    readinessProbe: probe('/readyz', 5, 2),
+    volumeMounts,
+    securityContext: {
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      runAsNonRoot: true,
+      capabilities: { drop: ['ALL'] },
+    },
+  };
+  if (spec.resources !== undefined) container['resources'] = spec.resources;
+
+  const podSpec: Record<string, unknown> = {
+    serviceAccountName: names.serviceAccount,
+    automountServiceAccountToken: true,
+    enableServiceLinks: false,
+    terminationGracePeriodSeconds: 30,
+    securityContext: {
+      runAsNonRoot: true,
+      runAsUser: SIGNER_UID,
+      runAsGroup: SIGNER_UID,
+      fsGroup: SIGNER_UID,
+      seccompProfile: { type: 'RuntimeDefault' },
+    },
+    containers: [container],
+    volumes,
+  };
+  if (overrides.nodeSelector !== undefined) podSpec['nodeSelector'] = overrides.nodeSelector;
+  if (overrides.tolerations !== undefined) podSpec['tolerations'] = overrides.tolerations;
+  if (overrides.affinity !== undefined) podSpec['affinity'] = overrides.affinity;
+  if (overrides.priorityClassName !== undefined)
+    podSpec['priorityClassName'] = overrides.priorityClassName;
+
+  const storageSize = spec.storage?.size ?? DEFAULT_STORAGE_SIZE;
+  const claimSpec: Record<string, unknown> = {
+    accessModes: ['ReadWriteOnce'],
+    resources: { requests: { storage: String(storageSize) } },
+  };
+  if (spec.storage?.storageClassName !== undefined)
+    claimSpec['storageClassName'] = spec.storage.storageClassName;
+
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'StatefulSet',
+    metadata: {
+      name: names.statefulSet,
+      namespace: cluster.metadata.namespace,
+      labels,
+      ownerReferences: [controllerReference(cluster)],
+    },
+    spec: {
+      replicas: spec.replicas,
+      serviceName: names.headlessService,
+      podManagementPolicy: 'Parallel',
+      updateStrategy: { type: 'RollingUpdate', rollingUpdate: { partition: 0 } },
+      persistentVolumeClaimRetentionPolicy: { whenDeleted: 'Retain', whenScaled: 'Retain' },
+      selector: { matchLabels: selectorLabels(cluster) },
+      template: {
+        metadata: {
+          // User labels first: ours win, so the selector can never be broken by an override.
+          labels: { ...(overrides.labels ?? {}), ...labels },
+          annotations: {
+            ...(overrides.annotations ?? {}),
+            [CONFIG_HASH_ANNOTATION]: signerConfigHash(cluster),
+          },
+        },
+        spec: podSpec,
+      },
+      volumeClaimTemplates: [
+        {
+          apiVersion: 'v1',
+          kind: 'PersistentVolumeClaim',
+          metadata: { name: names.dataVolume, labels: selectorLabels(cluster) },
+          spec: claimSpec,
+        },
+      ],
+    },
+  };
+}

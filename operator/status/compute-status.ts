@@ -1,0 +1,233 @@
+/**
+ * Computes an MpcCluster's status from what the operator observed, and the Events worth
+ * emitting for the change. Pure: the clock is an argument.
+ *
+ * Conditions (metav1.Condition, each with observedGeneration):
+ * - QuorumReady: readySigners >= quorum (t+1): signing is possible.
+ * - Available: all n signers ready: keygen and resharing (which need every signer) possible.
+ * - Progressing: the StatefulSet has not yet rolled out the current spec.
+ * - Degraded: not all signers ready although nothing is rolling, or a referenced Secret is
+ *   missing.
+ * `lastTransitionTime` changes only when a condition's status changes, so an unchanged world
+ * yields an identical status (no write on operator restart).
+ *
+ * readySigners counts signer pods that are Ready and not terminating. (Lease freshness, design
+ * §7, is computed by the signers themselves; the operator reads pod readiness, which the
+ * signers' /readyz ties to their membership view.)
+ */
+import {
+  quorumOf,
+  type Condition,
+  type ConditionStatus,
+  type MpcCluster,
+  type MpcClusterPhase,
+  type MpcClusterStatus,
+  type SignerStatus,
+} from '../api/mpc-cluster.ts';
+import { clusterNames, signerPodNames } from '../resources/names.ts';
+
+export interface ObservedPod {
+  readonly name: string;
+  readonly ready: boolean;
+  readonly terminating: boolean;
+  readonly revision?: string;
+}
+
+export interface ObservedStatefulSet {
+  readonly generation: number;
+  readonly observedGeneration: number;
+  readonly replicas: number;
+  readonly readyReplicas: number;
+  readonly updatedReplicas: number;
+  readonly currentRevision?: string;
+  readonly updateRevision?: string;
+}
+
+export interface Observation {
+  /** Undefined when the StatefulSet does not exist yet. */
+  readonly statefulSet?: ObservedStatefulSet;
+  readonly pods: readonly ObservedPod[];
+  /** Names of referenced Secrets that do not exist. */
+  readonly missingSecrets: readonly string[];
+}
+
+function rolloutPending(
+  cluster: MpcCluster,
+  sts: ObservedStatefulSet | undefined,
+): string | undefined {
+  if (sts === undefined) return 'StatefulSet not created yet';
+  if (sts.observedGeneration < sts.generation)
+    return 'StatefulSet controller has not observed the latest spec';
+  if (sts.replicas !== cluster.spec.replicas)
+    return `${sts.replicas}/${cluster.spec.replicas} signer pods exist`;
+  if (sts.updateRevision !== undefined && sts.currentRevision !== sts.updateRevision) {
+    return `rolling update: ${sts.updatedReplicas}/${cluster.spec.replicas} signers updated`;
+  }
+  if (sts.updatedReplicas < cluster.spec.replicas) {
+    return `${sts.updatedReplicas}/${cluster.spec.replicas} signers on the current revision`;
+  }
+  return undefined;
+}
+
+function condition(
+  previous: readonly Condition[] | undefined,
+  type: string,
+  status: ConditionStatus,
+  reason: string,
+  message: string,
+  generation: number,
+  now: string,
+): Condition {
+  const old = previous?.find((c) => c.type === type);
+  const lastTransitionTime =
+    old !== undefined && old.status === status ? old.lastTransitionTime : now;
+  return { type, status, observedGeneration: generation, lastTransitionTime, reason, message };
+}
+
+export function computeStatus(
+  cluster: MpcCluster,
+  observed: Observation,
+  now: string,
+): MpcClusterStatus {
+  const generation = cluster.metadata.generation ?? 0;
+  const quorum = quorumOf(cluster.spec);
+  const replicas = cluster.spec.replicas;
+  const expected = new Set(signerPodNames(cluster));
+  const podsByName = new Map(observed.pods.map((pod) => [pod.name, pod]));
+  const signers: SignerStatus[] = [...expected].map((name) => {
+    const pod = podsByName.get(name);
+    const ready = pod !== undefined && pod.ready && !pod.terminating;
+    return pod?.revision === undefined ? { name, ready } : { name, ready, revision: pod.revision };
+  });
+  const readySigners = signers.filter((s) => s.ready).length;
+  const readyReplicas = observed.statefulSet?.readyReplicas ?? 0;
+  const pending = rolloutPending(cluster, observed.statefulSet);
+  const previous = cluster.status?.conditions;
+  const tally = `${readySigners}/${replicas} signers ready, signing needs ${quorum}`;
+
+  const quorumReady = readySigners >= quorum;
+  const allReady = readySigners === replicas;
+  let degradedReason = 'AllSignersReady';
+  let degradedMessage = tally;
+  if (observed.missingSecrets.length > 0) {
+    degradedReason = 'SecretMissing';
+    degradedMessage = `referenced Secret(s) not found: ${observed.missingSecrets.join(', ')}`;
+  } else if (!allReady && pending === undefined) {
+    degradedReason = 'SignersUnready';
+  }
+  const degraded = degradedReason !== 'AllSignersReady';
+
+  const conditions: Condition[] = [
+    condition(
+      previous,
+      'QuorumReady',
+      quorumReady ? 'True' : 'False',
+      quorumReady ? 'QuorumReached' : 'QuorumLost',
+      tally,
+      generation,
+      now,
+    ),
+    condition(
+      previous,
+      'Available',
+      allReady ? 'True' : 'False',
+      allReady ? 'AllSignersReady' : 'SignersUnready',
+      tally,
+      generation,
+      now,
+    ),
+    condition(
+      previous,
+      'Progressing',
+      pending === undefined ? 'False' : 'True',
+      pending === undefined ? 'RolloutComplete' : 'RollingOut',
+      pending ?? `all ${replicas} signers run the current spec`,
+      generation,
+      now,
+    ),
+    condition(
+      previous,
+      'Degraded',
+      degraded ? 'True' : 'False',
+      degradedReason,
+      degradedMessage,
+      generation,
+      now,
+    ),
+  ];
+
+  let phase: MpcClusterPhase;
+  const previousPhase = cluster.status?.phase;
+  const firstStart = previousPhase === undefined || previousPhase === 'Pending';
+  if (allReady && pending === undefined && !degraded) phase = 'Ready';
+  else if (firstStart && !allReady) phase = 'Pending';
+  else if (!quorumReady) phase = 'QuorumLost';
+  else if (pending !== undefined) phase = 'Progressing';
+  else phase = 'Degraded';
+
+  const names = clusterNames(cluster);
+  return {
+    observedGeneration: generation,
+    phase,
+    replicas,
+    readyReplicas,
+    readySigners,
+    quorum,
+    kekSecretName: names.kekSecret,
+    chainCodeSecretName: names.chainCodeSecret,
+    signers,
+    conditions,
+  };
+}
+
+export interface StatusEvent {
+  readonly type: 'Normal' | 'Warning';
+  readonly reason: string;
+  readonly message: string;
+}
+
+function conditionStatus(
+  status: MpcClusterStatus | undefined,
+  type: string,
+): ConditionStatus | undefined {
+  return status?.conditions?.find((c) => c.type === type)?.status;
+}
+
+/** Events for notable transitions between two statuses (none when nothing notable changed). */
+export function statusTransitionEvents(
+  before: MpcClusterStatus | undefined,
+  after: MpcClusterStatus,
+): StatusEvent[] {
+  const events: StatusEvent[] = [];
+  const tally = `${after.readySigners ?? 0}/${after.replicas ?? 0} signers ready, signing needs ${after.quorum ?? 0}`;
+  const quorumBefore = conditionStatus(before, 'QuorumReady');
+  const quorumAfter = conditionStatus(after, 'QuorumReady');
+  if (quorumBefore === 'True' && quorumAfter === 'False') {
+    events.push({
+      type: 'Warning',
+      reason: 'QuorumLost',
+      message: `signing unavailable: ${tally}`,
+    });
+  } else if (quorumBefore !== 'True' && quorumAfter === 'True') {
+    events.push({
+      type: 'Normal',
+      reason: 'QuorumReached',
+      message: `signing available: ${tally}`,
+    });
+  }
+  if (before?.phase !== after.phase && after.phase === 'Ready') {
+    events.push({ type: 'Normal', reason: 'ClusterReady', message: `all signers ready: ${tally}` });
+  }
+  if (
+    conditionStatus(before, 'Degraded') !== 'True' &&
+    conditionStatus(after, 'Degraded') === 'True'
+  ) {
+    const degraded = after.conditions?.find((c) => c.type === 'Degraded');
+    events.push({
+      type: 'Warning',
+      reason: degraded?.reason ?? 'Degraded',
+      message: degraded?.message ?? tally,
+    });
+  }
+  return events;
+}

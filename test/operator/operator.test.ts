@@ -1,0 +1,473 @@
+/**
+ * The operator end to end on a real control plane (etcd, kube-apiserver with RBAC, KCM,
+ * scheduler, kwok). The chart's manifests are installed with kubectl; the operator runs
+ * in-process under the chart's ServiceAccount (a TokenRequest token), so a missing RBAC verb
+ * fails these tests. Test order matters: one MpcCluster goes through its life.
+ */
+import { KubeConfig } from '@kubernetes/client-node';
+import { parse, parseAllDocuments } from 'yaml';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { startOperator, type OperatorHandle } from '../../operator/operator.ts';
+import { eventually, getJson, helm, kc, type Cluster } from './helpers.ts';
+
+const cluster: Cluster = { binDir: inject('k8sBinDir'), kubeconfigPath: inject('kubeconfigPath') };
+const serverUrl = inject('k8sServerUrl');
+const RELEASE = 'mpc';
+const OPERATOR_NS = 'mpc-system';
+const NS = 'wallets';
+const STORAGE_CLASS = 'mpc-test';
+const silent = { info: () => {}, warn: () => {}, error: () => {} };
+
+let operatorKubeConfig: KubeConfig;
+let operator: OperatorHandle | undefined;
+
+const sample = (overrides: Record<string, unknown> = {}) => ({
+  apiVersion: 'mpc-platform.dev/v1alpha1',
+  kind: 'MpcCluster',
+  metadata: { name: 'wallet', namespace: NS },
+  spec: {
+    replicas: 3,
+    threshold: 1,
+    image: 'registry.example.com/mpc-platform/signer:0.1.0',
+    nats: { url: 'nats://nats.nats.svc:4222' },
+    initiator: { algorithm: 'ed25519', publicKey: 'aa'.repeat(32) },
+    storage: { size: '1Gi', storageClassName: STORAGE_CLASS },
+    ...overrides,
+  },
+});
+
+async function startOperatorAsServiceAccount(): Promise<OperatorHandle> {
+  return startOperator({
+    kubeConfig: operatorKubeConfig,
+    logger: silent,
+    httpHost: '127.0.0.1',
+    httpPort: 0,
+    relistIntervalMs: 60_000,
+  });
+}
+
+const childKinds = [
+  'statefulset',
+  'service',
+  'configmap',
+  'serviceaccount',
+  'role',
+  'rolebinding',
+  'poddisruptionbudget',
+];
+
+async function resourceVersions(): Promise<Record<string, string>> {
+  const versions: Record<string, string> = {};
+  const list = await getJson(cluster, ['-n', NS, `mpccluster,secret,${childKinds.join(',')}`]);
+  for (const item of list?.['items'] ?? [])
+    versions[`${item.kind}/${item.metadata.name}`] = item.metadata.resourceVersion;
+  return versions;
+}
+
+beforeAll(async () => {
+  // Install the chart's manifests (CRD included) the way `helm install` would render them.
+  const rendered = await helm(cluster, [
+    'template',
+    RELEASE,
+    'charts/mpc-operator',
+    '--namespace',
+    OPERATOR_NS,
+    '--include-crds',
+  ]);
+  await kc(cluster, ['create', 'namespace', OPERATOR_NS]);
+  await kc(cluster, ['apply', '--server-side', '-f', '-'], rendered);
+  await kc(cluster, [
+    'wait',
+    '--for=condition=Established',
+    '--timeout=60s',
+    'crd/mpcclusters.mpc-platform.dev',
+  ]);
+  await kc(cluster, ['create', 'namespace', NS]);
+  // Statically provisioned volumes the PV binder hands to the signers' PVCs.
+  const volumes = Array.from({ length: 12 }, (_, i) => ({
+    apiVersion: 'v1',
+    kind: 'PersistentVolume',
+    metadata: { name: `pv-${i}` },
+    spec: {
+      capacity: { storage: '1Gi' },
+      accessModes: ['ReadWriteOnce'],
+      persistentVolumeReclaimPolicy: 'Retain',
+      storageClassName: STORAGE_CLASS,
+      hostPath: { path: `/tmp/pv-${i}` },
+    },
+  }));
+  await kc(
+    cluster,
+    ['apply', '-f', '-'],
+    JSON.stringify({ apiVersion: 'v1', kind: 'List', items: volumes }),
+  );
+
+  // The operator authenticates as the chart's ServiceAccount.
+  const token = (
+    await kc(cluster, [
+      'create',
+      'token',
+      '-n',
+      OPERATOR_NS,
+      `${RELEASE}-mpc-operator`,
+      '--duration=2h',
+    ])
+  ).trim();
+  operatorKubeConfig = new KubeConfig();
+  operatorKubeConfig.loadFromOptions({
+    clusters: [{ name: 'test', server: serverUrl, skipTLSVerify: true }],
+    users: [{ name: 'operator', token }],
+    contexts: [{ name: 'test', cluster: 'test', user: 'operator' }],
+    currentContext: 'test',
+  });
+  operator = await startOperatorAsServiceAccount();
+  await operator.synced;
+});
+
+afterAll(async () => {
+  await operator?.stop();
+});
+
+describe('helm chart', () => {
+  it('lints and renders, with monitoring objects only when the API exists', async () => {
+    await helm(cluster, ['lint', '--strict', 'charts/mpc-operator']);
+    const plain = await helm(cluster, [
+      'template',
+      RELEASE,
+      'charts/mpc-operator',
+      '--set',
+      'metrics.serviceMonitor.enabled=true',
+      '--set',
+      'metrics.prometheusRule.enabled=true',
+    ]);
+    expect(plain).not.toContain('kind: ServiceMonitor');
+    const monitored = await helm(cluster, [
+      'template',
+      RELEASE,
+      'charts/mpc-operator',
+      '--api-versions',
+      'monitoring.coreos.com/v1',
+      '--set',
+      'metrics.serviceMonitor.enabled=true',
+      '--set',
+      'metrics.prometheusRule.enabled=true',
+    ]);
+    const kinds = parseAllDocuments(monitored).map(
+      (doc) => (doc.toJS() as { kind?: string } | null)?.kind,
+    );
+    expect(kinds).toContain('ServiceMonitor');
+    expect(kinds).toContain('PrometheusRule');
+    const deployment = parseAllDocuments(plain)
+      .map((d) => d.toJS())
+      .find((o) => o?.kind === 'Deployment');
+    const container = deployment.spec.template.spec.containers[0];
+    expect(container.securityContext).toMatchObject({
+      readOnlyRootFilesystem: true,
+      runAsNonRoot: true,
+      allowPrivilegeEscalation: false,
+    });
+    expect(deployment.spec.template.spec.securityContext.runAsNonRoot).toBe(true);
+    await expect(
+      helm(cluster, ['template', RELEASE, 'charts/mpc-operator', '--set', 'logLevel=loud']),
+    ).rejects.toThrow(/logLevel/);
+  });
+
+  it('ships the same CRD as crds/', async () => {
+    const { readFileSync } = await import('node:fs');
+    expect(readFileSync('charts/mpc-operator/crds/mpccluster.yaml', 'utf8')).toBe(
+      readFileSync('crds/mpccluster.yaml', 'utf8'),
+    );
+  });
+
+  it("binds the operator's ServiceAccount to least privilege (RBAC enforced)", async () => {
+    const sa = `system:serviceaccount:${OPERATOR_NS}:${RELEASE}-mpc-operator`;
+    // `kubectl auth can-i` exits 1 for "no".
+    const can = (...args: string[]) =>
+      kc(cluster, ['auth', 'can-i', '--as', sa, ...args]).then(
+        (out) => out.trim(),
+        () => 'no',
+      );
+    expect(await can('create', 'statefulsets', '-n', NS)).toBe('yes');
+    expect(await can('list', 'secrets', '-n', NS)).toMatch(/no/);
+    expect(await can('delete', 'secrets', '-n', NS)).toMatch(/no/);
+    expect(await can('update', 'mpcclusters', '-n', NS)).toMatch(/no/);
+  });
+});
+
+describe('CRD validation (CEL)', () => {
+  const reject = async (manifest: object, message: RegExp) => {
+    await expect(
+      kc(cluster, ['apply', '--dry-run=server', '-f', '-'], JSON.stringify(manifest)),
+    ).rejects.toThrow(message);
+  };
+
+  it('rejects threshold < 1 and threshold + 1 > replicas with the rule messages', async () => {
+    await reject(sample({ threshold: 0 }), /threshold must be >= 1/);
+    await reject(
+      sample({ replicas: 3, threshold: 3 }),
+      /threshold \+ 1 \(the signing quorum\) must be <= replicas/,
+    );
+    await reject(sample({ replicas: 40 }), /replicas/);
+    await reject(sample({ nats: { url: 'http://nats:4222' } }), /nats.url must be one or more/);
+    await reject(
+      { ...sample(), metadata: { name: 'x'.repeat(41), namespace: NS } },
+      /at most 40 characters/,
+    );
+    await kc(
+      cluster,
+      ['apply', '--dry-run=server', '-f', '-'],
+      JSON.stringify(sample({ replicas: 2, threshold: 1 })),
+    );
+  });
+});
+
+describe('MpcCluster lifecycle', () => {
+  let uid = '';
+  let kekData = '';
+
+  it('reconciles a sample into correct, owned children', async () => {
+    await kc(cluster, ['apply', '-f', '-'], JSON.stringify(sample()));
+    const mpc = await eventually('the MpcCluster', () =>
+      getJson(cluster, ['-n', NS, 'mpccluster', 'wallet']),
+    );
+    uid = mpc['metadata'].uid;
+    const sts = await eventually('the StatefulSet', () =>
+      getJson(cluster, ['-n', NS, 'statefulset', 'wallet-signer']),
+    );
+    expect(sts['spec'].replicas).toBe(3);
+    expect(sts['spec'].podManagementPolicy).toBe('Parallel');
+    expect(sts['spec'].persistentVolumeClaimRetentionPolicy).toEqual({
+      whenDeleted: 'Retain',
+      whenScaled: 'Retain',
+    });
+    expect(sts['spec'].volumeClaimTemplates[0].spec.storageClassName).toBe(STORAGE_CLASS);
+
+    const owned = [
+      ['service', 'wallet-signer'],
+      ['service', 'wallet-metrics'],
+      ['configmap', 'wallet-config'],
+      ['serviceaccount', 'wallet-signer'],
+      ['role', 'wallet-signer'],
+      ['rolebinding', 'wallet-signer'],
+      ['poddisruptionbudget', 'wallet-signer'],
+      ['statefulset', 'wallet-signer'],
+    ] as const;
+    for (const [kind, name] of owned) {
+      const object = await eventually(`${kind}/${name}`, () =>
+        getJson(cluster, ['-n', NS, kind, name, '--show-managed-fields']),
+      );
+      expect(object['metadata'].ownerReferences, `${kind}/${name}`).toEqual([
+        {
+          apiVersion: 'mpc-platform.dev/v1alpha1',
+          kind: 'MpcCluster',
+          name: 'wallet',
+          uid,
+          controller: true,
+          blockOwnerDeletion: true,
+        },
+      ]);
+      expect(
+        object['metadata'].managedFields.some(
+          (f: { manager: string; operation: string }) =>
+            f.manager === 'mpc-operator' && f.operation === 'Apply',
+        ),
+      ).toBe(true);
+    }
+    const headless = await getJson(cluster, ['-n', NS, 'service', 'wallet-signer']);
+    expect(headless?.['spec'].clusterIP).toBe('None');
+    const pdb = await getJson(cluster, ['-n', NS, 'poddisruptionbudget', 'wallet-signer']);
+    expect(pdb?.['spec'].minAvailable).toBe(2);
+
+    const config = await getJson(cluster, ['-n', NS, 'configmap', 'wallet-config']);
+    const signerConfig = parse(config?.['data']['signer.yaml']);
+    expect(signerConfig).toMatchObject({
+      threshold: 1,
+      peers: ['wallet-signer-0', 'wallet-signer-1', 'wallet-signer-2'],
+      data_dir: '/data',
+      kek: { file: '/etc/mpc/kek/kek' },
+      chain_code: { file: '/etc/mpc/chain-code/chain-code' },
+      nats: { url: 'nats://nats.nats.svc:4222' },
+      http: { port: 8080 },
+    });
+
+    for (const [name, key] of [
+      ['wallet-kek', 'kek'],
+      ['wallet-chain-code', 'chain-code'],
+    ] as const) {
+      const secret = await eventually(name, () => getJson(cluster, ['-n', NS, 'secret', name]));
+      expect(secret['immutable']).toBe(true);
+      expect(secret['metadata'].ownerReferences).toBeUndefined();
+      expect(Buffer.from(secret['data'][key], 'base64').toString()).toMatch(/^[0-9a-f]{64}$/);
+      if (key === 'kek') kekData = secret['data'][key];
+    }
+  });
+
+  it('pods go Ready through kwok and the status follows', async () => {
+    const status = await eventually(
+      `phase Ready (${await kc(cluster, ['-n', NS, 'get', 'pods,pvc,sts', '-o', 'wide']).catch(String)})`,
+      async () => {
+        const mpc = await getJson(cluster, ['-n', NS, 'mpccluster', 'wallet']);
+        return mpc?.['status']?.phase === 'Ready' ? mpc['status'] : undefined;
+      },
+      90_000,
+    );
+    expect(status).toMatchObject({
+      readySigners: 3,
+      quorum: 2,
+      replicas: 3,
+      observedGeneration: 1,
+    });
+    const conditions = Object.fromEntries(
+      status.conditions.map((c: { type: string; status: string }) => [c.type, c.status]),
+    );
+    expect(conditions).toEqual({
+      QuorumReady: 'True',
+      Available: 'True',
+      Progressing: 'False',
+      Degraded: 'False',
+    });
+    const table = await kc(cluster, ['-n', NS, 'get', 'mpcc', 'wallet']);
+    expect(table).toMatch(/NAME\s+REPLICAS\s+THRESHOLD\s+QUORUM\s+READY\s+PHASE\s+AGE/);
+    expect(table).toMatch(/wallet\s+3\s+1\s+2\s+3\s+Ready/);
+    const events = await getJson(cluster, [
+      '-n',
+      NS,
+      'events',
+      '--field-selector',
+      'involvedObject.name=wallet',
+    ]);
+    const reasons = (events?.['items'] ?? []).map((e: { reason: string }) => e.reason);
+    expect(reasons).toEqual(
+      expect.arrayContaining(['SecretGenerated', 'QuorumReached', 'ClusterReady']),
+    );
+
+    const metrics = await (await fetch(`http://127.0.0.1:${operator?.httpPort}/metrics`)).text();
+    expect(metrics).toMatch(
+      /mpc_cluster_ready_signers\{namespace="wallets",mpccluster="wallet"\} 3/,
+    );
+    expect(metrics).toMatch(/mpc_cluster_quorum\{namespace="wallets",mpccluster="wallet"\} 2/);
+    expect((await fetch(`http://127.0.0.1:${operator?.httpPort}/readyz`)).status).toBe(200);
+    expect((await fetch(`http://127.0.0.1:${operator?.httpPort}/livez`)).status).toBe(200);
+  });
+
+  it('rejects a replicas change without a reshare request', async () => {
+    await expect(
+      kc(cluster, [
+        '-n',
+        NS,
+        'patch',
+        'mpcc',
+        'wallet',
+        '--type=merge',
+        '-p',
+        '{"spec":{"replicas":4}}',
+      ]),
+    ).rejects.toThrow(
+      /replicas and threshold are immutable; change them only together with a new spec.reshare.id/,
+    );
+  });
+
+  it('restarting the operator changes nothing', async () => {
+    await operator?.whenIdle();
+    const before = await resourceVersions();
+    expect(Object.keys(before).length).toBeGreaterThanOrEqual(10);
+    await operator?.stop();
+    operator = await startOperatorAsServiceAccount();
+    await operator.synced;
+    // Wait until the new instance has reconciled the cluster at least once, then settled.
+    await eventually('a reconcile by the new instance', async () => {
+      const metrics = await operator?.metrics.registry.getSingleMetricAsString(
+        'mpc_operator_reconcile_total',
+      );
+      return /result="success"\} [1-9]/.test(metrics ?? '');
+    });
+    await operator.whenIdle();
+    expect(await resourceVersions()).toEqual(before);
+  });
+
+  it('editing the spec rolls the StatefulSet', async () => {
+    const before = await getJson(cluster, ['-n', NS, 'statefulset', 'wallet-signer']);
+    const oldHash = before?.['spec'].template.metadata.annotations['mpc-platform.dev/config-hash'];
+    await kc(cluster, [
+      '-n',
+      NS,
+      'patch',
+      'mpcc',
+      'wallet',
+      '--type=merge',
+      '-p',
+      '{"spec":{"logLevel":"debug"}}',
+    ]);
+    const rolled = await eventually(
+      'the rollout to finish',
+      async () => {
+        const sts = await getJson(cluster, ['-n', NS, 'statefulset', 'wallet-signer']);
+        const s = sts?.['status'];
+        const hash = sts?.['spec'].template.metadata.annotations['mpc-platform.dev/config-hash'];
+        return hash !== oldHash &&
+          s.updateRevision !== before?.['status'].updateRevision &&
+          s.currentRevision === s.updateRevision &&
+          s.updatedReplicas === 3 &&
+          s.readyReplicas === 3
+          ? sts
+          : undefined;
+      },
+      120_000,
+    );
+    const config = parse(
+      (await getJson(cluster, ['-n', NS, 'configmap', 'wallet-config']))?.['data']['signer.yaml'],
+    );
+    expect(config.log_level).toBe('debug');
+    const pods = await getJson(cluster, [
+      '-n',
+      NS,
+      'pods',
+      '-l',
+      'app.kubernetes.io/instance=wallet',
+    ]);
+    for (const pod of pods?.['items'] ?? [])
+      expect(pod.metadata.labels['controller-revision-hash']).toBe(rolled['status'].updateRevision);
+    await eventually(
+      'status Ready for generation 2',
+      async () => {
+        const mpc = await getJson(cluster, ['-n', NS, 'mpccluster', 'wallet']);
+        return mpc?.['status']?.phase === 'Ready' && mpc['status'].observedGeneration === 2;
+      },
+      60_000,
+    );
+  });
+
+  it('deleting the MpcCluster cascades to children but keeps volumes and key material', async () => {
+    await kc(cluster, ['-n', NS, 'delete', 'mpcc', 'wallet', '--wait=false']);
+    await eventually(
+      'children to be garbage collected',
+      async () => {
+        const list = await getJson(cluster, [
+          '-n',
+          NS,
+          `${childKinds.join(',')},pods`,
+          '-l',
+          'app.kubernetes.io/instance=wallet',
+        ]);
+        const left = (list?.['items'] ?? []).filter(
+          (i: { metadata: { name: string } }) => i.metadata.name !== 'default',
+        );
+        return left.length === 0;
+      },
+      90_000,
+    );
+    const pvcs = await getJson(cluster, ['-n', NS, 'pvc']);
+    expect(
+      (pvcs?.['items'] ?? []).map((p: { metadata: { name: string } }) => p.metadata.name).sort(),
+    ).toEqual(['data-wallet-signer-0', 'data-wallet-signer-1', 'data-wallet-signer-2']);
+    expect(await getJson(cluster, ['-n', NS, 'secret', 'wallet-kek'])).toBeDefined();
+
+    // Recreating the cluster reuses the retained key material: never regenerated.
+    await kc(cluster, ['apply', '-f', '-'], JSON.stringify(sample()));
+    await eventually('the recreated StatefulSet', () =>
+      getJson(cluster, ['-n', NS, 'statefulset', 'wallet-signer']),
+    );
+    const kek = await getJson(cluster, ['-n', NS, 'secret', 'wallet-kek']);
+    expect(kek?.['data']['kek']).toBe(kekData);
+  });
+});
