@@ -1,0 +1,166 @@
+import { describe, expect, it } from 'vitest';
+import type { MpcCluster, MpcClusterStatus } from '../api/mpc-cluster.ts';
+import type { EventRecord, KubeApi } from '../kube/kube-api.ts';
+import type { Manifest } from '../resources/manifest.ts';
+import { Reconciler, canonicalJson } from './reconciler.ts';
+
+class FakeApi implements KubeApi {
+  applied: string[] = [];
+  created = new Map<string, Manifest>();
+  existing = new Set<string>();
+  statuses: MpcClusterStatus[] = [];
+  events: EventRecord[] = [];
+  failApplyOf: string | undefined;
+
+  async apply(manifest: Manifest) {
+    if (manifest.kind === this.failApplyOf)
+      throw Object.assign(new Error('forbidden'), { code: 403 });
+    this.applied.push(`${manifest.kind}/${manifest.metadata.name}`);
+  }
+  async createIfAbsent(manifest: Manifest) {
+    const key = `Secret/${manifest.metadata.name}`;
+    if (this.existing.has(key)) return false;
+    this.existing.add(key);
+    this.created.set(key, manifest);
+    return true;
+  }
+  async exists(_apiVersion: string, kind: string, _namespace: string, name: string) {
+    return this.existing.has(`${kind}/${name}`);
+  }
+  async applyStatus(_cluster: MpcCluster, status: MpcClusterStatus) {
+    this.statuses.push(status);
+  }
+  async recordEvent(_cluster: MpcCluster, event: EventRecord) {
+    this.events.push(event);
+  }
+}
+
+function makeCluster(
+  spec: Partial<MpcCluster['spec']> = {},
+  extra: Partial<MpcCluster> = {},
+): MpcCluster {
+  return {
+    apiVersion: 'mpc-platform.dev/v1alpha1',
+    kind: 'MpcCluster',
+    metadata: { name: 'w', namespace: 'n', uid: 'u', generation: 1 },
+    spec: {
+      replicas: 3,
+      threshold: 1,
+      image: 'i',
+      nats: { url: 'nats://x:1' },
+      initiator: { algorithm: 'ed25519', publicKey: 'k' },
+      ...spec,
+    },
+    ...extra,
+  };
+}
+
+function setup(cluster: MpcCluster | undefined, readyPods = 3) {
+  const api = new FakeApi();
+  let current = cluster;
+  const reconciler = new Reconciler({
+    api,
+    getCluster: () => current,
+    observe: () => ({
+      statefulSet: {
+        generation: 1,
+        observedGeneration: 1,
+        replicas: 3,
+        readyReplicas: readyPods,
+        updatedReplicas: 3,
+        currentRevision: 'r',
+        updateRevision: 'r',
+      },
+      pods: [0, 1, 2].map((i) => ({
+        name: `w-signer-${i}`,
+        ready: i < readyPods,
+        terminating: false,
+      })),
+    }),
+    randomBytes: (n) => new Uint8Array(n).fill(7),
+    now: () => new Date('2026-01-01T00:00:00Z'),
+    logger: { info: () => {}, warn: () => {} },
+  });
+  return { api, reconciler, setCluster: (c: MpcCluster) => (current = c) };
+}
+
+describe('Reconciler', () => {
+  it('generates secrets once, applies every child and writes the status with events', async () => {
+    const { api, reconciler, setCluster } = setup(makeCluster());
+    const result = await reconciler.reconcile('n', 'w');
+    expect(result).toEqual({ outcome: 'reconciled' });
+    expect([...api.created.keys()]).toEqual(['Secret/w-kek', 'Secret/w-chain-code']);
+    expect(api.applied).toHaveLength(8);
+    expect(api.statuses).toHaveLength(1);
+    expect(api.statuses[0]?.phase).toBe('Ready');
+    expect(api.events.map((e) => e.reason)).toEqual([
+      'SecretGenerated',
+      'SecretGenerated',
+      'QuorumReached',
+      'ClusterReady',
+    ]);
+
+    // Second pass with the written status: secrets kept, status not rewritten, no events.
+    setCluster(makeCluster({}, { status: api.statuses[0] as MpcClusterStatus }));
+    await reconciler.reconcile('n', 'w');
+    expect(api.created.size).toBe(2);
+    expect(api.statuses).toHaveLength(1);
+    expect(api.events).toHaveLength(4);
+  });
+
+  it('does nothing for a missing or terminating cluster', async () => {
+    expect((await setup(undefined).reconciler.reconcile('n', 'w')).outcome).toBe('not-found');
+    const terminating = setup(
+      makeCluster(
+        {},
+        {
+          metadata: {
+            name: 'w',
+            namespace: 'n',
+            uid: 'u',
+            deletionTimestamp: '2026-01-01T00:00:00Z',
+          },
+        },
+      ),
+    );
+    expect((await terminating.reconciler.reconcile('n', 'w')).outcome).toBe('deleting');
+    expect(terminating.api.applied).toEqual([]);
+    expect(terminating.api.created.size).toBe(0);
+  });
+
+  it('does not generate referenced secrets and reports them when missing', async () => {
+    const { api, reconciler } = setup(
+      makeCluster({ kekSecretRef: { name: 'mine' }, chainCodeSecretRef: { name: 'cc' } }),
+    );
+    api.existing.add('Secret/cc');
+    const result = await reconciler.reconcile('n', 'w');
+    expect(api.created.size).toBe(0);
+    expect(api.statuses[0]?.conditions?.find((c) => c.type === 'Degraded')?.message).toContain(
+      'mine',
+    );
+    expect(result.requeueAfterMs).toBe(Reconciler.UNSETTLED_REQUEUE_MS);
+  });
+
+  it('fails (to be retried) when an apply is refused, before writing status', async () => {
+    const { api, reconciler } = setup(makeCluster());
+    api.failApplyOf = 'StatefulSet';
+    await expect(reconciler.reconcile('n', 'w')).rejects.toThrow('forbidden');
+    expect(api.statuses).toEqual([]);
+  });
+
+  it('requeues while not every signer is ready', async () => {
+    const { reconciler } = setup(makeCluster(), 2);
+    expect((await reconciler.reconcile('n', 'w')).requeueAfterMs).toBe(
+      Reconciler.UNSETTLED_REQUEUE_MS,
+    );
+  });
+});
+
+describe('canonicalJson', () => {
+  it('ignores key order but not values or array order', () => {
+    expect(canonicalJson({ a: 1, b: { c: 2, d: 3 } })).toBe(
+      canonicalJson({ b: { d: 3, c: 2 }, a: 1 }),
+    );
+    expect(canonicalJson({ a: [1, 2] })).not.toBe(canonicalJson({ a: [2, 1] }));
+  });
+});

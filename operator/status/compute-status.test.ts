@@ -1,0 +1,175 @@
+import { describe, expect, it } from 'vitest';
+import type { MpcCluster, MpcClusterStatus } from '../api/mpc-cluster.ts';
+import {
+  computeStatus,
+  statusTransitionEvents,
+  type Observation,
+  type ObservedPod,
+} from './compute-status.ts';
+
+const T0 = '2026-01-01T00:00:00.000Z';
+const T1 = '2026-01-01T00:05:00.000Z';
+
+function cluster(status?: MpcClusterStatus, generation = 1): MpcCluster {
+  return {
+    apiVersion: 'mpc-platform.dev/v1alpha1',
+    kind: 'MpcCluster',
+    metadata: { name: 'w', namespace: 'n', uid: 'u', generation },
+    spec: {
+      replicas: 3,
+      threshold: 1,
+      image: 'i',
+      nats: { url: 'nats://x:1' },
+      initiator: { algorithm: 'ed25519', publicKey: 'k' },
+    },
+    ...(status === undefined ? {} : { status }),
+  };
+}
+
+const pod = (ordinal: number, ready: boolean, terminating = false): ObservedPod => ({
+  name: `w-signer-${ordinal}`,
+  ready,
+  terminating,
+  revision: 'r1',
+});
+
+function observed(
+  readyFlags: boolean[],
+  sts: Partial<NonNullable<Observation['statefulSet']>> = {},
+): Observation {
+  return {
+    statefulSet: {
+      generation: 1,
+      observedGeneration: 1,
+      replicas: 3,
+      readyReplicas: readyFlags.filter(Boolean).length,
+      updatedReplicas: 3,
+      currentRevision: 'r1',
+      updateRevision: 'r1',
+      ...sts,
+    },
+    pods: readyFlags.map((ready, i) => pod(i, ready)),
+    missingSecrets: [],
+  };
+}
+
+const conditionMap = (status: MpcClusterStatus) =>
+  Object.fromEntries((status.conditions ?? []).map((c) => [c.type, `${c.status}/${c.reason}`]));
+
+describe('computeStatus', () => {
+  it('is Ready with all conditions settled when every signer is ready', () => {
+    const status = computeStatus(cluster(), observed([true, true, true]), T0);
+    expect(status).toMatchObject({
+      phase: 'Ready',
+      readySigners: 3,
+      quorum: 2,
+      replicas: 3,
+      observedGeneration: 1,
+    });
+    expect(conditionMap(status)).toEqual({
+      QuorumReady: 'True/QuorumReached',
+      Available: 'True/AllSignersReady',
+      Progressing: 'False/RolloutComplete',
+      Degraded: 'False/AllSignersReady',
+    });
+  });
+
+  it('is Pending on first start until every signer is ready', () => {
+    expect(computeStatus(cluster(), { pods: [], missingSecrets: [] }, T0).phase).toBe('Pending');
+    expect(computeStatus(cluster(), observed([true, true, false]), T0).phase).toBe('Pending');
+  });
+
+  it('after having been Ready: Degraded with quorum, QuorumLost below it', () => {
+    const ready = computeStatus(cluster(), observed([true, true, true]), T0);
+    const degraded = computeStatus(cluster(ready), observed([true, true, false]), T1);
+    expect(degraded.phase).toBe('Degraded');
+    expect(conditionMap(degraded)['Degraded']).toBe('True/SignersUnready');
+    expect(conditionMap(degraded)['QuorumReady']).toBe('True/QuorumReached');
+    const lost = computeStatus(cluster(degraded), observed([true, false, false]), T1);
+    expect(lost.phase).toBe('QuorumLost');
+    expect(conditionMap(lost)['QuorumReady']).toBe('False/QuorumLost');
+  });
+
+  it('does not count terminating pods towards quorum', () => {
+    const obs = observed([true, true, true]);
+    const status = computeStatus(
+      cluster(),
+      { ...obs, pods: [pod(0, true, true), pod(1, true), pod(2, true)] },
+      T0,
+    );
+    expect(status.readySigners).toBe(2);
+  });
+
+  it('ignores pods that are not signers of this spec (e.g. left over after a reshare)', () => {
+    const obs = observed([true, true, true]);
+    const status = computeStatus(
+      cluster(),
+      { ...obs, pods: [...obs.pods, { name: 'w-signer-7', ready: true, terminating: false }] },
+      T0,
+    );
+    expect(status.readySigners).toBe(3);
+    expect(status.signers?.map((s) => s.name)).toEqual(['w-signer-0', 'w-signer-1', 'w-signer-2']);
+  });
+
+  it('is Progressing during a rolling update that keeps quorum', () => {
+    const ready = computeStatus(cluster(), observed([true, true, true]), T0);
+    const rolling = computeStatus(
+      cluster(ready, 2),
+      observed([true, true, false], {
+        generation: 2,
+        observedGeneration: 2,
+        updateRevision: 'r2',
+        updatedReplicas: 1,
+      }),
+      T1,
+    );
+    expect(rolling.phase).toBe('Progressing');
+    expect(conditionMap(rolling)['Progressing']).toBe('True/RollingOut');
+    expect(conditionMap(rolling)['Degraded']).toBe('False/AllSignersReady');
+    expect(rolling.observedGeneration).toBe(2);
+  });
+
+  it('reports missing referenced secrets as Degraded', () => {
+    const status = computeStatus(
+      cluster(),
+      { ...observed([true, true, true]), missingSecrets: ['my-kek'] },
+      T0,
+    );
+    expect(conditionMap(status)['Degraded']).toBe('True/SecretMissing');
+    expect(status.phase).not.toBe('Ready');
+  });
+
+  it('keeps lastTransitionTime while a condition does not change, so a recompute is identical', () => {
+    const first = computeStatus(cluster(), observed([true, true, true]), T0);
+    const again = computeStatus(cluster(first), observed([true, true, true]), T1);
+    expect(again).toEqual(first);
+    const changed = computeStatus(cluster(first), observed([true, true, false]), T1);
+    const available = changed.conditions?.find((c) => c.type === 'Available');
+    const quorum = changed.conditions?.find((c) => c.type === 'QuorumReady');
+    expect(available?.lastTransitionTime).toBe(T1);
+    expect(quorum?.lastTransitionTime).toBe(T0);
+  });
+});
+
+describe('statusTransitionEvents', () => {
+  it('emits QuorumReached and ClusterReady on the way up, QuorumLost on the way down, nothing when unchanged', () => {
+    const ready = computeStatus(cluster(), observed([true, true, true]), T0);
+    expect(statusTransitionEvents(undefined, ready).map((e) => e.reason)).toEqual([
+      'QuorumReached',
+      'ClusterReady',
+    ]);
+    expect(
+      statusTransitionEvents(
+        ready,
+        computeStatus(cluster(ready), observed([true, true, true]), T1),
+      ),
+    ).toEqual([]);
+    const lost = computeStatus(cluster(ready), observed([true, false, false]), T1);
+    const events = statusTransitionEvents(ready, lost);
+    expect(events.map((e) => `${e.type}/${e.reason}`)).toEqual([
+      'Warning/QuorumLost',
+      'Warning/SignersUnready',
+    ]);
+    expect(events[0]?.message).toContain('1/3 signers ready, signing needs 2');
+  });
+});
