@@ -20,6 +20,8 @@
  * s_self·B = Y_self, and that the verifying shares and group key lie on one polynomial of degree
  * t (so any t+1 participants can sign).
  */
+import { sha256 } from '@noble/hashes/sha2.js';
+import { bytesToHex } from '@noble/hashes/utils.js';
 import type { PartyId } from '../round-protocol.ts';
 import { wipeBytes } from '../wipe.ts';
 import {
@@ -159,6 +161,55 @@ function assertConsistentPolynomial(
 }
 
 /**
+ * Memo of validated public key material, keyed by SHA-256 of (t, participants, group key,
+ * verifying shares). Decoding the same wallet's share on every signing request then costs
+ * only the point decoding and the secret-share check (≈ 0.5 ms) instead of the subgroup and
+ * polynomial checks (≈ 3 ms for 2-of-3). Holds public data only; bounded, oldest evicted.
+ */
+const PUBLIC_MEMO_LIMIT = 1024;
+const validatedPublicKeys = new Map<string, ValidatedFrostKeyShare>();
+
+function publicDigest(share: FrostKeyShare): string {
+  const hash = sha256.create();
+  hash.update(Uint8Array.of(share.threshold >> 8, share.threshold & 0xff));
+  for (const party of share.participants) hash.update(Uint8Array.of(party >> 8, party & 0xff));
+  hash.update(share.publicKey);
+  for (const party of share.participants) {
+    hash.update(share.verifyingShares.get(party) as Uint8Array);
+  }
+  return bytesToHex(hash.digest());
+}
+
+function validatePublicPart(share: FrostKeyShare): ValidatedFrostKeyShare {
+  const digest = publicDigest(share);
+  const memo = validatedPublicKeys.get(digest);
+  if (memo !== undefined) return memo;
+  const decode = (bytes: Uint8Array, field: string): EdwardsPoint => {
+    try {
+      return decodeElement(bytes, field);
+    } catch (error) {
+      throw keyShareError((error as Error).message);
+    }
+  };
+  const groupKey = decode(share.publicKey, 'publicKey');
+  const verifyingShares = new Map<PartyId, EdwardsPoint>();
+  for (const party of share.participants) {
+    verifyingShares.set(
+      party,
+      decode(share.verifyingShares.get(party) as Uint8Array, `verifyingShares[${party}]`),
+    );
+  }
+  assertConsistentPolynomial(share.threshold, share.participants, groupKey, verifyingShares);
+  const validated: ValidatedFrostKeyShare = { groupKey, verifyingShares };
+  if (validatedPublicKeys.size >= PUBLIC_MEMO_LIMIT) {
+    const oldest = validatedPublicKeys.keys().next().value;
+    if (oldest !== undefined) validatedPublicKeys.delete(oldest);
+  }
+  validatedPublicKeys.set(digest, validated);
+  return validated;
+}
+
+/**
  * Validates a key share object completely (shape, points, secret/public consistency,
  * polynomial consistency) and returns its decoded points. Results are cached per object, so
  * shares built by the keygen protocol or `decodeFrostKeyShare` are not re-validated.
@@ -173,23 +224,17 @@ export function validateFrostKeyShare(share: FrostKeyShare): ValidatedFrostKeySh
   }
   if (!(share.publicKey instanceof Uint8Array)) throw keyShareError('group key missing');
   if (!(share.secretShare instanceof Uint8Array)) throw keyShareError('secret share missing');
+  if (!(share.verifyingShares instanceof Map)) throw keyShareError('verifying shares missing');
   if (share.verifyingShares.size !== share.participants.length) {
     throw keyShareError('one verifying share per participant expected');
   }
-  const decode = (bytes: Uint8Array, field: string): EdwardsPoint => {
-    try {
-      return decodeElement(bytes, field);
-    } catch (error) {
-      throw keyShareError((error as Error).message);
-    }
-  };
-  const groupKey = decode(share.publicKey, 'publicKey');
-  const verifyingShares = new Map<PartyId, EdwardsPoint>();
   for (const party of share.participants) {
     const bytes = share.verifyingShares.get(party);
-    if (bytes === undefined) throw keyShareError(`verifying share of party ${party} missing`);
-    verifyingShares.set(party, decode(bytes, `verifyingShares[${party}]`));
+    if (!(bytes instanceof Uint8Array)) {
+      throw keyShareError(`verifying share of party ${party} missing`);
+    }
   }
+  const validated = validatePublicPart(share);
   let secret: bigint;
   try {
     secret = decodeScalar(share.secretShare, 'secretShare');
@@ -197,13 +242,11 @@ export function validateFrostKeyShare(share: FrostKeyShare): ValidatedFrostKeySh
     throw keyShareError('secret share is not a canonical scalar');
   }
   if (secret === 0n) throw keyShareError('secret share is zero');
-  const ownShare = verifyingShares.get(share.self) as EdwardsPoint;
+  const ownShare = validated.verifyingShares.get(share.self) as EdwardsPoint;
   if (!Point.BASE.multiply(secret).equals(ownShare)) {
     throw keyShareError('secret share does not match its verifying share');
   }
   secret = 0n;
-  assertConsistentPolynomial(share.threshold, share.participants, groupKey, verifyingShares);
-  const validated: ValidatedFrostKeyShare = { groupKey, verifyingShares };
   validatedShares.set(share, validated);
   return validated;
 }
