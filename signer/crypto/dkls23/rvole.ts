@@ -1,0 +1,222 @@
+/**
+ * Random vector OLE, DKLs23 (eprint 2023/765) Protocol 5.2, on top of the KOS extension.
+ *
+ * Bob (receiver) samples choice bits β ∈ {0,1}^ξ; his random input is b = ⟨g, β⟩ for the
+ * public gadget vector g. Alice (sender) has inputs a ∈ Z_q^ℓ (ℓ = 2). Per extended OT j she
+ * derives two pads from the OT columns, H0_j = H(j, q_j) and H1_j = H(j, q_j ⊕ Δ) ∈ Z_q^3, and
+ * with random ã ∈ Z_q^2, â ∈ Z_q sends τ_j = H0_j − H1_j + (ã, â). Her share of β_j·(ã, â) is
+ * α_j = −H0_j; Bob's is ω_j = H(j, t_j) + β_j·τ_j, so α_j + ω_j = β_j·(ã, â).
+ * She also sends δ = a − ã, θ = H(sid, τ, δ), η = â + ⟨θ, ã⟩ and
+ * μ = H(sid, (α_{j,3} + ⟨θ, α_{j,1..2}⟩)_j); Bob recomputes μ from β_j·η − ω_{j,3} − ⟨θ, ω_{j,1..2}⟩
+ * and aborts (ban) on mismatch. Outputs c = Σ_j g_j·α_j[1..2] (Alice) and
+ * d = b·δ + Σ_j g_j·ω_j[1..2] (Bob), so c + d = a·b.
+ */
+import { shake256 } from '@noble/hashes/sha3.js';
+import { Dkls23RvoleCheckError } from './errors.ts';
+import {
+  Fn,
+  randomScalar,
+  type RandomSource,
+  scalarFromHash,
+  scalarToBytes,
+  decodeScalar,
+} from './group.ts';
+import {
+  otExtensionReceive,
+  otExtensionSend,
+  type OtExtensionMessage,
+  type OtExtensionReceiverSetup,
+  type OtExtensionSenderSetup,
+} from './ot-extension.ts';
+import { BATCH, KAPPA, RVOLE_INPUTS, RVOLE_WIDTH, SCALAR_BYTES } from './params.ts';
+import { encodeTranscript, taggedExpand, taggedHash } from '../transcript.ts';
+import type { PartyId } from '../round-protocol.ts';
+import { bytesEqual } from './wire.ts';
+
+let gadgetCache: readonly bigint[] | undefined;
+
+/** The public gadget vector g ∈ Z_q^ξ, derived from a fixed domain tag. */
+export function gadgetVector(): readonly bigint[] {
+  if (gadgetCache === undefined) {
+    const bytes = taggedExpand('DKLs23/v1/rvole/gadget', BATCH * 32);
+    const values: bigint[] = [];
+    for (let j = 0; j < BATCH; j++) values.push(scalarFromHash(bytes, 32 * j));
+    gadgetCache = Object.freeze(values);
+  }
+  return gadgetCache;
+}
+
+/** Alice → Bob message. */
+export interface RvoleSenderMessage {
+  readonly tau: Uint8Array; // ξ × 3 scalars
+  readonly delta: readonly bigint[]; // ℓ
+  readonly eta: bigint; // ρ = 1
+  readonly mu: Uint8Array; // 32
+}
+
+export const RVOLE_SENDER_MESSAGE_BYTES =
+  BATCH * RVOLE_WIDTH * SCALAR_BYTES + RVOLE_INPUTS * 32 + 32 + 32;
+
+/** Bob's state between his message and Alice's answer. Secret. */
+export interface RvoleReceiverState {
+  readonly choiceBits: Uint8Array;
+  readonly columns: Uint8Array;
+  /** b = ⟨g, β⟩, Bob's random input. */
+  readonly input: bigint;
+}
+
+const ROW_HASH_DOMAIN = 'DKLs23/v1/rvole/row';
+
+function rowScalars(
+  pairSessionId: Uint8Array,
+  index: number,
+  column: Uint8Array,
+  out: bigint[],
+): void {
+  const input = encodeTranscript(ROW_HASH_DOMAIN, [pairSessionId, index, column]);
+  const digest = shake256(input, { dkLen: RVOLE_WIDTH * 32 });
+  for (let k = 0; k < RVOLE_WIDTH; k++) out[k] = scalarFromHash(digest, 32 * k);
+  digest.fill(0);
+  input.fill(0);
+}
+
+function theta(pairSessionId: Uint8Array, tau: Uint8Array, delta: readonly bigint[]): bigint[] {
+  const bytes = taggedExpand(
+    'DKLs23/v1/rvole/theta',
+    RVOLE_INPUTS * 32,
+    pairSessionId,
+    tau,
+    ...delta.map(scalarToBytes),
+  );
+  return Array.from({ length: RVOLE_INPUTS }, (_, i) => scalarFromHash(bytes, 32 * i));
+}
+
+function muDigest(pairSessionId: Uint8Array, values: Uint8Array): Uint8Array {
+  return taggedHash('DKLs23/v1/rvole/mu', pairSessionId, values);
+}
+
+/** Bob, round 1: samples β and produces the OT-extension message. */
+export function rvoleReceiverStart(
+  setup: OtExtensionReceiverSetup,
+  pairSessionId: Uint8Array,
+  random: RandomSource,
+): { message: OtExtensionMessage; state: RvoleReceiverState } {
+  const choiceBits = random(BATCH / 8).slice();
+  const { message, columns } = otExtensionReceive(setup, pairSessionId, choiceBits, random);
+  const gadget = gadgetVector();
+  let input = 0n;
+  for (let j = 0; j < BATCH; j++) {
+    const bit = BigInt(((choiceBits[j >> 3] as number) >> (j & 7)) & 1);
+    input = Fn.add(input, Fn.mul(gadget[j] as bigint, bit));
+  }
+  return { message, state: { choiceBits, columns, input } };
+}
+
+/** Alice: checks Bob's extension (ban on failure), answers with inputs `a`; returns c. */
+export function rvoleSenderRespond(
+  setup: OtExtensionSenderSetup,
+  pairSessionId: Uint8Array,
+  receiverMessage: OtExtensionMessage,
+  inputs: readonly bigint[],
+  random: RandomSource,
+  counterparty: PartyId,
+): { message: RvoleSenderMessage; outputs: bigint[] } {
+  const q = otExtensionSend(setup, pairSessionId, receiverMessage, counterparty);
+  const columnBytes = KAPPA / 8;
+  const flipped = new Uint8Array(columnBytes);
+  const correlation = [randomScalar(random), randomScalar(random), randomScalar(random)];
+  const gadget = gadgetVector();
+  const tau = new Uint8Array(BATCH * RVOLE_WIDTH * 32);
+  const h0: bigint[] = [0n, 0n, 0n];
+  const h1: bigint[] = [0n, 0n, 0n];
+  const alphas: bigint[] = new Array<bigint>(BATCH * RVOLE_WIDTH);
+  for (let j = 0; j < BATCH; j++) {
+    const column = q.subarray(j * columnBytes, (j + 1) * columnBytes);
+    for (let b = 0; b < columnBytes; b++)
+      flipped[b] = (column[b] as number) ^ (setup.delta[b] as number);
+    rowScalars(pairSessionId, j, column, h0);
+    rowScalars(pairSessionId, j, flipped, h1);
+    for (let k = 0; k < RVOLE_WIDTH; k++) {
+      alphas[j * RVOLE_WIDTH + k] = Fn.neg(h0[k] as bigint);
+      const value = Fn.add(Fn.sub(h0[k] as bigint, h1[k] as bigint), correlation[k] as bigint);
+      tau.set(scalarToBytes(value), (j * RVOLE_WIDTH + k) * 32);
+    }
+  }
+  q.fill(0);
+  flipped.fill(0);
+  const delta = inputs.map((a, i) => Fn.sub(a, correlation[i] as bigint));
+  const th = theta(pairSessionId, tau, delta);
+  let eta = correlation[RVOLE_INPUTS] as bigint;
+  for (let i = 0; i < RVOLE_INPUTS; i++)
+    eta = Fn.add(eta, Fn.mul(th[i] as bigint, correlation[i] as bigint));
+  const muValues = new Uint8Array(BATCH * 32);
+  const outputs = [0n, 0n];
+  for (let j = 0; j < BATCH; j++) {
+    let value = alphas[j * RVOLE_WIDTH + RVOLE_INPUTS] as bigint;
+    for (let i = 0; i < RVOLE_INPUTS; i++) {
+      const alpha = alphas[j * RVOLE_WIDTH + i] as bigint;
+      value = Fn.add(value, Fn.mul(th[i] as bigint, alpha));
+      outputs[i] = Fn.add(outputs[i] as bigint, Fn.mul(gadget[j] as bigint, alpha));
+    }
+    muValues.set(scalarToBytes(value), 32 * j);
+  }
+  const mu = muDigest(pairSessionId, muValues);
+  muValues.fill(0);
+  return { message: { tau, delta, eta, mu }, outputs };
+}
+
+/** Bob, final: checks μ (ban on failure) and returns d with c + d = a·b. */
+export function rvoleReceiverFinish(
+  state: RvoleReceiverState,
+  pairSessionId: Uint8Array,
+  message: RvoleSenderMessage,
+  counterparty: PartyId,
+): bigint[] {
+  const gadget = gadgetVector();
+  const th = theta(pairSessionId, message.tau, message.delta);
+  const columnBytes = KAPPA / 8;
+  const pads: bigint[] = [0n, 0n, 0n];
+  const muValues = new Uint8Array(BATCH * 32);
+  const sums = [0n, 0n];
+  for (let j = 0; j < BATCH; j++) {
+    const bit = BigInt(((state.choiceBits[j >> 3] as number) >> (j & 7)) & 1);
+    rowScalars(
+      pairSessionId,
+      j,
+      state.columns.subarray(j * columnBytes, (j + 1) * columnBytes),
+      pads,
+    );
+    const omega: bigint[] = [];
+    for (let k = 0; k < RVOLE_WIDTH; k++) {
+      const tau = decodeScalar(
+        message.tau.subarray((j * RVOLE_WIDTH + k) * 32, (j * RVOLE_WIDTH + k + 1) * 32),
+        {
+          field: 'rvole.tau',
+          counterparty,
+        },
+      );
+      omega.push(Fn.add(pads[k] as bigint, Fn.mul(bit, tau)));
+    }
+    let value = Fn.sub(Fn.mul(bit, message.eta), omega[RVOLE_INPUTS] as bigint);
+    for (let i = 0; i < RVOLE_INPUTS; i++) {
+      value = Fn.sub(value, Fn.mul(th[i] as bigint, omega[i] as bigint));
+      sums[i] = Fn.add(sums[i] as bigint, Fn.mul(gadget[j] as bigint, omega[i] as bigint));
+    }
+    muValues.set(scalarToBytes(value), 32 * j);
+  }
+  const mu = muDigest(pairSessionId, muValues);
+  muValues.fill(0);
+  if (!bytesEqual(mu, message.mu)) {
+    throw new Dkls23RvoleCheckError(`RVOLE consistency check failed for party ${counterparty}`, {
+      counterparty,
+      field: 'rvole.mu',
+    });
+  }
+  return sums.map((sum, i) => Fn.add(Fn.mul(state.input, message.delta[i] as bigint), sum));
+}
+
+/** Overwrites Bob's secret buffers. */
+export function wipeRvoleReceiverState(state: RvoleReceiverState): void {
+  state.choiceBits.fill(0);
+  state.columns.fill(0);
+}

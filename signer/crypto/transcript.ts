@@ -1,0 +1,59 @@
+/**
+ * Domain-separated, length-prefixed hashing for Fiat–Shamir challenges, commitments and key
+ * derivation. Every input is framed as `u32be(length) ‖ bytes` after the framed domain tag, so
+ * no two different part lists (or domains) encode to the same hash input. Strings are UTF-8;
+ * numbers are non-negative integers below 2^32 encoded as 4-byte big-endian parts.
+ *
+ * `taggedHash` is SHA-256 (32 bytes); `taggedExpand` is SHAKE256 with a caller-chosen output
+ * length, for deriving several values (scalars, seeds) from one framed input.
+ */
+import { sha256 } from '@noble/hashes/sha2.js';
+import { shake256 } from '@noble/hashes/sha3.js';
+
+/** One framed input of a tagged hash. */
+export type TranscriptPart = Uint8Array | string | number;
+
+const textEncoder = new TextEncoder();
+
+function partBytes(part: TranscriptPart): Uint8Array {
+  if (typeof part === 'string') return textEncoder.encode(part);
+  if (typeof part === 'number') {
+    if (!Number.isInteger(part) || part < 0 || part > 0xffffffff) {
+      throw new RangeError('transcript number part must be an integer in [0, 2^32)');
+    }
+    const out = new Uint8Array(4);
+    new DataView(out.buffer).setUint32(0, part);
+    return out;
+  }
+  return part;
+}
+
+/** The exact byte string hashed for `domain` and `parts`: every element length-prefixed. */
+export function encodeTranscript(domain: string, parts: readonly TranscriptPart[]): Uint8Array {
+  const encoded = [partBytes(domain), ...parts.map(partBytes)];
+  let total = 0;
+  for (const bytes of encoded) total += 4 + bytes.length;
+  const out = new Uint8Array(total);
+  const view = new DataView(out.buffer);
+  let offset = 0;
+  for (const bytes of encoded) {
+    view.setUint32(offset, bytes.length);
+    out.set(bytes, offset + 4);
+    offset += 4 + bytes.length;
+  }
+  return out;
+}
+
+/** SHA-256 over the framed domain and parts. */
+export function taggedHash(domain: string, ...parts: TranscriptPart[]): Uint8Array {
+  return sha256(encodeTranscript(domain, parts));
+}
+
+/** SHAKE256 over the framed domain and parts, `length` output bytes. */
+export function taggedExpand(
+  domain: string,
+  length: number,
+  ...parts: TranscriptPart[]
+): Uint8Array {
+  return shake256(encodeTranscript(domain, parts), { dkLen: length });
+}
