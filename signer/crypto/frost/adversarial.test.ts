@@ -163,6 +163,22 @@ describe('signing under attack (2-of-3, honest party 1, attacker 2)', () => {
     expect(sharesSent).toBe(0);
   });
 
+  it('signers deriving different child keys (tweaks) abort in round 1', () => {
+    const sessionId = randomSessionId();
+    const outcomes = runProtocols(
+      [1, 2].map((self) =>
+        createFrostSigningProtocol({
+          share: shares.get(self) as FrostKeyShare,
+          signers: [1, 2],
+          sessionId,
+          message,
+          tweak: self === 1 ? 5n : 6n,
+        }),
+      ),
+    );
+    expectFailure(outcomes.get(1), FrostErrorCode.ContextMismatch, 2);
+  });
+
   it('messages from outside the signer set, missing or on the wrong channel are rejected', () => {
     const protocol = (): RoundProtocol<FrostSignature> =>
       createFrostSigningProtocol({

@@ -2,7 +2,8 @@ import { ed25519_FROST } from '@noble/curves/ed25519.js';
 import { bytesToHex } from '@noble/hashes/utils.js';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { PartyId } from '../round-protocol.ts';
+import type { PartyId, RoundInput } from '../round-protocol.ts';
+import { EMPTY_ROUND_INPUT } from '../round-protocol.ts';
 import { deriveEd25519Child } from '../hd/index.ts';
 import { Point } from './ed25519-group.ts';
 import {
@@ -11,6 +12,7 @@ import {
   wipeFrostKeyShare,
   type FrostKeyShare,
 } from './key-share.ts';
+import { createFrostSigningProtocol } from './signing-protocol.ts';
 import { generateKeyShares, range, signWith, verifiesEverywhere } from './test-helpers.ts';
 
 function subsets(items: readonly PartyId[], size: number): PartyId[][] {
@@ -164,5 +166,55 @@ describe('FROST with sparse party ids', () => {
     const message = new Uint8Array([1]);
     const result = signWith(shares, participants, message).get(9);
     expect(result && verifiesEverywhere(result.signature, message, key)).toBe(true);
+  });
+});
+
+describe('independent concurrent sessions', () => {
+  it('two interleaved signing runs of the same key both verify', () => {
+    const shares = generateKeyShares(range(3), 1);
+    const key = expectSameKey(shares);
+    // Same session id within a run, different across runs.
+    const runs = [new Uint8Array([1]), new Uint8Array([2])].map((message) => {
+      const sessionId = crypto.getRandomValues(new Uint8Array(8));
+      return {
+        message,
+        parties: [1, 2].map((self) =>
+          createFrostSigningProtocol({
+            share: shares.get(self) as FrostKeyShare,
+            signers: [1, 2],
+            sessionId,
+            message,
+          }),
+        ),
+      };
+    });
+    const exchange = (outputs: Uint8Array[]): RoundInput[] => [
+      { broadcast: new Map([[2, outputs[1] as Uint8Array]]), direct: new Map() },
+      { broadcast: new Map([[1, outputs[0] as Uint8Array]]), direct: new Map() },
+    ];
+    const [first, second] = runs as [(typeof runs)[number], (typeof runs)[number]];
+    const round0 = (run: typeof first): RoundInput[] =>
+      exchange(
+        run.parties.map((party) => party.round(0, EMPTY_ROUND_INPUT).broadcast as Uint8Array),
+      );
+    const inputsSecond0 = round0(second);
+    const inputsFirst0 = round0(first);
+    const round1 = (run: typeof first, inputs: RoundInput[]): RoundInput[] =>
+      exchange(
+        run.parties.map(
+          (party, index) => party.round(1, inputs[index] as RoundInput).broadcast as Uint8Array,
+        ),
+      );
+    const inputsFirst1 = round1(first, inputsFirst0);
+    const inputsSecond1 = round1(second, inputsSecond0);
+    for (const [run, inputs] of [
+      [second, inputsSecond1],
+      [first, inputsFirst1],
+    ] as const) {
+      run.parties.forEach((party, index) => {
+        const result = party.finish(inputs[index] as RoundInput);
+        expect(verifiesEverywhere(result.signature, run.message, key)).toBe(true);
+      });
+    }
   });
 });
