@@ -341,6 +341,20 @@ describe('DKG under attack (2-of-3, attacker 3)', () => {
     expect(outcomes.get(2)?.ok).toBe(true);
   });
 
+  it('a non-canonical share (f(j) + ℓ) or proof response is malformed', () => {
+    const plusOrder = (payload: Uint8Array, offset: number): Uint8Array => {
+      let value = 0n;
+      for (let index = offset + 31; index >= offset; index--) {
+        value = (value << 8n) | BigInt(payload[index] as number);
+      }
+      return replaceAt(payload, offset, encodeScalar(value + GROUP_ORDER));
+    };
+    const share = keygen(fromAttacker(1, ({ payload }) => plusOrder(payload, 66)));
+    expectFailure(share.get(1), FrostErrorCode.MalformedMessage, 3);
+    const proof = keygen(fromAttacker(0, ({ payload }) => plusOrder(payload, 34 + 64 + 32)));
+    expectFailure(proof.get(1), FrostErrorCode.MalformedMessage, 3);
+  });
+
   it('equivocating round-1 broadcasts are caught by the echo check', () => {
     const sessionId = randomSessionId();
     // A second, independent polynomial for party 3, shown only to party 2.
