@@ -1,0 +1,380 @@
+/**
+ * Typed mpcium client: a superset of the mpcium TypeScript client (`fystack/mpcium-client-ts`)
+ * and of the Go client (`pkg/client`), speaking the wire contract of
+ * `mpcium-contract.md` §1–3 byte for byte:
+ * - ClientID result routing (header `ClientID`, scoped result durables), validated like Go;
+ * - Ed25519 and P-256 initiator keys (`InitiatorSigner`), authorizer co-signatures;
+ * - caller-chosen `tx_id`, optional `derivation_path`;
+ * - result streams (`onWalletCreationResult`, `onSignResult`, `onResharingResult`) and
+ *   promise-per-request helpers (`createWalletAndWait`, `signAndWait`) that match results on
+ *   wallet_id / tx_id and reject with `ResultTimeoutError`.
+ *
+ * Requests are checked with the signer's own parsers before publishing, so a request this client
+ * sends is never rejected for its shape (`ValidationError` is thrown to the caller instead).
+ *
+ * Routing note: every client instance with the same ClientID shares one durable per result kind
+ * on a WorkQueue stream, so instances load-balance results. Give each independent process its
+ * own ClientID if each must see its own results.
+ */
+import { randomUUID } from 'node:crypto';
+import { jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
+import { headers, type MsgHdrs, type NatsConnection } from '@nats-io/transport-node';
+import { ErrorCode, MpcError, ValidationError } from '../protocol/errors.ts';
+import { decodeStdBase64 } from '../protocol/go-json.ts';
+import {
+  decodeKeygenResultEvent,
+  decodeResharingResultEvent,
+  decodeSigningResultEvent,
+  encodeGenerateKeyMessage,
+  encodeResharingMessage,
+  encodeSignTxMessage,
+  generateKeyRaw,
+  parseGenerateKeyMessage,
+  parseResharingMessage,
+  parseSignTxMessage,
+  resharingRaw,
+  signTxRaw,
+  validateIdentifier,
+  type AuthorizerSignature,
+  type KeyType,
+  type KeygenResultEvent,
+  type ResharingResultEvent,
+  type SigningResultEvent,
+} from '../protocol/messages.ts';
+import {
+  ClientIdHeader,
+  KeygenResultConsumerBase,
+  MpcReshareEvent,
+  ReshareResultConsumerBase,
+  ResultStreamName,
+  SigningResultConsumerBase,
+  keygenRequestSubject,
+  resultConsumerDurableName,
+  signingRequestSubject,
+  validateClientId,
+} from '../protocol/subjects.ts';
+import {
+  ensureRequestStreams,
+  ensureResultConsumers,
+  ensureResultStream,
+  type EnsureReport,
+} from '../transport/streams.ts';
+import type { AuthorizerContext, InitiatorSigner } from './initiator-keys.ts';
+import { ResultDispatcher } from './result-dispatcher.ts';
+
+/** No result for the request arrived in time. Code `ERROR_NETWORK_TIMEOUT`. */
+export class ResultTimeoutError extends MpcError {
+  readonly operation: 'keygen' | 'signing';
+  readonly id: string;
+  readonly timeoutMs: number;
+
+  constructor(operation: 'keygen' | 'signing', id: string, timeoutMs: number) {
+    super(
+      ErrorCode.NetworkTimeout,
+      `no ${operation} result for ${operation === 'keygen' ? 'wallet' : 'tx'} ${id} within ${timeoutMs} ms`,
+    );
+    this.operation = operation;
+    this.id = id;
+    this.timeoutMs = timeoutMs;
+  }
+}
+
+/** Authorizer signatures: given, or computed from the initiator's signature (they sign after). */
+export type AuthorizerSignaturesInput =
+  | readonly AuthorizerSignature[]
+  | ((
+      context: AuthorizerContext,
+    ) => readonly AuthorizerSignature[] | Promise<readonly AuthorizerSignature[]>);
+
+export interface MpcClientOptions {
+  readonly nc: NatsConnection;
+  readonly signer: InitiatorSigner;
+  /** Result routing scope; '' or absent = legacy mpcium routing (shared by all such clients). */
+  readonly clientId?: string;
+  /** Create streams and this client's result durables (default true, like the Go client). */
+  readonly ensureStreams?: boolean;
+  /** Receives pull-loop and callback errors (default: console.error). */
+  readonly onError?: (error: unknown) => void;
+}
+
+export interface CreateWalletOptions {
+  readonly authorizerSignatures?: AuthorizerSignaturesInput;
+}
+
+export interface SignTransactionRequest {
+  readonly walletId: string;
+  readonly keyType: KeyType;
+  /** ECDSA: the 32-byte digest. EdDSA: the message. Bytes, or standard base64 text. */
+  readonly tx: Uint8Array | string;
+  readonly networkInternalCode?: string;
+  /** Defaults to a fresh UUID v4. */
+  readonly txId?: string;
+  /** Non-hardened CKD path; absent = master key. */
+  readonly derivationPath?: readonly number[];
+  readonly authorizerSignatures?: AuthorizerSignaturesInput;
+}
+
+export interface ReshareRequest {
+  readonly walletId: string;
+  readonly nodeIds: readonly string[];
+  readonly newThreshold: number;
+  readonly keyType: KeyType;
+  /** Defaults to a fresh UUID v4. */
+  readonly sessionId?: string;
+  readonly authorizerSignatures?: AuthorizerSignaturesInput;
+}
+
+export interface WaitOptions {
+  /** How long to wait for the result. */
+  readonly timeoutMs: number;
+}
+
+export type StopFunction = () => Promise<void>;
+
+export class MpcClient {
+  /** Stream/consumer shapes the client could not establish (see `ensureMpcStreams`). */
+  readonly warnings: readonly string[];
+  private readonly js: JetStreamClient;
+  private readonly keygenResults: ResultDispatcher<KeygenResultEvent>;
+  private readonly signingResults: ResultDispatcher<SigningResultEvent>;
+  private readonly reshareResults: ResultDispatcher<ResharingResultEvent>;
+
+  private constructor(
+    private readonly nc: NatsConnection,
+    private readonly signer: InitiatorSigner,
+    readonly clientId: string,
+    warnings: readonly string[],
+    onError: (error: unknown) => void,
+  ) {
+    this.warnings = warnings;
+    this.js = jetstream(nc);
+    const dispatcher = <T>(base: string, decode: (body: Uint8Array) => T) =>
+      new ResultDispatcher<T>({
+        js: this.js,
+        stream: ResultStreamName,
+        durable: resultConsumerDurableName(base, clientId),
+        decode,
+        onError,
+      });
+    this.keygenResults = dispatcher(KeygenResultConsumerBase, decodeKeygenResultEvent);
+    this.signingResults = dispatcher(SigningResultConsumerBase, decodeSigningResultEvent);
+    this.reshareResults = dispatcher(ReshareResultConsumerBase, decodeResharingResultEvent);
+  }
+
+  /** Validates the ClientID and (by default) ensures streams and this routing's durables. */
+  static async create(options: MpcClientOptions): Promise<MpcClient> {
+    const clientId = options.clientId ?? '';
+    validateClientId(clientId);
+    let report: EnsureReport = { warnings: [] };
+    if (options.ensureStreams ?? true) {
+      const jsm = await jetstreamManager(options.nc);
+      report = await ensureRequestStreams(jsm, report);
+      report = await ensureResultStream(jsm, report);
+      report = await ensureResultConsumers(jsm, clientId, report);
+    }
+    const onError =
+      options.onError ?? ((error: unknown) => console.error('mpc client error:', error));
+    return new MpcClient(options.nc, options.signer, clientId, report.warnings, onError);
+  }
+
+  private requestHeaders(): MsgHdrs | undefined {
+    if (this.clientId === '') return undefined;
+    const result = headers();
+    result.set(ClientIdHeader, this.clientId);
+    return result;
+  }
+
+  private async authorizers(
+    input: AuthorizerSignaturesInput | undefined,
+    context: AuthorizerContext,
+  ): Promise<readonly AuthorizerSignature[]> {
+    if (input === undefined) return [];
+    return typeof input === 'function' ? await input(context) : input;
+  }
+
+  /** Publishes a keygen request; returns the wallet ID (a UUID v4 when not given). */
+  async createWallet(walletId?: string, options: CreateWalletOptions = {}): Promise<string> {
+    const id = walletId ?? randomUUID();
+    validateIdentifier(id, 'wallet_id');
+    const raw = generateKeyRaw({ walletId: id });
+    const signature = this.signer.sign(raw);
+    const authorizerSignatures = await this.authorizers(options.authorizerSignatures, {
+      initiatorId: id,
+      raw,
+      initiatorSignature: signature,
+    });
+    const body = encodeGenerateKeyMessage({ walletId: id, signature, authorizerSignatures });
+    parseGenerateKeyMessage(body);
+    await this.js.publish(keygenRequestSubject(id), body, this.publishOptions());
+    return id;
+  }
+
+  /** Publishes a signing request; returns its tx ID. */
+  async signTransaction(request: SignTransactionRequest): Promise<string> {
+    const txId = request.txId ?? randomUUID();
+    const tx = typeof request.tx === 'string' ? decodeStdBase64(request.tx) : request.tx;
+    if (tx === undefined) throw new ValidationError('tx', 'must be standard padded base64');
+    const fields = {
+      keyType: request.keyType,
+      walletId: request.walletId,
+      networkInternalCode: request.networkInternalCode ?? '',
+      txId,
+      tx,
+    };
+    const raw = signTxRaw(fields);
+    const signature = this.signer.sign(raw);
+    const authorizerSignatures = await this.authorizers(request.authorizerSignatures, {
+      initiatorId: txId,
+      raw,
+      initiatorSignature: signature,
+    });
+    const body = encodeSignTxMessage({
+      ...fields,
+      signature,
+      derivationPath: request.derivationPath === undefined ? null : [...request.derivationPath],
+      authorizerSignatures,
+    });
+    parseSignTxMessage(body);
+    await this.js.publish(signingRequestSubject(txId), body, this.publishOptions());
+    return txId;
+  }
+
+  /** Publishes a resharing request on core NATS `mpc:reshare`; returns its session ID. */
+  async reshareKeys(request: ReshareRequest): Promise<string> {
+    const sessionId = request.sessionId ?? randomUUID();
+    const fields = {
+      sessionId,
+      nodeIds: [...request.nodeIds],
+      newThreshold: request.newThreshold,
+      keyType: request.keyType,
+      walletId: request.walletId,
+    };
+    const raw = resharingRaw(fields);
+    const signature = this.signer.sign(raw);
+    const authorizerSignatures = await this.authorizers(request.authorizerSignatures, {
+      initiatorId: request.walletId,
+      raw,
+      initiatorSignature: signature,
+    });
+    const body = encodeResharingMessage({ ...fields, signature, authorizerSignatures });
+    parseResharingMessage(body);
+    const requestHeaders = this.requestHeaders();
+    this.nc.publish(
+      MpcReshareEvent,
+      body,
+      requestHeaders === undefined ? {} : { headers: requestHeaders },
+    );
+    await this.nc.flush();
+    return sessionId;
+  }
+
+  private publishOptions(): { headers: MsgHdrs } | undefined {
+    const requestHeaders = this.requestHeaders();
+    return requestHeaders === undefined ? undefined : { headers: requestHeaders };
+  }
+
+  /** Streams keygen results of this routing; the returned function stops the callback. */
+  onWalletCreationResult(
+    callback: (event: KeygenResultEvent) => void | Promise<void>,
+  ): Promise<StopFunction> {
+    return this.keygenResults.add(callback, true);
+  }
+
+  /** Streams signing results of this routing (match them on `tx_id`). */
+  onSignResult(
+    callback: (event: SigningResultEvent) => void | Promise<void>,
+  ): Promise<StopFunction> {
+    return this.signingResults.add(callback, true);
+  }
+
+  /** Streams resharing results of this routing (they carry no session ID). */
+  onResharingResult(
+    callback: (event: ResharingResultEvent) => void | Promise<void>,
+  ): Promise<StopFunction> {
+    return this.reshareResults.add(callback, true);
+  }
+
+  /** Creates a wallet and resolves with its keygen result (success or error event). */
+  async createWalletAndWait(
+    walletId: string | undefined,
+    options: WaitOptions & CreateWalletOptions,
+  ): Promise<KeygenResultEvent> {
+    const id = walletId ?? randomUUID();
+    validateIdentifier(id, 'wallet_id');
+    return this.waitFor(
+      this.keygenResults,
+      (event) => event.wallet_id === id,
+      'keygen',
+      id,
+      options.timeoutMs,
+      () => this.createWallet(id, options),
+    );
+  }
+
+  /** Signs and resolves with the signing result for this wallet and tx ID (success or error). */
+  async signAndWait(
+    request: SignTransactionRequest,
+    options: WaitOptions,
+  ): Promise<SigningResultEvent> {
+    const txId = request.txId ?? randomUUID();
+    validateIdentifier(txId, 'tx_id');
+    return this.waitFor(
+      this.signingResults,
+      (event) => event.tx_id === txId && event.wallet_id === request.walletId,
+      'signing',
+      txId,
+      options.timeoutMs,
+      () => this.signTransaction({ ...request, txId }),
+    );
+  }
+
+  private async waitFor<T>(
+    dispatcher: ResultDispatcher<T>,
+    matches: (event: T) => boolean,
+    operation: 'keygen' | 'signing',
+    id: string,
+    timeoutMs: number,
+    send: () => Promise<unknown>,
+  ): Promise<T> {
+    if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) {
+      throw new RangeError('timeoutMs must be a positive number');
+    }
+    let resolveResult!: (event: T) => void;
+    const result = new Promise<T>((resolve) => {
+      resolveResult = resolve;
+    });
+    let done = false;
+    const remove = await dispatcher.add((event) => {
+      if (done || !matches(event)) return false;
+      done = true;
+      resolveResult(event);
+      return true;
+    }, false);
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await send();
+      return await Promise.race([
+        result,
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () => reject(new ResultTimeoutError(operation, id, timeoutMs)),
+            timeoutMs,
+          );
+        }),
+      ]);
+    } finally {
+      done = true;
+      if (timer !== undefined) clearTimeout(timer);
+      await remove();
+    }
+  }
+
+  /** Stops every result stream of this client (the NATS connection stays open). */
+  async close(): Promise<void> {
+    await Promise.all([
+      this.keygenResults.stop(),
+      this.signingResults.stop(),
+      this.reshareResults.stop(),
+    ]);
+  }
+}
