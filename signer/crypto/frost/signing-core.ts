@@ -11,6 +11,7 @@
  * H3 = SHA-512(ctx‖"nonce"‖m), H4 = SHA-512(ctx‖"msg"‖m) (bytes), H5 = SHA-512(ctx‖"com"‖m)
  * (bytes), HDKG = SHA-512(ctx‖"dkg"‖m) (the frost-rs/noble DKG proof-of-knowledge challenge).
  */
+import { mulAddUnsafe } from '@noble/curves/abstract/curve.js';
 import { sha512 } from '@noble/hashes/sha2.js';
 import type { PartyId } from '../round-protocol.ts';
 import { Point, bytesToIntegerLE, encodeScalar, mod, type EdwardsPoint } from './ed25519-group.ts';
@@ -91,12 +92,21 @@ export function computeSigningTranscript(
 ): SigningTranscript {
   const prefix = bindingFactorPrefix(groupKeyBytes, commitments, message);
   const bindingFactors = new Map<PartyId, bigint>();
-  let groupCommitment = Point.ZERO;
+  let hidingSum = Point.ZERO;
   for (const entry of commitments) {
     const rho = hashToScalar(PREFIX_RHO, prefix, encodeScalar(BigInt(entry.party)));
     bindingFactors.set(entry.party, rho);
-    groupCommitment = groupCommitment.add(entry.hiding).add(entry.binding.multiplyUnsafe(rho));
+    hidingSum = hidingSum.add(entry.hiding);
   }
+  // R = Σ D_i + Σ ρ_i·E_i; the second sum as one interleaved multi-scalar multiplication
+  // (public inputs, variable time is fine).
+  const groupCommitment = hidingSum.add(
+    mulAddUnsafe(
+      Point,
+      commitments.map((entry) => entry.binding),
+      commitments.map((entry) => bindingFactors.get(entry.party) as bigint),
+    ),
+  );
   const groupCommitmentBytes = groupCommitment.toBytes();
   const challenge = hashToScalar(groupCommitmentBytes, groupKeyBytes, message);
   return {
