@@ -13,6 +13,7 @@ import {
   type FrostKeyShare,
 } from './key-share.ts';
 import { createFrostSigningProtocol } from './signing-protocol.ts';
+import { runToCompletion } from './test-driver.ts';
 import { generateKeyShares, range, signWith, verifiesEverywhere } from './test-helpers.ts';
 
 function subsets(items: readonly PartyId[], size: number): PartyId[][] {
@@ -122,6 +123,31 @@ describe('FROST DKG + signing through RoundProtocol (2-of-3)', () => {
     for (const share of decoded.values()) {
       wipeFrostKeyShare(share);
       expect(share.secretShare.every((byte) => byte === 0)).toBe(true);
+    }
+  });
+});
+
+describe('secret ownership', () => {
+  it('a run keeps its own copy of the secret share (caller may wipe its share object)', () => {
+    const shares = generateKeyShares(range(3), 1);
+    const key = expectSameKey(shares);
+    const copies = new Map(
+      [...shares].map(([party, share]) => [party, decodeFrostKeyShare(encodeFrostKeyShare(share))]),
+    );
+    const message = new Uint8Array([9]);
+    const sessionId = crypto.getRandomValues(new Uint8Array(8));
+    const parties = [1, 2].map((self) =>
+      createFrostSigningProtocol({
+        share: copies.get(self) as FrostKeyShare,
+        signers: [1, 2],
+        sessionId,
+        message,
+      }),
+    );
+    for (const copy of copies.values()) wipeFrostKeyShare(copy);
+    const results = runToCompletion(parties);
+    for (const result of results.values()) {
+      expect(verifiesEverywhere(result.signature, message, key)).toBe(true);
     }
   });
 });

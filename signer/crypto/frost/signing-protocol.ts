@@ -114,6 +114,9 @@ export function createFrostSigningProtocol(
   }
 
   const self = share.self;
+  // The run owns a copy of the secret share: wiping or reusing the caller's share object
+  // cannot affect it, and it is overwritten as soon as the signature share is computed.
+  const secretShare = share.secretShare.slice();
   const others = signers.filter((party) => party !== self);
   const messageCopy = message.slice();
   const tweakPoint = tweak === 0n ? Point.ZERO : Point.BASE.multiplyUnsafe(tweak);
@@ -154,7 +157,7 @@ export function createFrostSigningProtocol(
 
   const commitRound = (): RoundOutput => {
     const generated = ed25519_FROST.commit(
-      { identifier: ed25519_FROST.Identifier.fromNumber(self), signingShare: share.secretShare },
+      { identifier: ed25519_FROST.Identifier.fromNumber(self), signingShare: secretShare },
       nobleRandom(random),
     );
     hidingNonce = generated.nonces.hiding;
@@ -201,7 +204,8 @@ export function createFrostSigningProtocol(
     if (hidingNonce === undefined || bindingNonce === undefined) {
       throw new FrostError(FrostErrorCode.ProtocolState, 'nonces already used');
     }
-    const secret = decodeScalar(share.secretShare, 'share.secretShare');
+    const secret = decodeScalar(secretShare, 'share.secretShare');
+    wipeBytes(secretShare);
     const effectiveSecret = mod(secret + tweak);
     const hiding = decodeScalar(hidingNonce, 'nonce');
     const binding = decodeScalar(bindingNonce, 'nonce');
@@ -271,6 +275,7 @@ export function createFrostSigningProtocol(
     },
     wipe(): void {
       wipeNonces();
+      wipeBytes(secretShare);
       ownShare = 0n;
       nextStep = Number.POSITIVE_INFINITY;
     },
