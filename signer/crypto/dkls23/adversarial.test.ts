@@ -6,7 +6,6 @@ import { describe, expect, it } from 'vitest';
 import { Fn, Point } from './group.ts';
 import { dealKeyShares, runKeygen, runSigning, seededRandom } from './test-helpers.ts';
 import type { Delivery, PartyOutcome } from './test-driver.ts';
-import { runProtocols } from './test-driver.ts';
 import { createDkls23KeygenProtocol } from './keygen-protocol.ts';
 import { createDkls23SigningProtocol } from './signing-protocol.ts';
 import type { Dkls23KeyShare } from './key-share.ts';
