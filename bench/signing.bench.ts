@@ -18,7 +18,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { DeliverPolicy, jetstream, type JetStreamClient } from '@nats-io/jetstream';
+import { jetstream } from '@nats-io/jetstream';
 import {
   decodeKeygenResultEvent,
   decodeSigningResultEvent,
@@ -46,27 +46,23 @@ function round(value: number): number {
   return Math.round(value * 100) / 100;
 }
 
-/** Resolves each result by id as it arrives on one subject of the `mpc` stream. */
-async function resultRouter<T>(
-  js: JetStreamClient,
+/** Resolves each result by id as it arrives on one result subject (core NATS subscription). */
+function resultRouter<T>(
+  nc: NatsConnection,
   subject: string,
   decode: (body: Uint8Array) => T,
   idOf: (value: T) => string,
 ) {
   const waiting = new Map<string, (value: T) => void>();
-  const consumer = await js.consumers.get('mpc', {
-    filter_subjects: [subject],
-    deliver_policy: DeliverPolicy.New,
-  });
-  const messages = await consumer.consume();
-  void (async () => {
-    for await (const msg of messages) {
+  const subscription = nc.subscribe(subject, {
+    callback: (error, msg) => {
+      if (error !== null) return;
       const value = decode(msg.data);
       const resolveWaiter = waiting.get(idOf(value));
       waiting.delete(idOf(value));
       resolveWaiter?.(value);
-    }
-  })();
+    },
+  });
   return {
     expect(id: string, timeoutMs = 60_000): Promise<T> {
       return new Promise<T>((resolvePromise, reject) => {
@@ -77,7 +73,7 @@ async function resultRouter<T>(
         });
       });
     },
-    stop: () => messages.stop(),
+    stop: () => subscription.unsubscribe(),
   };
 }
 
@@ -104,14 +100,14 @@ async function main(): Promise<void> {
     await cluster.waitForReady(3);
     nc = await connect({ servers: nats.url });
     const js = jetstream(nc);
-    const keygens = await resultRouter<KeygenResultEvent>(
-      js,
+    const keygens = resultRouter<KeygenResultEvent>(
+      nc,
       'mpc.mpc_keygen_result.*',
       decodeKeygenResultEvent,
       (r) => r.wallet_id,
     );
-    const signings = await resultRouter<SigningResultEvent>(
-      js,
+    const signings = resultRouter<SigningResultEvent>(
+      nc,
       'mpc.mpc_signing_result.complete',
       decodeSigningResultEvent,
       (r) => r.tx_id,

@@ -16,6 +16,10 @@
  * typed protocol error; after a throw, or after `finish`, the runner calls `wipe()`, which must
  * overwrite every secret the party holds (shares, nonces, OT state). `wipe()` is idempotent.
  *
+ * Buffer ownership: once a `round` or `finish` call returns, the runner overwrites the direct
+ * payloads it passed in (they carry secrets), so a protocol copies any direct payload bytes it
+ * keeps. Broadcast payloads are public and stay intact for the rest of the run.
+ *
  * Payloads are the protocol's own canonical binary encodings; the transport authenticates,
  * encrypts (direct), binds them to (session, round, sender, recipient) and drops replays, so a
  * protocol never sees a message twice or from an unexpected sender.

@@ -13,9 +13,18 @@ export interface SignerMetrics {
   readonly quorumAvailable: Gauge;
   readonly activeSessions: Gauge;
   readonly requestsRejected: Counter<'kind' | 'error_code'>;
+  /**
+   * Where the readiness gauges read from at scrape time (so they are never stale):
+   * ready signers as this signer sees them, and the quorum (threshold + 1).
+   */
+  setReadinessSource(source: () => { readySigners: number; quorum: number }): void;
+  /** Where `mpc_active_sessions` reads from at scrape time. */
+  setActiveSessionsSource(source: () => number): void;
 }
 
 export function createSignerMetrics(nodeId: string): SignerMetrics {
+  let readiness = (): { readySigners: number; quorum: number } => ({ readySigners: 0, quorum: 1 });
+  let activeSessions = (): number => 0;
   const registry = new Registry();
   registry.setDefaultLabels({ node_id: nodeId });
   collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 10 });
@@ -38,16 +47,26 @@ export function createSignerMetrics(nodeId: string): SignerMetrics {
       name: 'mpc_peers_ready',
       help: 'Signers of the cluster this signer sees as ready, itself included',
       registers: [registry],
+      collect() {
+        this.set(readiness().readySigners);
+      },
     }),
     quorumAvailable: new Gauge({
       name: 'mpc_quorum_available',
       help: '1 when at least quorum (threshold + 1) signers are ready',
       registers: [registry],
+      collect() {
+        const { readySigners, quorum } = readiness();
+        this.set(readySigners >= quorum ? 1 : 0);
+      },
     }),
     activeSessions: new Gauge({
       name: 'mpc_active_sessions',
       help: 'Sessions this signer currently holds state for',
       registers: [registry],
+      collect() {
+        this.set(activeSessions());
+      },
     }),
     requestsRejected: new Counter({
       name: 'mpc_requests_rejected_total',
@@ -55,5 +74,11 @@ export function createSignerMetrics(nodeId: string): SignerMetrics {
       labelNames: ['kind', 'error_code'] as const,
       registers: [registry],
     }),
+    setReadinessSource(source) {
+      readiness = source;
+    },
+    setActiveSessionsSource(source) {
+      activeSessions = source;
+    },
   };
 }

@@ -19,6 +19,8 @@ interface RunningEntry {
   readonly state: 'running';
   readonly node: string;
   readonly requestDigest: string;
+  /** Stream sequence of the request message being processed. */
+  readonly seq: number;
 }
 
 interface DoneEntry {
@@ -51,19 +53,23 @@ export class OperationLedger {
   }
 
   /**
-   * Claims `key` for `node`. A running claim held by a node that `isLive` says is gone, or by
-   * this very node (it restarted), is taken over.
+   * Claims `key` for `node`, processing request message `seq`. A running claim is taken over
+   * when it was made for the same request message (JetStream redelivers a message only when
+   * its previous holder stopped working on it), or by this very node (it restarted), or by a
+   * node that `isLive` says is gone.
    */
   async claim(
     key: string,
     node: string,
     requestDigest: string,
+    seq: number,
     isLive: (node: string) => boolean,
   ): Promise<ClaimOutcome> {
     const running = JSON.stringify({
       state: 'running',
       node,
       requestDigest,
+      seq,
     } satisfies RunningEntry);
     for (let attempt = 0; attempt < 3; attempt++) {
       try {
@@ -90,8 +96,8 @@ export class OperationLedger {
           result: new Uint8Array(Buffer.from(current.result, 'base64')),
         };
       }
-      if (current.node !== node && isLive(current.node))
-        return { kind: 'running', node: current.node };
+      const abandoned = current.seq === seq || current.node === node || !isLive(current.node);
+      if (!abandoned) return { kind: 'running', node: current.node };
       try {
         await this.kv.update(key, running, entry.revision);
         return { kind: 'claimed' };

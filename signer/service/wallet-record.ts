@@ -6,7 +6,7 @@
  * Layout (version 1): `0x01 ‖ u32 metadataLength ‖ metadata JSON ‖ share bytes`. The share
  * bytes stay binary so the secret never becomes a JS string.
  */
-import type { KeyType } from './key-type.ts';
+import type { KeyType } from '../protocol/messages.ts';
 
 /** One member of a wallet's committee: a node id and the party id (share x-coordinate). */
 export interface CommitteeMember {

@@ -92,6 +92,24 @@ describe('RoundRunner', () => {
     for (const protocol of state.protocols.values()) expect(protocol.wiped).toBe(true);
   });
 
+  it('overwrites received direct payloads after use and leaves broadcasts intact', async () => {
+    const state = cluster();
+    const delivered: { kind: string; payload: Uint8Array }[] = [];
+    for (const runner of state.runners.values()) {
+      const deliver = runner.deliver.bind(runner);
+      runner.deliver = (kind, round, from, payload) => {
+        delivered.push({ kind, payload });
+        return deliver(kind, round, from, payload);
+      };
+    }
+    await Promise.all([...state.runners.values()].map((runner) => runner.run()));
+    const directs = delivered.filter((entry) => entry.kind === 'direct');
+    const broadcasts = delivered.filter((entry) => entry.kind === 'broadcast');
+    expect(directs).toHaveLength(6);
+    for (const { payload } of directs) expect([...payload]).toEqual([0]);
+    for (const { payload } of broadcasts) expect(payload[0]).not.toBe(0);
+  });
+
   it('drops duplicates and messages from non-participants', () => {
     const state = cluster();
     const runner = state.runners.get('a')!;

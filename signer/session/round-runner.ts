@@ -159,10 +159,14 @@ export class RoundRunner<Result> {
     return new ProtocolViolationError(`protocol check failed: ${message}`, peer, { cause: error });
   }
 
+  /**
+   * Drops a round's inbox, overwriting its direct payloads (they carry secrets, such as DKG
+   * shares). Broadcast payloads are public and protocols may keep referring to them (e.g. to
+   * byte-compare transcripts later), so they are left intact.
+   */
   private wipeInbox(round: number): void {
     const inbox = this.inboxes.get(round);
     if (inbox === undefined) return;
-    for (const payload of inbox.broadcast.values()) wipeBytes(payload);
     for (const payload of inbox.direct.values()) wipeBytes(payload);
     this.inboxes.delete(round);
   }

@@ -13,7 +13,7 @@ import {
 } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { headers } from '@nats-io/transport-node';
-import { jetstream, type JetStreamClient, DeliverPolicy } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
 
 export interface Ed25519Initiator {
   readonly privateKey: KeyObject;
@@ -91,7 +91,7 @@ export function signBody(initiator: Ed25519Initiator, fields: SignFields): Uint8
 export class RawClient {
   private readonly js: JetStreamClient;
   constructor(
-    nc: NatsConnection,
+    private readonly nc: NatsConnection,
     private readonly clientId = '',
   ) {
     this.js = jetstream(nc);
@@ -113,33 +113,39 @@ export class RawClient {
     );
   }
 
-  async publishSign(body: Uint8Array, txId = 'x'): Promise<void> {
+  /**
+   * Publishes a signing request. With `retryUntilMs`, a publish that times out (e.g. while
+   * JetStream recovers after a server restart) is retried with the same Nats-Msg-Id, so the
+   * stream keeps one copy.
+   */
+  async publishSign(body: Uint8Array, txId = 'x', retryUntilMs = 0): Promise<void> {
     const h = this.requestHeaders();
-    await this.js.publish(
-      `mpc.signing_request.${txId}`,
-      body,
-      h === undefined ? {} : { headers: h },
-    );
+    const deadline = Date.now() + retryUntilMs;
+    for (;;) {
+      try {
+        await this.js.publish(`mpc.signing_request.${txId}`, body, {
+          ...(retryUntilMs > 0 ? { msgID: `request-${txId}` } : {}),
+          ...(h === undefined ? {} : { headers: h }),
+        });
+        return;
+      } catch (error) {
+        if (Date.now() > deadline) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+    }
   }
 
   /**
-   * Collects results published on `subject` (filter) from now on (or, with `fromStart`, every
-   * one still in the stream), via an ordered consumer
-   * (it does not consume from the WorkQueue, so it never competes with real clients).
+   * Collects results published on `subject` from now on with a core NATS subscription (it
+   * sees every result JetStream stores, without consuming from the WorkQueue stream, so it
+   * never competes with real clients).
    */
-  async watchResults(
-    subject: string,
-    options: { fromStart?: boolean } = {},
-  ): Promise<ResultWatcher> {
-    const consumer = await this.js.consumers.get('mpc', {
-      filter_subjects: [subject],
-      deliver_policy: options.fromStart === true ? DeliverPolicy.All : DeliverPolicy.New,
-    });
-    const messages = await consumer.consume();
+  watchResults(subject: string): ResultWatcher {
+    const subscription = this.nc.subscribe(subject);
     const received: Record<string, unknown>[] = [];
     const waiters: (() => void)[] = [];
     void (async () => {
-      for await (const msg of messages) {
+      for await (const msg of subscription) {
         received.push(msg.json<Record<string, unknown>>());
         for (const waiter of waiters.splice(0)) waiter();
       }
@@ -159,8 +165,21 @@ export class RawClient {
           });
         }
       },
-      stop: () => messages.stop(),
+      stop: () => subscription.unsubscribe(),
     };
+  }
+
+  /** Every result still stored in the `mpc` stream on `subject` (read with direct gets). */
+  async storedResults(subject: string): Promise<Record<string, unknown>[]> {
+    const jsm = await jetstreamManager(this.nc);
+    const info = await jsm.streams.info('mpc');
+    const results: Record<string, unknown>[] = [];
+    for (let seq = info.state.first_seq; seq <= info.state.last_seq; seq++) {
+      const stored = await jsm.streams.getMessage('mpc', { seq }).catch(() => null);
+      if (stored !== null && stored.subject === subject)
+        results.push(stored.json<Record<string, unknown>>());
+    }
+    return results;
   }
 }
 

@@ -25,8 +25,8 @@ export class WalletDriver {
     return new WalletDriver(
       client,
       initiator,
-      await client.watchResults('mpc.mpc_keygen_result.*'),
-      await client.watchResults('mpc.mpc_signing_result.complete'),
+      client.watchResults('mpc.mpc_keygen_result.*'),
+      client.watchResults('mpc.mpc_signing_result.complete'),
     );
   }
 
@@ -47,7 +47,10 @@ export class WalletDriver {
   }
 
   /** Publishes a signing request; returns its tx id and message. */
-  async requestSignature(walletId: string): Promise<{ txId: string; message: Uint8Array }> {
+  async requestSignature(
+    walletId: string,
+    retryUntilMs = 0,
+  ): Promise<{ txId: string; message: Uint8Array }> {
     const txId = randomUUID();
     const message = new TextEncoder().encode(`message ${txId}`);
     await this.client.publishSign(
@@ -59,6 +62,7 @@ export class WalletDriver {
         tx: message,
       }),
       txId,
+      retryUntilMs,
     );
     return { txId, message };
   }

@@ -167,12 +167,10 @@ describe('bad input and result routing', () => {
   it('two clients with different ClientIDs each receive only their own results', async () => {
     const alice = new RawClient(nc, 'alice-svc');
     const bob = new RawClient(nc, 'bob-svc');
-    const aliceResults: ResultWatcher = await alice.watchResults(
+    const aliceResults: ResultWatcher = alice.watchResults(
       'mpc.mpc_signing_result.alice-svc.complete',
     );
-    const bobResults: ResultWatcher = await bob.watchResults(
-      'mpc.mpc_signing_result.bob-svc.complete',
-    );
+    const bobResults: ResultWatcher = bob.watchResults('mpc.mpc_signing_result.bob-svc.complete');
     try {
       const sends = Array.from({ length: 6 }, (_, index) => {
         const txId = `${index % 2 === 0 ? 'alice' : 'bob'}-${randomUUID()}`;

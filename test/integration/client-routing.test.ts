@@ -364,3 +364,54 @@ describe('MpcClient promise helpers', () => {
     ).rejects.toMatchObject({ field: 'ClientID' });
   });
 });
+
+describe('mpc CLI against the stand-in signer', () => {
+  it('wallet create and sign print the result JSON and exit 0', async () => {
+    const { mkdtempSync, rmSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { runCli } = await import('../../signer/client/cli-commands.ts');
+    const directory = mkdtempSync(join(tmpdir(), 'mpc-cli-it-'));
+    stops.push(async () => rmSync(directory, { recursive: true, force: true }));
+    const generated = generateInitiatorKey('p256');
+    const keyPath = join(directory, 'initiator.key');
+    writeFileSync(keyPath, generated.keyFileText, { mode: 0o600 });
+    await startStandInSigner([initiatorSignerFromKeyText(generated.keyFileText)]);
+
+    const run = async (...args: string[]): Promise<{ code: number; stdout: string }> => {
+      let stdout = '';
+      const code = await runCli(args, { stdout: (text) => (stdout += text), stderr: () => {} });
+      return { code, stdout };
+    };
+    const common = ['--nats', server.url, '--key', keyPath, '--client-id', 'cli-1'];
+    const wallet = await run('wallet', 'create', ...common, '--wallet-id', 'cli-wallet');
+    expect(wallet.code).toBe(0);
+    expect(JSON.parse(wallet.stdout)).toMatchObject({
+      wallet_id: 'cli-wallet',
+      result_type: 'success',
+    });
+
+    const signed = await run(
+      'sign',
+      ...common,
+      '--wallet-id',
+      'cli-wallet',
+      '--key-type',
+      'ed25519',
+      '--message',
+      'hello',
+      '--tx-id',
+      'cli-tx',
+      '--derivation-path',
+      '44,501,0',
+    );
+    expect(signed.code).toBe(0);
+    const event = JSON.parse(signed.stdout) as SigningResultEvent;
+    expect(event).toMatchObject({
+      tx_id: 'cli-tx',
+      wallet_id: 'cli-wallet',
+      result_type: 'success',
+    });
+    expect(Buffer.from(event.signature ?? '', 'base64')[0]).toBe(3);
+  });
+});

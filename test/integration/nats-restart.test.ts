@@ -55,7 +55,7 @@ describe('NATS server restart under load', () => {
     driver = await WalletDriver.create(nc, test.initiator);
     await test.cluster.waitForReady(3, 30_000);
 
-    const after = await driver.requestSignature(wallet.walletId);
+    const after = await driver.requestSignature(wallet.walletId, 30_000);
     const result = await driver.waitForResult(after.txId, 60_000);
     expect(result['result_type']).toBe('success');
     expect(verifiesEd25519(wallet.publicKey, after.message, result['signature'] as string)).toBe(
@@ -64,30 +64,29 @@ describe('NATS server restart under load', () => {
     expect(test.cluster.signers.map((signer) => signer.process?.pid)).toEqual(pids);
     // Requests published before the restart were persisted by JetStream: each got exactly one
     // result, a signature that verifies or an error for a session the restart cut short.
-    const all = await driver.client.watchResults('mpc.mpc_signing_result.complete', {
-      fromStart: true,
-    });
-    try {
-      await waitUntil(
-        () => before.every((request) => all.received.some((r) => r['tx_id'] === request.txId)),
-        'a result for every request sent before the restart',
-        60_000,
-      );
-      await new Promise((resolve) => setTimeout(resolve, 1000));
-      for (const request of before) {
-        const results = all.received.filter((r) => r['tx_id'] === request.txId);
-        expect(results).toHaveLength(1);
-        const [only] = results as [Record<string, unknown>];
-        if (only['result_type'] === 'success') {
-          expect(
-            verifiesEd25519(wallet.publicKey, request.message, only['signature'] as string),
-          ).toBe(true);
-        } else {
-          expect(['ERROR_PEER_UNAVAILABLE', 'ERROR_SESSION_TIMEOUT']).toContain(only['error_code']);
-        }
+    const stored = (): Promise<Record<string, unknown>[]> =>
+      driver.client.storedResults('mpc.mpc_signing_result.complete');
+    await waitUntil(
+      async () => {
+        const results = await stored();
+        return before.every((request) => results.some((r) => r['tx_id'] === request.txId));
+      },
+      'a result for every request sent before the restart',
+      60_000,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const results = await stored();
+    for (const request of before) {
+      const mine = results.filter((r) => r['tx_id'] === request.txId);
+      expect(mine).toHaveLength(1);
+      const [only] = mine as [Record<string, unknown>];
+      if (only['result_type'] === 'success') {
+        expect(
+          verifiesEd25519(wallet.publicKey, request.message, only['signature'] as string),
+        ).toBe(true);
+      } else {
+        expect(['ERROR_PEER_UNAVAILABLE', 'ERROR_SESSION_TIMEOUT']).toContain(only['error_code']);
       }
-    } finally {
-      all.stop();
     }
   });
 });

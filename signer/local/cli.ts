@@ -1,0 +1,282 @@
+/**
+ * `npm run local`: a 2-of-3 signer cluster on this machine, end to end.
+ *
+ *   npm run local              start nats-server + 3 signers (threshold 1), create a wallet,
+ *                              sign a message with Ed25519, verify it with node:crypto,
+ *                              print a summary, stop everything
+ *   npm run local -- --json    the same, printing one JSON object
+ *   npm run local -- --keep    leave the cluster running; write .local-cluster/state.json
+ *   npm run local -- --stop    stop a cluster left running by --keep
+ */
+import { createPublicKey, generateKeyPairSync, randomUUID, sign, verify } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { jetstream } from '@nats-io/jetstream';
+import {
+  decodeKeygenResultEvent,
+  decodeSigningResultEvent,
+  encodeGenerateKeyMessage,
+  encodeSignTxMessage,
+  generateKeyRaw,
+  signTxRaw,
+} from '../protocol/messages.ts';
+import { LocalCluster } from './local-cluster.ts';
+import { startNatsServer, type NatsServerHandle } from './nats-server.ts';
+
+const STATE_DIR = resolve('.local-cluster');
+const STATE_FILE = join(STATE_DIR, 'state.json');
+const RESULT_WAIT_MS = 60_000;
+
+interface LocalState {
+  natsUrl: string;
+  natsPid: number | undefined;
+  initiatorKeyFile: string;
+  initiatorPublicKey: string;
+  initiatorAlgorithm: 'ed25519';
+  signers: {
+    nodeId: string;
+    pid: number | undefined;
+    dataDir: string;
+    httpPort: number | undefined;
+  }[];
+}
+
+function isAlive(pid: number | undefined): boolean {
+  if (pid === undefined) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function stopKept(): Promise<number> {
+  if (!existsSync(STATE_FILE)) {
+    console.log('no local cluster is running (.local-cluster/state.json not found)');
+    return 0;
+  }
+  const state = JSON.parse(readFileSync(STATE_FILE, 'utf8')) as LocalState;
+  const pids = [...state.signers.map((signer) => signer.pid), state.natsPid];
+  for (const pid of state.signers.map((signer) => signer.pid)) {
+    if (isAlive(pid)) process.kill(pid as number, 'SIGTERM');
+  }
+  const deadline = Date.now() + 10_000;
+  while (state.signers.some((signer) => isAlive(signer.pid)) && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  for (const pid of pids) if (isAlive(pid)) process.kill(pid as number, 'SIGKILL');
+  rmSync(STATE_DIR, { recursive: true, force: true });
+  console.log('local cluster stopped');
+  return 0;
+}
+
+/**
+ * Results on one subject of the `mpc` stream, seen with a core NATS subscription (it does not
+ * consume from the WorkQueue, so it never takes results away from real clients).
+ */
+function watch(nc: NatsConnection, subject: string) {
+  const subscription = nc.subscribe(subject);
+  const iterator = subscription[Symbol.asyncIterator]();
+  return {
+    async next<T>(decode: (body: Uint8Array) => T, match: (value: T) => boolean): Promise<T> {
+      const deadline = Date.now() + RESULT_WAIT_MS;
+      while (Date.now() < deadline) {
+        const step = await Promise.race([
+          iterator.next(),
+          new Promise<undefined>((r) =>
+            setTimeout(() => r(undefined), Math.max(1, deadline - Date.now())),
+          ),
+        ]);
+        if (step === undefined || step.done === true) break;
+        const value = decode(step.value.data);
+        if (match(value)) return value;
+      }
+      throw new Error(`no result on ${subject} within ${RESULT_WAIT_MS} ms`);
+    },
+    stop: () => subscription.unsubscribe(),
+  };
+}
+
+async function run(options: { json: boolean; keep: boolean }): Promise<number> {
+  if (options.keep && existsSync(STATE_FILE)) {
+    const state = JSON.parse(readFileSync(STATE_FILE, 'utf8')) as LocalState;
+    if (state.signers.some((signer) => isAlive(signer.pid))) {
+      console.error('a local cluster is already running: npm run local -- --stop');
+      return 1;
+    }
+    rmSync(STATE_DIR, { recursive: true, force: true });
+  }
+  const rootDir = options.keep ? STATE_DIR : mkdtempSync(join(tmpdir(), 'mpc-local-'));
+  const progress = (text: string): void => {
+    if (!options.json) console.log(text);
+  };
+  let nats: NatsServerHandle | undefined;
+  let cluster: LocalCluster | undefined;
+  let nc: NatsConnection | undefined;
+  try {
+    progress('starting nats-server (JetStream) on a random local port…');
+    nats = await startNatsServer({ rootDir: join(rootDir, 'nats'), detached: options.keep });
+    const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+    const seed = privateKey.export({ format: 'der', type: 'pkcs8' }).subarray(-32);
+    const initiatorPublicKey = Buffer.from(
+      publicKey.export({ format: 'jwk' }).x ?? '',
+      'base64url',
+    ).toString('hex');
+    const initiatorKeyFile = join(rootDir, 'event_initiator.key');
+    writeFileSync(initiatorKeyFile, Buffer.from(seed).toString('hex'), { mode: 0o600 });
+    cluster = await LocalCluster.create({
+      natsUrl: nats.url,
+      size: 3,
+      threshold: 1,
+      rootDir: join(rootDir, 'signers'),
+      mainScript: resolve(import.meta.dirname, '../main.js'),
+      initiator: { algorithm: 'ed25519', publicKey: initiatorPublicKey },
+      detached: options.keep,
+    });
+    progress(`starting 3 signers (${cluster.nodeIds.join(', ')}), threshold 1: any 2 can sign…`);
+    await cluster.startAll();
+    await cluster.waitForReady(3);
+    nc = await connect({ servers: nats.url });
+    const js = jetstream(nc);
+    const keygenResults = watch(nc, 'mpc.mpc_keygen_result.*');
+    const signingResults = watch(nc, 'mpc.mpc_signing_result.complete');
+
+    const walletId = `local-${randomUUID()}`;
+    progress(`creating wallet ${walletId} (distributed key generation among all 3)…`);
+    const keygenStarted = performance.now();
+    const keygenSignature = new Uint8Array(sign(null, generateKeyRaw({ walletId }), privateKey));
+    await js.publish(
+      `mpc.keygen_request.${walletId}`,
+      encodeGenerateKeyMessage({ walletId, signature: keygenSignature, authorizerSignatures: [] }),
+    );
+    const keygen = await keygenResults.next(
+      decodeKeygenResultEvent,
+      (r) => r.wallet_id === walletId,
+    );
+    const keygenMs = performance.now() - keygenStarted;
+    if (keygen.result_type !== 'success' || keygen.eddsa_pub_key === null) {
+      throw new Error(`keygen failed: ${keygen.error_code} ${keygen.error_reason}`);
+    }
+    const eddsaPublicKey = Buffer.from(keygen.eddsa_pub_key, 'base64');
+
+    const message = 'hello from npm run local';
+    const tx = new TextEncoder().encode(message);
+    const txId = randomUUID();
+    const request = {
+      keyType: 'ed25519' as const,
+      walletId,
+      networkInternalCode: 'local',
+      txId,
+      tx,
+    };
+    progress('signing a message with Ed25519 (FROST, 2 of 3 signers)…');
+    const signStarted = performance.now();
+    const requestSignature = new Uint8Array(sign(null, signTxRaw(request), privateKey));
+    await js.publish(
+      `mpc.signing_request.${txId}`,
+      encodeSignTxMessage({
+        ...request,
+        signature: requestSignature,
+        derivationPath: null,
+        authorizerSignatures: [],
+      }),
+    );
+    const signing = await signingResults.next(decodeSigningResultEvent, (r) => r.tx_id === txId);
+    const signMs = performance.now() - signStarted;
+    if (signing.result_type !== 'success' || signing.signature === null) {
+      throw new Error(`signing failed: ${signing.error_code} ${signing.error_reason}`);
+    }
+    const signature = Buffer.from(signing.signature, 'base64');
+    // Independent check: node:crypto (OpenSSL), not the noble code that produced it.
+    const verified = verify(
+      null,
+      tx,
+      createPublicKey({
+        key: { kty: 'OKP', crv: 'Ed25519', x: eddsaPublicKey.toString('base64url') },
+        format: 'jwk',
+      }),
+      signature,
+    );
+    keygenResults.stop();
+    signingResults.stop();
+
+    const summary = {
+      walletId,
+      eddsaPublicKey: eddsaPublicKey.toString('hex'),
+      message,
+      signature: signature.toString('hex'),
+      verified,
+      keygenMs: Math.round(keygenMs),
+      signMs: Math.round(signMs),
+      signers: cluster.nodeIds,
+      threshold: 1,
+      natsUrl: nats.url,
+    };
+    if (options.keep) {
+      const state: LocalState = {
+        natsUrl: nats.url,
+        natsPid: nats.pid,
+        initiatorKeyFile,
+        initiatorPublicKey,
+        initiatorAlgorithm: 'ed25519',
+        signers: cluster.signers.map((signer) => ({
+          nodeId: signer.nodeId,
+          pid: signer.process?.pid,
+          dataDir: signer.dataDir,
+          httpPort: signer.httpPort,
+        })),
+      };
+      writeFileSync(STATE_FILE, JSON.stringify(state, null, 2));
+    }
+    if (options.json) {
+      console.log(JSON.stringify(summary));
+    } else {
+      console.log('');
+      console.log(`wallet            ${walletId}`);
+      console.log(`Ed25519 key       ${summary.eddsaPublicKey}`);
+      console.log(`message           ${JSON.stringify(message)}`);
+      console.log(`signature         ${summary.signature}`);
+      console.log(
+        `verified          ${verified ? 'yes (node:crypto, independent of the signers)' : 'NO'}`,
+      );
+      console.log(`keygen / sign     ${summary.keygenMs} ms / ${summary.signMs} ms`);
+      console.log(
+        options.keep
+          ? `cluster left running; state in ${STATE_FILE}; stop it with: npm run local -- --stop`
+          : 'cluster stopped, nothing left running',
+      );
+    }
+    return verified ? 0 : 1;
+  } finally {
+    await nc?.close();
+    if (!options.keep) {
+      await cluster?.stop();
+      await nats?.stop();
+      rmSync(rootDir, { recursive: true, force: true });
+    }
+  }
+}
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    options: {
+      json: { type: 'boolean', default: false },
+      keep: { type: 'boolean', default: false },
+      stop: { type: 'boolean', default: false },
+    },
+  });
+  if (values.stop) return stopKept();
+  return run({ json: values.json, keep: values.keep });
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    console.error(`npm run local: ${error instanceof Error ? error.message : String(error)}`);
+    process.exit(1);
+  },
+);

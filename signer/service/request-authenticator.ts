@@ -1,0 +1,64 @@
+/**
+ * Parses and authenticates client requests (contract §3): the initiator signature over the
+ * Go-compatible `Raw()` bytes, then the authorizer policy. Coordinators and participants both
+ * run it on the same request bytes, so no participant trusts the coordinator's word for the
+ * message, the wallet or the derivation path.
+ */
+import {
+  generateKeyInitiatorId,
+  generateKeyRaw,
+  parseGenerateKeyMessage,
+  parseSignTxMessage,
+  signTxInitiatorId,
+  signTxRaw,
+  type GenerateKeyMessage,
+  type SignTxMessage,
+} from '../protocol/messages.ts';
+
+export interface InitiatorVerifier {
+  verify(raw: Uint8Array, signature: Uint8Array): void;
+}
+
+export interface AuthorizerPolicy {
+  authorize(request: {
+    initiatorId: string;
+    raw: Uint8Array;
+    signature: Uint8Array;
+    authorizerSignatures: GenerateKeyMessage['authorizerSignatures'];
+  }): void;
+}
+
+export class RequestAuthenticator {
+  constructor(
+    private readonly initiator: InitiatorVerifier,
+    private readonly authorizers: AuthorizerPolicy,
+  ) {}
+
+  /** Parses and authenticates a keygen request; throws typed errors. */
+  keygen(body: Uint8Array): GenerateKeyMessage {
+    const message = parseGenerateKeyMessage(body);
+    const raw = generateKeyRaw(message);
+    this.initiator.verify(raw, message.signature);
+    this.authorizers.authorize({
+      initiatorId: generateKeyInitiatorId(message),
+      raw,
+      signature: message.signature,
+      authorizerSignatures: message.authorizerSignatures,
+    });
+    return message;
+  }
+
+  /** Parses and authenticates a signing request; throws typed errors. */
+  sign(body: Uint8Array): { message: SignTxMessage; raw: Uint8Array } {
+    const message = parseSignTxMessage(body);
+    const raw = signTxRaw(message);
+    this.initiator.verify(raw, message.signature);
+    this.authorizers.authorize({
+      initiatorId: signTxInitiatorId(message),
+      raw,
+      signature: message.signature,
+      authorizerSignatures: message.authorizerSignatures,
+    });
+    return { message, raw };
+  }
+}

@@ -1,0 +1,370 @@
+/**
+ * The coordinator flow of design §5 for requests that JetStream handed to this signer:
+ * validate → idempotency ledger → quorum guard → choose the signing set → run the session
+ * → verify → publish exactly one result → ack. Every path publishes a result and acks, so
+ * no client is left waiting and nothing that cannot succeed is redelivered.
+ */
+import { createHash, randomUUID, verify as nodeVerify, createPublicKey } from 'node:crypto';
+import type { JsMsg } from '@nats-io/jetstream';
+import type { Logger } from 'pino';
+import { ErrorCode, MpcError, errorCodeOf } from '../protocol/errors.ts';
+import {
+  encodeKeygenResult,
+  encodeSigningResult,
+  salvageRequestIds,
+  type GenerateKeyMessage,
+  type SignTxMessage,
+} from '../protocol/messages.ts';
+import {
+  ClientIdHeader,
+  keygenResultMessageId,
+  keygenResultSubject,
+  signingResultMessageId,
+  signingResultSubject,
+} from '../protocol/subjects.ts';
+import type { Membership } from '../membership/membership.ts';
+import type { SignerMetrics } from '../observability/metrics.ts';
+import type { SessionHost } from '../session/session-host.ts';
+import type { InviteParticipant } from '../transport/control-messages.ts';
+import { keygenCommittee, type JobFactory, type SignatureOutcome } from './jobs.ts';
+import { operationKey, type OperationLedger } from './operation-ledger.ts';
+import type { RequestAuthenticator } from './request-authenticator.ts';
+import type { FrostKeyShare } from '../crypto/frost/index.ts';
+import { wipeBytes } from '../crypto/wipe.ts';
+
+/** Fewer ready signers than the operation needs (design §5.3). */
+export class QuorumUnavailableError extends MpcError {
+  constructor(ready: number, required: number) {
+    super(
+      ErrorCode.PeerUnavailable,
+      `not enough ready signers: ready=${ready}, required=${required}`,
+    );
+  }
+}
+
+/** The operation id was used before with a different request, or is still running. */
+export class DuplicateOperationError extends MpcError {
+  constructor(message: string) {
+    super(ErrorCode.SessionDuplicate, message);
+  }
+}
+
+export interface ResultPublisher {
+  publish(subject: string, body: Uint8Array, messageId: string): Promise<void>;
+}
+
+export interface RequestCoordinatorOptions {
+  readonly selfNodeId: string;
+  readonly clusterNodes: readonly string[];
+  readonly threshold: number;
+  readonly authenticator: RequestAuthenticator;
+  readonly jobs: JobFactory;
+  readonly host: SessionHost;
+  readonly membership: Membership;
+  readonly ledger: OperationLedger;
+  readonly publisher: ResultPublisher;
+  readonly metrics: SignerMetrics;
+  readonly log: Logger;
+  /** Bound on waiting for another coordinator's identical operation. */
+  readonly duplicateWaitMs: number;
+  /** How often to tell JetStream we are still working on a message. */
+  readonly workingIntervalMs: number;
+}
+
+export class RequestCoordinator {
+  constructor(private readonly options: RequestCoordinatorOptions) {}
+
+  /** Handles one signing request; never throws; always acks (or naks when publishing failed). */
+  async handleSigning(msg: JsMsg): Promise<void> {
+    const clientId = msg.headers?.get(ClientIdHeader) ?? '';
+    const started = performance.now();
+    const stopWorking = this.keepWorking(msg);
+    let keyType = 'unknown';
+    let ids = { walletId: '', txId: '', networkInternalCode: '' };
+    try {
+      const salvaged = salvageRequestIds(msg.data);
+      ids = {
+        walletId: salvaged.walletId,
+        txId: salvaged.txId,
+        networkInternalCode: salvaged.networkInternalCode,
+      };
+      const { message, raw } = this.options.authenticator.sign(msg.data);
+      keyType = message.keyType;
+      ids = {
+        walletId: message.walletId,
+        txId: message.txId,
+        networkInternalCode: message.networkInternalCode,
+      };
+      const key = operationKey('sign', clientId, `${message.walletId}\n${message.txId}`);
+      const digest = requestDigest(raw, message.derivationPath);
+      const subject = signingResultSubject(clientId);
+      const messageId = `${signingResultMessageId(clientId, message.txId, String(msg.seq))}`;
+      const replay = await this.claim(key, digest, msg.seq);
+      if (replay !== undefined) {
+        await this.options.publisher.publish(replay.subject, replay.result, messageId);
+        msg.ack();
+        return;
+      }
+      try {
+        const outcome = await this.sign(message, msg.data, clientId);
+        const body = encodeSigningResult({
+          resultType: 'success',
+          keyType: 'ed25519',
+          walletId: message.walletId,
+          txId: message.txId,
+          networkInternalCode: message.networkInternalCode,
+          signature: outcome.signature,
+        });
+        await this.options.ledger.complete(key, digest, subject, body);
+        await this.options.publisher.publish(subject, body, messageId);
+        this.count('sign', keyType, undefined, started);
+        msg.ack();
+      } catch (error) {
+        await this.options.ledger.release(key).catch(() => undefined);
+        throw error;
+      }
+    } catch (error) {
+      await this.reject('sign', keyType, error, started, msg, async (failure) => {
+        const body = encodeSigningResult({
+          resultType: 'error',
+          walletId: ids.walletId,
+          txId: ids.txId,
+          networkInternalCode: ids.networkInternalCode,
+          errorCode: failure.code,
+          errorReason: failure.message,
+        });
+        await this.options.publisher.publish(
+          signingResultSubject(clientId),
+          body,
+          signingResultMessageId(clientId, ids.txId, String(msg.seq)),
+        );
+      });
+    } finally {
+      stopWorking();
+    }
+  }
+
+  /** Handles one keygen request; never throws. */
+  async handleKeygen(msg: JsMsg): Promise<void> {
+    const clientId = msg.headers?.get(ClientIdHeader) ?? '';
+    const started = performance.now();
+    const stopWorking = this.keepWorking(msg);
+    let walletId = salvageRequestIds(msg.data).walletId;
+    try {
+      const message = this.options.authenticator.keygen(msg.data);
+      walletId = message.walletId;
+      const key = operationKey('keygen', clientId, message.walletId);
+      const digest = createHash('sha256').update(message.walletId).digest('hex');
+      const subject = keygenResultSubject(clientId, message.walletId);
+      const messageId = keygenResultMessageId(clientId, message.walletId, String(msg.seq));
+      const replay = await this.claim(key, digest, msg.seq);
+      if (replay !== undefined) {
+        await this.options.publisher.publish(replay.subject, replay.result, messageId);
+        msg.ack();
+        return;
+      }
+      try {
+        const share = await this.keygen(message, msg.data, clientId);
+        const body = encodeKeygenResult({
+          resultType: 'success',
+          walletId: message.walletId,
+          ecdsaPublicKey: null,
+          eddsaPublicKey: share,
+        });
+        await this.options.ledger.complete(key, digest, subject, body);
+        await this.options.publisher.publish(subject, body, messageId);
+        this.count('keygen', 'all', undefined, started);
+        msg.ack();
+      } catch (error) {
+        await this.options.ledger.release(key).catch(() => undefined);
+        throw error;
+      }
+    } catch (error) {
+      await this.reject('keygen', 'all', error, started, msg, async (failure) => {
+        const body = encodeKeygenResult({
+          resultType: 'error',
+          walletId,
+          errorCode: failure.code,
+          errorReason: failure.message,
+        });
+        await this.options.publisher.publish(
+          keygenResultSubject(clientId, walletId),
+          body,
+          keygenResultMessageId(clientId, walletId, String(msg.seq)),
+        );
+      });
+    } finally {
+      stopWorking();
+    }
+  }
+
+  /** Returns a stored result to replay, or undefined when this signer now owns the operation. */
+  private async claim(
+    key: string,
+    digest: string,
+    seq: number,
+  ): Promise<{ subject: string; result: Uint8Array } | undefined> {
+    const { ledger, membership, selfNodeId, duplicateWaitMs } = this.options;
+    const outcome = await ledger.claim(key, selfNodeId, digest, seq, (node) =>
+      membership.isReady(node),
+    );
+    switch (outcome.kind) {
+      case 'claimed':
+        return undefined;
+      case 'done':
+        return { subject: outcome.subject, result: outcome.result };
+      case 'conflict':
+        throw new DuplicateOperationError('operation id already used for a different request');
+      case 'running': {
+        const done = await ledger.waitForDone(key, duplicateWaitMs);
+        if (done !== undefined) return done;
+        throw new DuplicateOperationError('an identical request is still being processed');
+      }
+    }
+  }
+
+  private async sign(
+    message: SignTxMessage,
+    body: Uint8Array,
+    clientId: string,
+  ): Promise<SignatureOutcome> {
+    const { jobs, host, membership, selfNodeId } = this.options;
+    const record = await jobs.loadForSigning(message, undefined);
+    wipeBytes(record.share);
+    const { metadata } = record;
+    const quorum = metadata.threshold + 1;
+    const committee = metadata.committee.map((member) => member.nodeId);
+    const ready = membership.readyNodes(committee);
+    if (ready.length < quorum) throw new QuorumUnavailableError(ready.length, quorum);
+    if (!ready.includes(selfNodeId)) {
+      throw new MpcError(
+        ErrorCode.ParticipantNotFound,
+        'coordinator is not in the wallet committee',
+      );
+    }
+    const others = rotate(
+      ready.filter((node) => node !== selfNodeId),
+      message.txId,
+    ).slice(0, quorum - 1);
+    const participants: InviteParticipant[] = metadata.committee.filter(
+      (member) => member.nodeId === selfNodeId || others.includes(member.nodeId),
+    );
+    const sessionId = randomUUID();
+    const job = await jobs.sign(sessionId, message, participants);
+    const outcome = await host.coordinate({
+      sessionId,
+      kind: 'sign',
+      participants,
+      request: body,
+      clientId: clientId === '' ? null : clientId,
+      job,
+      awaitAllDone: false,
+    });
+    if (!verifyEd25519Independently(outcome.publicKey, message.tx, outcome.signature)) {
+      throw new MpcError(
+        ErrorCode.SignatureVerification,
+        'assembled signature failed verification',
+      );
+    }
+    return outcome;
+  }
+
+  private async keygen(
+    message: GenerateKeyMessage,
+    body: Uint8Array,
+    clientId: string,
+  ): Promise<Uint8Array> {
+    const { jobs, host, membership, clusterNodes } = this.options;
+    const ready = membership.readyNodes(clusterNodes);
+    if (ready.length < clusterNodes.length) {
+      throw new QuorumUnavailableError(ready.length, clusterNodes.length);
+    }
+    const participants = keygenCommittee(clusterNodes);
+    const sessionId = randomUUID();
+    const job = await jobs.keygen(sessionId, message, participants);
+    const share: FrostKeyShare = await host.coordinate({
+      sessionId,
+      kind: 'keygen',
+      participants,
+      request: body,
+      clientId: clientId === '' ? null : clientId,
+      job,
+      awaitAllDone: true,
+    });
+    return share.publicKey.slice();
+  }
+
+  private keepWorking(msg: JsMsg): () => void {
+    const timer = setInterval(() => msg.working(), this.options.workingIntervalMs);
+    timer.unref();
+    return () => clearInterval(timer);
+  }
+
+  private count(kind: string, keyType: string, error: MpcError | undefined, started: number): void {
+    const result = error === undefined ? 'success' : 'error';
+    const { metrics } = this.options;
+    metrics.sessionsTotal.inc({ kind, key_type: keyType, result, error_code: error?.code ?? '' });
+    metrics.sessionDuration.observe(
+      { kind, key_type: keyType, result },
+      (performance.now() - started) / 1000,
+    );
+  }
+
+  private async reject(
+    kind: string,
+    keyType: string,
+    error: unknown,
+    started: number,
+    msg: JsMsg,
+    publishError: (failure: MpcError) => Promise<void>,
+  ): Promise<void> {
+    const failure =
+      error instanceof MpcError
+        ? error
+        : new MpcError(errorCodeOf(error), error instanceof Error ? error.message : 'failure');
+    this.count(kind, keyType, failure, started);
+    this.options.log.info({ kind, code: failure.code, reason: failure.message }, 'request failed');
+    try {
+      await publishError(failure);
+      msg.ack();
+    } catch (publishFailure) {
+      this.options.log.warn(
+        { err: publishFailure },
+        'could not publish error result; will be redelivered',
+      );
+      msg.nak(1000);
+    }
+  }
+}
+
+/** The request digest that identifies "the same request" for idempotency. */
+function requestDigest(raw: Uint8Array, derivationPath: readonly number[] | null): string {
+  return createHash('sha256')
+    .update(raw)
+    .update(JSON.stringify(derivationPath ?? []))
+    .digest('hex');
+}
+
+/** Spreads load: start the list at a position derived from the operation id. */
+function rotate(nodes: readonly string[], seed: string): string[] {
+  if (nodes.length === 0) return [];
+  const offset = createHash('sha256').update(seed).digest().readUInt32BE(0) % nodes.length;
+  return [...nodes.slice(offset), ...nodes.slice(0, offset)];
+}
+
+/** Verification with node:crypto, independent of the signing path (noble). */
+function verifyEd25519Independently(
+  publicKey: Uint8Array,
+  message: Uint8Array,
+  signature: Uint8Array,
+): boolean {
+  try {
+    const key = createPublicKey({
+      key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(publicKey).toString('base64url') },
+      format: 'jwk',
+    });
+    return nodeVerify(null, message, key, signature);
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,262 @@
+/**
+ * The composition root of one signer process: wires configuration, identity, roster, share
+ * store, NATS, membership, the session host and the request coordinator, and serves health
+ * and metrics. `startSignerNode` resolves once the signer consumes requests; `stop()` shuts
+ * it down in reverse order (abort sessions, stop consuming, drain NATS, close the store).
+ */
+import { existsSync } from 'node:fs';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { jetstream, jetstreamManager, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
+import type { Logger } from 'pino';
+import type { SignerConfig } from '../config/index.ts';
+import { loadSignerSecrets } from '../config/index.ts';
+import { wipeBytes } from '../crypto/wipe.ts';
+import { loadOrCreateIdentity, loadRosterFile, verifyPeer } from '../identity/index.ts';
+import { NatsKvMembership } from '../membership/nats-kv-membership.ts';
+import { startHttpServer } from '../observability/http-server.ts';
+import { createSignerMetrics } from '../observability/metrics.ts';
+import { createAuthorizerPolicy } from '../protocol/authorizers.ts';
+import { createInitiatorVerifier } from '../protocol/initiator.ts';
+import type { SignTxMessage } from '../protocol/messages.ts';
+import {
+  KeygenRequestConsumerName,
+  SigningRequestConsumerName,
+  KeygenBrokerStream,
+  SigningPublisherStream,
+} from '../protocol/subjects.ts';
+import { SessionHost } from '../session/session-host.ts';
+import { ShareStore } from '../store/index.ts';
+import { PeerMessenger } from '../transport/peer-messenger.ts';
+import { ensureMpcStreams } from '../transport/streams.ts';
+import { JobFactory } from './jobs.ts';
+import { watchMaxDeliveryAdvisories } from './max-delivery-advisories.ts';
+import { OperationLedger } from './operation-ledger.ts';
+import { RequestAuthenticator } from './request-authenticator.ts';
+import { RequestCoordinator } from './request-coordinator.ts';
+import { WalletRepository } from './wallet-repository.ts';
+import { decodeStdBase64 } from '../protocol/go-json.ts';
+import { ErrorCode, MpcError } from '../protocol/errors.ts';
+
+export interface SignerNode {
+  readonly httpPort: number;
+  stop(): Promise<void>;
+  /** Resolves when the NATS connection closes for good (the process should exit). */
+  readonly closed: Promise<unknown>;
+}
+
+/** Probe cadence while waiting for a round: fast enough to notice a death well under 1 s. */
+const PROBE_INTERVAL_MS = 150;
+
+export async function startSignerNode(config: SignerConfig, log: Logger): Promise<SignerNode> {
+  const secrets = loadSignerSecrets(config);
+  const identity = await loadOrCreateIdentity({ dataDir: config.dataDir, nodeId: config.nodeId });
+  if (config.rosterFile === undefined) {
+    throw new MpcError(
+      ErrorCode.InvalidConfiguration,
+      'roster_file is required with the nats-kv membership',
+    );
+  }
+  const roster = await loadRosterFile(config.rosterFile);
+  verifyPeer(roster, config.nodeId, identity.publicKey);
+  const store = await ShareStore.open({ dataDir: config.dataDir, kek: secrets.kek });
+  wipeBytes(secrets.kek);
+  const metrics = createSignerMetrics(config.nodeId);
+
+  const nc: NatsConnection = await connect({
+    servers: config.nats.url,
+    name: config.nats.name ?? `mpc-signer-${config.nodeId}`,
+    maxReconnectAttempts: -1,
+    waitOnFirstConnect: true,
+    reconnectTimeWait: 250,
+    pingInterval: 5000,
+    maxPingOut: 3,
+    ...(config.nats.user === undefined ? {} : { user: config.nats.user }),
+    ...(config.nats.password === undefined ? {} : { pass: config.nats.password }),
+    ...(config.nats.token === undefined ? {} : { token: config.nats.token }),
+  });
+  void (async () => {
+    for await (const status of nc.status()) log.info({ natsStatus: status.type }, 'nats status');
+  })();
+  const jsm = await jetstreamManager(nc);
+  const streams = await ensureMpcStreams(jsm, {
+    ackWaitMs: config.sessions.ackWaitMs,
+    maxDeliver: config.sessions.maxDeliver,
+    maxAckPendingKeygen: config.sessions.maxConcurrentKeygen,
+    maxAckPendingSigning: config.sessions.maxConcurrentSigning,
+  });
+  for (const warning of streams.warnings) log.warn({ warning }, 'JetStream shape differs');
+  const js = jetstream(nc);
+  const ledger = await OperationLedger.open(nc);
+
+  const membership = new NatsKvMembership({
+    nc,
+    selfNodeId: config.nodeId,
+    nodes: config.peers,
+    heartbeatIntervalMs: config.membership.heartbeatIntervalMs,
+    peerTimeoutMs: config.membership.peerTimeoutMs,
+    log,
+  });
+  const quorum = config.threshold + 1;
+  metrics.setReadinessSource(() => ({ readySigners: membership.readyNodes().length, quorum }));
+
+  const authenticator = new RequestAuthenticator(
+    createInitiatorVerifier({
+      algorithm: config.initiator.algorithm,
+      publicKey: config.initiator.publicKey,
+    }),
+    createAuthorizerPolicy(config.authorization),
+  );
+  const wallets = new WalletRepository(store);
+  const jobs = new JobFactory({
+    selfNodeId: config.nodeId,
+    clusterNodes: config.peers,
+    threshold: config.threshold,
+    wallets,
+    chainCode: secrets.chainCode,
+  });
+  const host = new SessionHost({
+    self: identity,
+    roster,
+    roundTimeoutMs: config.sessions.roundTimeoutMs,
+    probeIntervalMs: PROBE_INTERVAL_MS,
+    log,
+    shouldPause: (kind, role, round) => {
+      const fault = config.faultInjection;
+      if (fault?.pauseAtRound !== round || kind !== 'sign') return false;
+      const wanted = fault.pauseRole ?? 'any';
+      if (wanted !== 'any' && wanted !== role) return false;
+      return fault.pauseFile === undefined || existsSync(fault.pauseFile);
+    },
+    onPeerSuspect: (peer) => membership.markSuspect(peer),
+    prepare: async (invite) => {
+      const body = decodeStdBase64(invite.request);
+      if (body === undefined)
+        throw new MpcError(ErrorCode.MessageFormat, 'invite request is not base64');
+      if (invite.kind === 'keygen') {
+        return jobs.keygen(invite.sessionId, authenticator.keygen(body), invite.participants);
+      }
+      if (invite.kind === 'sign') {
+        const { message } = authenticator.sign(body);
+        return jobs.sign(invite.sessionId, message satisfies SignTxMessage, invite.participants);
+      }
+      throw new MpcError(ErrorCode.InvalidSessionType, `unsupported session kind ${invite.kind}`);
+    },
+  });
+  const messenger = new PeerMessenger({
+    nc,
+    selfNodeId: config.nodeId,
+    sendTimeoutMs: config.sessions.directSendTimeoutMs,
+    sendAttempts: config.sessions.directSendAttempts,
+    handler: host,
+    onPeerUnreachable: (peer) => membership.markSuspect(peer),
+  });
+  host.attachMessenger(messenger);
+  await messenger.start();
+  await membership.start();
+
+  const coordinator = new RequestCoordinator({
+    selfNodeId: config.nodeId,
+    clusterNodes: config.peers,
+    threshold: config.threshold,
+    authenticator,
+    jobs,
+    host,
+    membership,
+    ledger,
+    publisher: {
+      publish: async (subject, body, messageId) => {
+        await js.publish(subject, body, { msgID: messageId });
+      },
+    },
+    metrics,
+    log,
+    duplicateWaitMs: 8 * config.sessions.roundTimeoutMs,
+    workingIntervalMs: Math.max(500, Math.floor(config.sessions.ackWaitMs / 3)),
+  });
+
+  // Give peers' heartbeats a moment so a fresh signer does not take requests it would refuse.
+  const quorumWaitUntil = Date.now() + 3 * config.membership.heartbeatIntervalMs;
+  while (membership.readyNodes().length < quorum && Date.now() < quorumWaitUntil) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+
+  let stopping = false;
+  const consumers: ConsumerMessages[] = [];
+  const consumeLoop = async (
+    stream: string,
+    durable: string,
+    concurrency: number,
+    handle: (msg: JsMsg) => Promise<void>,
+  ): Promise<void> => {
+    let inFlight = 0;
+    while (!stopping) {
+      try {
+        const consumer = await js.consumers.get(stream, durable);
+        const messages = await consumer.consume({ max_messages: concurrency });
+        consumers.push(messages);
+        for await (const msg of messages) {
+          inFlight += 1;
+          void handle(msg).finally(() => {
+            inFlight -= 1;
+          });
+          while (inFlight >= concurrency && !stopping) await new Promise((r) => setTimeout(r, 5));
+        }
+      } catch (error) {
+        if (!stopping) log.warn({ err: error, stream }, 'request consumer restarting');
+      }
+      if (!stopping) await new Promise((r) => setTimeout(r, 500));
+    }
+  };
+  void consumeLoop(
+    SigningPublisherStream,
+    SigningRequestConsumerName,
+    config.sessions.maxConcurrentSigning,
+    (msg) => coordinator.handleSigning(msg),
+  );
+  void consumeLoop(
+    KeygenBrokerStream,
+    KeygenRequestConsumerName,
+    config.sessions.maxConcurrentKeygen,
+    (msg) => coordinator.handleKeygen(msg),
+  );
+
+  const advisories = watchMaxDeliveryAdvisories({ nc, js, jsm, log });
+
+  const http = await startHttpServer({
+    host: config.http.host,
+    port: config.http.port,
+    registry: metrics.registry,
+    readiness: () => {
+      const readySigners = membership.readyNodes().length;
+      const natsConnected = !nc.isClosed() && !stopping;
+      return {
+        ready: natsConnected && readySigners >= quorum,
+        details: {
+          natsConnected,
+          readySigners,
+          quorum,
+          activeSessions: host.activeSessions,
+          coordinatingSessions: host.coordinatingSessions,
+        },
+      };
+    },
+  });
+  metrics.setActiveSessionsSource(() => host.activeSessions);
+
+  return {
+    httpPort: http.port,
+    closed: nc.closed(),
+    async stop() {
+      stopping = true;
+      host.abortAll('signer shutting down');
+      advisories.unsubscribe();
+      for (const messages of consumers) await messages.close().catch(() => undefined);
+      await membership.stop();
+      messenger.stop();
+      await nc.drain().catch(() => undefined);
+      await http.close();
+      await store.close();
+      wipeBytes(secrets.chainCode);
+    },
+  };
+}
