@@ -13,7 +13,7 @@ import {
 } from './authorizers.ts';
 import { ErrorCode } from './errors.ts';
 import { PublicKeyConfigError } from './public-keys.ts';
-import { hexToBytes, loadMpciumVectors, utf8 } from './test-vectors.ts';
+import { hexToBytes, loadMpciumVectors, utf8 } from '../../test/vectors/mpcium/load.ts';
 
 interface Vectors {
   generateKey: {

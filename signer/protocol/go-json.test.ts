@@ -10,7 +10,7 @@ import {
   goQuoteString,
   toGoDecodedString,
 } from './go-json.ts';
-import { loadMpciumVectors } from './test-vectors.ts';
+import { loadMpciumVectors } from '../../test/vectors/mpcium/load.ts';
 
 interface Vectors {
   goStringEscapes: { cases: { in: string; out: string }[] };

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { ErrorCode } from './errors.ts';
 import { InvalidInitiatorSignatureError, createInitiatorVerifier } from './initiator.ts';
 import { PublicKeyConfigError } from './public-keys.ts';
-import { hexToBytes, loadMpciumVectors, utf8 } from './test-vectors.ts';
+import { hexToBytes, loadMpciumVectors, utf8 } from '../../test/vectors/mpcium/load.ts';
 
 interface Vectors {
   ed25519Seed: string;

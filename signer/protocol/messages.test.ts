@@ -27,7 +27,7 @@ import {
   signTxRaw,
   type SignTxMessage,
 } from './messages.ts';
-import { hexToBytes, loadMpciumVectors, utf8 } from './test-vectors.ts';
+import { hexToBytes, loadMpciumVectors, utf8 } from '../../test/vectors/mpcium/load.ts';
 
 interface Vectors {
   ed25519Seed: string;

@@ -21,7 +21,7 @@ import {
   KeygenResultConsumerBase,
 } from './subjects.ts';
 import { ValidationError } from './errors.ts';
-import { loadMpciumVectors } from './test-vectors.ts';
+import { loadMpciumVectors } from '../../test/vectors/mpcium/load.ts';
 
 interface TopicVectors {
   walletId: string;

@@ -5,6 +5,9 @@
  * request's ClientID header. Checks ClientID isolation, legacy routing, reshare routing, the
  * promise helpers and their timeout.
  */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { jetstream, jetstreamManager, type JsMsg } from '@nats-io/jetstream';
 import { connect, headers, type NatsConnection } from '@nats-io/transport-node';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -18,6 +21,7 @@ import {
   type KeygenResultEvent,
   type ResharingResultEvent,
 } from '../../signer/client/index.ts';
+import { runCli } from '../../signer/client/cli-commands.ts';
 import { createInitiatorVerifier } from '../../signer/protocol/initiator.ts';
 import { ErrorCode } from '../../signer/protocol/errors.ts';
 import {
@@ -367,10 +371,6 @@ describe('MpcClient promise helpers', () => {
 
 describe('mpc CLI against the stand-in signer', () => {
   it('wallet create and sign print the result JSON and exit 0', async () => {
-    const { mkdtempSync, rmSync, writeFileSync } = await import('node:fs');
-    const { tmpdir } = await import('node:os');
-    const { join } = await import('node:path');
-    const { runCli } = await import('../../signer/client/cli-commands.ts');
     const directory = mkdtempSync(join(tmpdir(), 'mpc-cli-it-'));
     stops.push(async () => rmSync(directory, { recursive: true, force: true }));
     const generated = generateInitiatorKey('p256');

@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 
 export function loadMpciumVectors<T>(name: string): T {
-  const url = new URL(`../../test/vectors/mpcium/${name}`, import.meta.url);
+  const url = new URL(name, import.meta.url);
   return JSON.parse(readFileSync(url, 'utf8')) as T;
 }
 
