@@ -168,6 +168,18 @@ describe('ensureMpcStreams on an empty server', () => {
     expect(consumerResponse.error).toBeUndefined();
     expect((await ensureMpcStreams(jsm, options)).warnings).toEqual([]);
   });
+  it('captures Go-client publishes to the literal wildcard subjects', async () => {
+    await ensureMpcStreams(jsm, options);
+    const js = jetstream(nc);
+    // pkg/client publishes to "mpc.signing_request.*" itself (contract §1.2, gap 7).
+    const ack = await js.publish('mpc.signing_request.*', '{"tx_id":"go-1"}');
+    expect(ack.stream).toBe('mpc-signing');
+    const consumer = await js.consumers.get('mpc-signing', 'mpc_signing_consumer');
+    const message = await consumer.next({ expires: 5000 });
+    expect(message?.subject).toBe('mpc.signing_request.*');
+    expect(message?.json()).toEqual({ tx_id: 'go-1' });
+    message?.ack();
+  });
 });
 
 describe('streams pre-created by the mpcium TS client', () => {
