@@ -100,7 +100,9 @@ export function baseOtSenderRespond(
     const r1 = decodePoint(r1Bytes, { field: `baseOt.r1[${l}]`, counterparty });
     const p0 = r0.add(hashToPoint('DKLs23/v1/base-ot/h', pairSessionId, l, r1Bytes));
     const p1 = r1.add(hashToPoint('DKLs23/v1/base-ot/h', pairSessionId, l, r0Bytes));
-    if (p0.is0() || p1.is0()) {
+    // r_0 = r_1 would make both keys equal (k_0 = k_1): the receiver would learn both, and
+    // the extension built on them would reveal the other side's choice bits. Reject it.
+    if (p0.is0() || p1.is0() || p0.equals(p1)) {
       throw new Dkls23InvalidPointError(`base OT ${l}: degenerate receiver points`, {
         field: 'baseOt',
         counterparty,

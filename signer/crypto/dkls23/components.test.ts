@@ -166,6 +166,18 @@ describe('base OT (endemic OT)', () => {
   });
 });
 
+describe('base OT degenerate receiver messages', () => {
+  it('rejects r_0 = r_1 (both keys would be equal)', () => {
+    const random = seededRandom('base-ot-equal');
+    const start = baseOtReceiverStart(sid, random(32), random);
+    const message = start.message.slice();
+    message.copyWithin(33, 0, 33); // r_1 := r_0 in the first OT
+    expect(() => baseOtSenderRespond(sid, message, random, 2)).toThrow(
+      /degenerate receiver points/,
+    );
+  });
+});
+
 describe('KOS OT extension', () => {
   it('q_j = t_j ⊕ x_j·Δ for every column', () => {
     const { sender, receiver, random } = otSetup('kos');
