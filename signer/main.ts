@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 /**
  * `mpc-signer` entry point.
- *   mpc-signer start --config <file>     run the signer (config: YAML + MPC_* env overrides;
- *                                        the file defaults to $MPC_CONFIG)
+ *   mpc-signer start --config <file> [--status-file <file>]
+ *       run the signer (config: YAML + MPC_* env overrides; the file defaults to $MPC_CONFIG);
+ *       once serving, writes {"pid","httpPort"} to the status file when one is given
  *   mpc-signer identity --config <file>  create the identity key if needed, print its public key
  *   mpc-signer backup --config <file> --out <archive> --backup-key-file <file>
  *   mpc-signer restore --config <file> --in <archive> --backup-key-file <file>
@@ -11,7 +12,7 @@
  * Exit codes: 0 clean stop, 1 runtime failure, 2 configuration error.
  */
 import { parseArgs } from 'node:util';
-import { readFileSync } from 'node:fs';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { ConfigError, loadSignerConfig, loadSignerSecrets } from './config/index.ts';
 import { decodeSecretBytes } from './config/load.ts';
 import { wipeBytes } from './crypto/wipe.ts';
@@ -29,6 +30,7 @@ async function main(argv: string[]): Promise<number> {
       out: { type: 'string' },
       in: { type: 'string' },
       'backup-key-file': { type: 'string' },
+      'status-file': { type: 'string' },
     },
   });
   const command = positionals[0] ?? 'start';
@@ -89,6 +91,15 @@ async function main(argv: string[]): Promise<number> {
   const log = createLogger({ level: config.logLevel, nodeId: config.nodeId });
   const node = await startSignerNode(config, log);
   log.info({ httpPort: node.httpPort }, 'signer started');
+  const statusFile = values['status-file'];
+  if (statusFile !== undefined) {
+    // Written atomically once serving, for launchers (local cluster, tests) to find the port.
+    writeFileSync(
+      `${statusFile}.tmp`,
+      JSON.stringify({ pid: process.pid, httpPort: node.httpPort }),
+    );
+    renameSync(`${statusFile}.tmp`, statusFile);
+  }
   return new Promise<number>((resolve) => {
     let stopping = false;
     const stop = (signal: string): void => {

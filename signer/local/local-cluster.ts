@@ -12,7 +12,7 @@ import {
   mkdirSync,
   openSync,
   readFileSync,
-  statSync,
+  rmSync,
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
@@ -131,11 +131,19 @@ export class LocalCluster {
     const signer = this.signer(nodeId);
     if (signer.process !== undefined) return;
     const logFile = this.logFile(nodeId);
-    const startOffset = existsSync(logFile) ? statSync(logFile).size : 0;
+    const statusFile = join(this.options.rootDir, `${nodeId}.status.json`);
+    rmSync(statusFile, { force: true });
     const output = openSync(logFile, 'a');
     const child = spawn(
       process.execPath,
-      [this.options.mainScript, 'start', '--config', signer.configFile],
+      [
+        this.options.mainScript,
+        'start',
+        '--config',
+        signer.configFile,
+        '--status-file',
+        statusFile,
+      ],
       {
         env: { ...process.env, ...(this.options.env ?? {}) },
         stdio: ['ignore', output, output],
@@ -153,21 +161,19 @@ export class LocalCluster {
     });
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const text = readFileSync(logFile, 'utf8').slice(startOffset);
-      for (const line of text.split('\n')) {
-        if (!line.includes('"signer started"')) continue;
-        const port = (JSON.parse(line) as { httpPort?: number }).httpPort;
-        if (typeof port === 'number') {
-          signer.httpPort = port;
-          return;
-        }
+      if (existsSync(statusFile)) {
+        signer.httpPort = (
+          JSON.parse(readFileSync(statusFile, 'utf8')) as { httpPort: number }
+        ).httpPort;
+        return;
       }
       if (exited) {
-        throw new Error(`signer ${nodeId} exited before starting: ${text.slice(-2000)}`);
+        const tail = readFileSync(logFile, 'utf8').slice(-2000);
+        throw new Error(`signer ${nodeId} exited before starting: ${tail}`);
       }
       if (Date.now() > deadline)
         throw new Error(`signer ${nodeId} did not start within ${timeoutMs} ms`);
-      await delay(50);
+      await delay(25);
     }
   }
 
