@@ -8,8 +8,9 @@
  * - a result that some listener handled is acked once every listener's promise settled;
  *   if a user callback throws, the message is NAKed (redelivered, at most 3 deliveries);
  * - a result nobody claimed (no user callback, no matching waiter) is NAKed with a delay so that
- *   another instance sharing the durable can take it, and terminated on its last delivery;
- * - a body that does not decode is terminated (it can never succeed).
+ *   another instance sharing the durable can take it, and dropped (acked) on its last delivery;
+ * - a body that does not decode is reported to `onError` and dropped (acked): it can never
+ *   succeed, and a terminated message would stay in the WorkQueue stream on nats-server 2.9.
  */
 import type { Consumer, ConsumerMessages, JetStreamClient, JsMsg } from '@nats-io/jetstream';
 import { RESULT_CONSUMER_MAX_DELIVER } from '../transport/streams.ts';
@@ -98,7 +99,8 @@ export class ResultDispatcher<T> {
       event = this.options.decode(message.data);
     } catch (error) {
       this.options.onError(error);
-      message.term('undecodable result');
+      // Ack, not term: nats-server 2.9 keeps terminated messages in a WorkQueue stream forever.
+      message.ack();
       return;
     }
     let handled = false;
@@ -120,7 +122,7 @@ export class ResultDispatcher<T> {
     } else if (handled) {
       message.ack();
     } else if (message.info.deliveryCount >= RESULT_CONSUMER_MAX_DELIVER) {
-      message.term('no listener claimed the result');
+      message.ack(); // nobody wants it; acking removes it (term would leave it stored)
     } else {
       message.nak(this.options.unclaimedRedeliveryMs ?? 1000);
     }

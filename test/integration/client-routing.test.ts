@@ -196,10 +196,17 @@ function newSigner(algorithm: 'ed25519' | 'p256'): InitiatorSigner {
   return initiatorSignerFromKeyText(generateInitiatorKey(algorithm).keyFileText);
 }
 
-async function newClient(signer: InitiatorSigner, clientId?: string): Promise<MpcClient> {
+async function newClient(
+  signer: InitiatorSigner,
+  clientId?: string,
+  onError: (error: unknown) => void = (error) => {
+    throw error;
+  },
+): Promise<MpcClient> {
   const client = await MpcClient.create({
     nc,
     signer,
+    onError,
     ...(clientId === undefined ? {} : { clientId }),
   });
   stops.push(() => client.close());
@@ -303,6 +310,40 @@ describe('MpcClient routing', () => {
       new_threshold: 1,
       key_type: 'ed25519',
     });
+  });
+  it('drops undecodable results without calling back and keeps consuming', async () => {
+    const signer = newSigner('ed25519');
+    const errors: unknown[] = [];
+    const client = await newClient(signer, 'svc-g', (error) => errors.push(error));
+    const seen = collect<SigningResultEvent>();
+    stops.push(await client.onSignResult(seen.callback));
+    const js = jetstream(nc);
+    await js.publish(signingResultSubject('svc-g'), 'not json');
+    await js.publish(signingResultSubject('svc-g'), '{"result_type":"maybe"}');
+    await js.publish(
+      signingResultSubject('svc-g'),
+      encodeSigningResult({
+        resultType: 'error',
+        walletId: 'w',
+        txId: 'after-garbage',
+        networkInternalCode: '',
+        errorCode: ErrorCode.KeyNotFound,
+        errorReason: 'wallet w not found',
+      }),
+    );
+    await seen.count(1);
+    expect(seen.events.map((event) => event.tx_id)).toEqual(['after-garbage']);
+    expect(errors.map((error) => (error as { code?: string }).code)).toEqual([
+      'ERROR_UNMARSHAL_FAILURE',
+      'ERROR_MSG_VALIDATION',
+    ]);
+    // Terminated and acked messages leave the WorkQueue stream.
+    const jsm = await jetstreamManager(nc);
+    for (let attempt = 0; attempt < 50; attempt++) {
+      if ((await jsm.streams.info('mpc')).state.messages === 0) break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect((await jsm.streams.info('mpc')).state.messages).toBe(0);
   });
 });
 
