@@ -15,13 +15,12 @@
  * receiver nonce: a repeated session id can then never repeat the receiver's pads (crypto.md
  * §1.4 item 2) — repeating them would only hurt the receiver who chose the nonce.
  */
-import { shake256 } from '@noble/hashes/sha3.js';
 import { transposeBits } from './bit-matrix.ts';
 import { Dkls23OtExtensionCheckError } from './errors.ts';
 import { gf128MultiplyAccumulate, gf128Table, gf128WordsToBytes } from './gf128.ts';
 import { BATCH, CHECK_BLOCKS, KAPPA, ROW_BYTES, SEED_BYTES } from './params.ts';
 import type { RandomSource } from './group.ts';
-import { encodeTranscript, taggedExpand } from '../transcript.ts';
+import { encodeTranscript, shake256, taggedExpand } from '../transcript.ts';
 import type { PartyId } from '../round-protocol.ts';
 
 /** Extension sender's pairwise state: Δ (κ bits) and the κ seeds k_{l,Δ_l}. Secret. */
@@ -66,7 +65,7 @@ function prgRow(
     nonce,
     index,
   ]);
-  const out = shake256(input, { dkLen: ROW_BYTES });
+  const out = shake256(input, ROW_BYTES);
   input.fill(0);
   return out;
 }

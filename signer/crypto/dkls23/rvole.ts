@@ -11,7 +11,6 @@
  * and aborts (ban) on mismatch. Outputs c = Σ_j g_j·α_j[1..2] (Alice) and
  * d = b·δ + Σ_j g_j·ω_j[1..2] (Bob), so c + d = a·b.
  */
-import { shake256 } from '@noble/hashes/sha3.js';
 import { Dkls23RvoleCheckError } from './errors.ts';
 import {
   Fn,
@@ -29,7 +28,7 @@ import {
   type OtExtensionSenderSetup,
 } from './ot-extension.ts';
 import { BATCH, KAPPA, RVOLE_INPUTS, RVOLE_WIDTH, SCALAR_BYTES } from './params.ts';
-import { encodeTranscript, taggedExpand, taggedHash } from '../transcript.ts';
+import { encodeTranscript, shake256, taggedExpand, taggedHash } from '../transcript.ts';
 import type { PartyId } from '../round-protocol.ts';
 import { bytesEqual } from './wire.ts';
 
@@ -74,7 +73,7 @@ function rowScalars(
   out: bigint[],
 ): void {
   const input = encodeTranscript(ROW_HASH_DOMAIN, [pairSessionId, index, column]);
-  const digest = shake256(input, { dkLen: RVOLE_WIDTH * 32 });
+  const digest = shake256(input, RVOLE_WIDTH * 32);
   for (let k = 0; k < RVOLE_WIDTH; k++) out[k] = scalarFromHash(digest, 32 * k);
   digest.fill(0);
   input.fill(0);
