@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import type { ValidationError } from './errors.ts';
 import { ErrorCode, MpcError } from './errors.ts';
 import { MalformedMessageError } from './go-decode.ts';
+import { toGoDecodedString } from './go-json.ts';
 import {
   MAX_EDDSA_MESSAGE_BYTES,
   MAX_REQUEST_BODY_BYTES,
@@ -623,6 +624,61 @@ describe('result encoders (§2.2 field order and encodings)', () => {
       () => decodeSigningResultEvent(utf8('{"result_type":1}')),
       ErrorCode.MsgValidation,
       'result_type',
+    );
+  });
+});
+
+describe('request encode/parse round trip (property)', () => {
+  const id = fc
+    .string({ minLength: 1, maxLength: 40 })
+    .filter(
+      (s) => !/[\s.*>\u0000-\u001f\u007f\ufffd\u2028\u2029]/u.test(s) && !/[\ud800-\udfff]/.test(s),
+    );
+  const bytes = (min: number, max: number) => fc.uint8Array({ minLength: min, maxLength: max });
+  const authorizers = fc.array(fc.record({ authorizerId: id, signature: bytes(1, 72) }), {
+    maxLength: 3,
+  });
+
+  it('parseSignTxMessage(encodeSignTxMessage(m)) = m and Raw() is stable', () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom('secp256k1' as const, 'ed25519' as const),
+        id,
+        id,
+        fc.string({ maxLength: 30 }),
+        bytes(1, 200),
+        bytes(0, 80),
+        fc.option(fc.array(fc.nat(0x7fffffff), { maxLength: 6 }), { nil: null }),
+        authorizers,
+        (
+          keyType,
+          walletId,
+          txId,
+          code,
+          message,
+          signature,
+          derivationPath,
+          authorizerSignatures,
+        ) => {
+          const tx = keyType === 'secp256k1' ? new Uint8Array(32).fill(message[0] ?? 0) : message;
+          const original: SignTxMessage = {
+            keyType,
+            walletId,
+            networkInternalCode: code,
+            txId,
+            tx,
+            signature,
+            derivationPath,
+            authorizerSignatures,
+          };
+          const parsed = parseSignTxMessage(encodeSignTxMessage(original));
+          expect(parsed).toEqual({ ...original, networkInternalCode: toGoDecodedString(code) });
+          expect(signTxRaw(parsed)).toEqual(
+            signTxRaw({ ...original, networkInternalCode: toGoDecodedString(code) }),
+          );
+        },
+      ),
+      { numRuns: 200 },
     );
   });
 });
