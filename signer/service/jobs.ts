@@ -71,6 +71,27 @@ export function keygenCommittee(clusterNodes: readonly string[]): CommitteeMembe
   return clusterNodes.map((nodeId, index) => ({ nodeId, partyId: index + 1 }));
 }
 
+/** Checks that `participants` are t+1 members of the wallet's committee (wipes on failure). */
+function checkSigningSet(
+  message: SignTxMessage,
+  record: { metadata: WalletMetadata; share: Uint8Array },
+  participants: readonly InviteParticipant[],
+): { metadata: WalletMetadata; share: Uint8Array } {
+  const { metadata } = record;
+  const fits =
+    participants.length === metadata.threshold + 1 &&
+    participants.every((p) =>
+      metadata.committee.some((m) => m.nodeId === p.nodeId && m.partyId === p.partyId),
+    );
+  if (!fits) {
+    wipeBytes(record.share);
+    throw new IncompatibleParticipantsError(
+      `signing set does not match wallet ${message.walletId}'s committee`,
+    );
+  }
+  return record;
+}
+
 export class JobFactory {
   constructor(private readonly options: JobFactoryOptions) {}
 
@@ -139,32 +160,27 @@ export class JobFactory {
   ): Promise<{ metadata: WalletMetadata; share: Uint8Array }> {
     const record = await this.options.wallets.load(message.walletId, message.keyType);
     if (record === undefined) throw new KeyNotFoundError(message.walletId, message.keyType);
-    const { metadata } = record;
-    if (participants !== undefined) {
-      const fits =
-        participants.length === metadata.threshold + 1 &&
-        participants.every((p) =>
-          metadata.committee.some((m) => m.nodeId === p.nodeId && m.partyId === p.partyId),
-        );
-      if (!fits) {
-        wipeBytes(record.share);
-        throw new IncompatibleParticipantsError(
-          `signing set does not match wallet ${message.walletId}'s committee`,
-        );
-      }
-    }
-    return record;
+    return participants === undefined ? record : checkSigningSet(message, record, participants);
   }
 
+  /**
+   * Builds the signing job. `loaded` is the record the coordinator already read (it is
+   * checked against `participants` and wiped here like a freshly loaded one).
+   */
   async sign(
     sessionId: string,
     message: SignTxMessage,
     participants: readonly InviteParticipant[],
+    loaded?: { metadata: WalletMetadata; share: Uint8Array },
   ): Promise<SessionJob<SignatureOutcome>> {
     if (message.keyType !== 'ed25519') {
+      loaded?.share.fill(0);
       throw new MpcError(ErrorCode.InvalidSessionType, 'secp256k1 signing is not available yet');
     }
-    const record = await this.loadForSigning(message, participants);
+    const record =
+      loaded === undefined
+        ? await this.loadForSigning(message, participants)
+        : checkSigningSet(message, loaded, participants);
     const share = decodeFrostKeyShare(record.share);
     wipeBytes(record.share);
     const path = message.derivationPath ?? [];

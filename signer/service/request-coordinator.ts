@@ -115,8 +115,10 @@ export class RequestCoordinator {
           networkInternalCode: message.networkInternalCode,
           signature: outcome.signature,
         });
-        await this.options.ledger.complete(key, digest, subject, body);
-        await this.options.publisher.publish(subject, body, messageId);
+        await Promise.all([
+          this.options.ledger.complete(key, digest, subject, body),
+          this.options.publisher.publish(subject, body, messageId),
+        ]);
         this.count('sign', keyType, undefined, started);
         msg.ack();
       } catch (error) {
@@ -230,11 +232,11 @@ export class RequestCoordinator {
   ): Promise<SignatureOutcome> {
     const { jobs, host, membership, selfNodeId } = this.options;
     const record = await jobs.loadForSigning(message, undefined);
-    wipeBytes(record.share);
     const { metadata } = record;
     const quorum = metadata.threshold + 1;
     const committee = metadata.committee.map((member) => member.nodeId);
     const ready = membership.readyNodes(committee);
+    if (ready.length < quorum || !ready.includes(selfNodeId)) wipeBytes(record.share);
     if (ready.length < quorum) throw new QuorumUnavailableError(ready.length, quorum);
     if (!ready.includes(selfNodeId)) {
       throw new MpcError(
@@ -250,7 +252,7 @@ export class RequestCoordinator {
       (member) => member.nodeId === selfNodeId || others.includes(member.nodeId),
     );
     const sessionId = randomUUID();
-    const job = await jobs.sign(sessionId, message, participants);
+    const job = await jobs.sign(sessionId, message, participants, record);
     const outcome = await host.coordinate({
       sessionId,
       kind: 'sign',
