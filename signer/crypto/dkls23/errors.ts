@@ -28,6 +28,7 @@ export const Dkls23ErrorCode = {
   DegenerateNonce: 'DKLS23_DEGENERATE_NONCE',
   InvalidSignature: 'DKLS23_INVALID_SIGNATURE',
   InvalidKeyShare: 'DKLS23_INVALID_KEY_SHARE',
+  PairBanned: 'DKLS23_PAIR_BANNED',
 } as const;
 export type Dkls23ErrorCode = (typeof Dkls23ErrorCode)[keyof typeof Dkls23ErrorCode];
 
@@ -162,5 +163,11 @@ export class Dkls23InvalidSignatureError extends Dkls23Error {
 export class Dkls23InvalidKeyShareError extends Dkls23Error {
   constructor(message: string, details: Details = {}) {
     super(Dkls23ErrorCode.InvalidKeyShare, message, details);
+  }
+}
+/** A session would involve a counterparty this node has banned after a failed check. */
+export class Dkls23PairBannedError extends Dkls23Error {
+  constructor(message: string, details: Details = {}) {
+    super(Dkls23ErrorCode.PairBanned, message, details);
   }
 }

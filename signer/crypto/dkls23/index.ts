@@ -14,3 +14,4 @@ export {
 } from './key-share.ts';
 export * from './errors.ts';
 export { BATCH, KAPPA, STATISTICAL_SECURITY, WIRE_VERSION } from './params.ts';
+export { Dkls23PairBans } from './pair-bans.ts';

@@ -111,15 +111,33 @@ export function otExtensionReceive(
   const pad = random(ROW_BYTES - BATCH / 8);
   x.set(pad, BATCH / 8);
   pad.fill(0);
+  const output = buildReceiverMessage(setup, pairSessionId, nonce, x, () => x);
+  x.fill(0);
+  return output;
+}
+
+/**
+ * The receiver computation with the padded choice row `x` used for the check values and
+ * `rowChoice(l)` as the choice row actually embedded in u^l. Honest receivers pass `() => x`;
+ * tests pass inconsistent rows to model a cheating receiver (selective-abort regression).
+ */
+export function buildReceiverMessage(
+  setup: OtExtensionReceiverSetup,
+  pairSessionId: Uint8Array,
+  nonce: Uint8Array,
+  x: Uint8Array,
+  rowChoice: (row: number) => Uint8Array,
+): OtExtensionReceiverOutput {
   const t = new Uint8Array(KAPPA * ROW_BYTES);
   const u = new Uint8Array(KAPPA * ROW_BYTES);
   for (let l = 0; l < KAPPA; l++) {
     const t0 = prgRow(setup.seeds0, l, pairSessionId, nonce);
     const t1 = prgRow(setup.seeds1, l, pairSessionId, nonce);
+    const choice = rowChoice(l);
     const base = l * ROW_BYTES;
     for (let b = 0; b < ROW_BYTES; b++) {
       t[base + b] = t0[b] as number;
-      u[base + b] = (t0[b] as number) ^ (t1[b] as number) ^ (x[b] as number);
+      u[base + b] = (t0[b] as number) ^ (t1[b] as number) ^ (choice[b] as number);
     }
     t0.fill(0);
     t1.fill(0);
@@ -131,7 +149,6 @@ export function otExtensionReceive(
   for (let l = 0; l < KAPPA; l++) rowCheckValue(tables, t, l * ROW_BYTES, tTilde, l * 16);
   const columns = transposeBits(t, KAPPA, ROW_BYTES, BATCH);
   t.fill(0);
-  x.fill(0);
   return { message: { nonce, u, xTilde, tTilde }, columns };
 }
 
