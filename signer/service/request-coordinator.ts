@@ -101,13 +101,13 @@ export class RequestCoordinator {
       const messageId = `${signingResultMessageId(clientId, message.txId, String(msg.seq))}`;
       const replay = await this.claim(key, digest, msg.seq);
       if (replay !== undefined) {
-        await this.options.publisher.publish(replay.subject, replay.result, messageId);
-        msg.ack();
+        await this.deliver(msg, replay.subject, replay.result, messageId, undefined);
         return;
       }
+      let body: Uint8Array;
       try {
         const outcome = await this.sign(message, msg.data, clientId);
-        const body = encodeSigningResult({
+        body = encodeSigningResult({
           resultType: 'success',
           keyType: 'ed25519',
           walletId: message.walletId,
@@ -115,16 +115,14 @@ export class RequestCoordinator {
           networkInternalCode: message.networkInternalCode,
           signature: outcome.signature,
         });
-        await Promise.all([
-          this.options.ledger.complete(key, digest, subject, body),
-          this.options.publisher.publish(subject, body, messageId),
-        ]);
-        this.count('sign', keyType, undefined, started);
-        msg.ack();
       } catch (error) {
         await this.options.ledger.release(key).catch(() => undefined);
         throw error;
       }
+      this.count('sign', keyType, undefined, started);
+      await this.deliver(msg, subject, body, messageId, () =>
+        this.options.ledger.complete(key, digest, subject, body),
+      );
     } catch (error) {
       await this.reject('sign', keyType, error, started, msg, async (failure) => {
         const body = encodeSigningResult({
@@ -161,26 +159,26 @@ export class RequestCoordinator {
       const messageId = keygenResultMessageId(clientId, message.walletId, String(msg.seq));
       const replay = await this.claim(key, digest, msg.seq);
       if (replay !== undefined) {
-        await this.options.publisher.publish(replay.subject, replay.result, messageId);
-        msg.ack();
+        await this.deliver(msg, replay.subject, replay.result, messageId, undefined);
         return;
       }
+      let body: Uint8Array;
       try {
-        const share = await this.keygen(message, msg.data, clientId);
-        const body = encodeKeygenResult({
+        const eddsaPublicKey = await this.keygen(message, msg.data, clientId);
+        body = encodeKeygenResult({
           resultType: 'success',
           walletId: message.walletId,
           ecdsaPublicKey: null,
-          eddsaPublicKey: share,
+          eddsaPublicKey,
         });
-        await this.options.ledger.complete(key, digest, subject, body);
-        await this.options.publisher.publish(subject, body, messageId);
-        this.count('keygen', 'all', undefined, started);
-        msg.ack();
       } catch (error) {
         await this.options.ledger.release(key).catch(() => undefined);
         throw error;
       }
+      this.count('keygen', 'all', undefined, started);
+      await this.deliver(msg, subject, body, messageId, () =>
+        this.options.ledger.complete(key, digest, subject, body),
+      );
     } catch (error) {
       await this.reject('keygen', 'all', error, started, msg, async (failure) => {
         const body = encodeKeygenResult({
@@ -198,6 +196,35 @@ export class RequestCoordinator {
     } finally {
       stopWorking();
     }
+  }
+
+  /**
+   * Publishes a success (or replayed) result and acks. From here on the operation never turns
+   * into an error result: a ledger write that fails only costs idempotency for a later re-send,
+   * and a publish that fails naks the request so its redelivery replays or redoes it.
+   */
+  private async deliver(
+    msg: JsMsg,
+    subject: string,
+    body: Uint8Array,
+    messageId: string,
+    record: (() => Promise<void>) | undefined,
+  ): Promise<void> {
+    const { publisher, log } = this.options;
+    const [, published] = await Promise.all([
+      record?.().catch((error: unknown) =>
+        log.warn({ err: error }, 'result not recorded in ledger'),
+      ),
+      publisher.publish(subject, body, messageId).then(
+        () => true,
+        (error: unknown) => {
+          log.warn({ err: error }, 'result not published; the request will be redelivered');
+          return false;
+        },
+      ),
+    ]);
+    if (published) msg.ack();
+    else msg.nak(1000);
   }
 
   /** Returns a stored result to replay, or undefined when this signer now owns the operation. */
