@@ -4,8 +4,8 @@
  * and metrics. `startSignerNode` resolves once the signer consumes requests; `stop()` shuts
  * it down in reverse order (abort sessions, stop consuming, drain NATS, close the store).
  */
-import { existsSync } from 'node:fs';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { existsSync, readFileSync } from 'node:fs';
+import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
 import type { Logger } from 'pino';
 import type { SignerConfig } from '../config/index.ts';
@@ -73,6 +73,20 @@ export async function startSignerNode(config: SignerConfig, log: Logger): Promis
     ...(config.nats.user === undefined ? {} : { user: config.nats.user }),
     ...(config.nats.password === undefined ? {} : { pass: config.nats.password }),
     ...(config.nats.token === undefined ? {} : { token: config.nats.token }),
+    ...(config.nats.credsFile === undefined
+      ? {}
+      : { authenticator: credsAuthenticator(new Uint8Array(readFileSync(config.nats.credsFile))) }),
+    ...(config.nats.tls === undefined
+      ? {}
+      : {
+          tls: {
+            ...(config.nats.tls.caFile === undefined ? {} : { caFile: config.nats.tls.caFile }),
+            ...(config.nats.tls.certFile === undefined
+              ? {}
+              : { certFile: config.nats.tls.certFile }),
+            ...(config.nats.tls.keyFile === undefined ? {} : { keyFile: config.nats.tls.keyFile }),
+          },
+        }),
   });
   void (async () => {
     for await (const status of nc.status()) log.info({ natsStatus: status.type }, 'nats status');
