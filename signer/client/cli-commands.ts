@@ -9,6 +9,7 @@
  *            [--derivation-path 44,60,0,0,0] [--tx-id …] [--network-code …] [--client-id …] [--timeout <ms>]
  *   mpc verify --key-type ed25519|secp256k1 --public-key <hex|base64>
  *            (--message … | --message-hex … | --digest-hex …) (--signature <hex|base64> | --r … --s …)
+ *            [--recovery 0-3|<signature_recovery base64>]   (secp256k1: must recover the key)
  *
  * secp256k1 signs a 32-byte digest: `--digest-hex` is used as is, `--message`/`--message-hex`
  * are hashed with SHA-256 first. Ed25519 signs the message bytes (`--digest-hex` is refused).
@@ -54,7 +55,7 @@ export const USAGE = `usage:
            [--algorithm ed25519|p256] [--client-id <id>] [--timeout <ms>]
   mpc verify --key-type ed25519|secp256k1 --public-key <hex|base64>
            (--message <utf8> | --message-hex <hex> | --digest-hex <64 hex>)
-           (--signature <hex|base64> | --r <hex|base64> --s <hex|base64>)
+           (--signature <hex|base64> | --r <hex|base64> --s <hex|base64>) [--recovery 0-3|<base64>]
 `;
 
 const DEFAULT_TIMEOUT_MS = 60_000;
@@ -131,6 +132,17 @@ function parseHexOrBase64(value: string, flag: string): Uint8Array {
     return Uint8Array.from(Buffer.from(value, 'base64'));
   }
   throw new UsageError(`${flag} must be hex or standard base64`);
+}
+
+/** `--recovery`: 0–3, or the result's `signature_recovery` (base64/hex of one byte). */
+function parseRecovery(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (/^[0-3]$/.test(value)) return Number(value);
+  const bytes = parseHexOrBase64(value, '--recovery');
+  if (bytes.length !== 1 || (bytes[0] ?? 4) > 3) {
+    throw new UsageError('--recovery must be 0..3 or the base64 signature_recovery byte');
+  }
+  return bytes[0];
 }
 
 function parseDerivationPath(value: string | undefined): number[] | undefined {
@@ -290,6 +302,7 @@ function verify(args: string[], io: CliIo): number {
     signature: { type: 'string' },
     r: { type: 'string' },
     s: { type: 'string' },
+    recovery: { type: 'string' },
   });
   const keyType = parseKeyType(values['key-type']);
   const publicKey = parseHexOrBase64(
@@ -311,21 +324,24 @@ function verify(args: string[], io: CliIo): number {
         message: bytes,
         signature: parseHexOrBase64(values.signature ?? '', '--signature'),
       });
-    } else if (hasRs) {
-      valid = verifySignature({
-        keyType,
-        publicKey,
-        digest: bytes,
-        r: parseHexOrBase64(required(values.r, '--r'), '--r'),
-        s: parseHexOrBase64(required(values.s, '--s'), '--s'),
-      });
     } else {
-      valid = verifySignature({
+      const recoveryId = parseRecovery(values.recovery);
+      const common = {
         keyType,
         publicKey,
         digest: bytes,
-        signature: parseHexOrBase64(values.signature ?? '', '--signature'),
-      });
+        ...(recoveryId === undefined ? {} : { recoveryId }),
+      };
+      valid = hasRs
+        ? verifySignature({
+            ...common,
+            r: parseHexOrBase64(required(values.r, '--r'), '--r'),
+            s: parseHexOrBase64(required(values.s, '--s'), '--s'),
+          })
+        : verifySignature({
+            ...common,
+            signature: parseHexOrBase64(values.signature ?? '', '--signature'),
+          });
     }
   } catch (error) {
     if (error instanceof RangeError) throw new UsageError(error.message);

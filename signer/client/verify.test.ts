@@ -37,6 +37,29 @@ describe('verifySignature', () => {
         s: compact.subarray(32),
       }),
     ).toBe(true);
+    const recovered = secp256k1.sign(digest, secretKey, { prehash: false, format: 'recovered' });
+    const recoveryId = recovered[0] ?? 0;
+    expect(
+      verifySignature({ keyType: 'secp256k1', publicKey, digest, signature: compact, recoveryId }),
+    ).toBe(true);
+    expect(
+      verifySignature({
+        keyType: 'secp256k1',
+        publicKey,
+        digest,
+        signature: compact,
+        recoveryId: recoveryId ^ 1,
+      }),
+    ).toBe(false);
+    expect(() =>
+      verifySignature({
+        keyType: 'secp256k1',
+        publicKey,
+        digest,
+        signature: compact,
+        recoveryId: 4,
+      }),
+    ).toThrow(RangeError);
     const otherDigest = new Uint8Array(32).fill(0xac);
     expect(
       verifySignature({ keyType: 'secp256k1', publicKey, digest: otherDigest, signature: compact }),

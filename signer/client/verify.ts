@@ -6,7 +6,8 @@
  * - Ed25519: `publicKey` 32 bytes (`eddsa_pub_key`); `signature` 64 bytes R‖S over `message`.
  * - secp256k1: `publicKey` 64-byte X‖Y (`ecdsa_pub_key`), or 33/65-byte SEC1; `digest` is the
  *   32-byte value that was signed (mpcium's `tx`); signature as 64-byte r‖s, or `r` and `s`.
- *   Only low-S signatures are accepted (the contract requires low-S results).
+ *   Only low-S signatures are accepted (the contract requires low-S results). When a recovery
+ *   id (`signature_recovery`) is given, it must recover `publicKey`.
  */
 import { createPublicKey, verify as nodeVerify } from 'node:crypto';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
@@ -27,6 +28,8 @@ export type VerifyRequest =
       readonly signature?: Uint8Array;
       readonly r?: Uint8Array;
       readonly s?: Uint8Array;
+      /** Optional `signature_recovery` (0–3): must recover `publicKey` from the digest. */
+      readonly recoveryId?: number;
     };
 
 const ED25519_SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
@@ -69,12 +72,22 @@ export function verifySignature(request: VerifyRequest): boolean {
     throw new RangeError('secp256k1 public key must be 64 (X||Y), 33 or 65 bytes');
   }
   try {
-    return secp256k1.verify(compact, request.digest, publicKey, {
+    const valid = secp256k1.verify(compact, request.digest, publicKey, {
       prehash: false,
       lowS: true,
       format: 'compact',
     });
-  } catch {
+    if (!valid || request.recoveryId === undefined) return valid;
+    if (!Number.isInteger(request.recoveryId) || request.recoveryId < 0 || request.recoveryId > 3) {
+      throw new RangeError('recovery id must be 0..3');
+    }
+    const recovered = secp256k1.Signature.fromBytes(compact, 'compact')
+      .addRecoveryBit(request.recoveryId)
+      .recoverPublicKey(request.digest);
+    const expected = secp256k1.Point.fromBytes(publicKey);
+    return recovered.equals(expected);
+  } catch (error) {
+    if (error instanceof RangeError) throw error;
     return false;
   }
 }
