@@ -16,7 +16,8 @@
  * Y_j + δ·B and the challenge uses P + δ·B. Since Σ λ_j = 1 over any signer set, Σ λ_j (s_j+δ)
  * = s + δ, so the result is an ordinary Ed25519 signature under the child key.
  */
-import { ed25519, ed25519_FROST } from '@noble/curves/ed25519.js';
+import { createPublicKey, verify } from 'node:crypto';
+import { ed25519_FROST } from '@noble/curves/ed25519.js';
 import type { PartyId, RoundInput, RoundOutput, RoundProtocol } from '../round-protocol.ts';
 import { wipeBytes } from '../wipe.ts';
 import {
@@ -90,6 +91,22 @@ function validateSigners(share: FrostKeyShare, signers: readonly PartyId[]): Par
   }
   if (!signers.includes(share.self)) throw invalidArgument('signers', 'must include self');
   return [...signers];
+}
+
+/**
+ * Strict RFC 8032 verification of the aggregate with node:crypto (OpenSSL): ~20× faster than
+ * pure JS on this hot path, and independent of the noble arithmetic that produced it.
+ */
+function verifyRfc8032(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
+  try {
+    const key = createPublicKey({
+      key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(publicKey).toString('base64url') },
+      format: 'jwk',
+    });
+    return verify(null, message, key, signature);
+  } catch {
+    return false;
+  }
 }
 
 export function createFrostSigningProtocol(
@@ -233,7 +250,7 @@ export function createFrostSigningProtocol(
       shares.set(party, decodeScalar(body, 'signature share', party));
     }
     const signature = aggregateSignature(current, [...shares.values()]);
-    if (ed25519.verify(signature, messageCopy, effectiveKeyBytes, { zip215: false })) {
+    if (verifyRfc8032(effectiveKeyBytes, messageCopy, signature)) {
       return { signature, publicKey: effectiveKeyBytes.slice() };
     }
     const cheaters = others.filter(
