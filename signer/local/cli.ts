@@ -8,21 +8,13 @@
  *   npm run local -- --keep    leave the cluster running; write .local-cluster/state.json
  *   npm run local -- --stop    stop a cluster left running by --keep
  */
-import { createPublicKey, generateKeyPairSync, randomUUID, sign, verify } from 'node:crypto';
+import { createPublicKey, generateKeyPairSync, randomUUID, verify } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { jetstream } from '@nats-io/jetstream';
-import {
-  decodeKeygenResultEvent,
-  decodeSigningResultEvent,
-  encodeGenerateKeyMessage,
-  encodeSignTxMessage,
-  generateKeyRaw,
-  signTxRaw,
-} from '../protocol/messages.ts';
+import { MpcClient, ed25519SignerFromSeed } from '../client/index.ts';
 import { LocalCluster } from './local-cluster.ts';
 import { startNatsServer, type NatsServerHandle } from './nats-server.ts';
 
@@ -74,33 +66,6 @@ async function stopKept(): Promise<number> {
   return 0;
 }
 
-/**
- * Results on one subject of the `mpc` stream, seen with a core NATS subscription (it does not
- * consume from the WorkQueue, so it never takes results away from real clients).
- */
-function watch(nc: NatsConnection, subject: string) {
-  const subscription = nc.subscribe(subject);
-  const iterator = subscription[Symbol.asyncIterator]();
-  return {
-    async next<T>(decode: (body: Uint8Array) => T, match: (value: T) => boolean): Promise<T> {
-      const deadline = Date.now() + RESULT_WAIT_MS;
-      while (Date.now() < deadline) {
-        const step = await Promise.race([
-          iterator.next(),
-          new Promise<undefined>((r) =>
-            setTimeout(() => r(undefined), Math.max(1, deadline - Date.now())),
-          ),
-        ]);
-        if (step === undefined || step.done === true) break;
-        const value = decode(step.value.data);
-        if (match(value)) return value;
-      }
-      throw new Error(`no result on ${subject} within ${RESULT_WAIT_MS} ms`);
-    },
-    stop: () => subscription.unsubscribe(),
-  };
-}
-
 async function run(options: { json: boolean; keep: boolean }): Promise<number> {
   if (options.keep && existsSync(STATE_FILE)) {
     const state = JSON.parse(readFileSync(STATE_FILE, 'utf8')) as LocalState;
@@ -121,7 +86,7 @@ async function run(options: { json: boolean; keep: boolean }): Promise<number> {
     progress('starting nats-server (JetStream) on a random local port…');
     nats = await startNatsServer({ rootDir: join(rootDir, 'nats'), detached: options.keep });
     const { privateKey, publicKey } = generateKeyPairSync('ed25519');
-    const seed = privateKey.export({ format: 'der', type: 'pkcs8' }).subarray(-32);
+    const seed = new Uint8Array(privateKey.export({ format: 'der', type: 'pkcs8' }).subarray(-32));
     const initiatorPublicKey = Buffer.from(
       publicKey.export({ format: 'jwk' }).x ?? '',
       'base64url',
@@ -141,22 +106,18 @@ async function run(options: { json: boolean; keep: boolean }): Promise<number> {
     await cluster.startAll();
     await cluster.waitForReady(3);
     nc = await connect({ servers: nats.url });
-    const js = jetstream(nc);
-    const keygenResults = watch(nc, 'mpc.mpc_keygen_result.*');
-    const signingResults = watch(nc, 'mpc.mpc_signing_result.complete');
+    // Our own SDK with a ClientID of its own: it consumes (and so removes) its results, so a
+    // cluster kept with --keep hands no stale results to the next client.
+    const client = await MpcClient.create({
+      nc,
+      signer: ed25519SignerFromSeed(seed),
+      clientId: 'npm-run-local',
+    });
 
     const walletId = `local-${randomUUID()}`;
     progress(`creating wallet ${walletId} (distributed key generation among all 3)…`);
     const keygenStarted = performance.now();
-    const keygenSignature = new Uint8Array(sign(null, generateKeyRaw({ walletId }), privateKey));
-    await js.publish(
-      `mpc.keygen_request.${walletId}`,
-      encodeGenerateKeyMessage({ walletId, signature: keygenSignature, authorizerSignatures: [] }),
-    );
-    const keygen = await keygenResults.next(
-      decodeKeygenResultEvent,
-      (r) => r.wallet_id === walletId,
-    );
+    const keygen = await client.createWalletAndWait(walletId, { timeoutMs: RESULT_WAIT_MS });
     const keygenMs = performance.now() - keygenStarted;
     if (keygen.result_type !== 'success' || keygen.eddsa_pub_key === null) {
       throw new Error(`keygen failed: ${keygen.error_code} ${keygen.error_reason}`);
@@ -165,27 +126,12 @@ async function run(options: { json: boolean; keep: boolean }): Promise<number> {
 
     const message = 'hello from npm run local';
     const tx = new TextEncoder().encode(message);
-    const txId = randomUUID();
-    const request = {
-      keyType: 'ed25519' as const,
-      walletId,
-      networkInternalCode: 'local',
-      txId,
-      tx,
-    };
     progress('signing a message with Ed25519 (FROST, 2 of 3 signers)…');
     const signStarted = performance.now();
-    const requestSignature = new Uint8Array(sign(null, signTxRaw(request), privateKey));
-    await js.publish(
-      `mpc.signing_request.${txId}`,
-      encodeSignTxMessage({
-        ...request,
-        signature: requestSignature,
-        derivationPath: null,
-        authorizerSignatures: [],
-      }),
+    const signing = await client.signAndWait(
+      { walletId, keyType: 'ed25519', networkInternalCode: 'local', tx },
+      { timeoutMs: RESULT_WAIT_MS },
     );
-    const signing = await signingResults.next(decodeSigningResultEvent, (r) => r.tx_id === txId);
     const signMs = performance.now() - signStarted;
     if (signing.result_type !== 'success' || signing.signature === null) {
       throw new Error(`signing failed: ${signing.error_code} ${signing.error_reason}`);
@@ -201,8 +147,7 @@ async function run(options: { json: boolean; keep: boolean }): Promise<number> {
       }),
       signature,
     );
-    keygenResults.stop();
-    signingResults.stop();
+    await client.close();
 
     const summary = {
       walletId,
