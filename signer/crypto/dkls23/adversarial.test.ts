@@ -284,6 +284,28 @@ describe('signing aborts', () => {
     expect(errorOf(outcomes, 1)).toBeInstanceOf(Dkls23MalformedMessageError);
   });
 
+  it('an off-curve point is rejected', () => {
+    const outcomes = signTampered(1, (p) => ((p[R1.gammaU] = 0x05), p));
+    const error = errorOf(outcomes, 1);
+    expect(error).toBeInstanceOf(Dkls23InvalidPointError);
+    expect(error.counterparty).toBe(2);
+  });
+
+  it('an unknown version or kind is malformed', () => {
+    expect(
+      errorOf(
+        signTampered(0, (p) => ((p[0] = 2), p)),
+        1,
+      ),
+    ).toBeInstanceOf(Dkls23MalformedMessageError);
+    expect(
+      errorOf(
+        signTampered(1, (p) => ((p[1] = 0x20), p)),
+        1,
+      ),
+    ).toBeInstanceOf(Dkls23MalformedMessageError);
+  });
+
   it('a wrong length is malformed', () => {
     const outcomes = signTampered(2, (p) => p.subarray(0, p.length - 1));
     expect(errorOf(outcomes, 1)).toBeInstanceOf(Dkls23MalformedMessageError);
