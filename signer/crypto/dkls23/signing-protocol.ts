@@ -46,10 +46,11 @@ import {
   checkParticipants,
   copyDkls23KeyShare,
   type Dkls23KeyShare,
+  type Dkls23PairSetup,
   wipeDkls23KeyShare,
 } from './key-share.ts';
 import { OT_EXTENSION_MESSAGE_BYTES, type OtExtensionMessage } from './ot-extension.ts';
-import { KAPPA, POINT_BYTES, ROW_BYTES } from './params.ts';
+import { BATCH, KAPPA, POINT_BYTES, ROW_BYTES, RVOLE_WIDTH } from './params.ts';
 import { checkedRandom, encodePartyList, expectMessages, RoundSequencer } from './round-input.ts';
 import {
   RVOLE_SENDER_MESSAGE_BYTES,
@@ -62,7 +63,6 @@ import {
 } from './rvole.ts';
 import { bytesEqual, HEADER_BYTES, Reader, Writer } from './wire.ts';
 import { zeroShare } from './zero-share.ts';
-import { BATCH, RVOLE_WIDTH } from './params.ts';
 
 type CurvePoint = InstanceType<typeof Point>;
 
@@ -303,7 +303,7 @@ class SigningParty implements RoundProtocol<Dkls23Signature> {
       const pairSetup = this.share.pairs.get(other);
       const state = this.pairs.get(other) as PairState;
       const { message, outputs } = rvoleSenderRespond(
-        (pairSetup as { otSender: { delta: Uint8Array; seeds: Uint8Array } }).otSender,
+        (pairSetup as Dkls23PairSetup).otSender,
         signingPairSessionId(this.context, this.self, other),
         parsed.get(other) as OtExtensionMessage,
         [this.instanceKey, signingKey],
