@@ -28,9 +28,13 @@ async function main(): Promise<void> {
     base: { component: 'mpc-operator' },
   });
   const kubeConfig = new KubeConfig();
-  if (process.env['KUBECONFIG'] !== undefined && process.env['KUBECONFIG'] !== '')
+  if (process.env['KUBECONFIG'] !== undefined && process.env['KUBECONFIG'] !== '') {
     kubeConfig.loadFromDefault();
-  else kubeConfig.loadFromCluster();
+  } else if (process.env['KUBERNETES_SERVICE_HOST'] !== undefined) {
+    kubeConfig.loadFromCluster();
+  } else {
+    throw new Error('not in a cluster (KUBERNETES_SERVICE_HOST unset) and KUBECONFIG not set');
+  }
   const operator = await startOperator({
     kubeConfig,
     logger,
