@@ -4,6 +4,10 @@
  * in-process under the chart's ServiceAccount (a TokenRequest token), so a missing RBAC verb
  * fails these tests. Test order matters: one MpcCluster goes through its life.
  */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { parse, parseAllDocuments } from 'yaml';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -19,6 +23,7 @@ const STORAGE_CLASS = 'mpc-test';
 const silent = { info: () => {}, warn: () => {}, error: () => {} };
 
 let operatorKubeConfig: KubeConfig;
+let operatorKubeconfigPath = '';
 let operator: OperatorHandle | undefined;
 
 const sample = (overrides: Record<string, unknown> = {}) => ({
@@ -120,12 +125,16 @@ beforeAll(async () => {
     contexts: [{ name: 'test', cluster: 'test', user: 'operator' }],
     currentContext: 'test',
   });
+  operatorKubeconfigPath = join(mkdtempSync(join(tmpdir(), 'mpc-operator-')), 'kubeconfig');
+  writeFileSync(operatorKubeconfigPath, operatorKubeConfig.exportConfig(), { mode: 0o600 });
   operator = await startOperatorAsServiceAccount();
   await operator.synced;
 });
 
 afterAll(async () => {
   await operator?.stop();
+  if (operatorKubeconfigPath !== '')
+    rmSync(dirname(operatorKubeconfigPath), { recursive: true, force: true });
 });
 
 describe('helm chart', () => {
@@ -537,5 +546,46 @@ describe('MpcCluster lifecycle', () => {
     );
     const kek = await getJson(cluster, ['-n', NS, 'secret', 'wallet-kek']);
     expect(kek?.['data']['kek']).toBe(kekData);
+  });
+});
+
+// Runs only after `npm run build` (scripts/test.sh builds before this suite).
+describe.skipIf(!existsSync('dist/operator/main.js'))('the built entry point', () => {
+  it('starts under the ServiceAccount, turns ready, and exits 0 on SIGTERM', async () => {
+    const child = spawn(process.execPath, ['dist/operator/main.js'], {
+      env: {
+        PATH: process.env['PATH'] ?? '',
+        KUBECONFIG: operatorKubeconfigPath,
+        MPC_OPERATOR_HTTP_PORT: '0',
+        MPC_OPERATOR_LOG_LEVEL: 'info',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) =>
+      child.on('exit', (code) => resolve(code)),
+    );
+    try {
+      const port = await eventually(
+        'the operator to log its port',
+        async () => {
+          const match = /"httpPort":(\d+)/.exec(output);
+          return match === null ? undefined : Number(match[1]);
+        },
+        30_000,
+      );
+      await eventually(
+        '/readyz 200',
+        async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200,
+        30_000,
+      );
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+      expect(output).toContain('shutting down');
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
   });
 });
