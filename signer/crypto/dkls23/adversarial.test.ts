@@ -39,7 +39,8 @@ const R1 = {
   gammaU: H + 98,
   gammaV: H + 131,
   psi: H + 164,
-  tau: H + 196,
+  rvoleNonce: H + 196,
+  tau: H + 228,
 };
 const R1_DELTA = R1.tau + 512 * 3 * 32;
 const R1_ETA = R1_DELTA + 64;
@@ -115,6 +116,7 @@ describe('signing aborts', () => {
     ['τ tampered', 1, (p) => addToScalar(p, R1.tau + 32 * 77, 1n), Dkls23RvoleCheckError],
     ['η tampered', 1, (p) => addToScalar(p, R1_ETA, 1n), Dkls23RvoleCheckError],
     ['μ tampered', 1, (p) => flipBit(p, R1_MU + 3), Dkls23RvoleCheckError],
+    ['sender nonce tampered', 1, (p) => flipBit(p, R1.rvoleNonce), Dkls23RvoleCheckError],
     ['δ tampered', 1, (p) => addToScalar(p, R1_DELTA, 1n), Dkls23RvoleCheckError],
     ['Γu tampered', 1, (p) => shiftPoint(p, R1.gammaU), Dkls23GammaCheckError],
     ['Γv tampered', 1, (p) => shiftPoint(p, R1.gammaV), Dkls23GammaCheckError],

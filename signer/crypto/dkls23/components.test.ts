@@ -13,7 +13,12 @@ import { proveSchnorr, verifySchnorr } from '../schnorr-proof.ts';
 import { gf128Multiply } from './gf128.ts';
 import { transposeBits, transposeBitsNaive } from './bit-matrix.ts';
 import { baseOtReceiverFinish, baseOtReceiverStart, baseOtSenderRespond } from './base-ot.ts';
-import { otExtensionReceive, otExtensionSend, type OtExtensionMessage } from './ot-extension.ts';
+import {
+  buildReceiverMessage,
+  otExtensionReceive,
+  otExtensionSend,
+  type OtExtensionMessage,
+} from './ot-extension.ts';
 import {
   rvoleReceiverFinish,
   rvoleReceiverStart,
@@ -23,7 +28,8 @@ import {
 import { zeroShare } from './zero-share.ts';
 import { dealKeyShares, seededRandom } from './test-helpers.ts';
 import { Fn, Point, randomScalar } from './group.ts';
-import { BATCH, KAPPA, SEED_BYTES } from './params.ts';
+import { BATCH, KAPPA, ROW_BYTES, SEED_BYTES } from './params.ts';
+import { bytesToNumberBE } from '@noble/curves/utils.js';
 import { Dkls23OtExtensionCheckError, Dkls23RvoleCheckError } from './errors.ts';
 import type { Dkls23KeyShare } from './key-share.ts';
 
@@ -287,6 +293,35 @@ describe('RVOLE (Protocol 5.2)', () => {
       Dkls23RvoleCheckError,
     );
     expect(bit === 0 || bit === 1).toBe(true);
+  });
+});
+
+describe('RVOLE under a reused session id', () => {
+  it('a receiver replaying its PRG nonce learns a + a′ only if the sender adds no fresh nonce', () => {
+    const { sender, receiver, random } = otSetup('rvole-replay');
+    const nonce = random(32).slice();
+    const x1 = random(ROW_BYTES).slice();
+    const x2 = x1.slice();
+    x2[0] = (x2[0] as number) ^ 1; // extended OT 0 gets the other choice bit
+    const m1 = buildReceiverMessage(receiver, sid, nonce, x1, () => x1).message;
+    const m2 = buildReceiverMessage(receiver, sid, nonce, x2, () => x2).message;
+    const inputs = [randomScalar(random), randomScalar(random)];
+    const scalarAt = (bytes: Uint8Array, k: number): bigint =>
+      bytesToNumberBE(bytes.subarray(32 * k, 32 * k + 32));
+    const attack = (a1: RvoleSenderMessage, a2: RvoleSenderMessage, i: number): bigint =>
+      Fn.add(
+        Fn.add(a1.delta[i] as bigint, a2.delta[i] as bigint),
+        Fn.add(scalarAt(a1.tau, i), scalarAt(a2.tau, i)),
+      );
+    // Same sender randomness in both runs (same nonce): the attack recovers 2·a.
+    const same1 = rvoleSenderRespond(sender, sid, m1, inputs, seededRandom('same'), 2).message;
+    const same2 = rvoleSenderRespond(sender, sid, m2, inputs, seededRandom('same'), 2).message;
+    expect(attack(same1, same2, 0)).toBe(Fn.mul(2n, inputs[0] as bigint));
+    // A fresh sender nonce per run (the protocol): the combination is meaningless.
+    const run1 = rvoleSenderRespond(sender, sid, m1, inputs, random, 2).message;
+    const run2 = rvoleSenderRespond(sender, sid, m2, inputs, random, 2).message;
+    for (let i = 0; i < 2; i++)
+      expect(attack(run1, run2, i)).not.toBe(Fn.mul(2n, inputs[i] as bigint));
   });
 });
 

@@ -6,6 +6,7 @@
  * derives two pads from the OT columns, H0_j = H(j, q_j) and H1_j = H(j, q_j ⊕ Δ) ∈ Z_q^3, and
  * with random ã ∈ Z_q^2, â ∈ Z_q sends τ_j = H0_j − H1_j + (ã, â). Her share of β_j·(ã, â) is
  * α_j = −H0_j; Bob's is ω_j = H(j, t_j) + β_j·τ_j, so α_j + ω_j = β_j·(ã, â).
+ * All hashes below are keyed by the run key H(sid, Bob's nonce, Alice's nonce) (`rvoleRunKey`).
  * She also sends δ = a − ã, θ = H(sid, τ, δ), η = â + ⟨θ, ã⟩ and
  * μ = H(sid, (α_{j,3} + ⟨θ, α_{j,1..2}⟩)_j); Bob recomputes μ from β_j·η − ω_{j,3} − ⟨θ, ω_{j,1..2}⟩
  * and aborts (ban) on mismatch. Outputs c = Σ_j g_j·α_j[1..2] (Alice) and
@@ -47,6 +48,8 @@ export function gadgetVector(): readonly bigint[] {
 
 /** Alice → Bob message. */
 export interface RvoleSenderMessage {
+  /** Alice's fresh 32 bytes: keys the row hashes, θ and μ to this run (see below). */
+  readonly nonce: Uint8Array;
   readonly tau: Uint8Array; // ξ × 3 scalars
   readonly delta: readonly bigint[]; // ℓ
   readonly eta: bigint; // ρ = 1
@@ -54,7 +57,7 @@ export interface RvoleSenderMessage {
 }
 
 export const RVOLE_SENDER_MESSAGE_BYTES =
-  BATCH * RVOLE_WIDTH * SCALAR_BYTES + RVOLE_INPUTS * 32 + 32 + 32;
+  32 + BATCH * RVOLE_WIDTH * SCALAR_BYTES + RVOLE_INPUTS * 32 + 32 + 32;
 
 /** Bob's state between his message and Alice's answer. Secret. */
 export interface RvoleReceiverState {
@@ -62,17 +65,28 @@ export interface RvoleReceiverState {
   readonly columns: Uint8Array;
   /** b = ⟨g, β⟩, Bob's random input. */
   readonly input: bigint;
+  /** The nonce Bob put into his extension message. */
+  readonly receiverNonce: Uint8Array;
+}
+
+/**
+ * Key of one RVOLE run: the pair session id plus both parties' fresh nonces. Bob's nonce keeps
+ * his PRG pads fresh; Alice's keeps her row hashes fresh, so a cheating Bob who replays his
+ * nonce under a reused session id (same PRG rows, different choice bits) cannot combine two
+ * runs' τ to learn ã + ã′ and, with δ + δ′, the sum of Alice's inputs.
+ */
+export function rvoleRunKey(
+  pairSessionId: Uint8Array,
+  receiverNonce: Uint8Array,
+  senderNonce: Uint8Array,
+): Uint8Array {
+  return taggedHash('DKLs23/v1/rvole/run', pairSessionId, receiverNonce, senderNonce);
 }
 
 const ROW_HASH_DOMAIN = 'DKLs23/v1/rvole/row';
 
-function rowScalars(
-  pairSessionId: Uint8Array,
-  index: number,
-  column: Uint8Array,
-  out: bigint[],
-): void {
-  const input = encodeTranscript(ROW_HASH_DOMAIN, [pairSessionId, index, column]);
+function rowScalars(runKey: Uint8Array, index: number, column: Uint8Array, out: bigint[]): void {
+  const input = encodeTranscript(ROW_HASH_DOMAIN, [runKey, index, column]);
   const digest = shake256(input, RVOLE_WIDTH * 32);
   for (let k = 0; k < RVOLE_WIDTH; k++) out[k] = scalarFromHash(digest, 32 * k);
   digest.fill(0);
@@ -108,7 +122,7 @@ export function rvoleReceiverStart(
     const bit = BigInt(((choiceBits[j >> 3] as number) >> (j & 7)) & 1);
     input = Fn.add(input, Fn.mul(gadget[j] as bigint, bit));
   }
-  return { message, state: { choiceBits, columns, input } };
+  return { message, state: { choiceBits, columns, input, receiverNonce: message.nonce.slice() } };
 }
 
 /** Alice: checks Bob's extension (ban on failure), answers with inputs `a`; returns c. */
@@ -121,6 +135,8 @@ export function rvoleSenderRespond(
   counterparty: PartyId,
 ): { message: RvoleSenderMessage; outputs: bigint[] } {
   const q = otExtensionSend(setup, pairSessionId, receiverMessage, counterparty);
+  const nonce = random(32).slice();
+  const runKey = rvoleRunKey(pairSessionId, receiverMessage.nonce, nonce);
   const columnBytes = KAPPA / 8;
   const flipped = new Uint8Array(columnBytes);
   const correlation = [randomScalar(random), randomScalar(random), randomScalar(random)];
@@ -133,8 +149,8 @@ export function rvoleSenderRespond(
     const column = q.subarray(j * columnBytes, (j + 1) * columnBytes);
     for (let b = 0; b < columnBytes; b++)
       flipped[b] = (column[b] as number) ^ (setup.delta[b] as number);
-    rowScalars(pairSessionId, j, column, h0);
-    rowScalars(pairSessionId, j, flipped, h1);
+    rowScalars(runKey, j, column, h0);
+    rowScalars(runKey, j, flipped, h1);
     for (let k = 0; k < RVOLE_WIDTH; k++) {
       alphas[j * RVOLE_WIDTH + k] = Fn.neg(h0[k] as bigint);
       const value = Fn.add(Fn.sub(h0[k] as bigint, h1[k] as bigint), correlation[k] as bigint);
@@ -144,7 +160,7 @@ export function rvoleSenderRespond(
   q.fill(0);
   flipped.fill(0);
   const delta = inputs.map((a, i) => Fn.sub(a, correlation[i] as bigint));
-  const th = theta(pairSessionId, tau, delta);
+  const th = theta(runKey, tau, delta);
   let eta = correlation[RVOLE_INPUTS] as bigint;
   for (let i = 0; i < RVOLE_INPUTS; i++)
     eta = Fn.add(eta, Fn.mul(th[i] as bigint, correlation[i] as bigint));
@@ -159,9 +175,9 @@ export function rvoleSenderRespond(
     }
     muValues.set(scalarToBytes(value), 32 * j);
   }
-  const mu = muDigest(pairSessionId, muValues);
+  const mu = muDigest(runKey, muValues);
   muValues.fill(0);
-  return { message: { tau, delta, eta, mu }, outputs };
+  return { message: { nonce, tau, delta, eta, mu }, outputs };
 }
 
 /** Bob, final: checks μ (ban on failure) and returns d with c + d = a·b. */
@@ -172,19 +188,15 @@ export function rvoleReceiverFinish(
   counterparty: PartyId,
 ): bigint[] {
   const gadget = gadgetVector();
-  const th = theta(pairSessionId, message.tau, message.delta);
+  const runKey = rvoleRunKey(pairSessionId, state.receiverNonce, message.nonce);
+  const th = theta(runKey, message.tau, message.delta);
   const columnBytes = KAPPA / 8;
   const pads: bigint[] = [0n, 0n, 0n];
   const muValues = new Uint8Array(BATCH * 32);
   const sums = [0n, 0n];
   for (let j = 0; j < BATCH; j++) {
     const bit = BigInt(((state.choiceBits[j >> 3] as number) >> (j & 7)) & 1);
-    rowScalars(
-      pairSessionId,
-      j,
-      state.columns.subarray(j * columnBytes, (j + 1) * columnBytes),
-      pads,
-    );
+    rowScalars(runKey, j, state.columns.subarray(j * columnBytes, (j + 1) * columnBytes), pads);
     const omega: bigint[] = [];
     for (let k = 0; k < RVOLE_WIDTH; k++) {
       const tau = decodeScalar(
@@ -203,7 +215,7 @@ export function rvoleReceiverFinish(
     }
     muValues.set(scalarToBytes(value), 32 * j);
   }
-  const mu = muDigest(pairSessionId, muValues);
+  const mu = muDigest(runKey, muValues);
   muValues.fill(0);
   if (!bytesEqual(mu, message.mu)) {
     throw new Dkls23RvoleCheckError(`RVOLE consistency check failed for party ${counterparty}`, {

@@ -16,7 +16,7 @@
  *
  * Message layouts (after the 38-byte header):
  *   0x20 direct:    commitment[32] ‖ OT extension (nonce[32] ‖ u[κ][80] ‖ x̃[16] ‖ t̃[κ][16])
- *   0x21 direct:    R[33] ‖ salt[32] ‖ pk[33] ‖ Γu[33] ‖ Γv[33] ‖ ψ[32] ‖ τ[ξ][3][32] ‖ δ[2][32] ‖ η[32] ‖ μ[32]
+ *   0x21 direct:    R[33] ‖ salt[32] ‖ pk[33] ‖ Γu[33] ‖ Γv[33] ‖ ψ[32] ‖ rvoleNonce[32] ‖ τ[ξ][3][32] ‖ δ[2][32] ‖ η[32] ‖ μ[32]
  *   0x22 broadcast: u[32] ‖ w[32]
  */
 import { secp256k1 } from '@noble/curves/secp256k1.js';
@@ -321,6 +321,7 @@ class SigningParty implements RoundProtocol<Dkls23Signature> {
         .point(Point.BASE.multiply(state.cu))
         .point(Point.BASE.multiply(state.cv))
         .scalar(Fn.sub(this.inversionMask, chi))
+        .raw(message.nonce)
         .raw(message.tau);
       for (const value of message.delta) writer.scalar(value);
       direct.set(other, writer.scalar(message.eta).raw(message.mu).finish());
@@ -346,6 +347,7 @@ class SigningParty implements RoundProtocol<Dkls23Signature> {
       const gammaU = reader.point('gammaU');
       const gammaV = reader.point('gammaV');
       const psi = reader.scalar('psi');
+      const senderNonce = reader.raw(32, 'rvoleNonce');
       const tau = reader.raw(BATCH * RVOLE_WIDTH * 32, 'tau');
       const delta = [reader.scalar('delta[0]'), reader.scalar('delta[1]')];
       const eta = reader.scalar('eta');
@@ -366,7 +368,7 @@ class SigningParty implements RoundProtocol<Dkls23Signature> {
         );
       }
       const receiver = state.receiver as RvoleReceiverState;
-      const rvoleMessage: RvoleSenderMessage = { tau, delta, eta, mu };
+      const rvoleMessage: RvoleSenderMessage = { nonce: senderNonce, tau, delta, eta, mu };
       const [du, dv] = rvoleReceiverFinish(
         receiver,
         signingPairSessionId(this.context, other, this.self),
