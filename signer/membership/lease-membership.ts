@@ -1,0 +1,573 @@
+/**
+ * Kubernetes membership backend (design §7, k8s.md §4): each signer holds and renews its own
+ * `coordination.k8s.io/v1` Lease and watches its peers' Leases.
+ *
+ * Writer: `start()` creates the Lease if missing, or takes it over (new holder: `acquireTime`
+ * = now, `leaseTransitions` + 1, ownerReference replaced by the current Pod — a StatefulSet pod
+ * keeps its name but gets a new uid, and a Lease owned by the old uid would be garbage
+ * collected). Then every `renewIntervalMs` it replaces the Lease with a new `renewTime`,
+ * carrying the last seen `resourceVersion` (optimistic concurrency): 409 → re-read and retry
+ * once, 404 → create again, any other failure → logged, retried at the next interval (the
+ * Lease simply ages in peers' eyes). `stop()` stops renewing and releases the Lease (empty
+ * holder, `leaseDurationSeconds` 1), best effort and bounded in time, so peers drop us at once.
+ *
+ * Reader: list + watch of the namespace's Leases (optionally by label selector), fed to a
+ * `LeaseObserver` (see lease-observer.ts for the exact liveness and restart rules). Watches
+ * carry a server-side timeout and resume from the last resourceVersion when the server closes
+ * them; any watch error, 410 Gone, or a silent watch (watchdog) leads to a full relist after a
+ * jittered backoff. Missing events can only delay readiness, never fake it.
+ *
+ * Readiness (design §7): self is always ready; a peer is ready when its Lease renewal was
+ * observed within `peerTimeoutMs` by this reader's monotonic clock, it is not suspect, and,
+ * when `isPodReady` is given, its pod is Ready.
+ *
+ * RBAC (namespace-scoped Role bound to the signer's ServiceAccount):
+ *   apiGroups: [coordination.k8s.io], resources: [leases],
+ *   verbs: [get, list, watch, create, update]
+ * (`update` can be narrowed to the signer's own Lease with `resourceNames`, `create` cannot.)
+ */
+import {
+  ApiException,
+  CoordinationV1Api,
+  V1MicroTime,
+  Watch,
+  type KubeConfig,
+  type V1Lease,
+  type V1OwnerReference,
+} from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import {
+  LeaseObserver,
+  renewTimeKey,
+  type LeaseSnapshot,
+  type PeerLeaseState,
+} from './lease-observer.ts';
+import type { Membership } from './membership.ts';
+
+export interface LeaseMembershipOptions {
+  readonly kubeConfig: KubeConfig;
+  readonly namespace: string;
+  readonly selfNodeId: string;
+  /**
+   * Node id → Lease name for every node of the cluster, self included; by convention
+   * `<cluster>-signer-<ordinal>` (see `signerLeaseName`).
+   */
+  readonly leaseNames: ReadonlyMap<string, string>;
+  /** Written to `holderIdentity`; pod name + pod uid distinguishes a restarted pod. */
+  readonly holderIdentity: string;
+  /** Written to `leaseDurationSeconds`; also the default peer timeout. Integer ≥ 1. */
+  readonly leaseDurationSeconds: number;
+  /** Default: leaseDurationSeconds × 1000 / 4 (the kubelet ratio). */
+  readonly renewIntervalMs?: number;
+  /** A peer not renewed for this long (reader's clock) is not ready. Default: lease duration. */
+  readonly peerTimeoutMs?: number;
+  /** The signer's Pod, made the Lease's owner so it is garbage collected with the Pod. */
+  readonly ownerPod?: { readonly name: string; readonly uid: string };
+  /** Labels written on our Lease. */
+  readonly labels?: Readonly<Record<string, string>>;
+  /** Restricts list/watch to matching Leases (e.g. `app.kubernetes.io/instance=<cluster>`). */
+  readonly labelSelector?: string;
+  /** Kubernetes pod readiness of a peer; when given, ready = pod Ready AND Lease live. */
+  readonly isPodReady?: (nodeId: string) => boolean;
+  /** Server-side watch timeout; the watch then resumes from the last resourceVersion. */
+  readonly watchTimeoutSeconds?: number;
+  readonly log: Logger;
+  /** Monotonic milliseconds; injected for tests. */
+  readonly now?: () => number;
+}
+
+/** Lease name convention of the operator: `<cluster>-signer-<ordinal>`. */
+export function signerLeaseName(cluster: string, ordinal: number): string {
+  return `${cluster}-signer-${ordinal}`;
+}
+
+/** The signer could not create, take over or read Leases when starting. */
+export class LeaseMembershipError extends Error {
+  readonly code = 'MEMBERSHIP_LEASE_UNAVAILABLE';
+
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'LeaseMembershipError';
+  }
+}
+
+const RELIST_BACKOFF_MIN_MS = 250;
+const RELIST_BACKOFF_MAX_MS = 5_000;
+
+function statusOf(error: unknown): number | undefined {
+  if (error instanceof ApiException) return error.code;
+  if (typeof error === 'object' && error !== null) {
+    const code = (error as { statusCode?: unknown; code?: unknown }).statusCode;
+    if (typeof code === 'number') return code;
+  }
+  return undefined;
+}
+
+/** Errors that retrying cannot fix: authentication, authorization, invalid object. */
+function isPermanent(error: unknown): boolean {
+  const status = statusOf(error);
+  return status === 401 || status === 403 || status === 422 || status === 400;
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+function snapshotOf(lease: V1Lease): LeaseSnapshot | undefined {
+  const name = lease.metadata?.name;
+  if (name === undefined) return undefined;
+  return {
+    name,
+    holderIdentity: lease.spec?.holderIdentity,
+    renewTime: renewTimeKey(lease.spec?.renewTime),
+  };
+}
+
+function requirePositiveInteger(field: string, value: number): void {
+  if (!Number.isSafeInteger(value) || value < 1) {
+    throw new RangeError(`${field} must be a positive integer, got ${value}`);
+  }
+}
+
+export class LeaseMembership implements Membership {
+  private readonly options: LeaseMembershipOptions;
+  private readonly api: CoordinationV1Api;
+  private readonly observer: LeaseObserver;
+  private readonly leaseName: string;
+  private readonly renewIntervalMs: number;
+  private readonly operationTimeoutMs: number;
+  private readonly watchTimeoutSeconds: number;
+  /** Pending sleeps (backoffs); `stop()` ends them early. */
+  private readonly sleeps = new Map<NodeJS.Timeout, () => void>();
+  private readonly listeners: (() => void)[] = [];
+  /** Our Lease as last written or read (carries the resourceVersion for the next update). */
+  private ownLease: V1Lease | undefined;
+  private renewing: Promise<void> = Promise.resolve();
+  private renewTimer: NodeJS.Timeout | undefined;
+  private tickTimer: NodeJS.Timeout | undefined;
+  private watchAbort: AbortController | undefined;
+  private watchLoop: Promise<void> | undefined;
+  private lastReadySet = '';
+  private started = false;
+  private stopped = false;
+
+  constructor(options: LeaseMembershipOptions) {
+    requirePositiveInteger('leaseDurationSeconds', options.leaseDurationSeconds);
+    const leaseName = options.leaseNames.get(options.selfNodeId);
+    if (leaseName === undefined) throw new RangeError('leaseNames must include selfNodeId');
+    if (options.namespace === '') throw new RangeError('namespace must not be empty');
+    if (options.holderIdentity === '') throw new RangeError('holderIdentity must not be empty');
+    this.renewIntervalMs = options.renewIntervalMs ?? (options.leaseDurationSeconds * 1000) / 4;
+    requirePositiveInteger('renewIntervalMs', Math.ceil(this.renewIntervalMs));
+    const peerTimeoutMs = options.peerTimeoutMs ?? options.leaseDurationSeconds * 1000;
+    requirePositiveInteger('peerTimeoutMs', peerTimeoutMs);
+    this.watchTimeoutSeconds = options.watchTimeoutSeconds ?? 60;
+    requirePositiveInteger('watchTimeoutSeconds', this.watchTimeoutSeconds);
+    this.operationTimeoutMs = Math.max(this.renewIntervalMs, 1_000);
+    this.options = options;
+    this.leaseName = leaseName;
+    this.api = options.kubeConfig.makeApiClient(CoordinationV1Api);
+    this.observer = new LeaseObserver({
+      selfNodeId: options.selfNodeId,
+      leaseNames: options.leaseNames,
+      peerTimeoutMs,
+      now: options.now ?? (() => performance.now()),
+    });
+  }
+
+  /**
+   * Lists peers' Leases, starts watching them, and writes our Lease once; rejects with
+   * `LeaseMembershipError` if either keeps failing (three attempts). Not restartable.
+   */
+  async start(): Promise<void> {
+    if (this.started) throw new LeaseMembershipError('LeaseMembership cannot be started twice');
+    this.started = true;
+    try {
+      const resourceVersion = await this.retrying('list leases', () => this.relist());
+      this.watchLoop = this.runWatchLoop(resourceVersion);
+      await this.retrying('write own lease', () => this.acquire());
+    } catch (error) {
+      await this.stop();
+      throw error;
+    }
+    this.scheduleRenewal();
+    this.tickTimer = setInterval(
+      () => this.notifyIfChanged(),
+      Math.max(this.renewIntervalMs / 2, 100),
+    );
+    this.tickTimer.unref();
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    clearTimeout(this.renewTimer);
+    clearInterval(this.tickTimer);
+    for (const [timer, wake] of this.sleeps) {
+      clearTimeout(timer);
+      wake();
+    }
+    this.sleeps.clear();
+    this.watchAbort?.abort();
+    await this.renewing;
+    // A watch request still connecting cannot be aborted; do not wait for it forever.
+    if (this.watchLoop !== undefined) {
+      await withTimeout(this.watchLoop, this.operationTimeoutMs, 'watch stop').catch(() => {});
+    }
+    if (this.ownLease !== undefined) {
+      try {
+        await withTimeout(this.release(), this.operationTimeoutMs, 'lease release');
+      } catch (error) {
+        this.options.log.debug({ err: error }, 'lease not released; peers time it out');
+      }
+    }
+  }
+
+  isReady(nodeId: string): boolean {
+    if (nodeId === this.options.selfNodeId) return true;
+    if (!this.observer.isReady(nodeId)) return false;
+    return this.options.isPodReady?.(nodeId) ?? true;
+  }
+
+  readyNodes(candidates: readonly string[] = [...this.options.leaseNames.keys()]): string[] {
+    return candidates.filter((node) => this.isReady(node));
+  }
+
+  markSuspect(nodeId: string): void {
+    this.observer.markSuspect(nodeId);
+    this.notifyIfChanged(true);
+  }
+
+  onChange(listener: () => void): void {
+    this.listeners.push(listener);
+  }
+
+  /** Lease view of a node (for status and logs): distinguishes pending (restart grace) from expired. */
+  leaseState(nodeId: string): PeerLeaseState {
+    return this.observer.state(nodeId);
+  }
+
+  // ---- writer ------------------------------------------------------------------------------
+
+  private sleep(ms: number): Promise<void> {
+    if (this.stopped) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.sleeps.delete(timer);
+        resolve();
+      }, ms);
+      this.sleeps.set(timer, resolve);
+    });
+  }
+
+  private async retrying<T>(what: string, operation: () => Promise<T>): Promise<T> {
+    let lastError: unknown;
+    for (let attempt = 0; attempt < 3; attempt += 1) {
+      if (attempt > 0) await this.sleep(500 * attempt);
+      try {
+        return await withTimeout(operation(), this.operationTimeoutMs * 2, what);
+      } catch (error) {
+        lastError = error;
+        if (isPermanent(error)) break;
+      }
+    }
+    throw new LeaseMembershipError(`${what} failed (status ${statusOf(lastError) ?? 'n/a'})`, {
+      cause: lastError,
+    });
+  }
+
+  private ownerReferences(): V1OwnerReference[] | undefined {
+    const pod = this.options.ownerPod;
+    if (pod === undefined) return undefined;
+    return [{ apiVersion: 'v1', kind: 'Pod', name: pod.name, uid: pod.uid }];
+  }
+
+  /** Creates our Lease, or takes over an existing one (a previous incarnation of us). */
+  private async acquire(): Promise<void> {
+    const { namespace, holderIdentity, leaseDurationSeconds } = this.options;
+    const now = new V1MicroTime();
+    const existing = await this.readOwn();
+    if (existing === undefined) {
+      const labels = this.options.labels;
+      const ownerReferences = this.ownerReferences();
+      this.ownLease = await this.api.createNamespacedLease({
+        namespace,
+        body: {
+          apiVersion: 'coordination.k8s.io/v1',
+          kind: 'Lease',
+          metadata: {
+            name: this.leaseName,
+            namespace,
+            ...(labels === undefined ? {} : { labels: { ...labels } }),
+            ...(ownerReferences === undefined ? {} : { ownerReferences }),
+          },
+          spec: {
+            holderIdentity,
+            leaseDurationSeconds,
+            acquireTime: now,
+            renewTime: now,
+            leaseTransitions: 0,
+          },
+        },
+      });
+      return;
+    }
+    const spec = existing.spec ?? {};
+    const newHolder = spec.holderIdentity !== holderIdentity;
+    if (newHolder && spec.holderIdentity !== undefined && spec.holderIdentity !== '') {
+      this.options.log.info({ lease: this.leaseName }, 'taking over lease from a previous holder');
+    }
+    const ownerReferences = this.ownerReferences();
+    const labels = this.options.labels;
+    const metadata = {
+      ...existing.metadata,
+      ...(labels === undefined ? {} : { labels: { ...existing.metadata?.labels, ...labels } }),
+      ...(ownerReferences === undefined ? {} : { ownerReferences }),
+    };
+    this.ownLease = await this.replace({
+      ...existing,
+      metadata,
+      spec: {
+        ...spec,
+        holderIdentity,
+        leaseDurationSeconds,
+        renewTime: now,
+        ...(newHolder
+          ? { acquireTime: now, leaseTransitions: (spec.leaseTransitions ?? 0) + 1 }
+          : {}),
+      },
+    });
+  }
+
+  private async readOwn(): Promise<V1Lease | undefined> {
+    try {
+      return await this.api.readNamespacedLease({
+        name: this.leaseName,
+        namespace: this.options.namespace,
+      });
+    } catch (error) {
+      if (statusOf(error) === 404) return undefined;
+      throw error;
+    }
+  }
+
+  private replace(body: V1Lease): Promise<V1Lease> {
+    return this.api.replaceNamespacedLease({
+      name: this.leaseName,
+      namespace: this.options.namespace,
+      body,
+    });
+  }
+
+  private scheduleRenewal(): void {
+    if (this.stopped) return;
+    this.renewTimer = setTimeout(() => {
+      this.renewing = this.renew().finally(() => this.scheduleRenewal());
+    }, this.renewIntervalMs);
+    this.renewTimer.unref();
+  }
+
+  private async renew(): Promise<void> {
+    if (this.stopped) return;
+    try {
+      await withTimeout(this.renewOnce(), this.operationTimeoutMs, 'lease renewal');
+    } catch (error) {
+      this.options.log.warn(
+        { err: error, lease: this.leaseName, status: statusOf(error) },
+        'lease renewal failed; retrying next interval',
+      );
+    }
+  }
+
+  private async renewOnce(): Promise<void> {
+    const current = this.ownLease;
+    if (current === undefined || current.spec?.holderIdentity !== this.options.holderIdentity) {
+      await this.acquire();
+      return;
+    }
+    const renewed = (lease: V1Lease): V1Lease => ({
+      ...lease,
+      spec: { ...lease.spec, renewTime: new V1MicroTime() },
+    });
+    try {
+      this.ownLease = await this.replace(renewed(current));
+    } catch (error) {
+      const status = statusOf(error);
+      if (status === 404) {
+        this.ownLease = undefined;
+        await this.acquire();
+      } else if (status === 409) {
+        // Someone else wrote it (operator labels, or our own timed-out write that landed).
+        const fresh = await this.readOwn();
+        if (fresh?.spec?.holderIdentity === this.options.holderIdentity) {
+          this.ownLease = await this.replace(renewed(fresh));
+        } else {
+          this.ownLease = fresh;
+          await this.acquire();
+        }
+      } else {
+        throw error;
+      }
+    }
+  }
+
+  /** Clears the holder and shortens the duration so every reader drops us now. */
+  private async release(): Promise<void> {
+    const released = (lease: V1Lease): V1Lease => {
+      const spec = { ...lease.spec };
+      delete spec.holderIdentity;
+      return { ...lease, spec: { ...spec, leaseDurationSeconds: 1, renewTime: new V1MicroTime() } };
+    };
+    const current = this.ownLease;
+    if (current === undefined) return;
+    try {
+      await this.replace(released(current));
+    } catch (error) {
+      if (statusOf(error) !== 409) throw error;
+      const fresh = await this.readOwn();
+      if (fresh?.spec?.holderIdentity === this.options.holderIdentity)
+        await this.replace(released(fresh));
+    }
+  }
+
+  // ---- reader ------------------------------------------------------------------------------
+
+  /** Lists Leases, feeds them as list observations; returns the list's resourceVersion. */
+  private async relist(): Promise<string> {
+    const list = await this.api.listNamespacedLease({
+      namespace: this.options.namespace,
+      ...(this.options.labelSelector === undefined
+        ? {}
+        : { labelSelector: this.options.labelSelector }),
+    });
+    const present = new Set<string>();
+    for (const lease of list.items) {
+      const snapshot = snapshotOf(lease);
+      if (snapshot === undefined) continue;
+      present.add(snapshot.name);
+      this.observer.observe(snapshot, 'list');
+    }
+    for (const name of this.observer.knownLeaseNames()) {
+      if (!present.has(name)) this.observer.observeDeleted(name);
+    }
+    this.notifyIfChanged();
+    return list.metadata?.resourceVersion ?? '';
+  }
+
+  private async runWatchLoop(initialResourceVersion: string): Promise<void> {
+    let resourceVersion: string | undefined = initialResourceVersion;
+    let backoffMs = RELIST_BACKOFF_MIN_MS;
+    while (!this.stopped) {
+      try {
+        if (resourceVersion === undefined) {
+          resourceVersion = await withTimeout(this.relist(), this.operationTimeoutMs * 2, 'relist');
+          backoffMs = RELIST_BACKOFF_MIN_MS;
+        }
+        const outcome = await this.watchOnce(resourceVersion);
+        if (outcome.resumeFrom === undefined) {
+          resourceVersion = undefined;
+          if (!this.stopped && outcome.error !== undefined) {
+            this.options.log.debug({ err: outcome.error }, 'lease watch failed; relisting');
+          }
+        } else {
+          resourceVersion = outcome.resumeFrom;
+          backoffMs = RELIST_BACKOFF_MIN_MS;
+          continue;
+        }
+      } catch (error) {
+        resourceVersion = undefined;
+        if (!this.stopped) this.options.log.warn({ err: error }, 'lease list failed; retrying');
+      }
+      if (this.stopped) break;
+      await this.sleep(backoffMs / 2 + Math.random() * (backoffMs / 2));
+      backoffMs = Math.min(backoffMs * 2, RELIST_BACKOFF_MAX_MS);
+    }
+  }
+
+  /**
+   * One watch request. Resolves with `resumeFrom` when the server closed it cleanly (re-watch
+   * from there), or without it after an error, 410 Gone or a silent connection (relist).
+   */
+  private watchOnce(resourceVersion: string): Promise<{ resumeFrom?: string; error?: unknown }> {
+    return new Promise((resolve) => {
+      let latest = resourceVersion;
+      let needsRelist = false;
+      let settled = false;
+      const finish = (outcome: { resumeFrom?: string; error?: unknown }): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(watchdog);
+        this.watchAbort?.abort();
+        this.watchAbort = undefined;
+        resolve(outcome);
+      };
+      // The server closes the watch after timeoutSeconds; silence beyond that means a dead
+      // connection (client-node 1.4.0 has no client-side watch timeout).
+      const watchdog = setTimeout(
+        () => finish({ error: new Error('lease watch silent') }),
+        (this.watchTimeoutSeconds + 10) * 1000,
+      );
+      watchdog.unref();
+      const path = `/apis/coordination.k8s.io/v1/namespaces/${encodeURIComponent(this.options.namespace)}/leases`;
+      new Watch(this.options.kubeConfig)
+        .watch(
+          path,
+          {
+            resourceVersion,
+            allowWatchBookmarks: true,
+            timeoutSeconds: this.watchTimeoutSeconds,
+            labelSelector: this.options.labelSelector,
+          },
+          (type: string, object: unknown) => {
+            if (settled) return;
+            if (type === 'ERROR') {
+              needsRelist = true;
+              finish({
+                error: new Error(`watch error status ${(object as { code?: number }).code}`),
+              });
+              return;
+            }
+            const lease = object as V1Lease;
+            const version = lease.metadata?.resourceVersion;
+            if (version !== undefined) latest = version;
+            if (type === 'BOOKMARK') return;
+            const snapshot = snapshotOf(lease);
+            if (snapshot === undefined) return;
+            if (type === 'DELETED') this.observer.observeDeleted(snapshot.name);
+            else this.observer.observe(snapshot, 'watch');
+            this.notifyIfChanged();
+          },
+          (error: unknown) => {
+            if (error === null || error === undefined) {
+              finish(needsRelist ? {} : { resumeFrom: latest });
+            } else finish({ error });
+          },
+        )
+        .then((controller) => {
+          if (settled || this.stopped) controller.abort();
+          else this.watchAbort = controller;
+          if (this.stopped) finish({});
+        })
+        .catch((error: unknown) => finish({ error }));
+      if (this.stopped) finish({});
+    });
+  }
+
+  /** Fires listeners when the ready set changed (or always, when `force`). */
+  private notifyIfChanged(force = false): void {
+    const readySet = this.readyNodes().join('\n');
+    if (!force && readySet === this.lastReadySet) return;
+    this.lastReadySet = readySet;
+    for (const listener of this.listeners) {
+      try {
+        listener();
+      } catch (error) {
+        this.options.log.warn({ err: error }, 'membership listener threw');
+      }
+    }
+  }
+}
