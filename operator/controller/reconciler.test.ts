@@ -6,6 +6,7 @@ import { Reconciler, canonicalJson } from './reconciler.ts';
 
 class FakeApi implements KubeApi {
   applied: string[] = [];
+  manifests = new Map<string, Manifest>();
   created = new Map<string, Manifest>();
   existing = new Set<string>();
   statuses: MpcClusterStatus[] = [];
@@ -16,6 +17,7 @@ class FakeApi implements KubeApi {
     if (manifest.kind === this.failApplyOf)
       throw Object.assign(new Error('forbidden'), { code: 403 });
     this.applied.push(`${manifest.kind}/${manifest.metadata.name}`);
+    this.manifests.set(manifest.kind, manifest);
   }
   async createIfAbsent(manifest: Manifest) {
     const key = `Secret/${manifest.metadata.name}`;
@@ -153,6 +155,44 @@ describe('Reconciler', () => {
     expect((await reconciler.reconcile('n', 'w')).requeueAfterMs).toBe(
       Reconciler.UNSETTLED_REQUEUE_MS,
     );
+  });
+});
+
+describe('Reconciler rollout guard', () => {
+  it('holds a pending rollout while a signer is down, and reports it', async () => {
+    const api = new FakeApi();
+    const reconciler = new Reconciler({
+      api,
+      getCluster: () => makeCluster(),
+      observe: () => ({
+        statefulSet: {
+          generation: 2,
+          observedGeneration: 2,
+          replicas: 3,
+          readyReplicas: 2,
+          updatedReplicas: 0,
+          currentRevision: 'old',
+          updateRevision: 'new',
+        },
+        pods: [0, 1, 2].map((i) => ({
+          name: `w-signer-${i}`,
+          ready: i !== 0,
+          terminating: false,
+          revision: 'old',
+        })),
+      }),
+      randomBytes: (n) => new Uint8Array(n).fill(7),
+      now: () => new Date('2026-01-01T00:00:00Z'),
+      logger: { info: () => {}, warn: () => {} },
+    });
+    await reconciler.reconcile('n', 'w');
+    const sts = api.manifests.get('StatefulSet') as {
+      spec: { updateStrategy: { rollingUpdate: { partition: number } } };
+    };
+    expect(sts.spec.updateStrategy.rollingUpdate.partition).toBe(3);
+    const progressing = api.statuses[0]?.conditions?.find((c) => c.type === 'Progressing');
+    expect(progressing).toMatchObject({ status: 'True', reason: 'QuorumAtRisk' });
+    expect(api.events.map((e) => e.reason)).toContain('RolloutPaused');
   });
 });
 

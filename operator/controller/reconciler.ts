@@ -8,7 +8,8 @@
  * (create-if-absent, never regenerated) → owned children via server-side apply → status from
  * the StatefulSet and pods (watch caches) → Events for notable transitions.
  */
-import type { MpcCluster, MpcClusterStatus } from '../api/mpc-cluster.ts';
+import { quorumOf, type MpcCluster, type MpcClusterStatus } from '../api/mpc-cluster.ts';
+import { rolloutPartition } from '../status/rollout-guard.ts';
 import { buildChildren } from '../resources/children.ts';
 import { manifestKey } from '../resources/manifest.ts';
 import { clusterNames } from '../resources/names.ts';
@@ -79,7 +80,14 @@ export class Reconciler {
     }
     const missingSecrets = await this.missingReferencedSecrets(cluster);
 
-    for (const child of buildChildren(cluster)) {
+    const observed = this.deps.observe(cluster);
+    const rollout = rolloutPartition(
+      cluster.spec.replicas,
+      quorumOf(cluster.spec),
+      observed.statefulSet,
+      observed.pods,
+    );
+    for (const child of buildChildren(cluster, { partition: rollout.partition })) {
       try {
         await api.apply(child);
       } catch (error) {
@@ -88,10 +96,11 @@ export class Reconciler {
       }
     }
 
-    const observed = this.deps.observe(cluster);
+    // Re-read: the watches may already have seen effects of the applies above.
+    const latest = this.deps.observe(cluster);
     const status = computeStatus(
       cluster,
-      { ...observed, missingSecrets },
+      { ...latest, missingSecrets, rolloutPaused: rollout.paused },
       this.deps.now().toISOString(),
     );
     this.deps.onStatus?.(cluster, status);

@@ -115,7 +115,10 @@ export function buildPodDisruptionBudget(cluster: MpcCluster): Manifest {
   };
 }
 
-export function buildChildren(cluster: MpcCluster): Manifest[] {
+export function buildChildren(
+  cluster: MpcCluster,
+  options: { readonly partition?: number } = {},
+): Manifest[] {
   return [
     buildServiceAccount(cluster),
     buildRole(cluster),
@@ -123,7 +126,7 @@ export function buildChildren(cluster: MpcCluster): Manifest[] {
     buildConfigMap(cluster, commonLabels(cluster), controllerReference(cluster)),
     buildHeadlessService(cluster),
     buildMetricsService(cluster),
-    buildStatefulSet(cluster),
+    buildStatefulSet(cluster, options.partition ?? 0),
     buildPodDisruptionBudget(cluster),
   ];
 }

@@ -37,7 +37,8 @@ export function signerConfigHash(cluster: MpcCluster): string {
   return hash.digest('hex').slice(0, 16);
 }
 
-export function buildStatefulSet(cluster: MpcCluster): Manifest {
+/** `partition` comes from the quorum rollout guard (status/rollout-guard.ts); 0 = no hold. */
+export function buildStatefulSet(cluster: MpcCluster, partition = 0): Manifest {
   const { spec } = cluster;
   const names = clusterNames(cluster);
   const labels = commonLabels(cluster);
@@ -158,7 +159,7 @@ export function buildStatefulSet(cluster: MpcCluster): Manifest {
       replicas: spec.replicas,
       serviceName: names.headlessService,
       podManagementPolicy: 'Parallel',
-      updateStrategy: { type: 'RollingUpdate', rollingUpdate: { partition: 0 } },
+      updateStrategy: { type: 'RollingUpdate', rollingUpdate: { partition } },
       persistentVolumeClaimRetentionPolicy: { whenDeleted: 'Retain', whenScaled: 'Retain' },
       selector: { matchLabels: selectorLabels(cluster) },
       template: {

@@ -49,6 +49,8 @@ export interface Observation {
   readonly pods: readonly ObservedPod[];
   /** Names of referenced Secrets that do not exist. */
   readonly missingSecrets: readonly string[];
+  /** The rollout guard holds a pending rollout back to protect the quorum. */
+  readonly rolloutPaused?: boolean;
 }
 
 function rolloutPending(
@@ -140,8 +142,16 @@ export function computeStatus(
       previous,
       'Progressing',
       pending === undefined ? 'False' : 'True',
-      pending === undefined ? 'RolloutComplete' : 'RollingOut',
-      pending ?? `all ${replicas} signers run the current spec`,
+      pending === undefined
+        ? 'RolloutComplete'
+        : observed.rolloutPaused === true
+          ? 'QuorumAtRisk'
+          : 'RollingOut',
+      pending === undefined
+        ? `all ${replicas} signers run the current spec`
+        : observed.rolloutPaused === true
+          ? `rollout paused until ${Math.min(quorum + 1, replicas)} signers are ready (${tally}); ${pending}`
+          : pending,
       generation,
       now,
     ),
@@ -217,6 +227,15 @@ export function statusTransitionEvents(
   }
   if (before?.phase !== after.phase && after.phase === 'Ready') {
     events.push({ type: 'Normal', reason: 'ClusterReady', message: `all signers ready: ${tally}` });
+  }
+  const progressingReason = (status: MpcClusterStatus | undefined) =>
+    status?.conditions?.find((c) => c.type === 'Progressing')?.reason;
+  if (progressingReason(before) !== 'QuorumAtRisk' && progressingReason(after) === 'QuorumAtRisk') {
+    events.push({
+      type: 'Warning',
+      reason: 'RolloutPaused',
+      message: `rollout paused to protect the signing quorum: ${tally}`,
+    });
   }
   if (
     conditionStatus(before, 'Degraded') !== 'True' &&
