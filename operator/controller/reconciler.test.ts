@@ -186,7 +186,7 @@ describe('Reconciler rollout guard', () => {
       logger: { info: () => {}, warn: () => {} },
     });
     await reconciler.reconcile('n', 'w');
-    const sts = api.manifests.get('StatefulSet') as {
+    const sts = api.manifests.get('StatefulSet') as unknown as {
       spec: { updateStrategy: { rollingUpdate: { partition: number } } };
     };
     expect(sts.spec.updateStrategy.rollingUpdate.partition).toBe(3);
