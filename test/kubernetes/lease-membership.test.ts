@@ -205,6 +205,54 @@ describe('LeaseMembership on a real kube-apiserver', () => {
     expect(a.leaseState('node2')).toBe('expired');
   });
 
+  it('a stale Lease left by a dead signer never makes it ready', async () => {
+    await leases().createNamespacedLease({
+      namespace,
+      body: {
+        metadata: { name: 'wallet-signer-2', labels: { 'app.kubernetes.io/instance': CLUSTER } },
+        spec: {
+          holderIdentity: 'node2-old-pod',
+          leaseDurationSeconds: LEASE_SECONDS,
+          renewTime: new V1MicroTime(),
+        },
+      },
+    });
+    const a = membership('node0');
+    await a.start();
+    const until = performance.now() + PEER_TIMEOUT_MS + 250;
+    while (performance.now() < until) {
+      expect(a.isReady('node2')).toBe(false);
+      await delay(50);
+    }
+    expect(a.leaseState('node2')).toBe('expired');
+  });
+
+  it('keeps renewing when someone else writes its Lease (409 → re-read)', async () => {
+    const a = membership('node0');
+    const b = membership('node1');
+    await Promise.all([a.start(), b.start()]);
+    await eventually('a sees b', () => a.isReady('node1'));
+    // The operator (or a human) labels b's Lease: b's cached resourceVersion is now stale.
+    const api = leases();
+    for (let round = 0; round < 3; round += 1) {
+      const current = await api.readNamespacedLease({ name: 'wallet-signer-1', namespace });
+      current.metadata = {
+        ...current.metadata,
+        labels: { ...current.metadata?.labels, touched: String(round) },
+      };
+      await api.replaceNamespacedLease({ name: 'wallet-signer-1', namespace, body: current });
+      await delay(300);
+    }
+    const until = performance.now() + PEER_TIMEOUT_MS + 500;
+    while (performance.now() < until) {
+      expect(a.isReady('node1')).toBe(true);
+      await delay(50);
+    }
+    const lease = await api.readNamespacedLease({ name: 'wallet-signer-1', namespace });
+    expect(lease.metadata?.labels?.['touched']).toBe('2');
+    expect(lease.spec?.holderIdentity).toMatch(/^node1-pod_/);
+  });
+
   it('a restarted reader does not flap: peers go not-ready → ready once, never back', async () => {
     const a = membership('node0');
     const b = membership('node1');
