@@ -165,6 +165,11 @@ export class LeaseMembership implements Membership {
     requirePositiveInteger('renewIntervalMs', Math.ceil(this.renewIntervalMs));
     const peerTimeoutMs = options.peerTimeoutMs ?? options.leaseDurationSeconds * 1000;
     requirePositiveInteger('peerTimeoutMs', peerTimeoutMs);
+    if (this.renewIntervalMs >= Math.min(peerTimeoutMs, options.leaseDurationSeconds * 1000)) {
+      throw new RangeError(
+        'renewIntervalMs must be shorter than the lease duration and peer timeout',
+      );
+    }
     this.watchTimeoutSeconds = options.watchTimeoutSeconds ?? 60;
     requirePositiveInteger('watchTimeoutSeconds', this.watchTimeoutSeconds);
     this.operationTimeoutMs = Math.max(this.renewIntervalMs, 1_000);
@@ -406,6 +411,13 @@ export class LeaseMembership implements Membership {
         if (fresh?.spec?.holderIdentity === this.options.holderIdentity) {
           this.ownLease = await this.replace(renewed(fresh));
         } else {
+          // Only one process per ordinal should exist (StatefulSet); two renewing the same
+          // Lease would hide each other's death from peers. Taken back like kubelet does, but
+          // said loudly.
+          this.options.log.error(
+            { lease: this.leaseName, holder: fresh?.spec?.holderIdentity },
+            'own lease held by another holder; taking it back',
+          );
           this.ownLease = fresh;
           await this.acquire();
         }
