@@ -808,8 +808,8 @@ function parseSessions(reader: FieldReader, raw: Record<string, unknown>): Sessi
     maxConcurrentKeygen: count('max_concurrent_keygen', 4, 10_000),
     ackWaitMs: ms('ack_wait_ms', 30_000),
     maxDeliver: count('max_deliver', 4, 1000),
-    directSendTimeoutMs: ms('direct_send_timeout_ms', 1000),
-    directSendAttempts: count('direct_send_attempts', 3, 100),
+    directSendTimeoutMs: ms('direct_send_timeout_ms', 250),
+    directSendAttempts: count('direct_send_attempts', 4, 100),
     retryWithFreshSigners: reader.boolean(
       section,
       'retry_with_fresh_signers',

@@ -127,25 +127,33 @@ export class OperationLedger {
     await this.kv.delete(key);
   }
 
-  /** Polls until the entry is done (returns it) or gone/expired (returns undefined). */
+  /**
+   * Polls until the entry is done (returns its result), released or expired (`released`: the
+   * other attempt failed, the caller may claim again), or the bound passes (`timeout`).
+   */
   async waitForDone(
     key: string,
     timeoutMs: number,
-    pollMs = 100,
-  ): Promise<{ subject: string; result: Uint8Array } | undefined> {
+    pollMs = 50,
+  ): Promise<
+    | { kind: 'done'; subject: string; result: Uint8Array }
+    | { kind: 'released' }
+    | { kind: 'timeout' }
+  > {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
       const entry = await this.kv.get(key);
-      if (entry === null || entry.operation !== 'PUT') return undefined;
+      if (entry === null || entry.operation !== 'PUT') return { kind: 'released' };
       const current = entry.json<LedgerEntry>();
       if (current.state === 'done') {
         return {
+          kind: 'done',
           subject: current.subject,
           result: new Uint8Array(Buffer.from(current.result, 'base64')),
         };
       }
       await new Promise((resolve) => setTimeout(resolve, pollMs));
     }
-    return undefined;
+    return { kind: 'timeout' };
   }
 }

@@ -234,22 +234,28 @@ export class RequestCoordinator {
     seq: number,
   ): Promise<{ subject: string; result: Uint8Array } | undefined> {
     const { ledger, membership, selfNodeId, duplicateWaitMs } = this.options;
-    const outcome = await ledger.claim(key, selfNodeId, digest, seq, (node) =>
-      membership.isReady(node),
-    );
-    switch (outcome.kind) {
-      case 'claimed':
-        return undefined;
-      case 'done':
-        return { subject: outcome.subject, result: outcome.result };
-      case 'conflict':
-        throw new DuplicateOperationError('operation id already used for a different request');
-      case 'running': {
-        const done = await ledger.waitForDone(key, duplicateWaitMs);
-        if (done !== undefined) return done;
-        throw new DuplicateOperationError('an identical request is still being processed');
+    // A claim released by a failed concurrent attempt may be claimed again (bounded).
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const outcome = await ledger.claim(key, selfNodeId, digest, seq, (node) =>
+        membership.isReady(node),
+      );
+      switch (outcome.kind) {
+        case 'claimed':
+          return undefined;
+        case 'done':
+          return { subject: outcome.subject, result: outcome.result };
+        case 'conflict':
+          throw new DuplicateOperationError('operation id already used for a different request');
+        case 'running': {
+          const waited = await ledger.waitForDone(key, duplicateWaitMs);
+          if (waited.kind === 'done') return waited;
+          if (waited.kind === 'timeout') {
+            throw new DuplicateOperationError('an identical request is still being processed');
+          }
+        }
       }
     }
+    throw new DuplicateOperationError('an identical request is still being processed');
   }
 
   private async sign(

@@ -45,7 +45,7 @@ export interface SignerNode {
 }
 
 /** Probe cadence while waiting for a round: fast enough to notice a death well under 1 s. */
-const PROBE_INTERVAL_MS = 150;
+const PROBE_INTERVAL_MS = 100;
 
 export async function startSignerNode(config: SignerConfig, log: Logger): Promise<SignerNode> {
   const secrets = loadSignerSecrets(config);
@@ -206,7 +206,11 @@ export async function startSignerNode(config: SignerConfig, log: Logger): Promis
     while (!stopping) {
       try {
         const consumer = await js.consumers.get(stream, durable);
-        const messages = await consumer.consume({ max_messages: concurrency });
+        // Small prefetch: a message waiting in our buffer gets no working() heartbeats and
+        // would be redelivered elsewhere after the ack wait.
+        const messages = await consumer.consume({
+          max_messages: Math.max(1, Math.floor(concurrency / 4)),
+        });
         consumers.push(messages);
         for await (const msg of messages) {
           inFlight += 1;
@@ -221,18 +225,21 @@ export async function startSignerNode(config: SignerConfig, log: Logger): Promis
       if (!stopping) await new Promise((r) => setTimeout(r, 500));
     }
   };
-  void consumeLoop(
-    SigningPublisherStream,
-    SigningRequestConsumerName,
-    config.sessions.maxConcurrentSigning,
-    (msg) => coordinator.handleSigning(msg),
-  );
-  void consumeLoop(
-    KeygenBrokerStream,
-    KeygenRequestConsumerName,
-    config.sessions.maxConcurrentKeygen,
-    (msg) => coordinator.handleKeygen(msg),
-  );
+  // Test-only: a signer that refuses coordination only ever participates.
+  if (config.faultInjection?.refuseCoordination !== true) {
+    void consumeLoop(
+      SigningPublisherStream,
+      SigningRequestConsumerName,
+      config.sessions.maxConcurrentSigning,
+      (msg) => coordinator.handleSigning(msg),
+    );
+    void consumeLoop(
+      KeygenBrokerStream,
+      KeygenRequestConsumerName,
+      config.sessions.maxConcurrentKeygen,
+      (msg) => coordinator.handleKeygen(msg),
+    );
+  }
 
   const advisories = watchMaxDeliveryAdvisories({ nc, js, jsm, log });
 
@@ -251,6 +258,7 @@ export async function startSignerNode(config: SignerConfig, log: Logger): Promis
           quorum,
           activeSessions: host.activeSessions,
           coordinatingSessions: host.coordinatingSessions,
+          ...(config.faultInjection === undefined ? {} : { pausedSessions: host.pausedSessions }),
         },
       };
     },

@@ -39,6 +39,9 @@ export function localPartyDriver<Result>(protocol: RoundProtocol<Result>): Party
 
 export type MessageKind = 'broadcast' | 'direct';
 
+/** Delay before the first liveness probe of peers a round is still waiting for. */
+const FIRST_PROBE_DELAY_MS = 30;
+
 /** What the runner needs from the transport. Every method rejects with a typed error. */
 export interface RoundNetwork {
   /** Sends one signed broadcast payload to each listed peer; resolves when all acked. */
@@ -261,7 +264,8 @@ export class RoundRunner<Result> {
         for (const peer of missing) network.probe(peer).catch(reject);
         timer = setTimeout(tick, Math.min(probeIntervalMs, roundTimeoutMs - elapsed));
       };
-      timer = setTimeout(tick, Math.min(probeIntervalMs, roundTimeoutMs));
+      // Rounds normally complete within milliseconds: probe early once, then periodically.
+      timer = setTimeout(tick, Math.min(FIRST_PROBE_DELAY_MS, probeIntervalMs, roundTimeoutMs));
       this.checkExpectation();
     });
     try {

@@ -74,6 +74,12 @@ interface ActiveSession {
   startTimer?: NodeJS.Timeout;
   lifetimeTimer?: NodeJS.Timeout;
   ended: boolean;
+  /** Test-only fault injection stalled this session. */
+  paused: boolean;
+  started?: boolean;
+  /** The invite's signed body and our hello, to answer a retried invite identically. */
+  inviteBody?: string;
+  helloReply?: SignedControl;
 }
 
 const SEEN_SESSION_LIMIT = 10_000;
@@ -101,6 +107,13 @@ export class SessionHost implements PeerMessageHandler {
   /** Number of sessions currently held (for metrics and tests). */
   get activeSessions(): number {
     return this.sessions.size;
+  }
+
+  /** Number of held sessions stalled by test-only fault injection. */
+  get pausedSessions(): number {
+    let count = 0;
+    for (const active of this.sessions.values()) if (active.paused) count += 1;
+    return count;
   }
 
   /** Number of held sessions this signer coordinates. */
@@ -150,9 +163,20 @@ export class SessionHost implements PeerMessageHandler {
       messenger: this.messenger,
       roundTimeoutMs: this.options.roundTimeoutMs,
       probeIntervalMs: this.options.probeIntervalMs,
-      shouldPause: (round) => this.options.shouldPause?.(invite.kind, role, round) === true,
+      shouldPause: (round) => {
+        const pause = this.options.shouldPause?.(invite.kind, role, round) === true;
+        if (pause) active.paused = true;
+        return pause;
+      },
     });
-    const active: ActiveSession = { invite, session, job, dones: new Map(), ended: false };
+    const active: ActiveSession = {
+      invite,
+      session,
+      job,
+      dones: new Map(),
+      ended: false,
+      paused: false,
+    };
     this.sessions.set(invite.sessionId, active);
     // Hard bound on any session's life, whatever happens to its messages.
     const limitMs = (job.party.rounds + 3) * this.options.roundTimeoutMs;
@@ -177,6 +201,11 @@ export class SessionHost implements PeerMessageHandler {
       return { error: { code: ErrorCode.ParticipantNotFound, message: 'not a participant' } };
     }
     if (!this.remember(invite.sessionId)) {
+      // A retried invite (the first reply was lost or late) gets the same hello again.
+      const existing = this.sessions.get(invite.sessionId);
+      if (existing !== undefined && existing.inviteBody === (signed as SignedControl).body) {
+        return existing.helloReply ?? signControl(this.options.self, existing.session.hello());
+      }
       return { error: { code: ErrorCode.SessionDuplicate, message: 'session id reused' } };
     }
     let job: SessionJob<unknown>;
@@ -218,7 +247,9 @@ export class SessionHost implements PeerMessageHandler {
         ),
       );
     }, this.options.roundTimeoutMs);
-    return signControl(this.options.self, active.session.hello());
+    active.inviteBody = (signed as SignedControl).body;
+    active.helloReply = signControl(this.options.self, active.session.hello());
+    return active.helloReply;
   }
 
   onEnvelope(envelope: Envelope): FrameReply {
@@ -239,6 +270,8 @@ export class SessionHost implements PeerMessageHandler {
     switch (control.type) {
       case 'start':
         if (from !== active.invite.coordinator) return FrameReply.Rejected;
+        if (active.started) return FrameReply.Accepted; // a retried start
+        active.started = true;
         clearTimeout(active.startTimer);
         void this.runParticipant(active, control.hellos);
         return FrameReply.Accepted;

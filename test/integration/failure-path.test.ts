@@ -226,7 +226,10 @@ describe('failure path', () => {
           true,
         );
       } else {
-        expect(['ERROR_PEER_UNAVAILABLE', 'ERROR_SESSION_TIMEOUT']).toContain(result['error_code']);
+        expect(
+          ['ERROR_PEER_UNAVAILABLE', 'ERROR_SESSION_TIMEOUT'],
+          JSON.stringify(result),
+        ).toContain(result['error_code']);
       }
     }
     expect(successes).toBeGreaterThan(0);
