@@ -67,7 +67,13 @@ export interface LeaseMembershipOptions {
   readonly labels?: Readonly<Record<string, string>>;
   /** Restricts list/watch to matching Leases (e.g. `app.kubernetes.io/instance=<cluster>`). */
   readonly labelSelector?: string;
-  /** Kubernetes pod readiness of a peer; when given, ready = pod Ready AND Lease live. */
+  /**
+   * Kubernetes pod readiness of a peer; when given, ready = pod Ready AND Lease live.
+   * Caution: must not be the pod's Ready condition while the signer's readiness probe itself
+   * requires quorum (/readyz: readySigners >= quorum) — that is circular and no signer would
+   * ever become Ready at bootstrap. Use a quorum-independent signal (pod Running and not
+   * terminating) or a probe that does not count peers.
+   */
   readonly isPodReady?: (nodeId: string) => boolean;
   /** Server-side watch timeout; the watch then resumes from the last resourceVersion. */
   readonly watchTimeoutSeconds?: number;
