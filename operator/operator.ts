@@ -16,6 +16,7 @@ import { startHealthServer, type HealthServer } from './http/health-server.ts';
 import { createKubeApi, createWatchSource, type KubeApi } from './kube/kube-api.ts';
 import { ResilientWatch, type ListedObject } from './kube/resilient-watch.ts';
 import { clusterNames } from './resources/names.ts';
+import { POD_TEMPLATE_HASH_ANNOTATION } from './resources/statefulset.ts';
 import type { ObservedPod, ObservedStatefulSet } from './status/compute-status.ts';
 
 export interface OperatorOptions {
@@ -54,7 +55,10 @@ interface PodObject extends LabelledObject {
 }
 
 interface StatefulSetObject extends LabelledObject {
-  readonly metadata?: LabelledObject['metadata'] & { readonly generation?: number };
+  readonly metadata?: LabelledObject['metadata'] & {
+    readonly generation?: number;
+    readonly annotations?: Record<string, string>;
+  };
   readonly status?: {
     readonly observedGeneration?: number;
     readonly replicas?: number;
@@ -161,6 +165,7 @@ export async function startOperator(options: OperatorOptions): Promise<OperatorH
     let statefulSet: ObservedStatefulSet | undefined;
     if (sts !== undefined) {
       const status = sts.status ?? {};
+      const templateHash = sts.metadata?.annotations?.[POD_TEMPLATE_HASH_ANNOTATION];
       statefulSet = {
         generation: sts.metadata?.generation ?? 0,
         observedGeneration: status.observedGeneration ?? 0,
@@ -171,6 +176,7 @@ export async function startOperator(options: OperatorOptions): Promise<OperatorH
           ? {}
           : { currentRevision: status.currentRevision }),
         ...(status.updateRevision === undefined ? {} : { updateRevision: status.updateRevision }),
+        ...(templateHash === undefined ? {} : { podTemplateHash: templateHash }),
       };
     }
     const observedPods: ObservedPod[] = pods

@@ -10,6 +10,7 @@
  */
 import { quorumOf, type MpcCluster, type MpcClusterStatus } from '../api/mpc-cluster.ts';
 import { rolloutPartition } from '../status/rollout-guard.ts';
+import { podTemplateHash } from '../resources/statefulset.ts';
 import { buildChildren } from '../resources/children.ts';
 import { manifestKey } from '../resources/manifest.ts';
 import { clusterNames } from '../resources/names.ts';
@@ -86,6 +87,7 @@ export class Reconciler {
       quorumOf(cluster.spec),
       observed.statefulSet,
       observed.pods,
+      podTemplateHash(cluster),
     );
     for (const child of buildChildren(cluster, { partition: rollout.partition })) {
       try {

@@ -37,6 +37,15 @@ export function signerConfigHash(cluster: MpcCluster): string {
   return hash.digest('hex').slice(0, 16);
 }
 
+/** StatefulSet annotation: hash of the desired pod template, to see a rollout coming. */
+export const POD_TEMPLATE_HASH_ANNOTATION = 'mpc-platform.dev/pod-template-hash';
+
+/** Hash of the pod template the operator wants; differs from the applied one => rollout. */
+export function podTemplateHash(cluster: MpcCluster): string {
+  const template = (buildStatefulSet(cluster)['spec'] as { template: unknown }).template;
+  return createHash('sha256').update(JSON.stringify(template)).digest('hex').slice(0, 16);
+}
+
 /** `partition` comes from the quorum rollout guard (status/rollout-guard.ts); 0 = no hold. */
 export function buildStatefulSet(cluster: MpcCluster, partition = 0): Manifest {
   const { spec } = cluster;
@@ -146,6 +155,17 @@ export function buildStatefulSet(cluster: MpcCluster, partition = 0): Manifest {
   if (spec.storage?.storageClassName !== undefined)
     claimSpec['storageClassName'] = spec.storage.storageClassName;
 
+  const template = {
+    metadata: {
+      // User labels first: ours win, so the selector can never be broken by an override.
+      labels: { ...(overrides.labels ?? {}), ...labels },
+      annotations: {
+        ...(overrides.annotations ?? {}),
+        [CONFIG_HASH_ANNOTATION]: signerConfigHash(cluster),
+      },
+    },
+    spec: podSpec,
+  };
   return {
     apiVersion: 'apps/v1',
     kind: 'StatefulSet',
@@ -153,6 +173,12 @@ export function buildStatefulSet(cluster: MpcCluster, partition = 0): Manifest {
       name: names.statefulSet,
       namespace: cluster.metadata.namespace,
       labels,
+      annotations: {
+        [POD_TEMPLATE_HASH_ANNOTATION]: createHash('sha256')
+          .update(JSON.stringify(template))
+          .digest('hex')
+          .slice(0, 16),
+      },
       ownerReferences: [controllerReference(cluster)],
     },
     spec: {
@@ -162,17 +188,7 @@ export function buildStatefulSet(cluster: MpcCluster, partition = 0): Manifest {
       updateStrategy: { type: 'RollingUpdate', rollingUpdate: { partition } },
       persistentVolumeClaimRetentionPolicy: { whenDeleted: 'Retain', whenScaled: 'Retain' },
       selector: { matchLabels: selectorLabels(cluster) },
-      template: {
-        metadata: {
-          // User labels first: ours win, so the selector can never be broken by an override.
-          labels: { ...(overrides.labels ?? {}), ...labels },
-          annotations: {
-            ...(overrides.annotations ?? {}),
-            [CONFIG_HASH_ANNOTATION]: signerConfigHash(cluster),
-          },
-        },
-        spec: podSpec,
-      },
+      template,
       volumeClaimTemplates: [
         {
           apiVersion: 'v1',

@@ -41,6 +41,8 @@ export interface ObservedStatefulSet {
   readonly updatedReplicas: number;
   readonly currentRevision?: string;
   readonly updateRevision?: string;
+  /** The applied StatefulSet's pod-template-hash annotation. */
+  readonly podTemplateHash?: string;
 }
 
 export interface Observation {

@@ -72,6 +72,16 @@ describe('rolloutPartition (3 signers, quorum 2)', () => {
     });
   });
 
+  it('holds a rollout that the next apply would start while a signer is down', () => {
+    const settled = { ...sts(false), podTemplateHash: 'h1' };
+    const down = [pod(0, false), pod(1, true), pod(2, true)];
+    expect(rolloutPartition(3, 2, settled, down, 'h2')).toEqual({ partition: 3, paused: true });
+    expect(rolloutPartition(3, 2, settled, down, 'h1')).toEqual({ partition: 0, paused: false });
+    expect(
+      rolloutPartition(3, 2, settled, [pod(0, true), pod(1, true), pod(2, true)], 'h2'),
+    ).toEqual({ partition: 0, paused: false });
+  });
+
   it('reads ordinals from pod names', () => {
     expect(ordinalOf('wallet-signer-12')).toBe(12);
     expect(ordinalOf('wallet')).toBeUndefined();

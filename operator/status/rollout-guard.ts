@@ -3,7 +3,8 @@
  * management, whose RollingUpdate does not wait for *other* unready pods before taking the
  * next one down. The operator therefore steers `updateStrategy.rollingUpdate.partition`:
  *
- * - no rollout pending → partition 0;
+ * - no rollout pending (revisions equal and the desired pod template is the applied one)
+ *   → partition 0;
  * - rollout pending and at least min(quorum + 1, replicas) signers ready → partition 0: the
  *   StatefulSet controller may take the next signer down and quorum still holds;
  * - otherwise → freeze the rollout where it is: partition = the lowest ordinal already
@@ -31,11 +32,19 @@ export function rolloutPartition(
   quorum: number,
   statefulSet: ObservedStatefulSet | undefined,
   pods: readonly ObservedPod[],
+  desiredPodTemplateHash?: string,
 ): RolloutDecision {
-  const update = statefulSet?.updateRevision;
-  if (statefulSet === undefined || update === undefined || statefulSet.currentRevision === update) {
-    return { partition: 0, paused: false };
-  }
+  if (statefulSet === undefined) return { partition: 0, paused: false };
+  const rolling =
+    statefulSet.updateRevision !== undefined &&
+    statefulSet.currentRevision !== statefulSet.updateRevision;
+  // The apply about to happen changes the template: a rollout starts with it.
+  const starting =
+    desiredPodTemplateHash !== undefined &&
+    statefulSet.podTemplateHash !== undefined &&
+    statefulSet.podTemplateHash !== desiredPodTemplateHash;
+  if (!rolling && !starting) return { partition: 0, paused: false };
+  const update = rolling ? statefulSet.updateRevision : undefined;
   const live = pods.filter((pod) => !pod.terminating);
   const ready = live.filter((pod) => pod.ready).length;
   if (ready >= Math.min(quorum + 1, replicas)) return { partition: 0, paused: false };
@@ -48,7 +57,8 @@ export function rolloutPartition(
   let frozenAt = replicas;
   for (let ordinal = 0; ordinal < replicas; ordinal++) {
     const pod = byOrdinal.get(ordinal);
-    const touched = pod === undefined || pod.terminating || pod.revision === update;
+    const touched =
+      pod === undefined || pod.terminating || (update !== undefined && pod.revision === update);
     if (touched) {
       frozenAt = ordinal;
       break;

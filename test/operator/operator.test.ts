@@ -51,6 +51,36 @@ async function startOperatorAsServiceAccount(): Promise<OperatorHandle> {
   });
 }
 
+// kwok leaves pods annotated status=custom alone, so their Ready condition can be set here.
+async function setReady(pod: string, ready: boolean): Promise<void> {
+  await kc(cluster, [
+    '-n',
+    NS,
+    'annotate',
+    'pod',
+    pod,
+    'kwok.x-k8s.io/status=custom',
+    '--overwrite',
+  ]);
+  const current = await getJson(cluster, ['-n', NS, 'pod', pod]);
+  const conditions = (current?.['status'].conditions ?? []).map((c: { type: string }) =>
+    c.type === 'Ready' || c.type === 'ContainersReady'
+      ? { ...c, status: ready ? 'True' : 'False' }
+      : c,
+  );
+  await kc(cluster, [
+    '-n',
+    NS,
+    'patch',
+    'pod',
+    pod,
+    '--subresource=status',
+    '--type=merge',
+    '-p',
+    JSON.stringify({ status: { conditions } }),
+  ]);
+}
+
 const childKinds = [
   'statefulset',
   'service',
@@ -361,34 +391,6 @@ describe('MpcCluster lifecycle', () => {
 
   it('the status follows signers losing readiness (quorum lost) and regaining it', async () => {
     // kwok leaves pods annotated status=custom alone, so their Ready condition can be set here.
-    const setReady = async (pod: string, ready: boolean) => {
-      await kc(cluster, [
-        '-n',
-        NS,
-        'annotate',
-        'pod',
-        pod,
-        'kwok.x-k8s.io/status=custom',
-        '--overwrite',
-      ]);
-      const current = await getJson(cluster, ['-n', NS, 'pod', pod]);
-      const conditions = (current?.['status'].conditions ?? []).map((c: { type: string }) =>
-        c.type === 'Ready' || c.type === 'ContainersReady'
-          ? { ...c, status: ready ? 'True' : 'False' }
-          : c,
-      );
-      await kc(cluster, [
-        '-n',
-        NS,
-        'patch',
-        'pod',
-        pod,
-        '--subresource=status',
-        '--type=merge',
-        '-p',
-        JSON.stringify({ status: { conditions } }),
-      ]);
-    };
     const phase = (expected: string, ready: number) =>
       eventually(`phase ${expected} with ${ready} ready`, async () => {
         const mpc = await getJson(cluster, ['-n', NS, 'mpccluster', 'wallet']);
@@ -511,6 +513,58 @@ describe('MpcCluster lifecycle', () => {
         return mpc?.['status']?.phase === 'Ready' && mpc['status'].observedGeneration === 2;
       },
       60_000,
+    );
+  });
+
+  it('holds a rollout while a signer is down and resumes it when the signer is back', async () => {
+    await setReady('wallet-signer-0', false);
+    // The operator must have seen the signer go down before the edit arrives.
+    await eventually(
+      '2 ready signers',
+      async () =>
+        (await getJson(cluster, ['-n', NS, 'mpccluster', 'wallet']))?.['status']?.readySigners ===
+        2,
+    );
+    await kc(cluster, [
+      '-n',
+      NS,
+      'patch',
+      'mpcc',
+      'wallet',
+      '--type=merge',
+      '-p',
+      '{"spec":{"logLevel":"warn"}}',
+    ]);
+    const paused = await eventually('the rollout to be paused', async () => {
+      const mpc = await getJson(cluster, ['-n', NS, 'mpccluster', 'wallet']);
+      const progressing = mpc?.['status']?.conditions?.find(
+        (c: { type: string }) => c.type === 'Progressing',
+      );
+      return mpc?.['status'].observedGeneration === 3 && progressing?.reason === 'QuorumAtRisk'
+        ? progressing
+        : undefined;
+    });
+    expect(paused.message).toContain('rollout paused until 3 signers are ready');
+    const held = await getJson(cluster, ['-n', NS, 'statefulset', 'wallet-signer']);
+    expect(held?.['spec'].updateStrategy.rollingUpdate.partition).toBe(3);
+    expect(held?.['status'].updatedReplicas ?? 0).toBe(0);
+    await setReady('wallet-signer-0', true);
+    await kc(cluster, ['-n', NS, 'annotate', 'pod', 'wallet-signer-0', 'kwok.x-k8s.io/status-']);
+    await eventually(
+      'the resumed rollout to finish',
+      async () => {
+        const mpc = await getJson(cluster, ['-n', NS, 'mpccluster', 'wallet']);
+        const sts = await getJson(cluster, ['-n', NS, 'statefulset', 'wallet-signer']);
+        const s = sts?.['status'];
+        return (
+          mpc?.['status']?.phase === 'Ready' &&
+          mpc['status'].observedGeneration === 3 &&
+          sts?.['spec'].updateStrategy.rollingUpdate.partition === 0 &&
+          s.currentRevision === s.updateRevision &&
+          s.updatedReplicas === 3
+        );
+      },
+      90_000,
     );
   });
 
