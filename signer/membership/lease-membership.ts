@@ -409,10 +409,13 @@ export class LeaseMembership implements Membership {
     } catch (error) {
       const status = statusOf(error);
       if (status === 404) {
+        // Defensive: kube-apiserver answers a deleted Lease's stale update with 409 (Leases
+        // allow create-on-update, the resourceVersion precondition fails); handled below.
         this.ownLease = undefined;
         await this.acquire();
       } else if (status === 409) {
-        // Someone else wrote it (operator labels, or our own timed-out write that landed).
+        // Someone else wrote it (operator labels, or our own timed-out write that landed), or
+        // deleted it (then the read finds nothing and acquire() creates it again).
         const fresh = await this.readOwn();
         if (fresh?.spec?.holderIdentity === this.options.holderIdentity) {
           this.ownLease = await this.replace(renewed(fresh));

@@ -259,6 +259,30 @@ describe('LeaseMembership on a real kube-apiserver', () => {
     expect(lease.spec?.holderIdentity).toMatch(/^node1-pod_/);
   });
 
+  it('recreates its Lease when someone deletes it (stale update → 409 → re-read finds none → create)', async () => {
+    const a = membership('node0');
+    const b = membership('node1');
+    await Promise.all([a.start(), b.start()]);
+    await eventually('a sees b', () => a.isReady('node1'));
+    await leases().deleteNamespacedLease({ name: 'wallet-signer-1', namespace });
+    await eventually('a saw the deletion', () => a.leaseState('node1') === 'released', 2000);
+    await eventually('b recreated it and a sees b again', () => a.isReady('node1'), 2000);
+    const lease = await leases().readNamespacedLease({ name: 'wallet-signer-1', namespace });
+    expect(lease.spec?.holderIdentity).toMatch(/^node1-pod_/);
+  });
+
+  it('keeps seeing peers across server-side watch timeouts (re-watch from the last version)', async () => {
+    const a = membership('node0', { watchTimeoutSeconds: 1 });
+    const b = membership('node1');
+    await Promise.all([a.start(), b.start()]);
+    await eventually('a sees b', () => a.isReady('node1'));
+    const until = performance.now() + 3500;
+    while (performance.now() < until) {
+      expect(a.isReady('node1')).toBe(true);
+      await delay(50);
+    }
+  });
+
   it('a restarted reader does not flap: peers go not-ready → ready once, never back', async () => {
     const a = membership('node0');
     const b = membership('node1');
