@@ -205,6 +205,7 @@ export class LeaseMembership implements Membership {
       await this.stop();
       throw error;
     }
+    if (this.stopped) return; // stop() raced with start()
     this.scheduleRenewal();
     this.tickTimer = setInterval(
       () => this.notifyIfChanged(),
