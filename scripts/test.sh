@@ -26,10 +26,11 @@ step "unit tests (Node $("$node24" --version))"
 "$node24" node_modules/vitest/vitest.mjs run --config vitest.unit.config.ts --reporter=default --reporter=json --outputFile.json="$reports/unit24.json"
 step "integration tests (real nats-server, real signer processes)"
 npx vitest run --config vitest.integration.config.ts --reporter=default --reporter=json --outputFile.json="$reports/integration.json"
-if [ -f vitest.operator.config.ts ]; then
-  step "operator tests (real Kubernetes control plane)"
-  bash test/controlplane/build.sh
-  npx vitest run --config vitest.operator.config.ts --reporter=default --reporter=json --outputFile.json="$reports/operator.json"
-fi
+step "Kubernetes control plane (built from the Go module proxy, cached outside the repo)"
+bash test/controlplane/build.sh
+step "operator tests (real Kubernetes control plane)"
+npx vitest run --config vitest.operator.config.ts --reporter=default --reporter=json --outputFile.json="$reports/operator.json"
+step "signer Lease membership tests (real Kubernetes control plane)"
+npx vitest run --config vitest.kubernetes.config.ts --reporter=default --reporter=json --outputFile.json="$reports/kubernetes.json"
 
 node scripts/summarize-tests.mjs "$reports"/*.json
