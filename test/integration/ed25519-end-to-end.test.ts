@@ -3,6 +3,8 @@
  * server, driven by a raw mpcium-wire client; signatures checked with node:crypto and noble.
  */
 import { createPublicKey, randomUUID, verify } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -95,6 +97,18 @@ describe('Ed25519 wallet end to end (3 signers, threshold 1)', () => {
     expect(result['result_type']).toBe('success');
     const signature = new Uint8Array(Buffer.from(result['signature'] as string, 'base64'));
     expect(verifyWithNode(publicKey, message, signature)).toBe(true);
+  });
+
+  it('never writes the KEK or the chain code to a signer log', () => {
+    const secrets = [test.cluster.chainCodeHex];
+    for (const signer of test.cluster.signers) {
+      secrets.push(readFileSync(join(signer.dataDir, '..', `${signer.nodeId}.kek`), 'utf8').trim());
+    }
+    for (const signer of test.cluster.signers) {
+      const log = readFileSync(test.cluster.logFile(signer.nodeId), 'utf8');
+      expect(log.length).toBeGreaterThan(0);
+      for (const secret of secrets) expect(log).not.toContain(secret);
+    }
   });
 
   it('answers a re-sent identical request with the first result', async () => {
