@@ -1,0 +1,360 @@
+import { bytesToHex } from '@noble/hashes/utils.js';
+import { describe, expect, it } from 'vitest';
+import type { PartyId } from '../round-protocol.ts';
+import { Point, decodeScalar, encodeScalar, mod } from '../frost/ed25519-group.ts';
+import { encodeFrostKeyShare, type FrostKeyShare } from '../frost/key-share.ts';
+import { runProtocols, runToCompletion, type Delivery } from '../frost/test-driver.ts';
+import {
+  generateKeyShares,
+  randomSessionId,
+  signWith,
+  verifiesEverywhere,
+} from '../frost/test-helpers.ts';
+import { ReshareError, ReshareErrorCode } from './errors.ts';
+import { createFrostReshareProtocol } from './frost-reshare.ts';
+import type { NewShareResult } from './options.ts';
+
+interface Plan {
+  readonly oldShares: ReadonlyMap<PartyId, FrostKeyShare>;
+  readonly oldCommittee: readonly PartyId[];
+  readonly oldThreshold: number;
+  readonly newCommittee: readonly PartyId[];
+  readonly newThreshold: number;
+  readonly dealers?: readonly PartyId[];
+  readonly sessionId?: Uint8Array;
+}
+
+function parties(plan: Plan) {
+  const union = [...new Set([...plan.oldCommittee, ...plan.newCommittee])].sort((a, b) => a - b);
+  const publicKey = (plan.oldShares.values().next().value as FrostKeyShare).publicKey;
+  const sessionId = plan.sessionId ?? randomSessionId();
+  return union.map((self) => {
+    const oldShare = plan.oldShares.get(self);
+    return createFrostReshareProtocol({
+      self,
+      oldCommittee: plan.oldCommittee,
+      oldThreshold: plan.oldThreshold,
+      newCommittee: plan.newCommittee,
+      newThreshold: plan.newThreshold,
+      publicKey,
+      sessionId,
+      ...(oldShare === undefined ? {} : { oldShare }),
+      ...(plan.dealers === undefined ? {} : { dealers: plan.dealers }),
+    });
+  });
+}
+
+function newShares(
+  results: Map<PartyId, NewShareResult<FrostKeyShare> | undefined>,
+): Map<PartyId, FrostKeyShare> {
+  const out = new Map<PartyId, FrostKeyShare>();
+  for (const [party, result] of results) if (result !== undefined) out.set(party, result.share);
+  return out;
+}
+
+function signAndVerify(
+  shares: ReadonlyMap<PartyId, FrostKeyShare>,
+  signers: PartyId[],
+  publicKey: Uint8Array,
+): void {
+  const message = new TextEncoder().encode(`reshare test ${signers.join(',')}`);
+  for (const result of signWith(shares, signers, message).values()) {
+    expect(bytesToHex(result.publicKey)).toBe(bytesToHex(publicKey));
+    expect(verifiesEverywhere(result.signature, message, publicKey)).toBe(true);
+  }
+}
+
+/** Interpolates the secret from `subset` (test-only) and checks it against the key. */
+function reconstructs(shares: ReadonlyMap<PartyId, FrostKeyShare>, subset: PartyId[]): boolean {
+  let secret = 0n;
+  for (const party of subset) {
+    let numerator = 1n;
+    let denominator = 1n;
+    for (const other of subset) {
+      if (other === party) continue;
+      numerator = mod(numerator * BigInt(other));
+      denominator = mod(denominator * BigInt(other - party));
+    }
+    const share = decodeScalar((shares.get(party) as FrostKeyShare).secretShare, 'share');
+    secret = mod(secret + share * numerator * Point.Fn.inv(denominator));
+  }
+  const first = shares.get(subset[0] as PartyId) as FrostKeyShare;
+  return bytesToHex(Point.BASE.multiply(secret).toBytes()) === bytesToHex(first.publicKey);
+}
+
+const oldCommittee = [1, 2, 3];
+const oldShares = generateKeyShares(oldCommittee, 1);
+const publicKey = (oldShares.get(1) as FrostKeyShare).publicKey;
+const encodedBefore = new Map(
+  [...oldShares].map(([party, share]) => [party, bytesToHex(encodeFrostKeyShare(share))]),
+);
+
+function expectOldSharesUntouched(): void {
+  for (const [party, share] of oldShares) {
+    expect(bytesToHex(encodeFrostKeyShare(share))).toBe(encodedBefore.get(party));
+  }
+  signAndVerify(oldShares, [1, 3], publicKey);
+}
+
+describe('FROST resharing', () => {
+  it('2-of-3 → 3-of-3 on the same parties: same key, new shares sign, old shares unchanged', () => {
+    const results = runToCompletion(
+      parties({
+        oldShares,
+        oldCommittee,
+        oldThreshold: 1,
+        newCommittee: [1, 2, 3],
+        newThreshold: 2,
+      }),
+    );
+    const shares = newShares(results);
+    expect([...shares.keys()]).toEqual([1, 2, 3]);
+    const digests = new Set(
+      [...results.values()].map((r) => bytesToHex(r?.transcriptDigest ?? new Uint8Array())),
+    );
+    expect(digests.size).toBe(1);
+    for (const share of shares.values()) {
+      expect(share.threshold).toBe(2);
+      expect(bytesToHex(share.publicKey)).toBe(bytesToHex(publicKey));
+      expect(bytesToHex(share.secretShare)).not.toBe(
+        bytesToHex((oldShares.get(share.self) as FrostKeyShare).secretShare),
+      );
+    }
+    signAndVerify(shares, [1, 2, 3], publicKey);
+    expect(reconstructs(shares, [1, 2, 3])).toBe(true);
+    expect(reconstructs(shares, [1, 2])).toBe(false);
+    expectOldSharesUntouched();
+  });
+
+  it('2-of-3 → 2-of-3 with party 4 joining and party 1 leaving; any pair of the new committee signs', () => {
+    const newCommittee = [2, 3, 4];
+    const results = runToCompletion(
+      parties({ oldShares, oldCommittee, oldThreshold: 1, newCommittee, newThreshold: 1 }),
+    );
+    expect(results.get(1)).toBeUndefined();
+    const shares = newShares(results);
+    expect([...shares.keys()]).toEqual(newCommittee);
+    for (const share of shares.values()) expect(share.participants).toEqual(newCommittee);
+    for (const signers of [
+      [2, 3],
+      [2, 4],
+      [3, 4],
+    ])
+      signAndVerify(shares, signers, publicKey);
+    // Old and new shares do not mix: an old share of 1 with a new share of 4 is not the key.
+    const mixed = new Map([
+      [1, oldShares.get(1) as FrostKeyShare],
+      [4, shares.get(4) as FrostKeyShare],
+    ]);
+    expect(reconstructs(mixed, [1, 4])).toBe(false);
+    expectOldSharesUntouched();
+  });
+
+  it('uses the chosen dealers and reshares again from reshared shares', () => {
+    const first = newShares(
+      runToCompletion(
+        parties({
+          oldShares,
+          oldCommittee,
+          oldThreshold: 1,
+          newCommittee: [2, 3, 4, 5],
+          newThreshold: 2,
+          dealers: [2, 3],
+        }),
+      ),
+    );
+    const second = newShares(
+      runToCompletion(
+        parties({
+          oldShares: first,
+          oldCommittee: [2, 3, 4, 5],
+          oldThreshold: 2,
+          newCommittee: [1, 5],
+          newThreshold: 1,
+          dealers: [3, 4, 5],
+        }),
+      ),
+    );
+    signAndVerify(second, [1, 5], publicKey);
+  });
+});
+
+describe('FROST resharing: adversarial dealers', () => {
+  const plan: Plan = {
+    oldShares,
+    oldCommittee,
+    oldThreshold: 1,
+    newCommittee: [2, 3, 4],
+    newThreshold: 1,
+  };
+
+  function run(intercept: (delivery: Delivery) => Uint8Array | undefined) {
+    return runProtocols(parties(plan), { intercept });
+  }
+
+  function expectBlamed(
+    outcomes: ReturnType<typeof run>,
+    victim: PartyId,
+    code: string,
+    counterparty: PartyId,
+  ): void {
+    const outcome = outcomes.get(victim);
+    expect(outcome?.ok).toBe(false);
+    const error = (outcome as { ok: false; error: unknown }).error;
+    expect(error).toBeInstanceOf(ReshareError);
+    expect((error as ReshareError).code).toBe(code);
+    expect((error as ReshareError).counterparty).toBe(counterparty);
+    for (const result of outcomes.values()) {
+      if (result.ok) expect(result.value).toBeUndefined();
+    }
+  }
+
+  const HEADER = 34;
+
+  it('a bad sub-share names its dealer', () => {
+    const outcomes = run((delivery) => {
+      if (
+        delivery.round === 0 &&
+        delivery.from === 1 &&
+        delivery.to === 4 &&
+        delivery.channel === 'direct'
+      ) {
+        const tampered = delivery.payload.slice();
+        tampered[HEADER] = (tampered[HEADER] as number) ^ 1;
+        return tampered;
+      }
+      return delivery.payload;
+    });
+    expectBlamed(outcomes, 4, ReshareErrorCode.InvalidSubShare, 1);
+  });
+
+  it('a constant-term commitment that is not λ·Y_i names its dealer', () => {
+    // Dealer 2 deals f + 1 instead of f, consistently: C_0 + B and f(j) + 1 to everyone, so
+    // every sub-share matches its commitments and only the per-dealer check catches it.
+    const outcomes = run((delivery) => {
+      if (delivery.round !== 0 || delivery.from !== 2) return delivery.payload;
+      const tampered = delivery.payload.slice();
+      if (delivery.channel === 'broadcast') {
+        const offset = HEADER + 32 * oldCommittee.length;
+        const constant = Point.fromBytes(tampered.subarray(offset, offset + 32));
+        tampered.set(constant.add(Point.BASE).toBytes(), offset);
+      } else if (tampered.length === HEADER + 32) {
+        const value = decodeScalar(tampered.subarray(HEADER), 'sub-share');
+        tampered.set(encodeScalar(mod(value + 1n)), HEADER);
+      }
+      return tampered;
+    });
+    expectBlamed(outcomes, 4, ReshareErrorCode.WrongConstantTerm, 2);
+    expectBlamed(outcomes, 3, ReshareErrorCode.WrongConstantTerm, 2);
+  });
+
+  it('an inconsistent (equivocated) dealer broadcast is detected by the echo', () => {
+    const outcomes = run((delivery) => {
+      if (
+        delivery.round === 0 &&
+        delivery.from === 1 &&
+        delivery.to === 4 &&
+        delivery.channel === 'broadcast'
+      ) {
+        // Replace the last commitment with another valid point for party 4 only.
+        const tampered = delivery.payload.slice();
+        tampered.set(Point.BASE.multiply(7n).toBytes(), tampered.length - 32);
+        return tampered;
+      }
+      return delivery.payload;
+    });
+    // Party 4 sees a commitment its sub-share from 1 does not match.
+    expectBlamed(outcomes, 4, ReshareErrorCode.InvalidSubShare, 1);
+  });
+
+  it('an equivocated broadcast to an old-only party fails the echo naming the party that differs', () => {
+    const outcomes = run((delivery) => {
+      if (
+        delivery.round === 0 &&
+        delivery.from === 2 &&
+        delivery.to === 1 &&
+        delivery.channel === 'broadcast'
+      ) {
+        const tampered = delivery.payload.slice();
+        tampered.set(Point.BASE.multiply(7n).toBytes(), tampered.length - 32);
+        return tampered;
+      }
+      return delivery.payload;
+    });
+    const outcome = outcomes.get(1) as { ok: false; error: ReshareError };
+    expect(outcome.ok).toBe(false);
+    expect(outcome.error.code).toBe(ReshareErrorCode.TranscriptMismatch);
+    for (const party of [2, 3, 4]) {
+      const other = outcomes.get(party) as { ok: false; error: ReshareError };
+      expect(other.ok).toBe(false);
+      expect(other.error.code).toBe(ReshareErrorCode.TranscriptMismatch);
+      expect(other.error.counterparty).toBe(1);
+    }
+  });
+
+  it('a dealer announcing other old verifying shares is named', () => {
+    const outcomes = run((delivery) => {
+      if (delivery.round === 0 && delivery.from === 1 && delivery.channel === 'broadcast') {
+        const tampered = delivery.payload.slice();
+        tampered.set(Point.BASE.multiply(5n).toBytes(), HEADER + 64);
+        return tampered;
+      }
+      return delivery.payload;
+    });
+    expectBlamed(outcomes, 3, ReshareErrorCode.OldKeyMismatch, 1);
+  });
+
+  it('a replayed message from another session is rejected as a context mismatch', () => {
+    const outcomes = run((delivery) => {
+      if (
+        delivery.round === 0 &&
+        delivery.from === 2 &&
+        delivery.to === 3 &&
+        delivery.channel === 'direct'
+      ) {
+        const tampered = delivery.payload.slice();
+        tampered[2] = (tampered[2] as number) ^ 0xff;
+        return tampered;
+      }
+      return delivery.payload;
+    });
+    expectBlamed(outcomes, 3, ReshareErrorCode.ContextMismatch, 2);
+  });
+
+  it('rejects bad options with the field named', () => {
+    const base = {
+      self: 1,
+      oldCommittee,
+      oldThreshold: 1,
+      newCommittee: [1, 2, 3],
+      newThreshold: 1,
+      publicKey,
+      sessionId: randomSessionId(),
+    };
+    const field = (
+      options: Parameters<typeof createFrostReshareProtocol>[0],
+    ): string | undefined => {
+      try {
+        createFrostReshareProtocol(options);
+      } catch (error) {
+        expect((error as ReshareError).code).toBe(ReshareErrorCode.InvalidArgument);
+        return (error as ReshareError).field;
+      }
+      return 'accepted';
+    };
+    expect(field(base)).toBe('oldShare'); // party 1 deals by default and has no share
+    expect(field({ ...base, self: 9 })).toBe('self');
+    expect(field({ ...base, newThreshold: 3 })).toBe('newCommittee.threshold');
+    expect(field({ ...base, dealers: [1] })).toBe('dealers');
+    expect(field({ ...base, dealers: [2, 4] })).toBe('dealers');
+    expect(field({ ...base, oldShare: oldShares.get(2) as FrostKeyShare })).toBe('oldShare');
+    expect(
+      field({
+        ...base,
+        oldShare: oldShares.get(1) as FrostKeyShare,
+        publicKey: new Uint8Array(32),
+      }),
+    ).toBe('publicKey');
+    expect(field({ ...base, oldShare: oldShares.get(1) as FrostKeyShare })).toBe('accepted');
+  });
+});
