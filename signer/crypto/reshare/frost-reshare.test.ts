@@ -2,7 +2,11 @@ import { bytesToHex } from '@noble/hashes/utils.js';
 import { describe, expect, it } from 'vitest';
 import type { PartyId } from '../round-protocol.ts';
 import { Point, decodeScalar, encodeScalar, mod } from '../frost/ed25519-group.ts';
-import { encodeFrostKeyShare, type FrostKeyShare } from '../frost/key-share.ts';
+import {
+  decodeFrostKeyShare,
+  encodeFrostKeyShare,
+  type FrostKeyShare,
+} from '../frost/key-share.ts';
 import { runProtocols, runToCompletion, type Delivery } from '../frost/test-driver.ts';
 import {
   generateKeyShares,
@@ -118,6 +122,12 @@ describe('FROST resharing', () => {
       expect(bytesToHex(share.publicKey)).toBe(bytesToHex(publicKey));
       expect(bytesToHex(share.secretShare)).not.toBe(
         bytesToHex((oldShares.get(share.self) as FrostKeyShare).secretShare),
+      );
+    }
+    for (const share of shares.values()) {
+      const encoded = encodeFrostKeyShare(share);
+      expect(bytesToHex(encodeFrostKeyShare(decodeFrostKeyShare(encoded)))).toBe(
+        bytesToHex(encoded),
       );
     }
     signAndVerify(shares, [1, 2, 3], publicKey);

@@ -210,7 +210,7 @@ export const KIND_SUB_SHARE = 0x23;
 export const KIND_NO_SUB_SHARE = 0x24;
 export const KIND_ECHO = 0x25;
 
-function frame(kind: number, context: Uint8Array, ...body: Uint8Array[]): Uint8Array {
+export function frame(kind: number, context: Uint8Array, ...body: Uint8Array[]): Uint8Array {
   let length = HEADER_BYTES;
   for (const part of body) length += part.length;
   const out = new Uint8Array(length);
@@ -225,7 +225,7 @@ function frame(kind: number, context: Uint8Array, ...body: Uint8Array[]): Uint8A
   return out;
 }
 
-function unframe(
+export function unframe(
   payload: Uint8Array,
   kind: number,
   bodyLength: number,
@@ -297,7 +297,7 @@ export function expectFrom(
   }
 }
 
-function equalBytes(left: Uint8Array, right: Uint8Array): boolean {
+export function equalBytes(left: Uint8Array, right: Uint8Array): boolean {
   if (left.length !== right.length) return false;
   let difference = 0;
   for (let index = 0; index < left.length; index++) {
