@@ -25,10 +25,11 @@ function reshareParties(
   threshold: number,
   label: string,
 ) {
-  const union = [...new Set([...oldCommittee, ...newCommittee])].sort((a, b) => a - b);
+  const dealers = oldCommittee.slice(0, threshold + 1);
+  const run = [...new Set([...dealers, ...newCommittee])].sort((a, b) => a - b);
   const publicKey = (oldShares.values().next().value as Dkls23KeyShare).publicKey;
   const sessionId = new Uint8Array(32).fill(9);
-  return union.map((self) => {
+  return run.map((self) => {
     const oldShare = oldShares.get(self);
     return createDkls23ReshareProtocol({
       self,

@@ -1,6 +1,6 @@
 /**
  * DKLs23 (secp256k1) resharing as a `RoundProtocol` (crypto.md §4.1 and §4.2; protocol, id
- * space and ACK duty in `reshare-core.ts`). Run by every party of old ∪ new committee. Besides
+ * space and ACK duty in `reshare-core.ts`). Run by the dealers and the new committee (see reshare-core.ts). Besides
  * the Shamir redistribution, every ordered pair of NEW members runs the same fresh pairwise
  * setup as keygen (`dkls23/keygen-protocol.ts`): κ base OTs in each direction (OT-extension
  * sender Δ and seeds, receiver seed pairs) and a zero-share seed from both parties'
@@ -174,7 +174,7 @@ class Dkls23ReshareParty implements RoundProtocol<NewShareResult<Dkls23KeyShare>
   }
 
   round(index: number, input: RoundInput): RoundOutput {
-    this.sequencer.enter(index, `round(${index})`);
+    this.sequencer.enterRound(index);
     return index === 0 ? this.round0() : this.round1(input);
   }
 
@@ -259,7 +259,7 @@ class Dkls23ReshareParty implements RoundProtocol<NewShareResult<Dkls23KeyShare>
   }
 
   finish(input: RoundInput): NewShareResult<Dkls23KeyShare> | undefined {
-    this.sequencer.enter(2, 'finish');
+    this.sequencer.enterFinish();
     expectFrom(input.direct, this.others, 'reshare round 1 direct');
     const result = this.core.finish(input.broadcast);
     for (const other of this.others) {

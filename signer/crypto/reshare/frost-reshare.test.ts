@@ -1,6 +1,7 @@
 import { bytesToHex } from '@noble/hashes/utils.js';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { PartyId } from '../round-protocol.ts';
+import { EMPTY_ROUND_INPUT, type PartyId } from '../round-protocol.ts';
 import { Point, decodeScalar, encodeScalar, mod } from '../frost/ed25519-group.ts';
 import {
   decodeFrostKeyShare,
@@ -29,10 +30,11 @@ interface Plan {
 }
 
 function parties(plan: Plan) {
-  const union = [...new Set([...plan.oldCommittee, ...plan.newCommittee])].sort((a, b) => a - b);
+  const dealers = plan.dealers ?? plan.oldCommittee.slice(0, plan.oldThreshold + 1);
+  const run = [...new Set([...dealers, ...plan.newCommittee])].sort((a, b) => a - b);
   const publicKey = (plan.oldShares.values().next().value as FrostKeyShare).publicKey;
   const sessionId = plan.sessionId ?? randomSessionId();
-  return union.map((self) => {
+  return run.map((self) => {
     const oldShare = plan.oldShares.get(self);
     return createFrostReshareProtocol({
       self,
@@ -187,6 +189,57 @@ describe('FROST resharing', () => {
     );
     signAndVerify(second, [1, 5], publicKey);
   });
+  it('moves the key away from an unreachable old member (it is not a participant)', () => {
+    const protocols = parties({
+      oldShares,
+      oldCommittee,
+      oldThreshold: 1,
+      newCommittee: [2, 3, 4],
+      newThreshold: 1,
+      dealers: [2, 3],
+    });
+    expect(protocols.map((protocol) => protocol.self)).toEqual([2, 3, 4]);
+    expect(protocols[0]?.participants).toEqual([2, 3, 4]);
+    const shares = newShares(runToCompletion(protocols));
+    signAndVerify(shares, [2, 4], publicKey);
+  });
+
+  it('property: any committees and thresholds keep the key; any t+1 new members reconstruct it', () => {
+    fc.assert(
+      fc.property(
+        fc.uniqueArray(fc.integer({ min: 1, max: 7 }), { minLength: 2, maxLength: 5 }),
+        fc.integer({ min: 1, max: 4 }),
+        fc.integer({ min: 0, max: 1000 }),
+        (members, thresholdSeed, pick) => {
+          const newCommittee = [...members].sort((a, b) => a - b);
+          const newThreshold = 1 + (thresholdSeed % (newCommittee.length - 1));
+          const dealers = [
+            [1, 2],
+            [1, 3],
+            [2, 3],
+          ][pick % 3] as PartyId[];
+          const shares = newShares(
+            runToCompletion(
+              parties({
+                oldShares,
+                oldCommittee,
+                oldThreshold: 1,
+                newCommittee,
+                newThreshold,
+                dealers,
+              }),
+            ),
+          );
+          expect([...shares.keys()]).toEqual(newCommittee);
+          const offset = pick % (newCommittee.length - newThreshold);
+          const subset = newCommittee.slice(offset, offset + newThreshold + 1);
+          expect(reconstructs(shares, subset)).toBe(true);
+          expect(reconstructs(shares, subset.slice(1))).toBe(false);
+        },
+      ),
+      { numRuns: 12 },
+    );
+  });
 });
 
 describe('FROST resharing: adversarial dealers', () => {
@@ -329,6 +382,62 @@ describe('FROST resharing: adversarial dealers', () => {
       return delivery.payload;
     });
     expectBlamed(outcomes, 3, ReshareErrorCode.ContextMismatch, 2);
+  });
+
+  it('a missing sub-share names its dealer', () => {
+    const outcomes = run((delivery) =>
+      delivery.round === 0 &&
+      delivery.from === 1 &&
+      delivery.to === 4 &&
+      delivery.channel === 'direct'
+        ? undefined
+        : delivery.payload,
+    );
+    expectBlamed(outcomes, 4, ReshareErrorCode.UnexpectedSender, 1);
+  });
+
+  it('a truncated dealer broadcast is malformed and names its dealer', () => {
+    const outcomes = run((delivery) =>
+      delivery.round === 0 &&
+      delivery.from === 2 &&
+      delivery.to === 3 &&
+      delivery.channel === 'broadcast'
+        ? delivery.payload.subarray(0, delivery.payload.length - 1)
+        : delivery.payload,
+    );
+    expectBlamed(outcomes, 3, ReshareErrorCode.MalformedMessage, 2);
+  });
+
+  it('a non-dealer that sends a dealer broadcast is rejected', () => {
+    const outcomes = run((delivery) => {
+      if (delivery.round === 0 && delivery.from === 4 && delivery.channel === 'broadcast') {
+        const tampered = delivery.payload.slice();
+        tampered[1] = 0x21;
+        return tampered;
+      }
+      return delivery.payload;
+    });
+    expectBlamed(outcomes, 3, ReshareErrorCode.MalformedMessage, 4);
+  });
+
+  it('enforces the call order and refuses everything after wipe', () => {
+    const [first] = parties(plan);
+    const protocol = first as NonNullable<typeof first>;
+    const state = (call: () => unknown): string | undefined => {
+      try {
+        call();
+      } catch (error) {
+        return (error as ReshareError).code;
+      }
+      return undefined;
+    };
+    expect(state(() => protocol.round(1, EMPTY_ROUND_INPUT))).toBe(ReshareErrorCode.ProtocolState);
+    expect(state(() => protocol.finish(EMPTY_ROUND_INPUT))).toBe(ReshareErrorCode.ProtocolState);
+    expect(state(() => protocol.round(0, EMPTY_ROUND_INPUT))).toBeUndefined();
+    expect(state(() => protocol.round(2, EMPTY_ROUND_INPUT))).toBe(ReshareErrorCode.ProtocolState);
+    protocol.wipe();
+    protocol.wipe();
+    expect(state(() => protocol.round(1, EMPTY_ROUND_INPUT))).toBe(ReshareErrorCode.ProtocolState);
   });
 
   it('rejects bad options with the field named', () => {

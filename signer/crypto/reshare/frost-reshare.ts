@@ -1,6 +1,6 @@
 /**
  * FROST(Ed25519) resharing as a `RoundProtocol` (crypto.md §4.1; protocol, id space and ACK
- * duty in `reshare-core.ts`). Run by every party of old ∪ new committee; a new member returns
+ * duty in `reshare-core.ts`). Run by the dealers and the new committee (see reshare-core.ts); a new member returns
  * `{ share, transcriptDigest }` with a `FrostKeyShare` in keygen's format (ready for
  * `createFrostSigningProtocol`), an old-only party returns `undefined`. The old share is
  * read, never modified.
@@ -113,11 +113,11 @@ export function createFrostReshareProtocol(
     self: parameters.self,
     participants: parameters.participants,
     round(index: number, input: RoundInput): RoundOutput {
-      sequencer.enter(index, `round(${index})`);
+      sequencer.enterRound(index);
       return index === 0 ? core.round0() : core.round1(input);
     },
     finish(input: RoundInput): NewShareResult<FrostKeyShare> | undefined {
-      sequencer.enter(2, 'finish');
+      sequencer.enterFinish();
       expectNoDirect(input);
       const result = core.finish(input.broadcast);
       if (result === undefined) return undefined;

@@ -4,7 +4,10 @@ import { invalidOption } from './errors.ts';
 
 /** Options of one party in a resharing run (FROST and DKLs23 alike, with their share type). */
 export interface ReshareOptions<Share> {
-  /** This party; one id space for old and new committee (see reshare-core.ts). */
+  /**
+   * This party: a dealer or a new committee member (others do not take part). One id space
+   * for old and new committee; the id is the Shamir x-coordinate in both (reshare-core.ts).
+   */
   readonly self: PartyId;
   /** The key's current committee, ascending. */
   readonly oldCommittee: readonly PartyId[];
@@ -16,7 +19,8 @@ export interface ReshareOptions<Share> {
   readonly newThreshold: number;
   /**
    * The t_old+1 old members that deal, ascending; default the lowest ids of `oldCommittee`.
-   * Identical at every party (bound into every message).
+   * Identical at every party (bound into every message). Pick reachable old members here to
+   * move a key away from a node that is down.
    */
   readonly dealers?: readonly PartyId[];
   /** This party's current share; required on dealers, optional (cross-check) on other old members. */

@@ -3,17 +3,22 @@
  * new threshold under the SAME public key, with Feldman verification and per-dealer blame.
  * `frost-reshare.ts` and `dkls23-reshare.ts` wrap it with a curve suite and the share format.
  *
- * Id space: one `PartyId` space for the union of both committees. A party keeps its id when
- * it is in both, and its id is its Shamir x-coordinate in the old key (x_i) and in the new key
- * (y_j) alike; a joining party needs an id not used by the old committee's leavers only if the
- * two are different machines (ids are the same numbers in both committees, so "party 2" in the
- * old and the new committee is the same node).
+ * Id space: one `PartyId` space for both committees. A party keeps its id when it is in both,
+ * and its id is its Shamir x-coordinate in the old key (x_i) and in the new key (y_j) alike, so
+ * "party 2" in the old and in the new committee is the same node; a joining node takes an id
+ * that no other node uses (it may reuse the id of a node that leaves for good only if that
+ * node's old share is destroyed, since the two would otherwise hold shares at the same x).
  *
  * Thresholds are t as everywhere else in this code base: t+1 parties sign. The dealers are
- * exactly t_old+1 members of the old committee (default: the lowest ids), identical at every
- * party and bound into the context digest.
+ * exactly t_old+1 members of the old committee (default: the lowest ids; pass `dealers` to
+ * leave out unreachable old members), identical at every party and bound into the context.
  *
- * Rounds (every party of the run = old ∪ new committee takes part in each):
+ * Participants of the run: dealers ∪ new committee. An old member that neither deals nor joins
+ * the new committee contributes nothing and does not take part (it cannot even be reached
+ * when it is the node being replaced); it retires its share when the caller's ACK says so.
+ * Dealers that are not in the new committee take part and get `undefined`.
+ *
+ * Rounds (every participant takes part in each):
  * - round 0: a dealer i computes w_i = λ_i·s_i (λ_i over the dealer set at 0, so Σ w_i = sk),
  *   samples f_i of degree t_new with f_i(0) = w_i and broadcasts its old verifying shares
  *   Y_1..Y_nold (as stored in its share) and the Feldman commitments C_{i,0..t_new}; it sends
@@ -73,7 +78,7 @@ export interface ReshareParameters {
   readonly newCommittee: readonly PartyId[];
   readonly newThreshold: number;
   readonly dealers: readonly PartyId[];
-  /** oldCommittee ∪ newCommittee, ascending: the participants of the run. */
+  /** dealers ∪ newCommittee, ascending: the participants of the run. */
   readonly participants: readonly PartyId[];
   readonly publicKey: Uint8Array;
   readonly sessionId: Uint8Array;
@@ -137,10 +142,6 @@ export function validateReshareParameters(options: {
 }): ReshareParameters {
   const oldCommittee = checkCommittee('oldCommittee', options.oldCommittee, options.oldThreshold);
   const newCommittee = checkCommittee('newCommittee', options.newCommittee, options.newThreshold);
-  const participants = [...new Set([...oldCommittee, ...newCommittee])].sort((a, b) => a - b);
-  if (!participants.includes(options.self)) {
-    throw invalidOption('self', 'not in the old or the new committee');
-  }
   let dealers: PartyId[];
   if (options.dealers === undefined) {
     dealers = oldCommittee.slice(0, options.oldThreshold + 1);
@@ -156,6 +157,10 @@ export function validateReshareParameters(options: {
       if (dealer <= previous) throw invalidOption('dealers', 'must be strictly ascending');
       previous = dealer;
     }
+  }
+  const participants = [...new Set([...dealers, ...newCommittee])].sort((a, b) => a - b);
+  if (!participants.includes(options.self)) {
+    throw invalidOption('self', 'neither a dealer nor in the new committee');
   }
   if (!(options.sessionId instanceof Uint8Array) || options.sessionId.length < 1) {
     throw invalidOption('sessionId', 'must be non-empty bytes');
@@ -652,13 +657,19 @@ export class ReshareCore<P extends GroupPoint<P>> {
   }
 }
 
-/** Call-order guard shared by the wrappers. */
+/** Call-order guard shared by the wrappers: round(0..rounds-1), finish, nothing after wipe. */
 export class ReshareSequencer {
   private next = 0;
   constructor(private readonly rounds: number) {}
-  enter(index: number, name: string): void {
-    if (index !== this.next || index > this.rounds) {
-      throw new ReshareError(ReshareErrorCode.ProtocolState, `${name} called out of order`);
+  enterRound(index: number): void {
+    if (index !== this.next || index >= this.rounds) {
+      throw new ReshareError(ReshareErrorCode.ProtocolState, `round(${index}) called out of order`);
+    }
+    this.next++;
+  }
+  enterFinish(): void {
+    if (this.next !== this.rounds) {
+      throw new ReshareError(ReshareErrorCode.ProtocolState, 'finish called out of order');
     }
     this.next++;
   }
