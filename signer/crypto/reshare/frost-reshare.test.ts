@@ -311,7 +311,7 @@ describe('FROST resharing: adversarial dealers', () => {
     expectBlamed(outcomes, 3, ReshareErrorCode.WrongConstantTerm, 2);
   });
 
-  it('an inconsistent (equivocated) dealer broadcast is detected by the echo', () => {
+  it('a commitment changed for one recipient only fails its sub-share check, naming the dealer', () => {
     const outcomes = run((delivery) => {
       if (
         delivery.round === 0 &&
