@@ -132,4 +132,34 @@ describe('DKLs23 resharing', () => {
     expect(victim.error.counterparty).toBe(2);
     for (const outcome of outcomes.values()) expect(outcome.ok).toBe(false);
   });
+
+  it('rejects an old share whose public data is inconsistent, naming the option', () => {
+    const committee = [1, 2, 3];
+    const oldShares = dealKeyShares(1, committee, seededRandom('dkls-reshare-options'));
+    const share = oldShares.get(1) as Dkls23KeyShare;
+    const publicShares = new Map(share.publicShares);
+    publicShares.set(3, Point.BASE.multiply(5n).toBytes(true));
+    const field = (oldShare: Dkls23KeyShare, sessionId = new Uint8Array(16)): unknown => {
+      try {
+        createDkls23ReshareProtocol({
+          self: 1,
+          oldCommittee: committee,
+          oldThreshold: 1,
+          newCommittee: committee,
+          newThreshold: 2,
+          publicKey: share.publicKey,
+          sessionId,
+          oldShare,
+        });
+      } catch (error) {
+        expect((error as ReshareError).code).toBe(ReshareErrorCode.InvalidArgument);
+        return (error as ReshareError).field;
+      }
+      return 'accepted';
+    };
+    expect(field({ ...share, publicShares })).toBe('oldShare');
+    expect(field(oldShares.get(2) as Dkls23KeyShare)).toBe('oldShare');
+    expect(field(share, new Uint8Array(8))).toBe('sessionId');
+    expect(field(share)).toBe('accepted');
+  });
 });

@@ -364,7 +364,8 @@ describe('FROST resharing: adversarial dealers', () => {
       }
       return delivery.payload;
     });
-    expectBlamed(outcomes, 3, ReshareErrorCode.OldKeyMismatch, 1);
+    expectBlamed(outcomes, 3, ReshareErrorCode.OldKeyMismatch, 1); // compares with its own
+    expectBlamed(outcomes, 4, ReshareErrorCode.OldKeyMismatch, 1); // no old share: consistency
   });
 
   it('a replayed message from another session is rejected as a context mismatch', () => {

@@ -50,6 +50,7 @@ import {
   type GroupPoint,
   type PrimeGroup,
 } from '../shamir.ts';
+import { bytesToHex } from '@noble/hashes/utils.js';
 import { taggedHash } from '../transcript.ts';
 import { ReshareError, ReshareErrorCode, invalidOption } from './errors.ts';
 
@@ -347,7 +348,12 @@ export class ReshareCore<P extends GroupPoint<P>> {
     if (this.isDealer && old === undefined) {
       throw invalidOption('oldShare', `party ${parameters.self} deals and needs its old share`);
     }
+    if (old !== undefined)
+      this.ownOldPoints = this.oldSharesConsistent(old.verifyingShares, undefined);
   }
+
+  /** Our old share's verifying shares, decoded and checked against `publicKey` up front. */
+  private ownOldPoints: Map<PartyId, P> | undefined;
 
   private get bodyOfDealerBroadcast(): number {
     const { oldCommittee, newThreshold } = this.parameters;
@@ -429,18 +435,35 @@ export class ReshareCore<P extends GroupPoint<P>> {
     return { oldShares, commitments };
   }
 
-  /** Checks that `shares` (old verifying shares) lie on one degree-t_old polynomial through Y. */
+  /**
+   * Checks that `shares` (old verifying shares) lie on one degree-t_old polynomial through Y.
+   * `dealer` is the party that announced them, or `undefined` for our own old share (then a
+   * failure is an invalid `oldShare` option).
+   */
   private oldSharesConsistent(
     shares: ReadonlyMap<PartyId, Uint8Array>,
-    dealer: PartyId,
+    dealer: PartyId | undefined,
   ): Map<PartyId, P> {
     const { oldCommittee, oldThreshold } = this.parameters;
     const { group } = this.suite;
     const points = new Map<PartyId, P>();
     for (const party of oldCommittee) {
+      const bytes = shares.get(party);
+      if (dealer === undefined) {
+        try {
+          points.set(party, this.suite.decodePoint(bytes as Uint8Array));
+        } catch (cause) {
+          throw new ReshareError(
+            ReshareErrorCode.InvalidArgument,
+            `oldShare: verifying share of party ${party} is not a valid group element`,
+            { field: 'oldShare', cause },
+          );
+        }
+        continue;
+      }
       points.set(
         party,
-        this.decodePoint(shares.get(party) as Uint8Array, dealer, `oldVerifyingShares[${party}]`),
+        this.decodePoint(bytes as Uint8Array, dealer, `oldVerifyingShares[${party}]`),
       );
     }
     const expected = this.decodePublicKey();
@@ -459,6 +482,9 @@ export class ReshareCore<P extends GroupPoint<P>> {
       consistent = interpolate(BigInt(party)).equals(points.get(party) as P);
     }
     if (!consistent) {
+      if (dealer === undefined) {
+        throw invalidOption('oldShare', 'verifying shares do not interpolate to publicKey');
+      }
       throw new ReshareError(
         ReshareErrorCode.OldKeyMismatch,
         `party ${dealer}: announced old verifying shares do not lie on one degree-${oldThreshold} polynomial through the public key`,
@@ -497,26 +523,38 @@ export class ReshareCore<P extends GroupPoint<P>> {
     if (this.isDealer) parsed.set(self, this.parseDealer(self, this.ownBroadcast as Uint8Array));
 
     // The old verifying shares every dealer announced must be one and the same, equal to ours.
-    const reference =
-      this.old?.verifyingShares ??
-      (parsed.get(dealers[0] as PartyId) as DealerBroadcast<P>).oldShares;
+    // A party without an old share first checks each distinct announcement against the
+    // expected public key, so a dealer announcing an inconsistent set is the one named.
+    let oldPoints: Map<PartyId, P> | undefined;
+    let reference = this.old?.verifyingShares;
+    if (reference === undefined) {
+      const checked = new Map<string, Map<PartyId, P>>();
+      for (const dealer of dealers) {
+        const announced = (parsed.get(dealer) as DealerBroadcast<P>).oldShares;
+        const key = oldCommittee
+          .map((party) => bytesToHex(announced.get(party) as Uint8Array))
+          .join('');
+        if (!checked.has(key)) checked.set(key, this.oldSharesConsistent(announced, dealer));
+        if (reference === undefined) {
+          reference = announced;
+          oldPoints = checked.get(key);
+        }
+      }
+    }
+    const ours = reference as ReadonlyMap<PartyId, Uint8Array>;
     for (const dealer of dealers) {
       const announced = (parsed.get(dealer) as DealerBroadcast<P>).oldShares;
       for (const party of oldCommittee) {
-        if (!equalBytes(announced.get(party) as Uint8Array, reference.get(party) as Uint8Array)) {
+        if (!equalBytes(announced.get(party) as Uint8Array, ours.get(party) as Uint8Array)) {
           throw new ReshareError(
             ReshareErrorCode.OldKeyMismatch,
-            `party ${dealer}: announced old verifying share of party ${party} differs from ours`,
+            `party ${dealer}: announced old verifying share of party ${party} differs from ${this.old === undefined ? `dealer ${dealers[0]}'s` : 'ours'}`,
             { counterparty: dealer, field: 'oldVerifyingShares' },
           );
         }
       }
     }
-    const firstDealer = dealers[0] as PartyId;
-    const oldPoints = this.oldSharesConsistent(
-      reference,
-      this.old === undefined ? firstDealer : self,
-    );
+    oldPoints ??= this.ownOldPoints as Map<PartyId, P>;
 
     // Per-dealer check: C_{i,0} = λ_i·Y_i, then Σ C_{i,0} = Y.
     const dealerIds = dealers.map((dealer) => BigInt(dealer));
