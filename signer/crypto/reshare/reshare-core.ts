@@ -333,6 +333,8 @@ export class ReshareCore<P extends GroupPoint<P>> {
   private newVerifyingShares = new Map<PartyId, Uint8Array>();
   private echo: Uint8Array | undefined;
   private ownBroadcast: Uint8Array | undefined;
+  /** Our old share's verifying shares, decoded and checked against `publicKey` up front. */
+  private ownOldPoints: Map<PartyId, P> | undefined;
 
   constructor(
     private readonly suite: ReshareSuite<P>,
@@ -351,9 +353,6 @@ export class ReshareCore<P extends GroupPoint<P>> {
     if (old !== undefined)
       this.ownOldPoints = this.oldSharesConsistent(old.verifyingShares, undefined);
   }
-
-  /** Our old share's verifying shares, decoded and checked against `publicKey` up front. */
-  private ownOldPoints: Map<PartyId, P> | undefined;
 
   private get bodyOfDealerBroadcast(): number {
     const { oldCommittee, newThreshold } = this.parameters;
@@ -396,6 +395,8 @@ export class ReshareCore<P extends GroupPoint<P>> {
     if (this.isNewMember) {
       this.ownSubShare = evaluatePolynomial(group.Fn, this.coefficients, BigInt(self));
     }
+    this.coefficients.fill(0n);
+    this.coefficients = [];
     return { broadcast: this.ownBroadcast.slice(), direct };
   }
 
