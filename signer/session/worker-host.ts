@@ -81,9 +81,13 @@ export class PartyHost {
         return undefined;
       case 'create':
         return this.attempt(request.call, undefined, () => {
-          if (this.parties.has(request.party)) throw new Error('duplicate party handle');
-          const party = createHostedParty(request.spec);
-          this.parties.set(request.party, party);
+          try {
+            if (this.parties.has(request.party)) throw new Error('duplicate party handle');
+            this.parties.set(request.party, createHostedParty(request.spec));
+          } finally {
+            if ('share' in request.spec) wipeBytes(request.spec.share);
+          }
+          const party = this.party(request.party);
           return {
             message: { kind: 'created', call: request.call, rounds: party.rounds },
             transfer: [],

@@ -86,6 +86,22 @@ describe('defaultPoolSize', () => {
 });
 
 describe('PartyWorkerPool', () => {
+  it('refuses to start without the compiled worker script, naming it and wiping the share', async () => {
+    const pool = new PartyWorkerPool({ size: 1 });
+    pools.push(pool);
+    const share = Uint8Array.of(9, 9);
+    const error = await pool
+      .createDriver({
+        protocol: 'frost-sign',
+        share,
+        options: { signers: [1, 2], sessionId: new Uint8Array(4), message: new Uint8Array(1) },
+      })
+      .catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(InvalidPartySpecError);
+    expect((error as InvalidPartySpecError).field).toBe('workerUrl');
+    expect([...share]).toEqual([0, 0]);
+  });
+
   it('places parties on the least-loaded worker and frees the slot on wipe', async () => {
     const pool = stubPool(2);
     const first = await pool.createDriver(spec('ok'));

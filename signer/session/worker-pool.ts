@@ -17,12 +17,14 @@
  * - after `wipe()`, `finish`, a failure, a crash or `close()` every further call rejects with
  *   `PartyReleasedError` (or the crash error); a call pending at `wipe()` rejects at once.
  *
- * Ownership: a signing spec's `share` bytes are copied for the worker and wiped on the calling
- * thread before `createDriver` returns. Inputs are copied to the worker (the runner wipes its
+ * Ownership: a signing spec's `share` bytes are cloned for the worker and wiped on the calling
+ * thread before `createDriver` returns (also when it fails). Inputs are copied to the worker (the runner wipes its
  * direct payloads, the worker wipes its copies); outputs and results are transferred.
  * Idle workers do not keep the process alive.
  */
+import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { RoundInput, RoundOutput } from '../crypto/round-protocol.ts';
 import { wipeBytes } from '../crypto/wipe.ts';
@@ -255,29 +257,24 @@ export class PartyWorkerPool {
     spec: Spec,
   ): Promise<PartyDriver<PartyResultOf<Spec>>> {
     checkPartySpec(spec);
-    if (this.closed) {
-      if ('share' in spec) wipeBytes(spec.share);
-      throw new PartyReleasedError('worker pool closed');
-    }
-    let message: ToWorkerMessage & { call: number; party: number };
     const handle = ++this.handles;
-    if ('share' in spec) {
-      const share = spec.share.slice();
-      wipeBytes(spec.share);
-      message = { kind: 'create', call: this.nextCall(), party: handle, spec: { ...spec, share } };
-    } else {
-      message = { kind: 'create', call: this.nextCall(), party: handle, spec };
+    let slot: WorkerSlot;
+    let created: Promise<FromWorkerMessage>;
+    try {
+      if (this.closed) throw new PartyReleasedError('worker pool closed');
+      slot = this.pick();
+      created = slot.request({ kind: 'create', call: this.nextCall(), party: handle, spec });
+    } finally {
+      // postMessage cloned the spec synchronously (or it was refused): the share is spent here.
+      if ('share' in spec) wipeBytes(spec.share);
     }
-    const slot = this.pick();
     slot.parties.add(handle);
     let reply: FromWorkerMessage;
     try {
-      reply = unwrap(await slot.request(message), 'created');
+      reply = unwrap(await created, 'created');
     } catch (error) {
       slot.parties.delete(handle);
       throw error;
-    } finally {
-      if ('share' in message.spec) wipeBytes(message.spec.share);
     }
     const rounds = (reply as { rounds: number }).rounds;
     return new PooledPartyDriver<PartyResultOf<Spec>>(this, slot, handle, rounds);
@@ -318,6 +315,12 @@ export class PartyWorkerPool {
     const index = best ?? 0;
     let slot = this.slots[index];
     if (slot === undefined) {
+      if (this.workerUrl.protocol === 'file:' && !existsSync(fileURLToPath(this.workerUrl))) {
+        throw new InvalidPartySpecError(
+          'workerUrl',
+          `worker script ${fileURLToPath(this.workerUrl)} not found (run \`npm run build\`: Node 20 cannot start a worker from TypeScript)`,
+        );
+      }
       slot = new WorkerSlot(this.workerUrl, (gone) => {
         const at = this.slots.indexOf(gone);
         if (at >= 0) this.slots[at] = undefined;
