@@ -6,19 +6,13 @@
 import { createHash } from 'node:crypto';
 import type { PartyId } from '../crypto/round-protocol.ts';
 import { wipeBytes } from '../crypto/wipe.ts';
-import {
-  createFrostKeygenProtocol,
-  createFrostSigningProtocol,
-  decodeFrostKeyShare,
-  encodeFrostKeyShare,
-  wipeFrostKeyShare,
-  type FrostKeyShare,
-} from '../crypto/frost/index.ts';
-import { deriveEd25519Child } from '../crypto/hd/index.ts';
+import { deriveEd25519Child, deriveSecp256k1Child } from '../crypto/hd/index.ts';
 import { ErrorCode, MpcError } from '../protocol/errors.ts';
-import type { GenerateKeyMessage, SignTxMessage } from '../protocol/messages.ts';
+import type { GenerateKeyMessage, KeyType, SignTxMessage } from '../protocol/messages.ts';
 import type { InviteParticipant } from '../transport/control-messages.ts';
-import { localPartyDriver } from '../session/round-runner.ts';
+import { parallelDrivers } from '../session/parallel-driver.ts';
+import type { PartyDriver } from '../session/round-runner.ts';
+import type { EncodedKeygenResult, ProtocolDrivers } from './protocol-drivers.ts';
 import type { SessionJob } from '../session/session-host.ts';
 import type { WalletRepository } from './wallet-repository.ts';
 import type { CommitteeMember, WalletMetadata } from './wallet-record.ts';
@@ -44,9 +38,22 @@ export class IncompatibleParticipantsError extends MpcError {
   }
 }
 
-export interface SignatureOutcome {
-  readonly signature: Uint8Array;
-  readonly publicKey: Uint8Array;
+/** A finished signature and the (derived) key it verifies under. */
+export type SignatureOutcome =
+  | { readonly keyType: 'ed25519'; readonly signature: Uint8Array; readonly publicKey: Uint8Array }
+  | {
+      readonly keyType: 'secp256k1';
+      readonly r: Uint8Array;
+      readonly s: Uint8Array;
+      readonly recovery: number;
+      /** 33-byte compressed. */
+      readonly publicKey: Uint8Array;
+    };
+
+/** A finished keygen: both encoded shares (secret) and group keys. */
+export interface WalletKeys {
+  readonly eddsa: EncodedKeygenResult;
+  readonly ecdsa: EncodedKeygenResult;
 }
 
 export interface JobFactoryOptions {
@@ -56,6 +63,7 @@ export interface JobFactoryOptions {
   readonly threshold: number;
   readonly wallets: WalletRepository;
   readonly chainCode: Uint8Array;
+  readonly drivers: ProtocolDrivers;
 }
 
 export function sessionIdBytes(sessionId: string): Uint8Array {
@@ -69,6 +77,19 @@ export function hexDigest(bytes: Uint8Array): string {
 /** Keygen committee: every cluster node, party ids by configured order. */
 export function keygenCommittee(clusterNodes: readonly string[]): CommitteeMember[] {
   return clusterNodes.map((nodeId, index) => ({ nodeId, partyId: index + 1 }));
+}
+
+/** A driver whose result is transformed (drivers may be class instances: no spreading). */
+function mapResult<From, To>(
+  driver: PartyDriver<From>,
+  map: (result: From) => To,
+): PartyDriver<To> {
+  return {
+    rounds: driver.rounds,
+    round: (index, input) => driver.round(index, input),
+    finish: async (input) => map(await driver.finish(input)),
+    wipe: () => driver.wipe(),
+  };
 }
 
 /** Checks that `participants` are t+1 members of the wallet's committee (wipes on failure). */
@@ -102,12 +123,15 @@ export class JobFactory {
     return self.partyId;
   }
 
-  /** Ed25519 keygen among every cluster node. */
+  /**
+   * Keygen among every cluster node: FROST (Ed25519) and DKLs23 (secp256k1) side by side in
+   * one session. Both shares are stored before this signer reports done.
+   */
   async keygen(
     sessionId: string,
     message: GenerateKeyMessage,
     participants: readonly InviteParticipant[],
-  ): Promise<SessionJob<FrostKeyShare>> {
+  ): Promise<SessionJob<WalletKeys>> {
     const expected = keygenCommittee(this.options.clusterNodes);
     if (
       participants.length !== expected.length ||
@@ -117,39 +141,50 @@ export class JobFactory {
     ) {
       throw new IncompatibleParticipantsError('keygen needs every signer of the cluster');
     }
-    if (await this.options.wallets.exists(message.walletId, 'ed25519')) {
+    const { wallets, threshold, drivers } = this.options;
+    if (
+      (await wallets.exists(message.walletId, 'ed25519')) ||
+      (await wallets.exists(message.walletId, 'secp256k1'))
+    ) {
       throw new KeyAlreadyExistsError(message.walletId);
     }
-    const protocol = createFrostKeygenProtocol({
+    const options = {
       self: this.selfParty(participants),
       participants: expected.map((member) => member.partyId),
-      threshold: this.options.threshold,
+      threshold,
       sessionId: sessionIdBytes(sessionId),
-    });
-    const wallets = this.options.wallets;
-    const threshold = this.options.threshold;
+    };
+    const [frost, dkls23] = await Promise.all([
+      drivers.create({ protocol: 'frost-keygen', options }),
+      drivers.create({ protocol: 'dkls23-keygen', options }),
+    ]);
+    const party = parallelDrivers(frost, dkls23);
     return {
-      party: localPartyDriver(protocol),
-      async complete(share) {
-        const publicKey = Buffer.from(share.publicKey).toString('hex');
-        const metadata: WalletMetadata = {
+      party: mapResult(party, ([eddsa, ecdsa]) => ({ eddsa, ecdsa })),
+      async complete(keys) {
+        const metadata = (keyType: KeyType, publicKey: Uint8Array): WalletMetadata => ({
           walletId: message.walletId,
-          keyType: 'ed25519',
+          keyType,
           version: 1,
           threshold,
           committee: expected,
-          publicKey,
-        };
-        const encoded = encodeFrostKeyShare(share);
+          publicKey: Buffer.from(publicKey).toString('hex'),
+        });
         try {
-          await wallets.save({ metadata, share: encoded });
+          await wallets.save({
+            metadata: metadata('ed25519', keys.eddsa.publicKey),
+            share: keys.eddsa.share,
+          });
+          await wallets.save({
+            metadata: metadata('secp256k1', keys.ecdsa.publicKey),
+            share: keys.ecdsa.share,
+          });
         } finally {
-          wipeBytes(encoded);
-          wipeFrostKeyShare(share);
+          wipeBytes(keys.eddsa.share, keys.ecdsa.share);
         }
-        return publicKey;
+        return `${Buffer.from(keys.eddsa.publicKey).toString('hex')}:${Buffer.from(keys.ecdsa.publicKey).toString('hex')}`;
       },
-      dispose: () => protocol.wipe(),
+      dispose: () => party.wipe(),
     };
   }
 
@@ -173,37 +208,64 @@ export class JobFactory {
     participants: readonly InviteParticipant[],
     loaded?: { metadata: WalletMetadata; share: Uint8Array },
   ): Promise<SessionJob<SignatureOutcome>> {
-    if (message.keyType !== 'ed25519') {
-      loaded?.share.fill(0);
-      throw new MpcError(ErrorCode.InvalidSessionType, 'secp256k1 signing is not available yet');
-    }
     const record =
       loaded === undefined
         ? await this.loadForSigning(message, participants)
         : checkSigningSet(message, loaded, participants);
-    const share = decodeFrostKeyShare(record.share);
-    wipeBytes(record.share);
+    const { drivers, chainCode } = this.options;
+    const publicKey = new Uint8Array(Buffer.from(record.metadata.publicKey, 'hex'));
     const path = message.derivationPath ?? [];
-    const tweak =
-      path.length === 0
-        ? undefined
-        : deriveEd25519Child(share.publicKey, this.options.chainCode, path).tweak;
-    const messageCopy = message.tx.slice();
-    const protocol = createFrostSigningProtocol({
-      share,
-      signers: participants.map((p) => p.partyId).sort((a, b) => a - b),
-      sessionId: sessionIdBytes(sessionId),
-      message: messageCopy,
-      ...(tweak === undefined ? {} : { tweak }),
-    });
-    return {
-      party: localPartyDriver(protocol),
-      complete: async (result) => hexDigest(result.signature),
-      dispose: () => {
-        protocol.wipe();
-        wipeFrostKeyShare(share);
-        wipeBytes(messageCopy);
-      },
-    };
+    const signers = participants.map((p) => p.partyId).sort((a, b) => a - b);
+    const session = sessionIdBytes(sessionId);
+    try {
+      if (message.keyType === 'ed25519') {
+        const tweak =
+          path.length === 0 ? undefined : deriveEd25519Child(publicKey, chainCode, path).tweak;
+        const party = await drivers.create({
+          protocol: 'frost-sign',
+          share: record.share,
+          options: {
+            signers,
+            sessionId: session,
+            message: message.tx,
+            ...(tweak === undefined ? {} : { tweak }),
+          },
+        });
+        return {
+          party: mapResult(party, (result) => ({ keyType: 'ed25519' as const, ...result })),
+          complete: async (result) => hexDigest(signatureBytes(result)),
+          dispose: () => party.wipe(),
+        };
+      }
+      const tweak =
+        path.length === 0 ? undefined : deriveSecp256k1Child(publicKey, chainCode, path).tweak;
+      const party = await drivers.create({
+        protocol: 'dkls23-sign',
+        share: record.share,
+        options: {
+          signers,
+          sessionId: session,
+          digest: message.tx,
+          ...(tweak === undefined ? {} : { tweak }),
+        },
+      });
+      return {
+        party: mapResult(party, (result) => ({ keyType: 'secp256k1' as const, ...result })),
+        complete: async (result) => hexDigest(signatureBytes(result)),
+        dispose: () => party.wipe(),
+      };
+    } finally {
+      wipeBytes(record.share);
+    }
   }
+}
+
+/** The signature's bytes (Ed25519 R‖S, or ECDSA r‖s‖v) for digests and comparisons. */
+export function signatureBytes(outcome: SignatureOutcome): Uint8Array {
+  if (outcome.keyType === 'ed25519') return outcome.signature;
+  const out = new Uint8Array(65);
+  out.set(outcome.r, 0);
+  out.set(outcome.s, 32);
+  out[64] = outcome.recovery;
+  return out;
 }

@@ -29,7 +29,7 @@ import type { InviteParticipant } from '../transport/control-messages.ts';
 import { keygenCommittee, type JobFactory, type SignatureOutcome } from './jobs.ts';
 import { operationKey, type OperationLedger } from './operation-ledger.ts';
 import type { RequestAuthenticator } from './request-authenticator.ts';
-import type { FrostKeyShare } from '../crypto/frost/index.ts';
+import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { wipeBytes } from '../crypto/wipe.ts';
 
 /** Fewer ready signers than the operation needs (design §5.3). */
@@ -69,6 +69,8 @@ export interface RequestCoordinatorOptions {
   readonly duplicateWaitMs: number;
   /** How often to tell JetStream we are still working on a message. */
   readonly workingIntervalMs: number;
+  /** Design §6, optional: retry a transport failure once with a fresh signing set. */
+  readonly retryWithFreshSigners: boolean;
 }
 
 export class RequestCoordinator {
@@ -107,14 +109,22 @@ export class RequestCoordinator {
       let body: Uint8Array;
       try {
         const outcome = await this.sign(message, msg.data, clientId);
-        body = encodeSigningResult({
-          resultType: 'success',
-          keyType: 'ed25519',
+        const echo = {
+          resultType: 'success' as const,
           walletId: message.walletId,
           txId: message.txId,
           networkInternalCode: message.networkInternalCode,
-          signature: outcome.signature,
-        });
+        };
+        body =
+          outcome.keyType === 'ed25519'
+            ? encodeSigningResult({ ...echo, keyType: 'ed25519', signature: outcome.signature })
+            : encodeSigningResult({
+                ...echo,
+                keyType: 'secp256k1',
+                r: outcome.r,
+                s: outcome.s,
+                recoveryId: outcome.recovery,
+              });
       } catch (error) {
         await this.options.ledger.release(key).catch(() => undefined);
         throw error;
@@ -164,12 +174,13 @@ export class RequestCoordinator {
       }
       let body: Uint8Array;
       try {
-        const eddsaPublicKey = await this.keygen(message, msg.data, clientId);
+        const keys = await this.keygen(message, msg.data, clientId);
         body = encodeKeygenResult({
           resultType: 'success',
           walletId: message.walletId,
-          ecdsaPublicKey: null,
-          eddsaPublicKey,
+          // mpcium encodes the ECDSA key as 64 bytes X‖Y (uncompressed without the 0x04 prefix).
+          ecdsaPublicKey: secp256k1.Point.fromBytes(keys.ecdsa).toBytes(false).slice(1),
+          eddsaPublicKey: keys.eddsa,
         });
       } catch (error) {
         await this.options.ledger.release(key).catch(() => undefined);
@@ -258,17 +269,48 @@ export class RequestCoordinator {
     throw new DuplicateOperationError('an identical request is still being processed');
   }
 
+  /**
+   * Signs with exactly t+1 ready signers. With `retryWithFreshSigners`, a transport failure
+   * (ERROR_PEER_UNAVAILABLE) is retried once with a fresh session — fresh nonces, and a
+   * signing set without the failed peer — when enough other signers are ready. Anything else
+   * (timeouts, failed checks) is never retried.
+   */
   private async sign(
     message: SignTxMessage,
     body: Uint8Array,
     clientId: string,
+  ): Promise<SignatureOutcome> {
+    const excluded = new Set<string>();
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.signOnce(message, body, clientId, excluded);
+      } catch (error) {
+        const retry =
+          this.options.retryWithFreshSigners &&
+          attempt === 0 &&
+          error instanceof MpcError &&
+          error.code === ErrorCode.PeerUnavailable &&
+          !(error instanceof QuorumUnavailableError);
+        if (!retry) throw error;
+        const peer = (error as { peer?: unknown }).peer;
+        if (typeof peer === 'string') excluded.add(peer);
+        this.options.log.info({ peer, txId: message.txId }, 'retrying with a fresh signing set');
+      }
+    }
+  }
+
+  private async signOnce(
+    message: SignTxMessage,
+    body: Uint8Array,
+    clientId: string,
+    excluded: ReadonlySet<string>,
   ): Promise<SignatureOutcome> {
     const { jobs, host, membership, selfNodeId } = this.options;
     const record = await jobs.loadForSigning(message, undefined);
     const { metadata } = record;
     const quorum = metadata.threshold + 1;
     const committee = metadata.committee.map((member) => member.nodeId);
-    const ready = membership.readyNodes(committee);
+    const ready = membership.readyNodes(committee).filter((node) => !excluded.has(node));
     if (ready.length < quorum || !ready.includes(selfNodeId)) wipeBytes(record.share);
     if (ready.length < quorum) throw new QuorumUnavailableError(ready.length, quorum);
     if (!ready.includes(selfNodeId)) {
@@ -295,7 +337,7 @@ export class RequestCoordinator {
       job,
       awaitAllDone: false,
     });
-    if (!verifyEd25519Independently(outcome.publicKey, message.tx, outcome.signature)) {
+    if (!verifyIndependently(outcome, message.tx)) {
       throw new MpcError(
         ErrorCode.SignatureVerification,
         'assembled signature failed verification',
@@ -308,7 +350,7 @@ export class RequestCoordinator {
     message: GenerateKeyMessage,
     body: Uint8Array,
     clientId: string,
-  ): Promise<Uint8Array> {
+  ): Promise<{ eddsa: Uint8Array; ecdsa: Uint8Array }> {
     const { jobs, host, membership, clusterNodes } = this.options;
     const ready = membership.readyNodes(clusterNodes);
     if (ready.length < clusterNodes.length) {
@@ -317,7 +359,7 @@ export class RequestCoordinator {
     const participants = keygenCommittee(clusterNodes);
     const sessionId = randomUUID();
     const job = await jobs.keygen(sessionId, message, participants);
-    const share: FrostKeyShare = await host.coordinate({
+    const keys = await host.coordinate({
       sessionId,
       kind: 'keygen',
       participants,
@@ -326,7 +368,7 @@ export class RequestCoordinator {
       job,
       awaitAllDone: true,
     });
-    return share.publicKey.slice();
+    return { eddsa: keys.eddsa.publicKey, ecdsa: keys.ecdsa.publicKey };
   }
 
   private keepWorking(msg: JsMsg): () => void {
@@ -387,18 +429,23 @@ function rotate(nodes: readonly string[], seed: string): string[] {
   return [...nodes.slice(offset), ...nodes.slice(0, offset)];
 }
 
-/** Verification with node:crypto, independent of the signing path (noble). */
-function verifyEd25519Independently(
-  publicKey: Uint8Array,
-  message: Uint8Array,
-  signature: Uint8Array,
-): boolean {
+/**
+ * Verification independent of the signing path: Ed25519 with node:crypto (OpenSSL); ECDSA with
+ * @noble/curves' verifier on the digest as sent (no hashing), low-S required.
+ */
+function verifyIndependently(outcome: SignatureOutcome, message: Uint8Array): boolean {
   try {
+    if (outcome.keyType === 'secp256k1') {
+      const compact = new Uint8Array(64);
+      compact.set(outcome.r, 0);
+      compact.set(outcome.s, 32);
+      return secp256k1.verify(compact, message, outcome.publicKey, { prehash: false, lowS: true });
+    }
     const key = createPublicKey({
-      key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(publicKey).toString('base64url') },
+      key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(outcome.publicKey).toString('base64url') },
       format: 'jwk',
     });
-    return nodeVerify(null, message, key, signature);
+    return nodeVerify(null, message, key, outcome.signature);
   } catch {
     return false;
   }

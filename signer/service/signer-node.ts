@@ -29,6 +29,8 @@ import { ShareStore } from '../store/index.ts';
 import { PeerMessenger } from '../transport/peer-messenger.ts';
 import { ensureMpcStreams } from '../transport/streams.ts';
 import { JobFactory } from './jobs.ts';
+import { pooledProtocolDrivers } from './protocol-drivers.ts';
+import { PartyWorkerPool } from '../session/worker-pool.ts';
 import { watchMaxDeliveryAdvisories } from './max-delivery-advisories.ts';
 import { OperationLedger } from './operation-ledger.ts';
 import { RequestAuthenticator } from './request-authenticator.ts';
@@ -121,12 +123,14 @@ export async function startSignerNode(config: SignerConfig, log: Logger): Promis
     createAuthorizerPolicy(config.authorization),
   );
   const wallets = new WalletRepository(store);
+  const workers = new PartyWorkerPool();
   const jobs = new JobFactory({
     selfNodeId: config.nodeId,
     clusterNodes: config.peers,
     threshold: config.threshold,
     wallets,
     chainCode: secrets.chainCode,
+    drivers: pooledProtocolDrivers(workers),
   });
   const host = new SessionHost({
     self: identity,
@@ -186,6 +190,7 @@ export async function startSignerNode(config: SignerConfig, log: Logger): Promis
     log,
     duplicateWaitMs: 8 * config.sessions.roundTimeoutMs,
     workingIntervalMs: Math.max(500, Math.floor(config.sessions.ackWaitMs / 3)),
+    retryWithFreshSigners: config.sessions.retryWithFreshSigners,
   });
 
   // Give peers' heartbeats a moment so a fresh signer does not take requests it would refuse.
@@ -277,6 +282,7 @@ export async function startSignerNode(config: SignerConfig, log: Logger): Promis
       messenger.stop();
       await nc.drain().catch(() => undefined);
       await http.close();
+      await workers.close();
       await store.close();
       wipeBytes(secrets.chainCode);
     },

@@ -17,7 +17,8 @@ import { ErrorCode } from '../protocol/errors.ts';
 import type { SignTxMessage } from '../protocol/messages.ts';
 import { SessionAbortedError } from '../session/errors.ts';
 import { RoundRunner, type RoundNetwork } from '../session/round-runner.ts';
-import { JobFactory } from './jobs.ts';
+import { JobFactory, type SignatureOutcome } from './jobs.ts';
+import { localProtocolDrivers } from './protocol-drivers.ts';
 import { WalletRepository, type ShareStorePort } from './wallet-repository.ts';
 import { encodeWalletRecord } from './wallet-record.ts';
 
@@ -86,6 +87,7 @@ async function setup() {
       threshold: 1,
       wallets: new WalletRepository(memoryStore(records, handedOut)),
       chainCode: new Uint8Array(32).fill(1),
+      drivers: localProtocolDrivers,
     });
   });
   return { factories, handedOut };
@@ -110,7 +112,7 @@ async function runSigning(options: { abortAfterFirstRound: boolean }) {
     { nodeId: 'b', partyId: 2 },
   ];
   const nodeOfParty = new Map(participants.map((p) => [p.partyId, p.nodeId]));
-  const runners = new Map<string, RoundRunner<{ signature: Uint8Array }>>();
+  const runners = new Map<string, RoundRunner<SignatureOutcome>>();
   const jobs = await Promise.all(
     participants.map((_, index) =>
       (factories[index] as JobFactory).sign('session-1', message, participants),

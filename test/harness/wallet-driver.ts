@@ -31,7 +31,7 @@ export class WalletDriver {
   }
 
   /** Creates a wallet and returns its Ed25519 public key (32 bytes). */
-  async createWallet(timeoutMs = 30_000): Promise<{ walletId: string; publicKey: Uint8Array }> {
+  async createWallet(timeoutMs = 90_000): Promise<{ walletId: string; publicKey: Uint8Array }> {
     const walletId = `wallet-${randomUUID()}`;
     await this.client.publishKeygen(keygenBody(this.initiator, walletId), walletId);
     const result = await this.keygenResults.waitFor((r) => r['wallet_id'] === walletId, timeoutMs);

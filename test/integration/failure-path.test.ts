@@ -79,7 +79,7 @@ describe('failure path', () => {
     let victim = '';
     await waitUntil(async () => {
       for (const node of others) {
-        if ((await activeSessions(test!, node)) === 1) victim = node;
+        if ((await readiness(test!, node))?.['pausedSessions'] === 1) victim = node;
       }
       return victim !== '';
     }, 'a participant to hold the session');
@@ -158,7 +158,8 @@ describe('failure path', () => {
     const { txId } = await driver.requestSignature(walletId);
     let victim = '';
     await waitUntil(async () => {
-      for (const node of others) if ((await activeSessions(test!, node)) === 1) victim = node;
+      for (const node of others)
+        if ((await readiness(test!, node))?.['pausedSessions'] === 1) victim = node;
       return victim !== '';
     }, 'a participant to hold the session');
     await test.cluster.signal(victim, 'SIGSTOP');
@@ -199,6 +200,42 @@ describe('failure path', () => {
     expect(verifiesEd25519(publicKey, message, result['signature'] as string)).toBe(true);
     // Give a duplicate a chance to show up (bounded), then check there is none.
     await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect(driver.resultsFor(txId)).toHaveLength(1);
+  });
+
+  it('optional retry: a participant killed mid-session, the request succeeds with a fresh set', async () => {
+    const pauseFile = join(pauseDir, 'retry');
+    test = await startTestCluster(inject('natsUrl'), {
+      env: { MPC_ENABLE_FAULT_INJECTION: '1' },
+      configFor: (nodeId) => ({
+        ...FAST_FAILURE,
+        sessions: { ...FAST_FAILURE.sessions, retry_with_fresh_signers: true },
+        fault_injection: nodeId.endsWith('-0')
+          ? { refuse_coordination: false }
+          : {
+              refuse_coordination: true,
+              pause_at_round: 1,
+              pause_role: 'participant',
+              pause_file: pauseFile,
+            },
+      }),
+    });
+    const others = test.cluster.nodeIds.slice(1);
+    driver = await WalletDriver.create(nc, test.initiator);
+    const { walletId, publicKey } = await driver.createWallet(90_000);
+    writeFileSync(pauseFile, '');
+    const { txId, message } = await driver.requestSignature(walletId);
+    let victim = '';
+    await waitUntil(async () => {
+      for (const node of others)
+        if ((await readiness(test!, node))?.['pausedSessions'] === 1) victim = node;
+      return victim !== '';
+    }, 'a participant to stall in the session');
+    rmSync(pauseFile);
+    await test.cluster.kill(victim);
+    const result = await driver.waitForResult(txId);
+    expect(result['result_type']).toBe('success');
+    expect(verifiesEd25519(publicKey, message, result['signature'] as string)).toBe(true);
     expect(driver.resultsFor(txId)).toHaveLength(1);
   });
 
