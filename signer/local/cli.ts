@@ -2,7 +2,8 @@
  * `npm run local`: a 2-of-3 signer cluster on this machine, end to end.
  *
  *   npm run local              start nats-server + 3 signers (threshold 1), create a wallet,
- *                              sign a message with Ed25519, verify it with node:crypto,
+ *                              sign a message with Ed25519 and its SHA-256 digest with
+ *                              secp256k1, verify both with code independent of the signers,
  *                              print a summary, stop everything
  *   npm run local -- --json    the same, printing one JSON object
  *   npm run local -- --keep    leave the cluster running; write .local-cluster/state.json
@@ -14,6 +15,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { secp256k1 } from '@noble/curves/secp256k1.js';
+import { sha256 } from '@noble/hashes/sha2.js';
 import { MpcClient, ed25519SignerFromSeed } from '../client/index.ts';
 import { LocalCluster } from './local-cluster.ts';
 import { startNatsServer, type NatsServerHandle } from './nats-server.ts';
@@ -115,7 +118,7 @@ async function run(options: { json: boolean; keep: boolean }): Promise<number> {
     });
 
     const walletId = `local-${randomUUID()}`;
-    progress(`creating wallet ${walletId} (distributed key generation among all 3)…`);
+    progress(`creating wallet ${walletId} (Ed25519 + secp256k1 key generation among all 3)…`);
     const keygenStarted = performance.now();
     const keygen = await client.createWalletAndWait(walletId, { timeoutMs: RESULT_WAIT_MS });
     const keygenMs = performance.now() - keygenStarted;
@@ -147,6 +150,36 @@ async function run(options: { json: boolean; keep: boolean }): Promise<number> {
       }),
       signature,
     );
+
+    // ECDSA: sign the SHA-256 digest of the message; verify with @noble/curves (low-S) and
+    // check that the recovery id recovers the wallet's key.
+    if (keygen.ecdsa_pub_key === null) throw new Error('keygen returned no ECDSA key');
+    const ecdsaPublicKey = secp256k1.Point.fromBytes(
+      Uint8Array.of(4, ...Buffer.from(keygen.ecdsa_pub_key, 'base64')),
+    ).toBytes(true);
+    const digest = sha256(tx);
+    progress('signing its SHA-256 digest with secp256k1 ECDSA (DKLs23, 2 of 3 signers)…');
+    const ecdsaStarted = performance.now();
+    const ecdsa = await client.signAndWait(
+      { walletId, keyType: 'secp256k1', networkInternalCode: 'local', tx: digest },
+      { timeoutMs: RESULT_WAIT_MS },
+    );
+    const ecdsaMs = performance.now() - ecdsaStarted;
+    if (ecdsa.result_type !== 'success' || ecdsa.r === null || ecdsa.s === null) {
+      throw new Error(`ECDSA signing failed: ${ecdsa.error_code} ${ecdsa.error_reason}`);
+    }
+    const r = Buffer.from(ecdsa.r, 'base64');
+    const s = Buffer.from(ecdsa.s, 'base64');
+    const recovery = Buffer.from(ecdsa.signature_recovery ?? '', 'base64')[0] ?? -1;
+    const compact = Uint8Array.of(...r, ...s);
+    const ecdsaVerified =
+      secp256k1.verify(compact, digest, ecdsaPublicKey, { prehash: false, lowS: true }) &&
+      Buffer.from(
+        secp256k1.Signature.fromBytes(compact, 'compact')
+          .addRecoveryBit(recovery)
+          .recoverPublicKey(digest)
+          .toBytes(true),
+      ).equals(Buffer.from(ecdsaPublicKey));
     await client.close();
 
     const summary = {
@@ -154,9 +187,17 @@ async function run(options: { json: boolean; keep: boolean }): Promise<number> {
       eddsaPublicKey: eddsaPublicKey.toString('hex'),
       message,
       signature: signature.toString('hex'),
-      verified,
+      verified: verified && ecdsaVerified,
+      eddsaVerified: verified,
+      ecdsaPublicKey: Buffer.from(ecdsaPublicKey).toString('hex'),
+      digest: Buffer.from(digest).toString('hex'),
+      r: r.toString('hex'),
+      s: s.toString('hex'),
+      recovery,
+      ecdsaVerified,
       keygenMs: Math.round(keygenMs),
       signMs: Math.round(signMs),
+      ecdsaSignMs: Math.round(ecdsaMs),
       signers: cluster.nodeIds,
       threshold: 1,
       natsUrl: nats.url,
@@ -188,14 +229,24 @@ async function run(options: { json: boolean; keep: boolean }): Promise<number> {
       console.log(
         `verified          ${verified ? 'yes (node:crypto, independent of the signers)' : 'NO'}`,
       );
-      console.log(`keygen / sign     ${summary.keygenMs} ms / ${summary.signMs} ms`);
+      console.log(`secp256k1 key     ${summary.ecdsaPublicKey}`);
+      console.log(`digest (SHA-256)  ${summary.digest}`);
+      console.log(`r                 ${summary.r}`);
+      console.log(`s (low-S)         ${summary.s}`);
+      console.log(`recovery id       ${recovery}`);
+      console.log(
+        `verified          ${ecdsaVerified ? 'yes (@noble/curves, and the recovery id recovers the key)' : 'NO'}`,
+      );
+      console.log(
+        `keygen / sign     ${summary.keygenMs} ms / Ed25519 ${summary.signMs} ms, ECDSA ${summary.ecdsaSignMs} ms`,
+      );
       console.log(
         options.keep
           ? `cluster left running; state in ${STATE_FILE}; stop it with: npm run local -- --stop`
           : 'cluster stopped, nothing left running',
       );
     }
-    return verified ? 0 : 1;
+    return verified && ecdsaVerified ? 0 : 1;
   } finally {
     await nc?.close();
     if (!options.keep) {
