@@ -3,7 +3,8 @@
  * NATS. Prints JSON lines:
  *   {"bench":"ed25519.sign.latency", "p50_ms", "p95_ms", "samples"}   one request at a time
  *   {"bench":"ed25519.sign.throughput", "per_second", "requests", "concurrency"}
- *   {"bench":"keygen.latency", "p50_ms", "samples"}
+ *   {"bench":"secp256k1.sign.latency" …} and {"bench":"secp256k1.sign.throughput" …}
+ *   {"bench":"keygen.latency", "p50_ms", "samples"}  (both key types in one session)
  * Progress goes to stderr. Every signature is verified with node:crypto before it counts.
  */
 import {
@@ -29,13 +30,17 @@ import {
   type KeygenResultEvent,
   type SigningResultEvent,
 } from '../signer/protocol/messages.ts';
+import { secp256k1 } from '@noble/curves/secp256k1.js';
+import { sha256 } from '@noble/hashes/sha2.js';
 import { LocalCluster } from '../signer/local/local-cluster.ts';
 import { startNatsServer } from '../signer/local/nats-server.ts';
 
 const SIGN_LATENCY_SAMPLES = Number(process.env['BENCH_SIGN_SAMPLES'] ?? 50);
 const THROUGHPUT_REQUESTS = Number(process.env['BENCH_THROUGHPUT_REQUESTS'] ?? 400);
 const THROUGHPUT_CONCURRENCY = Number(process.env['BENCH_CONCURRENCY'] ?? 32);
-const KEYGEN_SAMPLES = Number(process.env['BENCH_KEYGEN_SAMPLES'] ?? 5);
+const KEYGEN_SAMPLES = Number(process.env['BENCH_KEYGEN_SAMPLES'] ?? 3);
+const ECDSA_SIGN_SAMPLES = Number(process.env['BENCH_ECDSA_SIGN_SAMPLES'] ?? 30);
+const ECDSA_THROUGHPUT_REQUESTS = Number(process.env['BENCH_ECDSA_THROUGHPUT_REQUESTS'] ?? 150);
 
 function percentile(sorted: number[], p: number): number {
   const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
@@ -116,6 +121,7 @@ async function main(): Promise<void> {
     const keygenTimes: number[] = [];
     let walletId = '';
     let walletKey: KeyObject | undefined;
+    let ecdsaKey: Uint8Array | undefined;
     for (let index = 0; index < KEYGEN_SAMPLES; index++) {
       walletId = `bench-${randomUUID()}`;
       const started = performance.now();
@@ -133,6 +139,8 @@ async function main(): Promise<void> {
         throw new Error(`keygen failed: ${result.error_code} ${result.error_reason}`);
       }
       keygenTimes.push(performance.now() - started);
+      if (result.ecdsa_pub_key === null) throw new Error('keygen returned no ECDSA key');
+      ecdsaKey = Uint8Array.of(4, ...Buffer.from(result.ecdsa_pub_key, 'base64'));
       walletKey = createPublicKey({
         key: {
           kty: 'OKP',
@@ -146,22 +154,17 @@ async function main(): Promise<void> {
     console.log(
       JSON.stringify({
         bench: 'keygen.latency',
-        key_types: ['ed25519'],
+        key_types: ['ed25519', 'secp256k1'],
         p50_ms: round(percentile(keygenTimes, 50)),
         samples: keygenTimes.length,
       }),
     );
 
-    const signOnce = async (): Promise<number> => {
+    const signOnce = async (keyType: 'ed25519' | 'secp256k1' = 'ed25519'): Promise<number> => {
       const txId = randomUUID();
-      const tx = new TextEncoder().encode(`bench message ${txId}`);
-      const request = {
-        keyType: 'ed25519' as const,
-        walletId,
-        networkInternalCode: 'bench',
-        txId,
-        tx,
-      };
+      const message = new TextEncoder().encode(`bench message ${txId}`);
+      const tx = keyType === 'ed25519' ? message : sha256(message);
+      const request = { keyType, walletId, networkInternalCode: 'bench', txId, tx };
       const started = performance.now();
       const pending = signings.expect(txId);
       await js.publish(
@@ -175,12 +178,22 @@ async function main(): Promise<void> {
       );
       const result = await pending;
       const elapsed = performance.now() - started;
-      if (result.result_type !== 'success' || result.signature === null) {
+      if (result.result_type !== 'success') {
         throw new Error(`signing failed: ${result.error_code} ${result.error_reason}`);
       }
-      if (!verify(null, tx, walletKey as KeyObject, Buffer.from(result.signature, 'base64'))) {
-        throw new Error('signature did not verify');
-      }
+      const valid =
+        keyType === 'ed25519'
+          ? verify(null, tx, walletKey as KeyObject, Buffer.from(result.signature ?? '', 'base64'))
+          : secp256k1.verify(
+              Uint8Array.of(
+                ...Buffer.from(result.r ?? '', 'base64'),
+                ...Buffer.from(result.s ?? '', 'base64'),
+              ),
+              tx,
+              ecdsaKey as Uint8Array,
+              { prehash: false, lowS: true },
+            );
+      if (!valid) throw new Error(`${keyType} signature did not verify`);
       return elapsed;
     };
 
@@ -215,6 +228,40 @@ async function main(): Promise<void> {
         bench: 'ed25519.sign.throughput',
         per_second: round(THROUGHPUT_REQUESTS / seconds),
         requests: THROUGHPUT_REQUESTS,
+        concurrency: THROUGHPUT_CONCURRENCY,
+      }),
+    );
+    for (let index = 0; index < 5; index++) await signOnce('secp256k1'); // warm-up
+    const ecdsaLatencies: number[] = [];
+    for (let index = 0; index < ECDSA_SIGN_SAMPLES; index++) {
+      ecdsaLatencies.push(await signOnce('secp256k1'));
+    }
+    ecdsaLatencies.sort((a, b) => a - b);
+    console.log(
+      JSON.stringify({
+        bench: 'secp256k1.sign.latency',
+        p50_ms: round(percentile(ecdsaLatencies, 50)),
+        p95_ms: round(percentile(ecdsaLatencies, 95)),
+        samples: ecdsaLatencies.length,
+        signers: 3,
+        threshold: 1,
+      }),
+    );
+    let nextEcdsa = 0;
+    const ecdsaStarted = performance.now();
+    await Promise.all(
+      Array.from({ length: THROUGHPUT_CONCURRENCY }, async () => {
+        while (nextEcdsa < ECDSA_THROUGHPUT_REQUESTS) {
+          nextEcdsa += 1;
+          await signOnce('secp256k1');
+        }
+      }),
+    );
+    console.log(
+      JSON.stringify({
+        bench: 'secp256k1.sign.throughput',
+        per_second: round(ECDSA_THROUGHPUT_REQUESTS / ((performance.now() - ecdsaStarted) / 1000)),
+        requests: ECDSA_THROUGHPUT_REQUESTS,
         concurrency: THROUGHPUT_CONCURRENCY,
       }),
     );

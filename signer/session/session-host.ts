@@ -77,17 +77,18 @@ interface ActiveSession {
   /** Test-only fault injection stalled this session. */
   paused: boolean;
   started?: boolean;
-  /** The invite's signed body and our hello, to answer a retried invite identically. */
-  inviteBody?: string;
-  helloReply?: SignedControl;
 }
 
 const SEEN_SESSION_LIMIT = 10_000;
+
+type InviteReply = SignedControl | { error: { code: ErrorCode; message: string } };
 
 export class SessionHost implements PeerMessageHandler {
   private readonly options: SessionHostOptions;
   private readonly sessions = new Map<string, ActiveSession>();
   private readonly seenSessionIds = new Set<string>();
+  /** Recent invite answers by session id, so a retried invite gets the same answer. */
+  private readonly inviteReplies = new Map<string, { body: string; reply: Promise<InviteReply> }>();
   private messengerRef: PeerMessenger | undefined;
 
   constructor(options: SessionHostOptions) {
@@ -189,25 +190,43 @@ export class SessionHost implements PeerMessageHandler {
     return active;
   }
 
-  async onInvite(
-    signed: unknown,
-  ): Promise<SignedControl | { error: { code: ErrorCode; message: string } }> {
+  /**
+   * Answers an invite. A retried invite (same signed body; the first reply was lost or late,
+   * possibly still being prepared) gets the very same answer; any other reuse of a session id
+   * is refused.
+   */
+  onInvite(signed: unknown): Promise<InviteReply> {
     const invite = openControl(signed, this.options.roster);
     if (invite?.type !== 'invite') {
-      return { error: { code: ErrorCode.MessageVerification, message: 'invite rejected' } };
+      return Promise.resolve({
+        error: { code: ErrorCode.MessageVerification, message: 'invite rejected' },
+      });
     }
     const selfNodeId = this.options.self.nodeId;
     if (!invite.participants.some((participant) => participant.nodeId === selfNodeId)) {
-      return { error: { code: ErrorCode.ParticipantNotFound, message: 'not a participant' } };
+      return Promise.resolve({
+        error: { code: ErrorCode.ParticipantNotFound, message: 'not a participant' },
+      });
     }
+    const body = (signed as SignedControl).body;
     if (!this.remember(invite.sessionId)) {
-      // A retried invite (the first reply was lost or late) gets the same hello again.
-      const existing = this.sessions.get(invite.sessionId);
-      if (existing !== undefined && existing.inviteBody === (signed as SignedControl).body) {
-        return existing.helloReply ?? signControl(this.options.self, existing.session.hello());
-      }
-      return { error: { code: ErrorCode.SessionDuplicate, message: 'session id reused' } };
+      const earlier = this.inviteReplies.get(invite.sessionId);
+      if (earlier !== undefined && earlier.body === body) return earlier.reply;
+      return Promise.resolve({
+        error: { code: ErrorCode.SessionDuplicate, message: 'session id reused' },
+      });
     }
+    const reply = this.acceptInvite(invite);
+    this.inviteReplies.set(invite.sessionId, { body, reply });
+    // Retries come within the send budget; forget the reply well after that.
+    setTimeout(
+      () => this.inviteReplies.delete(invite.sessionId),
+      4 * this.options.roundTimeoutMs,
+    ).unref();
+    return reply;
+  }
+
+  private async acceptInvite(invite: SessionInvite): Promise<InviteReply> {
     let job: SessionJob<unknown>;
     try {
       job = await this.options.prepare(invite);
@@ -229,27 +248,16 @@ export class SessionHost implements PeerMessageHandler {
     }
     // An invite whose start never comes (coordinator died) must not linger.
     active.startTimer = setTimeout(() => {
-      active.session.abort(
-        new SessionTimeoutError(
-          invite.sessionId,
-          -1,
-          [invite.coordinator],
-          this.options.roundTimeoutMs,
-        ),
+      const timeout = new SessionTimeoutError(
+        invite.sessionId,
+        -1,
+        [invite.coordinator],
+        this.options.roundTimeoutMs,
       );
-      this.end(
-        active,
-        new SessionTimeoutError(
-          invite.sessionId,
-          -1,
-          [invite.coordinator],
-          this.options.roundTimeoutMs,
-        ),
-      );
+      active.session.abort(timeout);
+      this.end(active, timeout);
     }, this.options.roundTimeoutMs);
-    active.inviteBody = (signed as SignedControl).body;
-    active.helloReply = signControl(this.options.self, active.session.hello());
-    return active.helloReply;
+    return signControl(this.options.self, active.session.hello());
   }
 
   onEnvelope(envelope: Envelope): FrameReply {

@@ -27,6 +27,8 @@ export const FrameReply = { Accepted: 0x00, UnknownSession: 0x02, Rejected: 0x03
 export type FrameReply = (typeof FrameReply)[keyof typeof FrameReply];
 
 const MAX_FRAME_BYTES = 2 * 1024 * 1024;
+/** Lower bound of one invite attempt's wait (the participant prepares its party first). */
+const INVITE_MIN_TIMEOUT_MS = 2000;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
@@ -130,12 +132,18 @@ export class PeerMessenger {
   }
 
   /** Sends an invite; resolves with the parsed reply or rejects with `PeerUnavailableError`. */
+  /**
+   * Sends an invite. The reply comes after the participant has validated the request and built
+   * its party (possibly queued behind other work in its worker pool), so each attempt waits
+   * longer than a plain ack; a dead participant is still "no responders" at once.
+   */
   async invite(peer: string, sessionId: string, invite: SignedControl): Promise<unknown> {
     const reply = await this.request(
       peer,
       sessionId,
       inviteSubject(peer),
       encoder.encode(JSON.stringify(invite)),
+      Math.max(4 * this.options.sendTimeoutMs, INVITE_MIN_TIMEOUT_MS),
     );
     try {
       return JSON.parse(decoder.decode(reply));
@@ -217,8 +225,10 @@ export class PeerMessenger {
     sessionId: string,
     subject: string,
     data: Uint8Array,
+    timeoutMs: number = this.options.sendTimeoutMs,
   ): Promise<Uint8Array> {
-    const { nc, sendTimeoutMs, sendAttempts } = this.options;
+    const { nc, sendAttempts } = this.options;
+    const sendTimeoutMs = timeoutMs;
     let lastProblem = 'no ack';
     for (let attempt = 1; attempt <= sendAttempts; attempt++) {
       try {
