@@ -22,6 +22,43 @@ const FAST_FAILURE = {
   membership: { heartbeat_interval_ms: 250, peer_timeout_ms: 1000 },
 };
 
+/**
+ * 3 signers; signer 0 coordinates every request, the others only participate and stall
+ * (test-only fault injection) after round 0 of a signing session while `pauseFile` exists.
+ */
+function startStallingCluster(
+  pauseFile: string,
+  sessions: Record<string, unknown> = {},
+): Promise<TestCluster> {
+  return startTestCluster(inject('natsUrl'), {
+    env: { MPC_ENABLE_FAULT_INJECTION: '1' },
+    configFor: (nodeId) => ({
+      ...FAST_FAILURE,
+      sessions: { ...FAST_FAILURE.sessions, ...sessions },
+      fault_injection: nodeId.endsWith('-0')
+        ? { refuse_coordination: false }
+        : {
+            refuse_coordination: true,
+            pause_at_round: 1,
+            pause_role: 'participant',
+            pause_file: pauseFile,
+          },
+    }),
+  });
+}
+
+/** Waits (bounded) until one of `nodes` holds a stalled session, and returns it. */
+async function stalledSigner(test: TestCluster, nodes: readonly string[]): Promise<string> {
+  let stalled: string | undefined;
+  await waitUntil(async () => {
+    for (const node of nodes) {
+      if ((await readiness(test, node))?.['pausedSessions'] === 1) stalled = node;
+    }
+    return stalled !== undefined;
+  }, 'a participant to stall in the session');
+  return stalled as string;
+}
+
 async function readiness(
   test: TestCluster,
   nodeId: string,
@@ -56,33 +93,14 @@ describe('failure path', () => {
 
   it('a participant killed between rounds: one ERROR_PEER_UNAVAILABLE, no state left', async () => {
     const pauseFile = join(pauseDir, 'kill-participant');
-    test = await startTestCluster(inject('natsUrl'), {
-      env: { MPC_ENABLE_FAULT_INJECTION: '1' },
-      configFor: (nodeId) => ({
-        ...FAST_FAILURE,
-        fault_injection: nodeId.endsWith('-0')
-          ? { refuse_coordination: false }
-          : {
-              refuse_coordination: true,
-              pause_at_round: 1,
-              pause_role: 'participant',
-              pause_file: pauseFile,
-            },
-      }),
-    });
+    test = await startStallingCluster(pauseFile);
     const [coordinator, ...others] = test.cluster.nodeIds as [string, ...string[]];
     driver = await WalletDriver.create(nc, test.initiator);
     const { walletId } = await driver.createWallet();
 
     writeFileSync(pauseFile, '');
     const { txId } = await driver.requestSignature(walletId);
-    let victim = '';
-    await waitUntil(async () => {
-      for (const node of others) {
-        if ((await readiness(test!, node))?.['pausedSessions'] === 1) victim = node;
-      }
-      return victim !== '';
-    }, 'a participant to hold the session');
+    const victim = await stalledSigner(test, others);
     await test.cluster.kill(victim);
 
     const result = await driver.waitForResult(txId);
@@ -137,31 +155,13 @@ describe('failure path', () => {
 
   it('a stalled (SIGSTOP) participant ends in ERROR_SESSION_TIMEOUT', async () => {
     const pauseFile = join(pauseDir, 'stall');
-    test = await startTestCluster(inject('natsUrl'), {
-      env: { MPC_ENABLE_FAULT_INJECTION: '1' },
-      configFor: (nodeId) => ({
-        ...FAST_FAILURE,
-        fault_injection: nodeId.endsWith('-0')
-          ? { refuse_coordination: false }
-          : {
-              refuse_coordination: true,
-              pause_at_round: 1,
-              pause_role: 'participant',
-              pause_file: pauseFile,
-            },
-      }),
-    });
+    test = await startStallingCluster(pauseFile);
     const others = test.cluster.nodeIds.slice(1);
     driver = await WalletDriver.create(nc, test.initiator);
     const { walletId } = await driver.createWallet();
     writeFileSync(pauseFile, '');
     const { txId } = await driver.requestSignature(walletId);
-    let victim = '';
-    await waitUntil(async () => {
-      for (const node of others)
-        if ((await readiness(test!, node))?.['pausedSessions'] === 1) victim = node;
-      return victim !== '';
-    }, 'a participant to hold the session');
+    const victim = await stalledSigner(test, others);
     await test.cluster.signal(victim, 'SIGSTOP');
     try {
       const result = await driver.waitForResult(txId);
@@ -205,32 +205,13 @@ describe('failure path', () => {
 
   it('optional retry: a participant killed mid-session, the request succeeds with a fresh set', async () => {
     const pauseFile = join(pauseDir, 'retry');
-    test = await startTestCluster(inject('natsUrl'), {
-      env: { MPC_ENABLE_FAULT_INJECTION: '1' },
-      configFor: (nodeId) => ({
-        ...FAST_FAILURE,
-        sessions: { ...FAST_FAILURE.sessions, retry_with_fresh_signers: true },
-        fault_injection: nodeId.endsWith('-0')
-          ? { refuse_coordination: false }
-          : {
-              refuse_coordination: true,
-              pause_at_round: 1,
-              pause_role: 'participant',
-              pause_file: pauseFile,
-            },
-      }),
-    });
+    test = await startStallingCluster(pauseFile, { retry_with_fresh_signers: true });
     const others = test.cluster.nodeIds.slice(1);
     driver = await WalletDriver.create(nc, test.initiator);
     const { walletId, publicKey } = await driver.createWallet(90_000);
     writeFileSync(pauseFile, '');
     const { txId, message } = await driver.requestSignature(walletId);
-    let victim = '';
-    await waitUntil(async () => {
-      for (const node of others)
-        if ((await readiness(test!, node))?.['pausedSessions'] === 1) victim = node;
-      return victim !== '';
-    }, 'a participant to stall in the session');
+    const victim = await stalledSigner(test, others);
     rmSync(pauseFile);
     await test.cluster.kill(victim);
     const result = await driver.waitForResult(txId);
