@@ -5,10 +5,10 @@
  * fault injection) after round 0 so the kill lands between rounds. Prints one JSON line:
  *   {"bench":"failure.peer_death_to_error","p50_ms","max_ms","trials"}
  */
-import { generateKeyPairSync, randomUUID, sign } from 'node:crypto';
+import { randomUUID, sign } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { connect } from '@nats-io/transport-node';
 import { jetstream } from '@nats-io/jetstream';
 import {
@@ -19,27 +19,14 @@ import {
   generateKeyRaw,
   signTxRaw,
 } from '../signer/protocol/messages.ts';
-import { LocalCluster } from '../signer/local/local-cluster.ts';
-import { startNatsServer } from '../signer/local/nats-server.ts';
+import { startBenchCluster } from './bench-cluster.ts';
 
 const TRIALS = Number(process.env['BENCH_FAILURE_TRIALS'] ?? 20);
 
 async function main(): Promise<void> {
-  const root = mkdtempSync(join(tmpdir(), 'mpc-bench-failure-'));
-  const pauseFile = join(root, 'pause');
-  const nats = await startNatsServer({ rootDir: join(root, 'nats') });
-  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
-  const initiatorKey = Buffer.from(
-    publicKey.export({ format: 'jwk' }).x ?? '',
-    'base64url',
-  ).toString('hex');
-  const cluster = await LocalCluster.create({
-    natsUrl: nats.url,
-    size: 3,
-    threshold: 1,
-    rootDir: join(root, 'signers'),
-    mainScript: resolve(import.meta.dirname, '../signer/main.js'),
-    initiator: { algorithm: 'ed25519', publicKey: initiatorKey },
+  const pauseDir = mkdtempSync(join(tmpdir(), 'mpc-bench-pause-'));
+  const pauseFile = join(pauseDir, 'pause');
+  const bench = await startBenchCluster('mpc-bench-failure-', {
     env: { MPC_ENABLE_FAULT_INJECTION: '1' },
     configFor: (nodeId) => ({
       log_level: process.env['BENCH_LOG_LEVEL'] ?? 'warn',
@@ -54,6 +41,7 @@ async function main(): Promise<void> {
           },
     }),
   });
+  const { nats, cluster, initiatorKey: privateKey } = bench;
   const nc = await connect({ servers: nats.url });
   const js = jetstream(nc);
   const results = new Map<string, Record<string, unknown>>();
@@ -156,10 +144,8 @@ async function main(): Promise<void> {
     );
   } finally {
     await nc.close();
-    await cluster.stop();
-    await nats.stop();
-    if (process.env['BENCH_KEEP_DIR'] === '1') process.stderr.write(`kept ${root}\n`);
-    else rmSync(root, { recursive: true, force: true });
+    await bench.stop();
+    rmSync(pauseDir, { recursive: true, force: true });
   }
 }
 

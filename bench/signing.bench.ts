@@ -7,17 +7,7 @@
  *   {"bench":"keygen.latency", "p50_ms", "samples"}  (both key types in one session)
  * Progress goes to stderr. Every signature is verified with node:crypto before it counts.
  */
-import {
-  createPublicKey,
-  generateKeyPairSync,
-  randomUUID,
-  sign,
-  verify,
-  type KeyObject,
-} from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { createPublicKey, randomUUID, sign, verify, type KeyObject } from 'node:crypto';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream } from '@nats-io/jetstream';
 import {
@@ -32,8 +22,7 @@ import {
 } from '../signer/protocol/messages.ts';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { sha256 } from '@noble/hashes/sha2.js';
-import { LocalCluster } from '../signer/local/local-cluster.ts';
-import { startNatsServer } from '../signer/local/nats-server.ts';
+import { startBenchCluster } from './bench-cluster.ts';
 
 const SIGN_LATENCY_SAMPLES = Number(process.env['BENCH_SIGN_SAMPLES'] ?? 50);
 const THROUGHPUT_REQUESTS = Number(process.env['BENCH_THROUGHPUT_REQUESTS'] ?? 400);
@@ -83,22 +72,8 @@ function resultRouter<T>(
 }
 
 async function main(): Promise<void> {
-  const root = mkdtempSync(join(tmpdir(), 'mpc-bench-'));
-  const nats = await startNatsServer({ rootDir: join(root, 'nats') });
-  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
-  const initiatorPublicKey = Buffer.from(
-    publicKey.export({ format: 'jwk' }).x ?? '',
-    'base64url',
-  ).toString('hex');
-  const cluster = await LocalCluster.create({
-    natsUrl: nats.url,
-    size: 3,
-    threshold: 1,
-    rootDir: join(root, 'signers'),
-    mainScript: resolve(import.meta.dirname, '../signer/main.js'),
-    initiator: { algorithm: 'ed25519', publicKey: initiatorPublicKey },
-    configFor: () => ({ log_level: 'warn' }),
-  });
+  const bench = await startBenchCluster('mpc-bench-', { configFor: () => ({ log_level: 'warn' }) });
+  const { nats, cluster, initiatorKey: privateKey } = bench;
   let nc: NatsConnection | undefined;
   try {
     await cluster.startAll();
@@ -269,9 +244,7 @@ async function main(): Promise<void> {
     signings.stop();
   } finally {
     await nc?.close();
-    await cluster.stop();
-    await nats.stop();
-    rmSync(root, { recursive: true, force: true });
+    await bench.stop();
   }
 }
 
