@@ -13,6 +13,8 @@ export interface SignerMetrics {
   readonly quorumAvailable: Gauge;
   readonly activeSessions: Gauge;
   readonly requestsRejected: Counter<'kind' | 'error_code'>;
+  /** Peers banned after a failed DKLs23 consistency check (alert on any increase). */
+  readonly peerBans: Counter;
   /**
    * Where the readiness gauges read from at scrape time (so they are never stale):
    * ready signers as this signer sees them, and the quorum (threshold + 1).
@@ -72,6 +74,11 @@ export function createSignerMetrics(nodeId: string): SignerMetrics {
       name: 'mpc_requests_rejected_total',
       help: 'Client requests answered with an error before any session started',
       labelNames: ['kind', 'error_code'] as const,
+      registers: [registry],
+    }),
+    peerBans: new Counter({
+      name: 'mpc_peer_bans_total',
+      help: 'Peers banned for ECDSA sessions after a failed DKLs23 consistency check',
       registers: [registry],
     }),
     setReadinessSource(source) {

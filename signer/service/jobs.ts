@@ -13,6 +13,7 @@ import type { InviteParticipant } from '../transport/control-messages.ts';
 import { parallelDrivers } from '../session/parallel-driver.ts';
 import type { PartyDriver } from '../session/round-runner.ts';
 import type { EncodedKeygenResult, ProtocolDrivers } from './protocol-drivers.ts';
+import type { PeerBans } from './peer-bans.ts';
 import type { SessionJob } from '../session/session-host.ts';
 import type { WalletRepository } from './wallet-repository.ts';
 import type { CommitteeMember, WalletMetadata } from './wallet-record.ts';
@@ -64,6 +65,8 @@ export interface JobFactoryOptions {
   readonly wallets: WalletRepository;
   readonly chainCode: Uint8Array;
   readonly drivers: ProtocolDrivers;
+  /** Peers banned for DKLs23 sessions (absent: none). */
+  readonly bans?: PeerBans;
 }
 
 export function sessionIdBytes(sessionId: string): Uint8Array {
@@ -116,6 +119,10 @@ function checkSigningSet(
 export class JobFactory {
   constructor(private readonly options: JobFactoryOptions) {}
 
+  private otherNodes(participants: readonly InviteParticipant[]): string[] {
+    return participants.map((p) => p.nodeId).filter((node) => node !== this.options.selfNodeId);
+  }
+
   private selfParty(participants: readonly InviteParticipant[]): PartyId {
     const self = participants.find((entry) => entry.nodeId === this.options.selfNodeId);
     if (self === undefined)
@@ -142,6 +149,7 @@ export class JobFactory {
       throw new IncompatibleParticipantsError('keygen needs every signer of the cluster');
     }
     const { wallets, threshold, drivers } = this.options;
+    this.options.bans?.assertUsable(this.otherNodes(participants));
     if (
       (await wallets.exists(message.walletId, 'ed25519')) ||
       (await wallets.exists(message.walletId, 'secp256k1'))
@@ -237,6 +245,7 @@ export class JobFactory {
           dispose: () => party.wipe(),
         };
       }
+      this.options.bans?.assertUsable(this.otherNodes(participants));
       const tweak =
         path.length === 0 ? undefined : deriveSecp256k1Child(publicKey, chainCode, path).tweak;
       const party = await drivers.create({

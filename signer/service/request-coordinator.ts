@@ -71,6 +71,8 @@ export interface RequestCoordinatorOptions {
   readonly workingIntervalMs: number;
   /** Design §6, optional: retry a transport failure once with a fresh signing set. */
   readonly retryWithFreshSigners: boolean;
+  /** Peers this signer has banned for DKLs23 (kept out of secp256k1 signing sets). */
+  readonly isBanned?: (peer: string) => boolean;
 }
 
 export class RequestCoordinator {
@@ -310,7 +312,11 @@ export class RequestCoordinator {
     const { metadata } = record;
     const quorum = metadata.threshold + 1;
     const committee = metadata.committee.map((member) => member.nodeId);
-    const ready = membership.readyNodes(committee).filter((node) => !excluded.has(node));
+    const banned = (node: string): boolean =>
+      message.keyType === 'secp256k1' && this.options.isBanned?.(node) === true;
+    const ready = membership
+      .readyNodes(committee)
+      .filter((node) => !excluded.has(node) && !banned(node));
     if (ready.length < quorum || !ready.includes(selfNodeId)) wipeBytes(record.share);
     if (ready.length < quorum) throw new QuorumUnavailableError(ready.length, quorum);
     if (!ready.includes(selfNodeId)) {

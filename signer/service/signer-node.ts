@@ -30,6 +30,7 @@ import { PeerMessenger } from '../transport/peer-messenger.ts';
 import { ensureMpcStreams } from '../transport/streams.ts';
 import { JobFactory } from './jobs.ts';
 import { pooledProtocolDrivers } from './protocol-drivers.ts';
+import { PeerBans, isPairBanVerdict } from './peer-bans.ts';
 import { PartyWorkerPool } from '../session/worker-pool.ts';
 import { watchMaxDeliveryAdvisories } from './max-delivery-advisories.ts';
 import { OperationLedger } from './operation-ledger.ts';
@@ -124,6 +125,7 @@ export async function startSignerNode(config: SignerConfig, log: Logger): Promis
   );
   const wallets = new WalletRepository(store);
   const workers = new PartyWorkerPool();
+  const bans = await PeerBans.load(config.dataDir);
   const jobs = new JobFactory({
     selfNodeId: config.nodeId,
     clusterNodes: config.peers,
@@ -131,6 +133,7 @@ export async function startSignerNode(config: SignerConfig, log: Logger): Promis
     wallets,
     chainCode: secrets.chainCode,
     drivers: pooledProtocolDrivers(workers),
+    bans,
   });
   const host = new SessionHost({
     self: identity,
@@ -146,6 +149,14 @@ export async function startSignerNode(config: SignerConfig, log: Logger): Promis
       return fault.pauseFile === undefined || existsSync(fault.pauseFile);
     },
     onPeerSuspect: (peer) => membership.markSuspect(peer),
+    onProtocolViolation: (peer, error) => {
+      if (!isPairBanVerdict(error)) return;
+      log.error({ peer, code: error.code }, 'DKLs23 consistency check failed: peer banned');
+      metrics.peerBans.inc();
+      bans.ban(peer, error.code).catch((failure: unknown) => {
+        log.error({ err: failure, peer }, 'peer ban not persisted');
+      });
+    },
     prepare: async (invite) => {
       const body = decodeStdBase64(invite.request);
       if (body === undefined)
@@ -191,6 +202,7 @@ export async function startSignerNode(config: SignerConfig, log: Logger): Promis
     duplicateWaitMs: 8 * config.sessions.roundTimeoutMs,
     workingIntervalMs: Math.max(500, Math.floor(config.sessions.ackWaitMs / 3)),
     retryWithFreshSigners: config.sessions.retryWithFreshSigners,
+    isBanned: (peer) => bans.isBanned(peer),
   });
 
   // Give peers' heartbeats a moment so a fresh signer does not take requests it would refuse.

@@ -56,6 +56,8 @@ export interface SessionHostOptions {
   readonly probeIntervalMs: number;
   readonly log: Logger;
   readonly onPeerSuspect: (peer: string) => void;
+  /** A participant failed a protocol check (e.g. a DKLs23 consistency check). */
+  readonly onProtocolViolation?: (peer: string, error: MpcError) => void;
   readonly onSessionEnd?: (kind: SessionKind, error: MpcError | undefined) => void;
   /** Test-only: whether a session of this kind and role stalls at this round. */
   readonly shouldPause?: (
@@ -412,6 +414,9 @@ export class SessionHost implements PeerMessageHandler {
     const { invite } = active;
     const peer = peerOf(error);
     if (error instanceof PeerUnavailableError) this.options.onPeerSuspect(error.peer);
+    if (error instanceof ProtocolViolationError && error.peer !== undefined) {
+      this.options.onProtocolViolation?.(error.peer, error);
+    }
     this.options.log.warn(
       {
         sessionId: invite.sessionId,
