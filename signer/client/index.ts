@@ -29,6 +29,7 @@ export {
 } from './initiator-keys.ts';
 export { ErrorCode, MpcError, ValidationError } from '../protocol/errors.ts';
 export {
+  derivationPathRaw,
   generateKeyRaw,
   resharingRaw,
   signTxRaw,
@@ -48,3 +49,10 @@ export {
   validateClientId,
 } from '../protocol/subjects.ts';
 export { verifySignature, type VerifyRequest } from './verify.ts';
+/** mpcium-compatible HD derivation, to compute the addresses the signers sign for. */
+export {
+  deriveEd25519Child,
+  deriveSecp256k1Child,
+  validateDerivationPath,
+  type ChildKey,
+} from '../crypto/hd/index.ts';

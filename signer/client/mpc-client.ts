@@ -34,6 +34,7 @@ import {
   parseSignTxMessage,
   resharingRaw,
   signTxRaw,
+  derivationPathRaw,
   validateIdentifier,
   type AuthorizerSignature,
   type KeyType,
@@ -228,10 +229,18 @@ export class MpcClient {
       raw,
       initiatorSignature: signature,
     });
+    const derivationPath =
+      request.derivationPath === undefined ? null : [...request.derivationPath];
+    // Bind the path to the request (mpcium's Raw() does not cover it); mpcium nodes ignore this.
+    const derivationPathSignature =
+      derivationPath === null || derivationPath.length === 0
+        ? undefined
+        : this.signer.sign(derivationPathRaw({ ...fields, derivationPath }));
     const body = encodeSignTxMessage({
       ...fields,
       signature,
-      derivationPath: request.derivationPath === undefined ? null : [...request.derivationPath],
+      derivationPath,
+      ...(derivationPathSignature === undefined ? {} : { derivationPathSignature }),
       authorizerSignatures,
     });
     parseSignTxMessage(body);

@@ -90,6 +90,13 @@ export interface SignTxMessage {
   readonly signature: Uint8Array;
   /** Non-hardened CKD path; `null` (absent) or empty = the wallet's master key. */
   readonly derivationPath: readonly number[] | null;
+  /**
+   * Our extension (field `derivation_path_signature`): the initiator's signature over
+   * `derivationPathRaw(message)`, because mpcium's `Raw()` does not cover the path. Sent by our
+   * client whenever a path is given, verified by our signers when present; mpcium clients omit
+   * it and mpcium nodes ignore it.
+   */
+  readonly derivationPathSignature?: Uint8Array;
   readonly authorizerSignatures: readonly AuthorizerSignature[];
 }
 
@@ -164,8 +171,36 @@ export function parseSignTxMessage(body: Uint8Array): SignTxMessage {
     tx,
     signature: readSignature(reader, 'signature'),
     derivationPath: readDerivationPath(reader),
+    ...readDerivationPathSignature(reader),
     authorizerSignatures: readAuthorizerSignatures(reader),
   };
+}
+
+function readDerivationPathSignature(reader: GoFieldReader): {
+  derivationPathSignature?: Uint8Array;
+} {
+  const signature = readSignature(reader, 'derivation_path_signature');
+  return signature.length === 0 ? {} : { derivationPathSignature: signature };
+}
+
+const DERIVATION_PATH_DOMAIN = new TextEncoder().encode('mpc-derivation-path-v1\n');
+
+/**
+ * Bytes the initiator signs to bind the derivation path to a signing request (our extension):
+ * `"mpc-derivation-path-v1\n" ‖ signTxRaw(message) ‖ "\n" ‖ JSON(path ?? [])`.
+ */
+export function derivationPathRaw(
+  message: Pick<SignTxMessage, 'keyType' | 'walletId' | 'networkInternalCode' | 'txId' | 'tx'> & {
+    readonly derivationPath: readonly number[] | null;
+  },
+): Uint8Array {
+  const raw = signTxRaw(message);
+  const path = new TextEncoder().encode(`\n${JSON.stringify(message.derivationPath ?? [])}`);
+  const out = new Uint8Array(DERIVATION_PATH_DOMAIN.length + raw.length + path.length);
+  out.set(DERIVATION_PATH_DOMAIN, 0);
+  out.set(raw, DERIVATION_PATH_DOMAIN.length);
+  out.set(path, DERIVATION_PATH_DOMAIN.length + raw.length);
+  return out;
 }
 
 /** Parses a resharing request body (core NATS `mpc:reshare`). */
@@ -428,6 +463,9 @@ export function encodeSignTxMessage(message: SignTxMessage): Uint8Array {
         ['tx', goBytes(message.tx)],
         ['signature', goBytes(message.signature)],
         ['derivation_path', message.derivationPath],
+        ...(message.derivationPathSignature === undefined
+          ? []
+          : [['derivation_path_signature', goBytes(message.derivationPathSignature)] as const]),
       ],
       message.authorizerSignatures,
     ),

@@ -5,6 +5,7 @@
  * message, the wallet or the derivation path.
  */
 import {
+  derivationPathRaw,
   generateKeyInitiatorId,
   generateKeyRaw,
   parseGenerateKeyMessage,
@@ -53,6 +54,10 @@ export class RequestAuthenticator {
     const message = parseSignTxMessage(body);
     const raw = signTxRaw(message);
     this.initiator.verify(raw, message.signature);
+    // mpcium's Raw() does not cover the derivation path; our clients sign it separately.
+    if (message.derivationPathSignature !== undefined) {
+      this.initiator.verify(derivationPathRaw(message), message.derivationPathSignature);
+    }
     this.authorizers.authorize({
       initiatorId: signTxInitiatorId(message),
       raw,

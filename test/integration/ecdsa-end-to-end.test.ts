@@ -9,6 +9,7 @@ import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { deriveEd25519Child, deriveSecp256k1Child } from '../../signer/crypto/hd/index.ts';
+import { MpcClient } from '../../signer/client/index.ts';
 import { RawClient, keygenBody, signBody, type ResultWatcher } from '../harness/raw-client.ts';
 import { startTestCluster, type TestCluster } from '../harness/signer-cluster.ts';
 
@@ -112,6 +113,33 @@ describe('ECDSA and Ed25519 wallets with HD derivation (3 signers, threshold 1)'
       format: 'jwk',
     });
     expect(verify(null, message, key, b64(eddsaResult['signature'] as string))).toBe(true);
+  });
+
+  it('our SDK binds the derivation path to the request and the signers accept it', async () => {
+    const sdk = await MpcClient.create({
+      nc,
+      signer: {
+        algorithm: 'ed25519',
+        publicKey: test.initiator.publicKeyHex,
+        sign: (bytes) => test.initiator.sign(bytes),
+      },
+      clientId: 'hd-sdk',
+    });
+    try {
+      const chainCode = new Uint8Array(Buffer.from(test.cluster.chainCodeHex, 'hex'));
+      const path = [44, 60, 1, 0, 3];
+      const digest = sha256(new TextEncoder().encode('sdk derived'));
+      const result = await sdk.signAndWait(
+        { walletId, keyType: 'secp256k1', tx: digest, derivationPath: path },
+        { timeoutMs: 60_000 },
+      );
+      expect(result.result_type, JSON.stringify(result)).toBe('success');
+      const compact = Uint8Array.of(...b64(result.r as string), ...b64(result.s as string));
+      const child = deriveSecp256k1Child(ecdsaKey, chainCode, path).publicKey;
+      expect(secp256k1.verify(compact, digest, child, { prehash: false, lowS: true })).toBe(true);
+    } finally {
+      await sdk.close();
+    }
   });
 
   it('rejects a secp256k1 tx that is not a 32-byte digest', async () => {
