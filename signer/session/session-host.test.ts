@@ -1,0 +1,147 @@
+/**
+ * SessionHost checks on incoming control traffic, without a network: forged or foreign
+ * invites, retried invites (same answer, even while the first is still being prepared),
+ * reused session ids, starts from anyone but the coordinator, and the start timeout.
+ */
+import { generateKeyPairSync, sign } from 'node:crypto';
+import { pino } from 'pino';
+import { describe, expect, it } from 'vitest';
+import { ErrorCode } from '../protocol/errors.ts';
+import { signControl, type SessionInvite } from '../transport/control-messages.ts';
+import { FrameReply, type PeerMessenger } from '../transport/peer-messenger.ts';
+import { SessionHost, type SessionJob } from './session-host.ts';
+
+function identity(nodeId: string) {
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+  return {
+    nodeId,
+    publicKey: new Uint8Array(
+      Buffer.from(publicKey.export({ format: 'jwk' }).x ?? '', 'base64url'),
+    ),
+    sign: (bytes: Uint8Array) => new Uint8Array(sign(null, bytes, privateKey)),
+  };
+}
+
+const alice = identity('alice');
+const bob = identity('bob');
+const mallory = identity('mallory');
+const roster = new Map([
+  ['alice', alice.publicKey],
+  ['bob', bob.publicKey],
+]);
+
+function job(): SessionJob<unknown> {
+  return {
+    party: {
+      rounds: 1,
+      round: async () => ({ broadcast: Uint8Array.of(1) }),
+      finish: async () => 'done',
+      wipe: () => undefined,
+    },
+    complete: async () => 'digest',
+    dispose: () => undefined,
+  };
+}
+
+function host(options: { prepareDelayMs?: number; roundTimeoutMs?: number } = {}) {
+  let prepared = 0;
+  const sessionHost = new SessionHost({
+    self: bob,
+    roster,
+    roundTimeoutMs: options.roundTimeoutMs ?? 5000,
+    probeIntervalMs: 1000,
+    log: pino({ enabled: false }),
+    onPeerSuspect: () => undefined,
+    prepare: async () => {
+      prepared += 1;
+      if (options.prepareDelayMs !== undefined) {
+        await new Promise((resolve) => setTimeout(resolve, options.prepareDelayMs));
+      }
+      return job();
+    },
+  });
+  sessionHost.attachMessenger({ publishControl: () => undefined } as unknown as PeerMessenger);
+  return { sessionHost, prepared: () => prepared };
+}
+
+function invite(sessionId: string, overrides: Partial<SessionInvite> = {}): SessionInvite {
+  return {
+    type: 'invite',
+    sessionId,
+    kind: 'sign',
+    coordinator: 'alice',
+    participants: [
+      { nodeId: 'alice', partyId: 1 },
+      { nodeId: 'bob', partyId: 2 },
+    ],
+    request: Buffer.from('{}').toString('base64'),
+    clientId: null,
+    createdAt: 0,
+    ...overrides,
+  };
+}
+
+describe('SessionHost', () => {
+  it('answers a retried invite with the same hello, even while the first is being prepared', async () => {
+    const { sessionHost, prepared } = host({ prepareDelayMs: 50 });
+    const signed = signControl(alice, invite('s1'));
+    const [first, second] = await Promise.all([
+      sessionHost.onInvite(signed),
+      sessionHost.onInvite(signed),
+    ]);
+    expect(first).toEqual(second);
+    expect(first).toMatchObject({ from: 'bob' });
+    expect(prepared()).toBe(1);
+    expect(sessionHost.activeSessions).toBe(1);
+    sessionHost.abortAll('test over');
+  });
+
+  it('refuses a different invite that reuses a session id', async () => {
+    const { sessionHost } = host();
+    await sessionHost.onInvite(signControl(alice, invite('s2')));
+    const reused = await sessionHost.onInvite(signControl(alice, invite('s2', { kind: 'keygen' })));
+    expect(reused).toMatchObject({ error: { code: ErrorCode.SessionDuplicate } });
+    sessionHost.abortAll('test over');
+  });
+
+  it('refuses invites from unknown signers, forged ones, and ones it is not part of', async () => {
+    const { sessionHost, prepared } = host();
+    const forged = { ...signControl(alice, invite('s3')), from: 'mallory' };
+    expect(await sessionHost.onInvite(forged)).toMatchObject({
+      error: { code: ErrorCode.MessageVerification },
+    });
+    const foreign = signControl(mallory, invite('s4', { coordinator: 'mallory' }));
+    expect(await sessionHost.onInvite(foreign)).toMatchObject({
+      error: { code: ErrorCode.MessageVerification },
+    });
+    const notMine = signControl(
+      alice,
+      invite('s5', { participants: [{ nodeId: 'alice', partyId: 1 }] }),
+    );
+    expect(await sessionHost.onInvite(notMine)).toMatchObject({
+      error: { code: ErrorCode.ParticipantNotFound },
+    });
+    expect(prepared()).toBe(0);
+  });
+
+  it('accepts start only from the coordinator, and only once', async () => {
+    const { sessionHost } = host();
+    await sessionHost.onInvite(signControl(alice, invite('s6')));
+    const fromSelf = signControl(bob, { type: 'start', sessionId: 's6', hellos: [] });
+    expect(sessionHost.onControl(fromSelf)).toBe(FrameReply.Rejected);
+    const start = signControl(alice, { type: 'start', sessionId: 's6', hellos: [] });
+    expect(sessionHost.onControl(start)).toBe(FrameReply.Accepted);
+    expect(sessionHost.onControl(start)).toBe(FrameReply.Accepted); // a retry is harmless
+    expect(
+      sessionHost.onControl(signControl(alice, { type: 'start', sessionId: 'nope', hellos: [] })),
+    ).toBe(FrameReply.UnknownSession);
+  });
+
+  it('drops an invited session whose start never comes', async () => {
+    const { sessionHost } = host({ roundTimeoutMs: 50 });
+    await sessionHost.onInvite(signControl(alice, invite('s7')));
+    expect(sessionHost.hasSession('s7')).toBe(true);
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    expect(sessionHost.hasSession('s7')).toBe(false);
+  });
+});
