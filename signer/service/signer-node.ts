@@ -12,7 +12,7 @@ import type { SignerConfig } from '../config/index.ts';
 import { loadSignerSecrets } from '../config/index.ts';
 import { wipeBytes } from '../crypto/wipe.ts';
 import { loadOrCreateIdentity, loadRosterFile, verifyPeer } from '../identity/index.ts';
-import { NatsKvMembership } from '../membership/nats-kv-membership.ts';
+import { createMembership } from '../membership/create-membership.ts';
 import { startHttpServer } from '../observability/http-server.ts';
 import { createSignerMetrics } from '../observability/metrics.ts';
 import { createAuthorizerPolicy } from '../protocol/authorizers.ts';
@@ -56,7 +56,7 @@ export async function startSignerNode(config: SignerConfig, log: Logger): Promis
   if (config.rosterFile === undefined) {
     throw new MpcError(
       ErrorCode.InvalidConfiguration,
-      'roster_file is required with the nats-kv membership',
+      'roster_file is required: it pins every peer identity key (the operator does not publish a roster yet)',
     );
   }
   const roster = await loadRosterFile(config.rosterFile);
@@ -105,14 +105,7 @@ export async function startSignerNode(config: SignerConfig, log: Logger): Promis
   const js = jetstream(nc);
   const ledger = await OperationLedger.open(nc);
 
-  const membership = new NatsKvMembership({
-    nc,
-    selfNodeId: config.nodeId,
-    nodes: config.peers,
-    heartbeatIntervalMs: config.membership.heartbeatIntervalMs,
-    peerTimeoutMs: config.membership.peerTimeoutMs,
-    log,
-  });
+  const membership = createMembership({ config, nc, log, env: process.env });
   const quorum = config.threshold + 1;
   metrics.setReadinessSource(() => ({ readySigners: membership.readyNodes().length, quorum }));
 

@@ -1,0 +1,59 @@
+/**
+ * Picks the membership backend from the configuration (design §7): NATS-KV heartbeats for
+ * local clusters, Kubernetes Leases when `membership.backend: kubernetes` (the operator's
+ * choice). In Kubernetes the signer's node id is its pod name, which is also its Lease name
+ * (`<cluster>-signer-<ordinal>`); the namespace and pod uid come from the downward API
+ * (`POD_NAMESPACE`, `POD_UID`).
+ */
+import { KubeConfig } from '@kubernetes/client-node';
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { Logger } from 'pino';
+import type { SignerConfig } from '../config/index.ts';
+import { ErrorCode, MpcError } from '../protocol/errors.ts';
+import { LeaseMembership } from './lease-membership.ts';
+import type { Membership } from './membership.ts';
+import { NatsKvMembership } from './nats-kv-membership.ts';
+
+export function createMembership(options: {
+  config: SignerConfig;
+  nc: NatsConnection;
+  log: Logger;
+  env: Record<string, string | undefined>;
+}): Membership {
+  const { config, nc, log, env } = options;
+  const { membership } = config;
+  if (membership.backend === 'nats-kv') {
+    return new NatsKvMembership({
+      nc,
+      selfNodeId: config.nodeId,
+      nodes: config.peers,
+      heartbeatIntervalMs: membership.heartbeatIntervalMs,
+      peerTimeoutMs: membership.peerTimeoutMs,
+      log,
+    });
+  }
+  const namespace = env['POD_NAMESPACE'];
+  if (namespace === undefined || namespace === '') {
+    throw new MpcError(
+      ErrorCode.InvalidConfiguration,
+      'membership.backend kubernetes needs POD_NAMESPACE (downward API)',
+    );
+  }
+  const podUid = env['POD_UID'];
+  const kubeConfig = new KubeConfig();
+  kubeConfig.loadFromCluster();
+  return new LeaseMembership({
+    kubeConfig,
+    namespace,
+    selfNodeId: config.nodeId,
+    leaseNames: new Map(config.peers.map((peer) => [peer, peer])),
+    holderIdentity: podUid === undefined ? config.nodeId : `${config.nodeId}_${podUid}`,
+    leaseDurationSeconds: Math.max(1, Math.ceil(membership.peerTimeoutMs / 1000)),
+    renewIntervalMs: membership.heartbeatIntervalMs,
+    peerTimeoutMs: membership.peerTimeoutMs,
+    ...(podUid === undefined || podUid === ''
+      ? {}
+      : { ownerPod: { name: config.nodeId, uid: podUid } }),
+    log,
+  });
+}
