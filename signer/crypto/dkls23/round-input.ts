@@ -1,5 +1,6 @@
 /** Round-input checks shared by the DKLs23 protocols. */
 import type { PartyId, RoundInput } from '../round-protocol.ts';
+import { findUnexpectedSender } from '../round-input.ts';
 import {
   Dkls23InvalidArgumentError,
   Dkls23ProtocolStateError,
@@ -17,35 +18,18 @@ export function expectMessages(
   expectedSenders: readonly PartyId[],
   what: string,
 ): ReadonlyMap<PartyId, Uint8Array> {
-  const other = channel === 'broadcast' ? input.direct : input.broadcast;
-  for (const sender of other.keys()) {
-    throw new Dkls23UnexpectedSenderError(
-      `${what}: unexpected message on the other channel from party ${sender}`,
-      {
-        counterparty: sender,
-      },
-    );
+  const finding = findUnexpectedSender(input, channel, expectedSenders);
+  if (finding !== undefined) {
+    const { sender } = finding;
+    const detail =
+      finding.problem === 'other-channel'
+        ? `unexpected message on the other channel from party ${sender}`
+        : finding.problem === 'not-in-run'
+          ? `message from party ${String(sender)}, not in this run`
+          : `no message from party ${sender}`;
+    throw new Dkls23UnexpectedSenderError(`${what}: ${detail}`, { counterparty: sender });
   }
-  const received = input[channel];
-  const expected = new Set(expectedSenders);
-  for (const sender of received.keys()) {
-    if (!expected.has(sender)) {
-      throw new Dkls23UnexpectedSenderError(
-        `${what}: message from party ${String(sender)}, not in this run`,
-        {
-          counterparty: sender,
-        },
-      );
-    }
-  }
-  for (const sender of expectedSenders) {
-    if (!received.has(sender)) {
-      throw new Dkls23UnexpectedSenderError(`${what}: no message from party ${sender}`, {
-        counterparty: sender,
-      });
-    }
-  }
-  return received;
+  return input[channel];
 }
 
 /** Tracks the call order of a RoundProtocol: round(0..rounds-1), finish, then wiped. */

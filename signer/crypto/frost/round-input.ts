@@ -1,5 +1,6 @@
 /** Checks that a round's input holds exactly the expected messages from the expected parties. */
 import type { PartyId, RoundInput } from '../round-protocol.ts';
+import { findUnexpectedSender } from '../round-input.ts';
 import { FrostError, FrostErrorCode } from './errors.ts';
 
 /**
@@ -12,37 +13,20 @@ export function expectMessages(
   expectedSenders: readonly PartyId[],
   what: string,
 ): ReadonlyMap<PartyId, Uint8Array> {
-  const other = channel === 'broadcast' ? input.direct : input.broadcast;
-  for (const sender of other.keys()) {
-    throw new FrostError(
-      FrostErrorCode.UnexpectedSender,
-      `${what}: unexpected ${channel === 'broadcast' ? 'direct' : 'broadcast'} message from party ${sender}`,
-      { counterparty: sender },
-    );
+  const finding = findUnexpectedSender(input, channel, expectedSenders);
+  if (finding !== undefined) {
+    const { sender } = finding;
+    const detail =
+      finding.problem === 'other-channel'
+        ? `unexpected ${channel === 'broadcast' ? 'direct' : 'broadcast'} message from party ${sender}`
+        : finding.problem === 'not-in-run'
+          ? `message from party ${String(sender)}, which is not in this run`
+          : `no message from party ${sender}`;
+    throw new FrostError(FrostErrorCode.UnexpectedSender, `${what}: ${detail}`, {
+      counterparty: sender,
+    });
   }
-  const received = input[channel];
-  const expected = new Set(expectedSenders);
-  for (const sender of received.keys()) {
-    if (!expected.has(sender)) {
-      throw new FrostError(
-        FrostErrorCode.UnexpectedSender,
-        `${what}: message from party ${String(sender)}, which is not in this run`,
-        { counterparty: sender },
-      );
-    }
-  }
-  for (const sender of expectedSenders) {
-    if (!received.has(sender)) {
-      throw new FrostError(
-        FrostErrorCode.UnexpectedSender,
-        `${what}: no message from party ${sender}`,
-        {
-          counterparty: sender,
-        },
-      );
-    }
-  }
-  return received;
+  return input[channel];
 }
 
 /** Adapts an injected randomness source to the RNG signature noble expects. */
