@@ -132,6 +132,7 @@ export async function startSignerNode(config: SignerConfig, log: Logger): Promis
     self: identity,
     roster,
     roundTimeoutMs: config.sessions.roundTimeoutMs,
+    keygenRoundTimeoutMs: config.sessions.keygenTimeoutMs,
     probeIntervalMs: PROBE_INTERVAL_MS,
     log,
     shouldPause: (kind, role, round) => {

@@ -52,7 +52,13 @@ export interface SessionHostOptions {
   readonly self: ControlSigner;
   readonly roster: ReadonlyMap<string, Uint8Array>;
   readonly prepare: PrepareJob;
+  /** Per-round deadline of signing sessions. */
   readonly roundTimeoutMs: number;
+  /**
+   * Per-round deadline of keygen (and reshare) sessions, whose rounds include seconds of
+   * DKLs23 base-OT work per party (default: `roundTimeoutMs`).
+   */
+  readonly keygenRoundTimeoutMs?: number;
   readonly probeIntervalMs: number;
   readonly log: Logger;
   readonly onPeerSuspect: (peer: string) => void;
@@ -105,6 +111,12 @@ export class SessionHost implements PeerMessageHandler {
   private get messenger(): PeerMessenger {
     if (this.messengerRef === undefined) throw new Error('session host has no messenger');
     return this.messengerRef;
+  }
+
+  private roundTimeoutFor(kind: SessionKind): number {
+    return kind === 'sign'
+      ? this.options.roundTimeoutMs
+      : (this.options.keygenRoundTimeoutMs ?? this.options.roundTimeoutMs);
   }
 
   /** Number of sessions currently held (for metrics and tests). */
@@ -164,7 +176,7 @@ export class SessionHost implements PeerMessageHandler {
       nodeOfParty,
       party: job.party,
       messenger: this.messenger,
-      roundTimeoutMs: this.options.roundTimeoutMs,
+      roundTimeoutMs: this.roundTimeoutFor(invite.kind),
       probeIntervalMs: this.options.probeIntervalMs,
       shouldPause: (round) => {
         const pause = this.options.shouldPause?.(invite.kind, role, round) === true;
@@ -182,7 +194,7 @@ export class SessionHost implements PeerMessageHandler {
     };
     this.sessions.set(invite.sessionId, active);
     // Hard bound on any session's life, whatever happens to its messages.
-    const limitMs = (job.party.rounds + 3) * this.options.roundTimeoutMs;
+    const limitMs = (job.party.rounds + 3) * this.roundTimeoutFor(invite.kind);
     active.lifetimeTimer = setTimeout(() => {
       active.session.abort(
         new SessionTimeoutError(invite.sessionId, -1, ['(session lifetime)'], limitMs),
@@ -223,7 +235,7 @@ export class SessionHost implements PeerMessageHandler {
     // Retries come within the send budget; forget the reply well after that.
     setTimeout(
       () => this.inviteReplies.delete(invite.sessionId),
-      4 * this.options.roundTimeoutMs,
+      4 * this.roundTimeoutFor(invite.kind),
     ).unref();
     return reply;
   }
@@ -254,11 +266,11 @@ export class SessionHost implements PeerMessageHandler {
         invite.sessionId,
         -1,
         [invite.coordinator],
-        this.options.roundTimeoutMs,
+        this.roundTimeoutFor(invite.kind),
       );
       active.session.abort(timeout);
       this.end(active, timeout);
-    }, this.options.roundTimeoutMs);
+    }, this.roundTimeoutFor(invite.kind));
     return signControl(this.options.self, active.session.hello());
   }
 
@@ -387,8 +399,9 @@ export class SessionHost implements PeerMessageHandler {
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         const missing = peers.filter((peer) => !active.dones.has(peer));
-        reject(new SessionTimeoutError(sessionId, -1, missing, this.options.roundTimeoutMs));
-      }, this.options.roundTimeoutMs);
+        const timeoutMs = this.roundTimeoutFor(active.invite.kind);
+        reject(new SessionTimeoutError(sessionId, -1, missing, timeoutMs));
+      }, this.roundTimeoutFor(active.invite.kind));
       const check = (): void => {
         for (const [peer, theirs] of active.dones) {
           if (theirs !== digest) {
