@@ -18,7 +18,7 @@
  *   round 1, otherwise: 0x01 ‖ 0x27 ‖ context[32] (empty marker)
  * Broadcasts are the core's (compressed 33-byte points, 32-byte big-endian scalars).
  */
-import type { PartyId, RoundInput, RoundOutput, RoundProtocol } from '../round-protocol.ts';
+import type { PartyId, RoundInput, RoundOutput } from '../round-protocol.ts';
 import { taggedHash } from '../transcript.ts';
 import {
   BASE_OT_RECEIVER_MESSAGE_BYTES,
@@ -41,7 +41,12 @@ import {
 import type { Dkls23KeyShare, Dkls23PairSetup } from '../dkls23/key-share.ts';
 import { KAPPA } from '../dkls23/params.ts';
 import { ReshareError, ReshareErrorCode, invalidOption } from './errors.ts';
-import { checkedRandom, type NewShareResult, type ReshareOptions } from './options.ts';
+import {
+  checkedRandom,
+  type NewShareResult,
+  type ReshareOptions,
+  type ReshareProtocol,
+} from './options.ts';
 import {
   ReshareCore,
   ReshareSequencer,
@@ -115,7 +120,7 @@ function oldMaterial(
 
 export function createDkls23ReshareProtocol(
   options: ReshareOptions<Dkls23KeyShare>,
-): RoundProtocol<NewShareResult<Dkls23KeyShare> | undefined> {
+): ReshareProtocol<Dkls23KeyShare> {
   const parameters = validateReshareParameters(options);
   if (parameters.sessionId.length < 16) throw invalidOption('sessionId', 'must be 16..1024 bytes');
   try {
@@ -145,7 +150,7 @@ export function createDkls23ReshareProtocol(
   );
 }
 
-class Dkls23ReshareParty implements RoundProtocol<NewShareResult<Dkls23KeyShare> | undefined> {
+class Dkls23ReshareParty implements ReshareProtocol<Dkls23KeyShare> {
   readonly rounds = 2;
   readonly self: PartyId;
   readonly participants: readonly PartyId[];
@@ -311,6 +316,10 @@ class Dkls23ReshareParty implements RoundProtocol<NewShareResult<Dkls23KeyShare>
       pairs,
     };
     return { share, transcriptDigest: result.transcriptDigest };
+  }
+
+  confirmedTranscript(): Uint8Array | undefined {
+    return this.core.confirmedTranscript;
   }
 
   wipe(): void {

@@ -140,10 +140,22 @@ describe('FROST resharing', () => {
 
   it('2-of-3 → 2-of-3 with party 4 joining and party 1 leaving; any pair of the new committee signs', () => {
     const newCommittee = [2, 3, 4];
-    const results = runToCompletion(
-      parties({ oldShares, oldCommittee, oldThreshold: 1, newCommittee, newThreshold: 1 }),
-    );
+    const protocols = parties({
+      oldShares,
+      oldCommittee,
+      oldThreshold: 1,
+      newCommittee,
+      newThreshold: 1,
+    });
+    expect(protocols[0]?.confirmedTranscript()).toBeUndefined();
+    const results = runToCompletion(protocols);
     expect(results.get(1)).toBeUndefined();
+    // The leaving dealer confirmed the same transcript as every new member (the ACK round).
+    const confirmed = protocols.map((protocol) =>
+      bytesToHex(protocol.confirmedTranscript() ?? new Uint8Array(0)),
+    );
+    const digest = bytesToHex((results.get(2) as NewShareResult<FrostKeyShare>).transcriptDigest);
+    expect(confirmed).toEqual([digest, digest, digest, digest]);
     const shares = newShares(results);
     expect([...shares.keys()]).toEqual(newCommittee);
     for (const share of shares.values()) expect(share.participants).toEqual(newCommittee);

@@ -8,7 +8,7 @@
  * Wire (after version ‖ kind ‖ context[32]): dealer broadcast Y_old[n_old][32] ‖
  * C[t_new+1][32]; sub-share f_i(j)[32] little-endian; echo[32]; empty markers otherwise.
  */
-import type { RoundInput, RoundOutput, RoundProtocol, PartyId } from '../round-protocol.ts';
+import type { RoundInput, RoundOutput, PartyId } from '../round-protocol.ts';
 import {
   Point,
   bytesToIntegerLE,
@@ -21,7 +21,12 @@ import {
 } from '../frost/ed25519-group.ts';
 import { validateFrostKeyShare, type FrostKeyShare } from '../frost/key-share.ts';
 import { ReshareError, ReshareErrorCode, invalidOption } from './errors.ts';
-import { checkedRandom, type NewShareResult, type ReshareOptions } from './options.ts';
+import {
+  checkedRandom,
+  type NewShareResult,
+  type ReshareOptions,
+  type ReshareProtocol,
+} from './options.ts';
 import {
   ReshareCore,
   ReshareSequencer,
@@ -82,7 +87,7 @@ function oldMaterial(
 
 export function createFrostReshareProtocol(
   options: ReshareOptions<FrostKeyShare>,
-): RoundProtocol<NewShareResult<FrostKeyShare> | undefined> {
+): ReshareProtocol<FrostKeyShare> {
   const parameters = validateReshareParameters(options);
   const random = checkedRandom(options.random);
   try {
@@ -139,6 +144,7 @@ export function createFrostReshareProtocol(
       }
       return { share, transcriptDigest: result.transcriptDigest };
     },
+    confirmedTranscript: () => core.confirmedTranscript,
     wipe(): void {
       core.wipe();
       sequencer.close();

@@ -1,5 +1,5 @@
 /** Options and result shared by the FROST and DKLs23 resharing protocols. */
-import type { PartyId } from '../round-protocol.ts';
+import type { PartyId, RoundProtocol } from '../round-protocol.ts';
 import { invalidOption } from './errors.ts';
 
 /** Options of one party in a resharing run (FROST and DKLs23 alike, with their share type). */
@@ -42,6 +42,16 @@ export interface NewShareResult<Share> {
    * the new shares and let the old members delete theirs.
    */
   readonly transcriptDigest: Uint8Array;
+}
+
+/**
+ * A resharing party: a `RoundProtocol` whose result is the new share (new members) or
+ * `undefined` (old-only dealers), plus the digest of the transcript all participants confirmed
+ * in `finish` — available to every participant, so old-only dealers join the ACK round too.
+ */
+export interface ReshareProtocol<Share> extends RoundProtocol<NewShareResult<Share> | undefined> {
+  /** Undefined until `finish` succeeded. */
+  confirmedTranscript(): Uint8Array | undefined;
 }
 
 const defaultRandom = (length: number): Uint8Array =>

@@ -332,6 +332,7 @@ export class ReshareCore<P extends GroupPoint<P>> {
   private newSecret = 0n;
   private newVerifyingShares = new Map<PartyId, Uint8Array>();
   private echo: Uint8Array | undefined;
+  private confirmedEcho: Uint8Array | undefined;
   private ownBroadcast: Uint8Array | undefined;
   /** Our old share's verifying shares, decoded and checked against `publicKey` up front. */
   private ownOldPoints: Map<PartyId, P> | undefined;
@@ -677,6 +678,7 @@ export class ReshareCore<P extends GroupPoint<P>> {
         );
       }
     }
+    this.confirmedEcho = (this.echo as Uint8Array).slice();
     if (!this.isNewMember) return undefined;
     const result: CoreResult = {
       secret: this.newSecret,
@@ -685,6 +687,14 @@ export class ReshareCore<P extends GroupPoint<P>> {
     };
     this.newSecret = 0n;
     return result;
+  }
+
+  /**
+   * The transcript digest every participant confirmed (set once `finish` passed the echo
+   * check; old-only parties have it too). Public: the caller's ACK round compares it.
+   */
+  get confirmedTranscript(): Uint8Array | undefined {
+    return this.confirmedEcho?.slice();
   }
 
   /** Drops every secret (bigints cannot be overwritten; references are dropped). */
