@@ -25,6 +25,24 @@ export const SigningConsumerStream = 'mpc-signing-consumer';
 /** Subject filter of `mpc-signing`; Go clients publish to this literal (with `*`). */
 export const SigningRequestTopic = 'mpc.signing_request.*';
 
+/**
+ * Our durable intake for resharing (not in mpcium, where `mpc:reshare` is core NATS only and
+ * a request sent while no node listens is lost): stream `mpc-reshare` on
+ * `mpc.reshare_request.*`. Signers forward every `mpc:reshare` message into it (one signer
+ * per message, queue group `mpc-reshare-intake`), and our client may publish to it directly.
+ */
+export const ReshareRequestStream = 'mpc-reshare';
+export const ReshareRequestTopic = 'mpc.reshare_request.*';
+/** Queue group of the signers' `mpc:reshare` subscription. */
+export const ReshareIntakeQueue = 'mpc-reshare-intake';
+/** Durable shared by all signers on `mpc-reshare`. */
+export const ReshareRequestConsumerName = 'mpc_reshare_consumer';
+
+/** Subject a resharing request is persisted under (the token is never interpreted). */
+export function reshareRequestSubject(token: string): string {
+  return `mpc.reshare_request.${token}`;
+}
+
 /** Durable shared by all signers on `mpc-keygen`: `mpc_keygen_consumer`. */
 export const KeygenRequestConsumerName = sanitizeConsumerName(KeygenConsumerStream);
 /** Durable shared by all signers on `mpc-signing`: `mpc_signing_consumer`. */

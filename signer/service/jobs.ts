@@ -8,11 +8,18 @@ import type { PartyId } from '../crypto/round-protocol.ts';
 import { wipeBytes } from '../crypto/wipe.ts';
 import { deriveEd25519Child, deriveSecp256k1Child } from '../crypto/hd/index.ts';
 import { ErrorCode, MpcError } from '../protocol/errors.ts';
-import type { GenerateKeyMessage, KeyType, SignTxMessage } from '../protocol/messages.ts';
-import type { InviteParticipant } from '../transport/control-messages.ts';
+import type {
+  GenerateKeyMessage,
+  KeyType,
+  ResharingMessage,
+  SignTxMessage,
+} from '../protocol/messages.ts';
+import type { InviteParticipant, SessionInvite } from '../transport/control-messages.ts';
+import { checkReshareInvite } from './reshare-plan.ts';
 import { parallelDrivers } from '../session/parallel-driver.ts';
 import type { PartyDriver } from '../session/round-runner.ts';
 import type { EncodedKeygenResult, ProtocolDrivers } from './protocol-drivers.ts';
+import type { EncodedReshareResult } from '../session/worker-messages.ts';
 import type { PeerBans } from './peer-bans.ts';
 import type { SessionJob } from '../session/session-host.ts';
 import type { WalletRepository } from './wallet-repository.ts';
@@ -22,6 +29,13 @@ import type { CommitteeMember, WalletMetadata } from './wallet-record.ts';
 export class KeyNotFoundError extends MpcError {
   constructor(walletId: string, keyType: string) {
     super(ErrorCode.KeyNotFound, `key not found: wallet ${walletId} (${keyType})`);
+  }
+}
+
+/** This signer holds no share of the wallet's key (resharing moved it away). */
+export class NotCommitteeMemberError extends MpcError {
+  constructor(walletId: string) {
+    super(ErrorCode.ParticipantNotFound, `this signer is not in wallet ${walletId}'s committee`);
   }
 }
 
@@ -196,6 +210,96 @@ export class JobFactory {
     };
   }
 
+  /**
+   * Builds this signer's part of a resharing session after checking the invite against the
+   * signed request and its own record (reshare-plan.ts). Two-phase: `complete` stages the new
+   * share as version v+1 (new members) and returns the ACK digest; `commit` makes v+1 current
+   * and deletes the old share, or, on an old member that leaves, leaves a share-less tombstone.
+   */
+  async reshare(
+    message: ResharingMessage,
+    invite: Pick<SessionInvite, 'sessionId' | 'participants' | 'reshare'>,
+  ): Promise<SessionJob<EncodedReshareResult>> {
+    const { wallets, drivers, selfNodeId, clusterNodes } = this.options;
+    const record = await wallets.load(message.walletId, message.keyType);
+    let checked: ReturnType<typeof checkReshareInvite>;
+    try {
+      checked = checkReshareInvite({
+        request: message,
+        participants: invite.participants,
+        context: invite.reshare,
+        current: record?.metadata,
+        clusterNodes,
+        selfNodeId,
+      });
+      if (message.keyType === 'secp256k1') {
+        this.options.bans?.assertUsable(this.otherNodes(invite.participants));
+      }
+    } catch (error) {
+      if (record !== undefined) wipeBytes(record.share);
+      throw error;
+    }
+    const { context, newCommittee } = checked;
+    const share = checked.isDealer ? record?.share : undefined;
+    if (record !== undefined && !checked.isDealer) wipeBytes(record.share);
+    const newVersion = context.oldVersion + 1;
+    const publicKey = new Uint8Array(Buffer.from(context.publicKey, 'hex'));
+    const party = await drivers.create({
+      protocol: message.keyType === 'ed25519' ? 'frost-reshare' : 'dkls23-reshare',
+      ...(share === undefined ? {} : { share }),
+      options: {
+        self: checked.selfPartyId,
+        oldCommittee: context.oldCommittee.map((member) => member.partyId).sort((a, b) => a - b),
+        oldThreshold: context.oldThreshold,
+        newCommittee: newCommittee.map((member) => member.partyId),
+        newThreshold: message.newThreshold,
+        dealers: [...context.dealers].sort((a, b) => a - b),
+        publicKey,
+        sessionId: sessionIdBytes(invite.sessionId),
+      },
+    });
+    const metadata: WalletMetadata = {
+      walletId: message.walletId,
+      keyType: message.keyType,
+      version: newVersion,
+      threshold: message.newThreshold,
+      committee: newCommittee,
+      publicKey: context.publicKey,
+    };
+    let staged = false;
+    return {
+      party,
+      async complete(result) {
+        try {
+          if (checked.isNewMember) {
+            if (result.share === undefined) {
+              throw new MpcError(ErrorCode.ReshareFailure, 'reshare produced no share');
+            }
+            await wallets.stage({ metadata, share: result.share });
+            staged = true;
+          }
+        } finally {
+          if (result.share !== undefined) wipeBytes(result.share);
+        }
+        return reshareAckDigest(metadata, result.transcriptDigest);
+      },
+      async commit() {
+        if (checked.isNewMember) {
+          if (!staged) throw new MpcError(ErrorCode.ReshareFailure, 'nothing staged to commit');
+          await wallets.activate(message.walletId, message.keyType, newVersion);
+        } else {
+          await wallets.retire(metadata);
+        }
+      },
+      dispose: () => party.wipe(),
+    };
+  }
+
+  /** The current record of a key, or undefined (the caller wipes `share`). */
+  loadCurrent(walletId: string, keyType: KeyType): ReturnType<WalletRepository['load']> {
+    return this.options.wallets.load(walletId, keyType);
+  }
+
   /** Loads the wallet and checks that `participants` are t+1 members of its committee. */
   async loadForSigning(
     message: SignTxMessage,
@@ -203,6 +307,7 @@ export class JobFactory {
   ): Promise<{ metadata: WalletMetadata; share: Uint8Array }> {
     const record = await this.options.wallets.load(message.walletId, message.keyType);
     if (record === undefined) throw new KeyNotFoundError(message.walletId, message.keyType);
+    if (record.metadata.retired === true) throw new NotCommitteeMemberError(message.walletId);
     return participants === undefined ? record : checkSigningSet(message, record, participants);
   }
 
@@ -277,4 +382,26 @@ export function signatureBytes(outcome: SignatureOutcome): Uint8Array {
   out.set(outcome.s, 32);
   out[64] = outcome.recovery;
   return out;
+}
+
+/**
+ * The digest every resharing participant reports in its `done` (the ACK round): the confirmed
+ * transcript bound to the new version's public description, so a commit's evidence says which
+ * committee, threshold and version the participants agreed on.
+ */
+export function reshareAckDigest(metadata: WalletMetadata, transcriptDigest: Uint8Array): string {
+  return createHash('sha256')
+    .update('mpc-signer/reshare-ack/v1\n')
+    .update(
+      JSON.stringify([
+        metadata.walletId,
+        metadata.keyType,
+        metadata.version,
+        metadata.threshold,
+        metadata.committee.map((member) => [member.nodeId, member.partyId]),
+        metadata.publicKey,
+      ]),
+    )
+    .update(transcriptDigest)
+    .digest('hex');
 }

@@ -12,6 +12,7 @@ import type { Logger } from 'pino';
 import { ErrorCode } from '../protocol/errors.ts';
 import {
   encodeKeygenResult,
+  encodeResharingResult,
   encodeSigningResult,
   salvageRequestIds,
 } from '../protocol/messages.ts';
@@ -19,10 +20,14 @@ import {
   ClientIdHeader,
   KeygenBrokerStream,
   KeygenRequestConsumerName,
+  ReshareRequestConsumerName,
+  ReshareRequestStream,
   SigningPublisherStream,
   SigningRequestConsumerName,
   keygenResultMessageId,
   keygenResultSubject,
+  reshareResultMessageId,
+  reshareResultSubject,
   signingResultMessageId,
   signingResultSubject,
 } from '../protocol/subjects.ts';
@@ -45,7 +50,8 @@ export function watchMaxDeliveryAdvisories(options: {
     if (seq === undefined) return;
     const isSigning = stream === SigningPublisherStream && consumer === SigningRequestConsumerName;
     const isKeygen = stream === KeygenBrokerStream && consumer === KeygenRequestConsumerName;
-    if (!isSigning && !isKeygen) return;
+    const isReshare = stream === ReshareRequestStream && consumer === ReshareRequestConsumerName;
+    if (!isSigning && !isKeygen && !isReshare) return;
     const stored = await jsm.streams.getMessage(stream, { seq });
     if (stored === null) return;
     const clientId = stored.header?.get(ClientIdHeader) ?? '';
@@ -63,6 +69,19 @@ export function watchMaxDeliveryAdvisories(options: {
       });
       await js.publish(signingResultSubject(clientId), body, {
         msgID: signingResultMessageId(clientId, ids.txId, String(seq)),
+      });
+    } else if (isReshare) {
+      if (ids.sessionId === '') return; // no subject to answer on (mpcium drops these too)
+      const body = encodeResharingResult({
+        resultType: 'error',
+        walletId: ids.walletId,
+        newThreshold: 0,
+        keyType: ids.keyType,
+        errorCode: ErrorCode.MaxDeliveryAttempts,
+        errorReason: `Resharing failed: ${reason}`,
+      });
+      await js.publish(reshareResultSubject(clientId, ids.sessionId), body, {
+        msgID: reshareResultMessageId(clientId, `${ids.sessionId}:${seq}`),
       });
     } else {
       const body = encodeKeygenResult({

@@ -9,10 +9,14 @@ import {
   generateKeyInitiatorId,
   generateKeyRaw,
   parseGenerateKeyMessage,
+  parseResharingMessage,
   parseSignTxMessage,
+  resharingInitiatorId,
+  resharingRaw,
   signTxInitiatorId,
   signTxRaw,
   type GenerateKeyMessage,
+  type ResharingMessage,
   type SignTxMessage,
 } from '../protocol/messages.ts';
 
@@ -60,6 +64,20 @@ export class RequestAuthenticator {
     }
     this.authorizers.authorize({
       initiatorId: signTxInitiatorId(message),
+      raw,
+      signature: message.signature,
+      authorizerSignatures: message.authorizerSignatures,
+    });
+    return { message, raw };
+  }
+
+  /** Parses and authenticates a resharing request; throws typed errors. */
+  reshare(body: Uint8Array): { message: ResharingMessage; raw: Uint8Array } {
+    const message = parseResharingMessage(body);
+    const raw = resharingRaw(message);
+    this.initiator.verify(raw, message.signature);
+    this.authorizers.authorize({
+      initiatorId: resharingInitiatorId(message),
       raw,
       signature: message.signature,
       authorizerSignatures: message.authorizerSignatures,

@@ -10,15 +10,19 @@ import type { Logger } from 'pino';
 import { ErrorCode, MpcError, errorCodeOf } from '../protocol/errors.ts';
 import {
   encodeKeygenResult,
+  encodeResharingResult,
   encodeSigningResult,
   salvageRequestIds,
   type GenerateKeyMessage,
+  type ResharingMessage,
   type SignTxMessage,
 } from '../protocol/messages.ts';
 import {
   ClientIdHeader,
   keygenResultMessageId,
   keygenResultSubject,
+  reshareResultMessageId,
+  reshareResultSubject,
   signingResultMessageId,
   signingResultSubject,
 } from '../protocol/subjects.ts';
@@ -26,7 +30,14 @@ import type { Membership } from '../membership/membership.ts';
 import type { SignerMetrics } from '../observability/metrics.ts';
 import type { SessionHost } from '../session/session-host.ts';
 import type { InviteParticipant } from '../transport/control-messages.ts';
-import { keygenCommittee, type JobFactory, type SignatureOutcome } from './jobs.ts';
+import {
+  KeyNotFoundError,
+  NotCommitteeMemberError,
+  keygenCommittee,
+  type JobFactory,
+  type SignatureOutcome,
+} from './jobs.ts';
+import { planReshare } from './reshare-plan.ts';
 import { operationKey, type OperationLedger } from './operation-ledger.ts';
 import type { RequestAuthenticator } from './request-authenticator.ts';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
@@ -73,6 +84,13 @@ export interface RequestCoordinatorOptions {
   readonly retryWithFreshSigners: boolean;
   /** Peers this signer has banned for DKLs23 (kept out of secp256k1 signing sets). */
   readonly isBanned?: (peer: string) => boolean;
+  /**
+   * A request for a wallet this signer holds no share of (a committee smaller than the
+   * cluster, or a key resharing moved away) is handed back to JetStream (nak) for another
+   * signer while its delivery count is below this; after that the error is the answer.
+   * 0 or absent: never pass on.
+   */
+  readonly passOnDeliveries?: number;
 }
 
 export class RequestCoordinator {
@@ -212,6 +230,118 @@ export class RequestCoordinator {
   }
 
   /**
+   * Handles one resharing request (from `mpc:reshare` via our intake stream); never throws.
+   * The coordinator must be an old committee member holding a share; other signers pass the
+   * request on. A request without a session id cannot be answered (mpcium drops it too).
+   */
+  async handleReshare(msg: JsMsg): Promise<void> {
+    const clientId = msg.headers?.get(ClientIdHeader) ?? '';
+    const started = performance.now();
+    const stopWorking = this.keepWorking(msg);
+    const salvaged = salvageRequestIds(msg.data);
+    let keyType = salvaged.keyType === '' ? 'unknown' : salvaged.keyType;
+    let walletId = salvaged.walletId;
+    let newThreshold = 0;
+    const sessionId = salvaged.sessionId;
+    try {
+      if (sessionId === '') {
+        this.options.log.warn('resharing request without a session_id dropped: no result subject');
+        this.count('reshare', keyType, new MpcError(ErrorCode.MsgValidation, 'no id'), started);
+        msg.ack();
+        return;
+      }
+      const subject = reshareResultSubject(clientId, sessionId);
+      const messageId = reshareResultMessageId(clientId, `${sessionId}:${msg.seq}`);
+      try {
+        const { message, raw } = this.options.authenticator.reshare(msg.data);
+        keyType = message.keyType;
+        walletId = message.walletId;
+        newThreshold = message.newThreshold;
+        const key = operationKey('reshare', clientId, message.sessionId);
+        const digest = createHash('sha256').update(raw).digest('hex');
+        const replay = await this.claim(key, digest, msg.seq);
+        if (replay !== undefined) {
+          await this.deliver(msg, replay.subject, replay.result, messageId, undefined);
+          return;
+        }
+        let body: Uint8Array;
+        try {
+          const publicKey = await this.reshare(message, msg.data, clientId);
+          body = encodeResharingResult({
+            resultType: 'success',
+            walletId: message.walletId,
+            newThreshold: message.newThreshold,
+            keyType: message.keyType,
+            publicKey:
+              message.keyType === 'secp256k1'
+                ? secp256k1.Point.fromBytes(publicKey).toBytes(false).slice(1)
+                : publicKey,
+          });
+        } catch (error) {
+          await this.options.ledger.release(key).catch(() => undefined);
+          throw error;
+        }
+        this.count('reshare', keyType, undefined, started);
+        await this.deliver(msg, subject, body, messageId, () =>
+          this.options.ledger.complete(key, digest, subject, body),
+        );
+      } catch (error) {
+        await this.reject('reshare', keyType, error, started, msg, async (failure) => {
+          const body = encodeResharingResult({
+            resultType: 'error',
+            walletId,
+            newThreshold,
+            keyType,
+            errorCode: failure.code,
+            errorReason: failure.message,
+          });
+          await this.options.publisher.publish(subject, body, messageId);
+        });
+      }
+    } finally {
+      stopWorking();
+    }
+  }
+
+  /** Runs the resharing session; returns the (unchanged) public key once committed. */
+  private async reshare(
+    message: ResharingMessage,
+    body: Uint8Array,
+    clientId: string,
+  ): Promise<Uint8Array> {
+    const { jobs, host, membership, selfNodeId, clusterNodes } = this.options;
+    const record = await jobs.loadCurrent(message.walletId, message.keyType);
+    if (record === undefined) throw new KeyNotFoundError(message.walletId, message.keyType);
+    wipeBytes(record.share);
+    const { metadata } = record;
+    if (metadata.retired === true || !metadata.committee.some((m) => m.nodeId === selfNodeId)) {
+      throw new NotCommitteeMemberError(message.walletId);
+    }
+    const ready = new Set(membership.readyNodes(clusterNodes));
+    const plan = planReshare({
+      metadata,
+      request: message,
+      clusterNodes,
+      isReady: (node) => node === selfNodeId || ready.has(node),
+      selfNodeId,
+    });
+    const sessionId = randomUUID();
+    const invite = { sessionId, participants: plan.participants, reshare: plan.context };
+    const job = await jobs.reshare(message, invite);
+    await host.coordinate({
+      sessionId,
+      kind: 'reshare',
+      participants: plan.participants,
+      request: body,
+      clientId: clientId === '' ? null : clientId,
+      job,
+      awaitAllDone: true,
+      reshare: plan.context,
+    });
+    return new Uint8Array(Buffer.from(metadata.publicKey, 'hex'));
+  }
+
+  /**
    * Publishes a success (or replayed) result and acks. From here on the operation never turns
    * into an error result: a ledger write that fails only costs idempotency for a later re-send,
    * and a publish that fails naks the request so its redelivery replays or redoes it.
@@ -320,10 +450,8 @@ export class RequestCoordinator {
     if (ready.length < quorum || !ready.includes(selfNodeId)) wipeBytes(record.share);
     if (ready.length < quorum) throw new QuorumUnavailableError(ready.length, quorum);
     if (!ready.includes(selfNodeId)) {
-      throw new MpcError(
-        ErrorCode.ParticipantNotFound,
-        'coordinator is not in the wallet committee',
-      );
+      if (!committee.includes(selfNodeId)) throw new NotCommitteeMemberError(message.walletId);
+      throw new MpcError(ErrorCode.ParticipantNotFound, 'coordinator is not ready');
     }
     const others = rotate(
       ready.filter((node) => node !== selfNodeId),
@@ -401,6 +529,15 @@ export class RequestCoordinator {
     msg: JsMsg,
     publishError: (failure: MpcError) => Promise<void>,
   ): Promise<void> {
+    const passOn = this.options.passOnDeliveries ?? 0;
+    if (
+      (error instanceof NotCommitteeMemberError || error instanceof KeyNotFoundError) &&
+      msg.info.deliveryCount < passOn
+    ) {
+      this.options.log.debug({ kind }, 'no share of this wallet here: passing the request on');
+      msg.nak(0);
+      return;
+    }
     const failure =
       error instanceof MpcError
         ? error

@@ -22,6 +22,8 @@ import {
   KeygenRequestConsumerName,
   SigningRequestConsumerName,
   KeygenBrokerStream,
+  ReshareRequestConsumerName,
+  ReshareRequestStream,
   SigningPublisherStream,
 } from '../protocol/subjects.ts';
 import { SessionHost } from '../session/session-host.ts';
@@ -33,6 +35,7 @@ import { pooledProtocolDrivers } from './protocol-drivers.ts';
 import { PeerBans, isPairBanVerdict } from './peer-bans.ts';
 import { PartyWorkerPool } from '../session/worker-pool.ts';
 import { watchMaxDeliveryAdvisories } from './max-delivery-advisories.ts';
+import { forwardReshareRequests } from './reshare-intake.ts';
 import { OperationLedger } from './operation-ledger.ts';
 import { RequestAuthenticator } from './request-authenticator.ts';
 import { RequestCoordinator } from './request-coordinator.ts';
@@ -162,6 +165,9 @@ export async function startSignerNode(config: SignerConfig, log: Logger): Promis
         const { message } = authenticator.sign(body);
         return jobs.sign(invite.sessionId, message satisfies SignTxMessage, invite.participants);
       }
+      if (invite.kind === 'reshare') {
+        return jobs.reshare(authenticator.reshare(body).message, invite);
+      }
       throw new MpcError(ErrorCode.InvalidSessionType, `unsupported session kind ${invite.kind}`);
     },
   });
@@ -197,6 +203,7 @@ export async function startSignerNode(config: SignerConfig, log: Logger): Promis
     workingIntervalMs: Math.max(500, Math.floor(config.sessions.ackWaitMs / 3)),
     retryWithFreshSigners: config.sessions.retryWithFreshSigners,
     isBanned: (peer) => bans.isBanned(peer),
+    passOnDeliveries: Math.min(config.peers.length, config.sessions.maxDeliver - 1),
   });
 
   // Give peers' heartbeats a moment so a fresh signer does not take requests it would refuse.
@@ -250,7 +257,14 @@ export async function startSignerNode(config: SignerConfig, log: Logger): Promis
       config.sessions.maxConcurrentKeygen,
       (msg) => coordinator.handleKeygen(msg),
     );
+    void consumeLoop(
+      ReshareRequestStream,
+      ReshareRequestConsumerName,
+      config.sessions.maxConcurrentKeygen,
+      (msg) => coordinator.handleReshare(msg),
+    );
   }
+  const reshareIntake = forwardReshareRequests({ nc, js, log });
 
   const advisories = watchMaxDeliveryAdvisories({ nc, js, jsm, log });
 
@@ -283,6 +297,7 @@ export async function startSignerNode(config: SignerConfig, log: Logger): Promis
       stopping = true;
       host.abortAll('signer shutting down');
       advisories.unsubscribe();
+      reshareIntake.unsubscribe();
       for (const messages of consumers) await messages.close().catch(() => undefined);
       await membership.stop();
       messenger.stop();

@@ -23,6 +23,11 @@ export interface WalletMetadata {
   readonly committee: readonly CommitteeMember[];
   /** Hex public key: 32-byte Ed25519 or 33-byte compressed secp256k1. */
   readonly publicKey: string;
+  /**
+   * Set on the tombstone a signer keeps after resharing moved the key away from it: the record
+   * names the new committee but holds no share, so this signer knows it is not a member.
+   */
+  readonly retired?: true;
 }
 
 export interface WalletRecord {

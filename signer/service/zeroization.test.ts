@@ -48,6 +48,8 @@ function memoryStore(records: Map<string, Uint8Array>, handedOut: Uint8Array[]):
     },
     currentVersion: async (walletId, keyType) =>
       records.has(`${walletId}/${keyType}`) ? 1 : undefined,
+    listVersions: async (walletId, keyType) => (records.has(`${walletId}/${keyType}`) ? [1] : []),
+    deleteVersion: async () => false,
     setCurrentVersion: async () => undefined,
   };
 }

@@ -39,8 +39,18 @@ import type { PartyDriver } from './round-runner.ts';
 /** What a service handler prepares for one session after validating the client request. */
 export interface SessionJob<Result> {
   readonly party: PartyDriver<Result>;
-  /** On success, on every participant: persist what must be kept; return a public digest. */
+  /**
+   * On success, on every participant: persist what must be kept; return a public digest.
+   * Two-phase jobs (those with `commit`) only stage their result here.
+   */
   complete(result: Result): Promise<string>;
+  /**
+   * Two-phase jobs (resharing): makes the staged result current. Runs only once every
+   * participant reported the same digest — on the coordinator after collecting the `done`s, on
+   * a participant when the coordinator's `commit` carries every other participant's signed
+   * `done` with this participant's digest. Without a commit the staged result never counts.
+   */
+  commit?(): Promise<void>;
   /** Wipes everything the job holds. Called exactly once, success or not. */
   dispose(): void;
 }
@@ -78,7 +88,14 @@ interface ActiveSession {
   readonly session: ParticipantSession<unknown>;
   readonly job: SessionJob<unknown>;
   readonly dones: Map<string, string>;
+  /** The signed `done`s behind `dones` (a commit's evidence). */
+  readonly signedDones: Map<string, SignedControl>;
   doneWaiter?: () => void;
+  /** Set while a participant of a two-phase session waits for the coordinator's commit. */
+  commitWaiter?: {
+    resolve(dones: readonly SignedControl[]): void;
+    reject(error: MpcError): void;
+  };
   startTimer?: NodeJS.Timeout;
   lifetimeTimer?: NodeJS.Timeout;
   ended: boolean;
@@ -189,6 +206,7 @@ export class SessionHost implements PeerMessageHandler {
       session,
       job,
       dones: new Map(),
+      signedDones: new Map(),
       ended: false,
       paused: false,
     };
@@ -297,14 +315,20 @@ export class SessionHost implements PeerMessageHandler {
         clearTimeout(active.startTimer);
         void this.runParticipant(active, control.hellos);
         return FrameReply.Accepted;
-      case 'abort':
-        active.session.abort(
-          new SessionAbortedError(from, control.code, control.reason, control.peer),
-        );
+      case 'abort': {
+        const aborted = new SessionAbortedError(from, control.code, control.reason, control.peer);
+        active.commitWaiter?.reject(aborted);
+        active.session.abort(aborted);
         return FrameReply.Accepted;
+      }
       case 'done':
         active.dones.set(from, control.resultDigest);
+        active.signedDones.set(from, signed as SignedControl);
         active.doneWaiter?.();
+        return FrameReply.Accepted;
+      case 'commit':
+        if (from !== active.invite.coordinator) return FrameReply.Rejected;
+        active.commitWaiter?.resolve(control.dones);
         return FrameReply.Accepted;
       default:
         return FrameReply.Rejected;
@@ -324,12 +348,78 @@ export class SessionHost implements PeerMessageHandler {
         nodeId: this.options.self.nodeId,
         resultDigest: digest,
       });
+      if (active.job.commit === undefined) {
+        this.end(active, undefined);
+        await this.messenger
+          .sendControl(active.invite.coordinator, active.invite.sessionId, done)
+          .catch(() => undefined);
+        return;
+      }
+      const evidence = this.awaitCommit(active);
+      evidence.catch(() => undefined); // observed below; avoids an unhandled rejection
+      await this.messenger.sendControl(active.invite.coordinator, active.invite.sessionId, done);
+      this.checkCommitEvidence(active, await evidence, digest);
+      await active.job.commit();
       this.end(active, undefined);
-      await this.messenger
-        .sendControl(active.invite.coordinator, active.invite.sessionId, done)
-        .catch(() => undefined);
     } catch (error) {
       this.fail(active, asMpcError(error));
+    }
+  }
+
+  /** Waits (one round deadline) for the coordinator's commit of a two-phase session. */
+  private awaitCommit(active: ActiveSession): Promise<readonly SignedControl[]> {
+    const { invite } = active;
+    return new Promise((resolve, reject) => {
+      const timeoutMs = this.roundTimeoutFor(invite.kind);
+      const timer = setTimeout(() => {
+        reject(new SessionTimeoutError(invite.sessionId, -1, [invite.coordinator], timeoutMs));
+      }, timeoutMs);
+      timer.unref();
+      active.commitWaiter = {
+        resolve: (dones) => {
+          clearTimeout(timer);
+          resolve(dones);
+        },
+        reject: (error) => {
+          clearTimeout(timer);
+          reject(error);
+        },
+      };
+    });
+  }
+
+  /**
+   * A commit counts only with a valid signed `done` from every participant other than the
+   * coordinator and this signer, each reporting exactly this signer's digest.
+   */
+  private checkCommitEvidence(
+    active: ActiveSession,
+    dones: readonly SignedControl[],
+    digest: string,
+  ): void {
+    const { invite } = active;
+    const confirmed = new Set<string>();
+    for (const signed of Array.isArray(dones) ? dones : []) {
+      const done = openControl(signed, this.options.roster);
+      if (
+        done?.type === 'done' &&
+        done.sessionId === invite.sessionId &&
+        done.resultDigest === digest
+      ) {
+        confirmed.add(done.nodeId);
+      }
+    }
+    const missing = invite.participants
+      .map((participant) => participant.nodeId)
+      .filter(
+        (node) =>
+          node !== invite.coordinator && node !== this.options.self.nodeId && !confirmed.has(node),
+      );
+    if (missing.length > 0) {
+      throw new ProtocolViolationError(
+        `commit from ${invite.coordinator} lacks matching confirmations from ${missing.join(',')}`,
+        invite.coordinator,
+      );
     }
   }
 
@@ -345,7 +435,10 @@ export class SessionHost implements PeerMessageHandler {
     request: Uint8Array;
     clientId: string | null;
     job: SessionJob<Result>;
+    /** Wait for every participant's matching `done` (implied for two-phase jobs). */
     awaitAllDone: boolean;
+    /** Resharing invites: the coordinator's view of the current key. */
+    reshare?: SessionInvite['reshare'];
   }): Promise<Result> {
     const { sessionId, job } = params;
     const invite: SessionInvite = {
@@ -357,6 +450,7 @@ export class SessionHost implements PeerMessageHandler {
       request: Buffer.from(params.request).toString('base64'),
       clientId: params.clientId,
       createdAt: Date.now(),
+      ...(params.reshare === undefined ? {} : { reshare: params.reshare }),
     };
     this.remember(sessionId);
     let active: ActiveSession;
@@ -380,7 +474,10 @@ export class SessionHost implements PeerMessageHandler {
       await Promise.all(peers.map((peer) => this.messenger.sendControl(peer, sessionId, start)));
       const result = (await active.session.start(hellos)) as Result;
       const digest = await job.complete(result);
-      if (params.awaitAllDone) await this.awaitDones(active, peers, digest);
+      if (params.awaitAllDone || job.commit !== undefined) {
+        await this.awaitDones(active, peers, digest);
+      }
+      if (job.commit !== undefined) await this.commitEverywhere(active, peers, job.commit);
       this.end(active, undefined);
       return result;
     } catch (error) {
@@ -388,6 +485,35 @@ export class SessionHost implements PeerMessageHandler {
       this.fail(active, failure);
       throw failure;
     }
+  }
+
+  /**
+   * Sends the commit with every participant's signed `done`, then commits here. A participant
+   * the commit does not reach keeps its previous state current (logged); the others move on.
+   */
+  private async commitEverywhere(
+    active: ActiveSession,
+    peers: readonly string[],
+    commitHere: () => Promise<void>,
+  ): Promise<void> {
+    const { sessionId } = active.invite;
+    const commit = signControl(this.options.self, {
+      type: 'commit',
+      sessionId,
+      dones: peers.map((peer) => active.signedDones.get(peer) as SignedControl),
+    });
+    const sent = await Promise.allSettled(
+      peers.map((peer) => this.messenger.sendControl(peer, sessionId, commit)),
+    );
+    sent.forEach((outcome, index) => {
+      if (outcome.status === 'rejected') {
+        this.options.log.error(
+          { sessionId, peer: peers[index] },
+          'commit not delivered: this participant keeps its previous shares current',
+        );
+      }
+    });
+    await commitHere();
   }
 
   private awaitDones(

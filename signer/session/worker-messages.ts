@@ -55,6 +55,20 @@ export interface Dkls23SignPartyOptions {
   readonly tweak?: bigint;
 }
 
+/** Public parameters of one resharing party (signer/crypto/reshare/options.ts). */
+export interface ResharePartyOptions {
+  readonly self: PartyId;
+  readonly oldCommittee: readonly PartyId[];
+  readonly oldThreshold: number;
+  readonly newCommittee: readonly PartyId[];
+  readonly newThreshold: number;
+  /** Exactly oldThreshold + 1 old members, ascending. */
+  readonly dealers: readonly PartyId[];
+  /** The unchanged group key (Ed25519 32 bytes, secp256k1 33 bytes compressed). */
+  readonly publicKey: Uint8Array;
+  readonly sessionId: Uint8Array;
+}
+
 /**
  * A party to host. `share` is the canonical encoding of this party's key share (secret): the
  * pool takes it over and wipes the caller's bytes once they are posted.
@@ -71,6 +85,17 @@ export type PartySpec =
       readonly protocol: 'dkls23-sign';
       readonly share: Uint8Array;
       readonly options: Dkls23SignPartyOptions;
+    }
+  | {
+      readonly protocol: 'frost-reshare';
+      /** The current share on dealers; absent on new-only members. */
+      readonly share?: Uint8Array;
+      readonly options: ResharePartyOptions;
+    }
+  | {
+      readonly protocol: 'dkls23-reshare';
+      readonly share?: Uint8Array;
+      readonly options: ResharePartyOptions;
     };
 
 export type PartyProtocolName = PartySpec['protocol'];
@@ -80,6 +105,8 @@ export const PARTY_PROTOCOLS: readonly PartyProtocolName[] = Object.freeze([
   'dkls23-keygen',
   'frost-sign',
   'dkls23-sign',
+  'frost-reshare',
+  'dkls23-reshare',
 ]);
 
 /** A finished keygen party: its encoded key share (secret; the receiver wipes it) and group key. */
@@ -88,12 +115,23 @@ export interface EncodedKeygenResult {
   readonly publicKey: Uint8Array;
 }
 
+/**
+ * A finished resharing party: the encoded new share (new members only; secret, the receiver
+ * wipes it) and the transcript digest every participant confirmed (public).
+ */
+export interface EncodedReshareResult {
+  readonly share?: Uint8Array;
+  readonly transcriptDigest: Uint8Array;
+}
+
 /** Result type of each protocol. */
 export interface PartyResults {
   'frost-keygen': EncodedKeygenResult;
   'dkls23-keygen': EncodedKeygenResult;
   'frost-sign': FrostSignature;
   'dkls23-sign': Dkls23Signature;
+  'frost-reshare': EncodedReshareResult;
+  'dkls23-reshare': EncodedReshareResult;
 }
 
 /** Result type of a spec. */
@@ -143,6 +181,13 @@ export function checkPartySpec(spec: unknown): asserts spec is PartySpec {
   }
   if (!isRecord(spec['options'])) throw new InvalidPartySpecError('options', 'not an object');
   if (protocol.endsWith('-sign') && !(spec['share'] instanceof Uint8Array)) {
+    throw new InvalidPartySpecError('share', 'not a Uint8Array');
+  }
+  if (
+    protocol.endsWith('-reshare') &&
+    spec['share'] !== undefined &&
+    !(spec['share'] instanceof Uint8Array)
+  ) {
     throw new InvalidPartySpecError('share', 'not a Uint8Array');
   }
 }

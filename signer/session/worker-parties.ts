@@ -26,8 +26,18 @@ import {
   type FrostSignature,
 } from '../crypto/frost/index.ts';
 import type { RoundInput, RoundOutput, RoundProtocol } from '../crypto/round-protocol.ts';
+import {
+  createDkls23ReshareProtocol,
+  createFrostReshareProtocol,
+  type ReshareProtocol,
+} from '../crypto/reshare/index.ts';
 import { wipeBytes } from '../crypto/wipe.ts';
-import type { EncodedKeygenResult, PartyResults, PartySpec } from './worker-messages.ts';
+import type {
+  EncodedKeygenResult,
+  EncodedReshareResult,
+  PartyResults,
+  PartySpec,
+} from './worker-messages.ts';
 
 /** A party as the worker hosts it: a `RoundProtocol` with a plain-data result. */
 export interface HostedParty {
@@ -89,6 +99,49 @@ function signingParty<Share, Signature extends object>(
   };
 }
 
+function reshareParty<Share>(
+  encodedShare: Uint8Array | undefined,
+  decode: (bytes: Uint8Array) => Share,
+  encode: (share: Share) => Uint8Array,
+  wipeShare: (share: Share) => void,
+  create: (oldShare: Share | undefined) => ReshareProtocol<Share>,
+): HostedParty {
+  let oldShare: Share | undefined;
+  try {
+    oldShare = encodedShare === undefined ? undefined : decode(encodedShare);
+  } finally {
+    if (encodedShare !== undefined) wipeBytes(encodedShare);
+  }
+  const wipeOld = (): void => {
+    if (oldShare !== undefined) wipeShare(oldShare);
+  };
+  let protocol: ReshareProtocol<Share>;
+  try {
+    protocol = create(oldShare);
+  } catch (error) {
+    wipeOld();
+    throw error;
+  }
+  return {
+    rounds: protocol.rounds,
+    round: (index, input) => protocol.round(index, input),
+    finish: (input): EncodedReshareResult => {
+      const result = protocol.finish(input);
+      const transcriptDigest = protocol.confirmedTranscript() ?? new Uint8Array(0);
+      if (result === undefined) return { transcriptDigest };
+      try {
+        return { share: encode(result.share), transcriptDigest };
+      } finally {
+        wipeShare(result.share);
+      }
+    },
+    wipe: () => {
+      protocol.wipe();
+      wipeOld();
+    },
+  };
+}
+
 /** Builds the party; throws the protocol's typed error when the spec's values are invalid. */
 export function createHostedParty(spec: PartySpec): HostedParty {
   switch (spec.protocol) {
@@ -127,6 +180,30 @@ export function createHostedParty(spec: PartySpec): HostedParty {
           recovery: signature.recovery,
           publicKey: signature.publicKey.slice(),
         }),
+      );
+    case 'frost-reshare':
+      return reshareParty<FrostKeyShare>(
+        spec.share,
+        decodeFrostKeyShare,
+        encodeFrostKeyShare,
+        wipeFrostKeyShare,
+        (oldShare) =>
+          createFrostReshareProtocol({
+            ...spec.options,
+            ...(oldShare === undefined ? {} : { oldShare }),
+          }),
+      );
+    case 'dkls23-reshare':
+      return reshareParty<Dkls23KeyShare>(
+        spec.share,
+        decodeDkls23KeyShare,
+        encodeDkls23KeyShare,
+        wipeDkls23KeyShare,
+        (oldShare) =>
+          createDkls23ReshareProtocol({
+            ...spec.options,
+            ...(oldShare === undefined ? {} : { oldShare }),
+          }),
       );
   }
 }

@@ -18,6 +18,23 @@ export interface InviteParticipant {
   readonly partyId: number;
 }
 
+/**
+ * What a resharing invite adds (the coordinator's view of the wallet's current key). Old
+ * members check it against their own record; members joining the committee have no record and
+ * take it as given — the protocol binds every field into its context and the dealers' checks
+ * fail if it is wrong (signer/crypto/reshare/reshare-core.ts).
+ */
+export interface ReshareInviteContext {
+  /** Version of the current shares (the new ones become `oldVersion + 1`). */
+  readonly oldVersion: number;
+  readonly oldThreshold: number;
+  readonly oldCommittee: readonly InviteParticipant[];
+  /** Party ids of the oldThreshold + 1 old members that deal, ascending. */
+  readonly dealers: readonly number[];
+  /** Hex public key of the wallet (unchanged by resharing). */
+  readonly publicKey: string;
+}
+
 /** Coordinator → participant: join a session for this client request. */
 export interface SessionInvite {
   readonly type: 'invite';
@@ -30,6 +47,8 @@ export interface SessionInvite {
   readonly clientId: string | null;
   /** Coordinator's clock (ms since epoch); receivers reject invites older than a minute. */
   readonly createdAt: number;
+  /** Present exactly on `kind: 'reshare'` invites. */
+  readonly reshare?: ReshareInviteContext;
 }
 
 /** Participant → everyone (via the coordinator): my ephemeral channel key for this session. */
@@ -65,7 +84,19 @@ export interface SessionDone {
   readonly resultDigest: string;
 }
 
-export type ControlBody = SessionInvite | SessionHello | SessionStart | SessionAbort | SessionDone;
+/**
+ * Coordinator → participant, two-phase sessions (resharing): every participant reported the
+ * same result digest; here are their signed `done`s as evidence. Receivers check the evidence
+ * and only then make their staged result current (crypto.md §4.1 step 4, the ACK round).
+ */
+export interface SessionCommit {
+  readonly type: 'commit';
+  readonly sessionId: string;
+  readonly dones: readonly SignedControl[];
+}
+
+export type ControlBody =
+  SessionInvite | SessionHello | SessionStart | SessionAbort | SessionDone | SessionCommit;
 
 export interface SignedControl {
   readonly from: string;
@@ -123,7 +154,8 @@ export function openControl(
     type !== 'hello' &&
     type !== 'start' &&
     type !== 'abort' &&
-    type !== 'done'
+    type !== 'done' &&
+    type !== 'commit'
   ) {
     return undefined;
   }

@@ -42,6 +42,9 @@ import {
   KeygenRequestConsumerName,
   KeygenRequestTopic,
   KeygenResultConsumerBase,
+  ReshareRequestConsumerName,
+  ReshareRequestStream,
+  ReshareRequestTopic,
   ReshareResultConsumerBase,
   ResultStreamName,
   SigningPublisherStream,
@@ -328,6 +331,7 @@ export async function ensureRequestStreams(
 ): Promise<EnsureReport> {
   await ensureStream(jsm, requestStreamConfig(KeygenBrokerStream, KeygenRequestTopic), report);
   await ensureStream(jsm, requestStreamConfig(SigningPublisherStream, SigningRequestTopic), report);
+  await ensureStream(jsm, requestStreamConfig(ReshareRequestStream, ReshareRequestTopic), report);
   return report;
 }
 
@@ -376,6 +380,17 @@ export async function ensureRequestConsumers(
       SigningRequestConsumerName,
       SigningRequestTopic,
       options.maxAckPendingSigning,
+      options,
+    ),
+    report,
+  );
+  await ensureDurableConsumer(
+    jsm,
+    ReshareRequestStream,
+    requestConsumerConfig(
+      ReshareRequestConsumerName,
+      ReshareRequestTopic,
+      options.maxAckPendingKeygen,
       options,
     ),
     report,

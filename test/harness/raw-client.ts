@@ -146,7 +146,10 @@ export class RawClient {
     const waiters: (() => void)[] = [];
     void (async () => {
       for await (const msg of subscription) {
-        received.push(msg.json<Record<string, unknown>>());
+        const result = msg.json<Record<string, unknown>>();
+        // The subject, for results whose body lacks an id (reshare: the session id).
+        Object.defineProperty(result, '__subject', { value: msg.subject, enumerable: false });
+        received.push(result);
         for (const waiter of waiters.splice(0)) waiter();
       }
     })();
