@@ -33,6 +33,7 @@ import {
   SessionCancelledError,
   SessionTimeoutError,
 } from './errors.ts';
+import { missingConfirmations } from './commit-evidence.ts';
 import { ParticipantSession } from './participant-session.ts';
 import type { PartyDriver } from './round-runner.ts';
 
@@ -398,23 +399,15 @@ export class SessionHost implements PeerMessageHandler {
     digest: string,
   ): void {
     const { invite } = active;
-    const confirmed = new Set<string>();
-    for (const signed of Array.isArray(dones) ? dones : []) {
-      const done = openControl(signed, this.options.roster);
-      if (
-        done?.type === 'done' &&
-        done.sessionId === invite.sessionId &&
-        done.resultDigest === digest
-      ) {
-        confirmed.add(done.nodeId);
-      }
-    }
-    const missing = invite.participants
-      .map((participant) => participant.nodeId)
-      .filter(
-        (node) =>
-          node !== invite.coordinator && node !== this.options.self.nodeId && !confirmed.has(node),
-      );
+    const missing = missingConfirmations({
+      sessionId: invite.sessionId,
+      coordinator: invite.coordinator,
+      participants: invite.participants,
+      selfNodeId: this.options.self.nodeId,
+      digest,
+      dones,
+      roster: this.options.roster,
+    });
     if (missing.length > 0) {
       throw new ProtocolViolationError(
         `commit from ${invite.coordinator} lacks matching confirmations from ${missing.join(',')}`,
