@@ -92,6 +92,9 @@ interface ActiveSession {
   /** The signed `done`s behind `dones` (a commit's evidence). */
   readonly signedDones: Map<string, SignedControl>;
   doneWaiter?: () => void;
+  /** Participants that confirmed a commit (two-phase sessions, coordinator side). */
+  readonly committed: Set<string>;
+  committedWaiter?: () => void;
   /** Set while a participant of a two-phase session waits for the coordinator's commit. */
   commitWaiter?: {
     resolve(dones: readonly SignedControl[]): void;
@@ -208,6 +211,7 @@ export class SessionHost implements PeerMessageHandler {
       job,
       dones: new Map(),
       signedDones: new Map(),
+      committed: new Set(),
       ended: false,
       paused: false,
     };
@@ -331,6 +335,10 @@ export class SessionHost implements PeerMessageHandler {
         if (from !== active.invite.coordinator) return FrameReply.Rejected;
         active.commitWaiter?.resolve(control.dones);
         return FrameReply.Accepted;
+      case 'committed':
+        active.committed.add(from);
+        active.committedWaiter?.();
+        return FrameReply.Accepted;
       default:
         return FrameReply.Rejected;
     }
@@ -361,7 +369,15 @@ export class SessionHost implements PeerMessageHandler {
       await this.messenger.sendControl(active.invite.coordinator, active.invite.sessionId, done);
       this.checkCommitEvidence(active, await evidence, digest);
       await active.job.commit();
+      const committed = signControl(this.options.self, {
+        type: 'committed',
+        sessionId: active.invite.sessionId,
+        nodeId: this.options.self.nodeId,
+      });
       this.end(active, undefined);
+      await this.messenger
+        .sendControl(active.invite.coordinator, active.invite.sessionId, committed)
+        .catch(() => undefined);
     } catch (error) {
       this.fail(active, asMpcError(error));
     }
@@ -507,6 +523,24 @@ export class SessionHost implements PeerMessageHandler {
       }
     });
     await commitHere();
+    // The client hears of the result only once every reachable participant made the new
+    // state current, so its next request cannot find a participant still on the old one.
+    const reached = peers.filter((_, index) => sent[index]?.status === 'fulfilled');
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        const late = reached.filter((peer) => !active.committed.has(peer));
+        this.options.log.warn({ sessionId, late }, 'commit not confirmed in time');
+        resolve();
+      }, this.roundTimeoutFor(active.invite.kind));
+      const check = (): void => {
+        if (reached.every((peer) => active.committed.has(peer))) {
+          clearTimeout(timer);
+          resolve();
+        }
+      };
+      active.committedWaiter = check;
+      check();
+    });
   }
 
   private awaitDones(

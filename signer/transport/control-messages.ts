@@ -95,8 +95,21 @@ export interface SessionCommit {
   readonly dones: readonly SignedControl[];
 }
 
+/** Participant → coordinator, two-phase sessions: my staged result is current now. */
+export interface SessionCommitted {
+  readonly type: 'committed';
+  readonly sessionId: string;
+  readonly nodeId: string;
+}
+
 export type ControlBody =
-  SessionInvite | SessionHello | SessionStart | SessionAbort | SessionDone | SessionCommit;
+  | SessionInvite
+  | SessionHello
+  | SessionStart
+  | SessionAbort
+  | SessionDone
+  | SessionCommit
+  | SessionCommitted;
 
 export interface SignedControl {
   readonly from: string;
@@ -155,12 +168,13 @@ export function openControl(
     type !== 'start' &&
     type !== 'abort' &&
     type !== 'done' &&
-    type !== 'commit'
+    type !== 'commit' &&
+    type !== 'committed'
   ) {
     return undefined;
   }
   // The sender must speak for itself where the body names a node.
-  if (type === 'hello' || type === 'done') {
+  if (type === 'hello' || type === 'done' || type === 'committed') {
     if (record['nodeId'] !== from) return undefined;
   }
   if (type === 'invite' && record['coordinator'] !== from) return undefined;
