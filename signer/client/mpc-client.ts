@@ -46,6 +46,8 @@ import {
   ClientIdHeader,
   KeygenResultConsumerBase,
   MpcReshareEvent,
+  reshareRequestMessageId,
+  reshareRequestSubject,
   ReshareResultConsumerBase,
   ResultStreamName,
   SigningResultConsumerBase,
@@ -123,6 +125,12 @@ export interface ReshareRequest {
   /** Defaults to a fresh UUID v4. */
   readonly sessionId?: string;
   readonly authorizerSignatures?: AuthorizerSignaturesInput;
+  /**
+   * `stream` (default): persisted in our `mpc-reshare` request stream, and the call resolves
+   * once JetStream stored it (nothing is lost while no signer listens). `core`: published on
+   * `mpc:reshare` exactly as mpcium clients do (lost if no signer is subscribed).
+   */
+  readonly transport?: 'stream' | 'core';
 }
 
 export interface WaitOptions {
@@ -248,7 +256,7 @@ export class MpcClient {
     return txId;
   }
 
-  /** Publishes a resharing request on core NATS `mpc:reshare`; returns its session ID. */
+  /** Publishes a resharing request (see `ReshareRequest.transport`); returns its session ID. */
   async reshareKeys(request: ReshareRequest): Promise<string> {
     const sessionId = request.sessionId ?? randomUUID();
     const fields = {
@@ -267,6 +275,13 @@ export class MpcClient {
     });
     const body = encodeResharingMessage({ ...fields, signature, authorizerSignatures });
     parseResharingMessage(body);
+    if (request.transport !== 'core') {
+      await this.js.publish(reshareRequestSubject(sessionId), body, {
+        ...this.publishOptions(),
+        msgID: reshareRequestMessageId(this.clientId, body),
+      });
+      return sessionId;
+    }
     const requestHeaders = this.requestHeaders();
     this.nc.publish(
       MpcReshareEvent,

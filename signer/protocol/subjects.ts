@@ -8,6 +8,7 @@
  * scopes every result subject and durable (`prefix.<clientID>.tail`). The two never overlap
  * because scoped subjects have one more token.
  */
+import { createHash } from 'node:crypto';
 import { ValidationError } from './errors.ts';
 
 // --- Request streams (§1.2) -----------------------------------------------------------------
@@ -41,6 +42,16 @@ export const ReshareRequestConsumerName = 'mpc_reshare_consumer';
 /** Subject a resharing request is persisted under (the token is never interpreted). */
 export function reshareRequestSubject(token: string): string {
   return `mpc.reshare_request.${token}`;
+}
+
+/**
+ * `Nats-Msg-Id` of a persisted resharing request: SHA-256 of (ClientID, body), so the same
+ * request reaching the stream twice (a client re-send, or both our client and the intake)
+ * within the duplicate window is stored once.
+ */
+export function reshareRequestMessageId(clientId: string, body: Uint8Array): string {
+  const digest = createHash('sha256').update(clientId).update('\n').update(body).digest('hex');
+  return `mpc.reshare_request.${digest}`;
 }
 
 /** Durable shared by all signers on `mpc-keygen`: `mpc_keygen_consumer`. */

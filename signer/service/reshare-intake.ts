@@ -9,7 +9,6 @@
  * JetStream's duplicate window does not start a second session (later identical re-sends are
  * answered from the operation ledger).
  */
-import { createHash } from 'node:crypto';
 import type { JetStreamClient } from '@nats-io/jetstream';
 import { headers, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
@@ -18,6 +17,7 @@ import {
   ClientIdHeader,
   MpcReshareEvent,
   ReshareIntakeQueue,
+  reshareRequestMessageId,
   reshareRequestSubject,
 } from '../protocol/subjects.ts';
 
@@ -36,12 +36,11 @@ export function forwardReshareRequests(options: {
         return;
       }
       const clientId = msg.headers?.get(ClientIdHeader) ?? '';
-      const digest = createHash('sha256').update(clientId).update('\n').update(msg.data);
-      const id = digest.digest('hex');
+      const messageId = reshareRequestMessageId(clientId, msg.data);
       const forwarded = headers();
       if (clientId !== '') forwarded.set(ClientIdHeader, clientId);
-      js.publish(reshareRequestSubject(id.slice(0, 16)), msg.data, {
-        msgID: `mpc.reshare_request.${id}`,
+      js.publish(reshareRequestSubject(messageId.slice(-16)), msg.data, {
+        msgID: messageId,
         headers: forwarded,
       }).catch((failure: unknown) => {
         log.error({ err: failure }, 'resharing request not persisted; it is lost');

@@ -13,6 +13,7 @@ import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { parse, stringify } from 'yaml';
+import { MpcClient } from '../../signer/client/index.ts';
 import { deriveSecp256k1Child } from '../../signer/crypto/hd/index.ts';
 import {
   RawClient,
@@ -187,13 +188,36 @@ describe('resharing (real signers, mpc:reshare)', () => {
   it('reshares 2-of-3 → 3-of-3 for both key types; the keys do not change and all three sign', async () => {
     wallet = await createWallet();
     expect((await sign(wallet, 'ed25519'))['result_type']).toBe('success');
+    // Ed25519 as mpcium clients send it (core mpc:reshare); secp256k1 through our SDK, which
+    // persists the request in the mpc-reshare stream (ClientID-scoped result).
+    const sdk = await MpcClient.create({
+      nc,
+      signer: {
+        algorithm: 'ed25519',
+        publicKey: test.initiator.publicKeyHex,
+        sign: (bytes) => test.initiator.sign(bytes),
+      },
+      clientId: 'reshare-sdk',
+    });
+    const scoped = client.watchResults('mpc.mpc_reshare_result.reshare-sdk.*');
     for (const keyType of ['ed25519', 'secp256k1'] as const) {
-      const { result } = await reshare({
-        walletId: wallet,
-        keyType,
-        nodeIds: FIRST_THREE,
-        newThreshold: 2,
-      });
+      let result: Record<string, unknown>;
+      if (keyType === 'ed25519') {
+        ({ result } = await reshare({
+          walletId: wallet,
+          keyType,
+          nodeIds: FIRST_THREE,
+          newThreshold: 2,
+        }));
+      } else {
+        const sessionId = await sdk.reshareKeys({
+          walletId: wallet,
+          keyType,
+          nodeIds: FIRST_THREE,
+          newThreshold: 2,
+        });
+        result = await scoped.waitFor((r) => resultSession(r) === sessionId, 90_000);
+      }
       expect(result['result_type']).toBe('success');
       expect(result['new_threshold']).toBe(2);
       const key = keys.get(wallet);
@@ -205,6 +229,8 @@ describe('resharing (real signers, mpc:reshare)', () => {
               .slice(1);
       expect(b64(fromB64(result['pub_key']))).toBe(b64(expected ?? new Uint8Array()));
     }
+    scoped.stop();
+    await sdk.close();
     expect((await sign(wallet, 'ed25519'))['result_type']).toBe('success');
     expect((await sign(wallet, 'secp256k1'))['result_type']).toBe('success');
     expect((await sign(wallet, 'secp256k1', [44, 60, 0, 0, 7]))['result_type']).toBe('success');
