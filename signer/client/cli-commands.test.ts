@@ -236,6 +236,22 @@ describe('usage errors', () => {
     ],
     [['sign', '--key-type', 'ed25519', '--wallet-id', 'w', '--message', 'x'], /--nats is required/],
     [['wallet', 'create', '--nats', 'nats://127.0.0.1:1', '--timeout', '-5'], /--timeout/],
+    [['reshare', '--key-type', 'ed25519', '--wallet-id', 'w', '--threshold', '1'], /--node-ids/],
+    [
+      [
+        'reshare',
+        '--key-type',
+        'ed25519',
+        '--wallet-id',
+        'w',
+        '--node-ids',
+        'a,b',
+        '--threshold',
+        'x',
+      ],
+      /--threshold must be/,
+    ],
+    [['reshare', '--key-type', 'ed25519', '--node-ids', 'a,b', '--threshold', '1'], /--wallet-id/],
   ];
   for (const [args, pattern] of cases) {
     it(args.join(' ') || '(no arguments)', async () => {

@@ -7,7 +7,10 @@
  *   mpc sign --nats <url> --key <file> --wallet-id <id> --key-type ed25519|secp256k1
  *            (--message <utf8> | --message-hex <hex> | --digest-hex <64 hex>)
  *            [--derivation-path 44,60,0,0,0] [--tx-id …] [--network-code …] [--client-id …] [--timeout <ms>]
- *   mpc verify --key-type ed25519|secp256k1 --public-key <hex|base64>
+ *   mpc reshare --nats <url> --key <file> --wallet-id <id> --key-type ed25519|secp256k1
+              --node-ids <id,id,...> --threshold <t> [--session-id <id>]
+              [--algorithm ed25519|p256] [--client-id <id>] [--timeout <ms>]
+  mpc verify --key-type ed25519|secp256k1 --public-key <hex|base64>
  *            (--message … | --message-hex … | --digest-hex …) (--signature <hex|base64> | --r … --s …)
  *            [--recovery 0-3|<signature_recovery base64>]   (secp256k1: must recover the key)
  *
@@ -294,6 +297,46 @@ async function sign(args: string[], io: CliIo): Promise<number> {
   return result.result_type === 'success' ? 0 : 1;
 }
 
+async function reshare(args: string[], io: CliIo): Promise<number> {
+  const values = parse(args, {
+    ...connectionOptions,
+    'wallet-id': { type: 'string' },
+    'key-type': { type: 'string' },
+    'node-ids': { type: 'string' },
+    threshold: { type: 'string' },
+    'session-id': { type: 'string' },
+  });
+  const keyType = parseKeyType(values['key-type']);
+  const walletId = required(values['wallet-id'], '--wallet-id');
+  const nodeIds = required(values['node-ids'], '--node-ids')
+    .split(',')
+    .map((node) => node.trim())
+    .filter((node) => node !== '');
+  const thresholdText = required(values.threshold, '--threshold');
+  const newThreshold = Number(thresholdText);
+  if (!/^\d+$/.test(thresholdText) || !Number.isSafeInteger(newThreshold)) {
+    throw new UsageError('--threshold must be a whole number (t: t + 1 signers sign)');
+  }
+  const timeoutMs = parseTimeout(values.timeout ?? '300000');
+  const result = await withClient(
+    values,
+    (client) =>
+      client.reshareAndWait(
+        {
+          walletId,
+          keyType,
+          nodeIds,
+          newThreshold,
+          ...(values['session-id'] === undefined ? {} : { sessionId: values['session-id'] }),
+        },
+        { timeoutMs },
+      ),
+    io,
+  );
+  io.stdout(`${JSON.stringify(result, null, 2)}\n`);
+  return result.result_type === 'success' ? 0 : 1;
+}
+
 function verify(args: string[], io: CliIo): number {
   const values = parse(args, {
     ...messageOptions,
@@ -364,6 +407,7 @@ export async function runCli(args: readonly string[], io: CliIo): Promise<number
     const tail = second === undefined ? [] : [second, ...rest];
     if (first === 'sign') return await sign(tail, io);
     if (first === 'verify') return verify(tail, io);
+    if (first === 'reshare') return await reshare(tail, io);
     throw new UsageError(`unknown command: ${[first, second].filter(Boolean).join(' ')}`);
   } catch (error) {
     if (error instanceof UsageError) {

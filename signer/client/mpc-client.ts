@@ -67,14 +67,15 @@ import { ResultDispatcher } from './result-dispatcher.ts';
 
 /** No result for the request arrived in time. Code `ERROR_NETWORK_TIMEOUT`. */
 export class ResultTimeoutError extends MpcError {
-  readonly operation: 'keygen' | 'signing';
+  readonly operation: 'keygen' | 'signing' | 'resharing';
   readonly id: string;
   readonly timeoutMs: number;
 
-  constructor(operation: 'keygen' | 'signing', id: string, timeoutMs: number) {
+  constructor(operation: 'keygen' | 'signing' | 'resharing', id: string, timeoutMs: number) {
+    const what = { keygen: 'wallet', signing: 'tx', resharing: 'session' }[operation];
     super(
       ErrorCode.NetworkTimeout,
-      `no ${operation} result for ${operation === 'keygen' ? 'wallet' : 'tx'} ${id} within ${timeoutMs} ms`,
+      `no ${operation} result for ${what} ${id} within ${timeoutMs} ms`,
     );
     this.operation = operation;
     this.id = id;
@@ -133,6 +134,9 @@ export interface ReshareRequest {
   readonly transport?: 'stream' | 'core';
 }
 
+/** A resharing result with the session ID its subject carries. */
+export type ReshareResultWithSession = ResharingResultEvent & { readonly session_id: string };
+
 export interface WaitOptions {
   /** How long to wait for the result. */
   readonly timeoutMs: number;
@@ -146,7 +150,7 @@ export class MpcClient {
   private readonly js: JetStreamClient;
   private readonly keygenResults: ResultDispatcher<KeygenResultEvent>;
   private readonly signingResults: ResultDispatcher<SigningResultEvent>;
-  private readonly reshareResults: ResultDispatcher<ResharingResultEvent>;
+  private readonly reshareResults: ResultDispatcher<ReshareResultWithSession>;
 
   private constructor(
     private readonly nc: NatsConnection,
@@ -157,7 +161,7 @@ export class MpcClient {
   ) {
     this.warnings = warnings;
     this.js = jetstream(nc);
-    const dispatcher = <T>(base: string, decode: (body: Uint8Array) => T) =>
+    const dispatcher = <T>(base: string, decode: (body: Uint8Array, subject: string) => T) =>
       new ResultDispatcher<T>({
         js: this.js,
         stream: ResultStreamName,
@@ -167,7 +171,10 @@ export class MpcClient {
       });
     this.keygenResults = dispatcher(KeygenResultConsumerBase, decodeKeygenResultEvent);
     this.signingResults = dispatcher(SigningResultConsumerBase, decodeSigningResultEvent);
-    this.reshareResults = dispatcher(ReshareResultConsumerBase, decodeResharingResultEvent);
+    this.reshareResults = dispatcher(ReshareResultConsumerBase, (body, subject) => ({
+      ...decodeResharingResultEvent(body),
+      session_id: subject.slice(subject.lastIndexOf('.') + 1),
+    }));
   }
 
   /** Validates the ClientID and (by default) ensures streams and this routing's durables. */
@@ -311,9 +318,12 @@ export class MpcClient {
     return this.signingResults.add(callback, true);
   }
 
-  /** Streams resharing results of this routing (they carry no session ID). */
+  /**
+   * Streams resharing results of this routing. The wire body has no session ID; the client
+   * adds `session_id` from the result's subject (as mpcium's TS typings declare it).
+   */
   onResharingResult(
-    callback: (event: ResharingResultEvent) => void | Promise<void>,
+    callback: (event: ReshareResultWithSession) => void | Promise<void>,
   ): Promise<StopFunction> {
     return this.reshareResults.add(callback, true);
   }
@@ -352,10 +362,27 @@ export class MpcClient {
     );
   }
 
+  /** Reshares and resolves with the result of this session (success or error event). */
+  async reshareAndWait(
+    request: ReshareRequest,
+    options: WaitOptions,
+  ): Promise<ReshareResultWithSession> {
+    const sessionId = request.sessionId ?? randomUUID();
+    validateIdentifier(sessionId, 'session_id');
+    return this.waitFor(
+      this.reshareResults,
+      (event) => event.session_id === sessionId,
+      'resharing',
+      sessionId,
+      options.timeoutMs,
+      () => this.reshareKeys({ ...request, sessionId }),
+    );
+  }
+
   private async waitFor<T>(
     dispatcher: ResultDispatcher<T>,
     matches: (event: T) => boolean,
-    operation: 'keygen' | 'signing',
+    operation: 'keygen' | 'signing' | 'resharing',
     id: string,
     timeoutMs: number,
     send: () => Promise<unknown>,

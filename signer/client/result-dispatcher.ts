@@ -22,7 +22,8 @@ export interface ResultDispatcherOptions<T> {
   readonly js: JetStreamClient;
   readonly stream: string;
   readonly durable: string;
-  readonly decode: (body: Uint8Array) => T;
+  /** Decodes a result; `subject` is where it was published (reshare: its session ID). */
+  readonly decode: (body: Uint8Array, subject: string) => T;
   /** Called with errors of the pull loop and of listeners (never with result contents). */
   readonly onError: (error: unknown) => void;
   /** Delay before an unclaimed result is offered again. */
@@ -96,7 +97,7 @@ export class ResultDispatcher<T> {
   private async dispatch(message: JsMsg): Promise<void> {
     let event: T;
     try {
-      event = this.options.decode(message.data);
+      event = this.options.decode(message.data, message.subject);
     } catch (error) {
       this.options.onError(error);
       // Ack, not term: nats-server 2.9 keeps terminated messages in a WorkQueue stream forever.

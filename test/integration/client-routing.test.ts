@@ -298,17 +298,20 @@ describe('MpcClient routing', () => {
     const client = await newClient(signer, 'svc-r');
     const seen = collect<ResharingResultEvent>();
     stops.push(await client.onResharingResult(seen.callback));
-    await client.reshareKeys({
+    // mpcium's transport (core mpc:reshare), which the stand-in signer listens on.
+    const sessionId = await client.reshareKeys({
       walletId: 'w1',
       nodeIds: ['node-1', 'node-2', 'node-3'],
       newThreshold: 1,
       keyType: 'ed25519',
+      transport: 'core',
     });
     await seen.count(1);
     expect(seen.events[0]).toMatchObject({
       wallet_id: 'w1',
       new_threshold: 1,
       key_type: 'ed25519',
+      session_id: sessionId,
     });
   });
   it('drops undecodable results without calling back and keeps consuming', async () => {
