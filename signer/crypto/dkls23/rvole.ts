@@ -84,13 +84,58 @@ export function rvoleRunKey(
 }
 
 const ROW_HASH_DOMAIN = 'DKLs23/v1/rvole/row';
+const ORDER = Fn.ORDER;
 
-function rowScalars(runKey: Uint8Array, index: number, column: Uint8Array, out: bigint[]): void {
-  const input = encodeTranscript(ROW_HASH_DOMAIN, [runKey, index, column]);
-  const digest = shake256(input, RVOLE_WIDTH * 32);
-  for (let k = 0; k < RVOLE_WIDTH; k++) out[k] = scalarFromHash(digest, 32 * k);
-  digest.fill(0);
-  input.fill(0);
+/**
+ * The row hashes H(j, column) = SHAKE256(frame(domain, runKey, j, column)) of one run, with the
+ * framed input built once and only the index and column rewritten per row (the same bytes as
+ * `encodeTranscript(ROW_HASH_DOMAIN, [runKey, j, column])`, without per-row allocations).
+ */
+class RowHasher {
+  private readonly input: Uint8Array;
+  private readonly view: DataView;
+  private readonly indexOffset: number;
+  private readonly columnOffset: number;
+
+  constructor(runKey: Uint8Array) {
+    this.input = encodeTranscript(ROW_HASH_DOMAIN, [runKey, 0, new Uint8Array(KAPPA / 8)]);
+    this.view = new DataView(this.input.buffer, this.input.byteOffset, this.input.length);
+    this.columnOffset = this.input.length - KAPPA / 8;
+    this.indexOffset = this.columnOffset - 4 - 4;
+  }
+
+  scalars(index: number, column: Uint8Array, out: bigint[]): void {
+    this.view.setUint32(this.indexOffset, index);
+    this.input.set(column, this.columnOffset);
+    const digest = shake256(this.input, RVOLE_WIDTH * 32);
+    for (let k = 0; k < RVOLE_WIDTH; k++) out[k] = scalarFromHash(digest, 32 * k);
+    digest.fill(0);
+  }
+
+  wipe(): void {
+    this.input.fill(0);
+  }
+}
+
+/** Reduces an integer in (−q, 2q) into [0, q) with at most one correction. */
+function reduceOnce(value: bigint): bigint {
+  if (value < 0n) return value + ORDER;
+  return value >= ORDER ? value - ORDER : value;
+}
+
+/** Reduces any integer into [0, q). */
+function reduce(value: bigint): bigint {
+  const remainder = value % ORDER;
+  return remainder < 0n ? remainder + ORDER : remainder;
+}
+
+/** Writes a scalar in [0, 2^256) as 32 big-endian bytes at `offset`. */
+function writeScalar(value: bigint, out: Uint8Array, offset: number): void {
+  const view = new DataView(out.buffer, out.byteOffset + offset, 32);
+  view.setBigUint64(0, BigInt.asUintN(64, value >> 192n));
+  view.setBigUint64(8, BigInt.asUintN(64, value >> 128n));
+  view.setBigUint64(16, BigInt.asUintN(64, value >> 64n));
+  view.setBigUint64(24, BigInt.asUintN(64, value));
 }
 
 function theta(pairSessionId: Uint8Array, tau: Uint8Array, delta: readonly bigint[]): bigint[] {
@@ -145,18 +190,22 @@ export function rvoleSenderRespond(
   const h0: bigint[] = [0n, 0n, 0n];
   const h1: bigint[] = [0n, 0n, 0n];
   const alphas: bigint[] = new Array<bigint>(BATCH * RVOLE_WIDTH);
+  const rows = new RowHasher(runKey);
   for (let j = 0; j < BATCH; j++) {
     const column = q.subarray(j * columnBytes, (j + 1) * columnBytes);
     for (let b = 0; b < columnBytes; b++)
       flipped[b] = (column[b] as number) ^ (setup.delta[b] as number);
-    rowScalars(runKey, j, column, h0);
-    rowScalars(runKey, j, flipped, h1);
+    rows.scalars(j, column, h0);
+    rows.scalars(j, flipped, h1);
     for (let k = 0; k < RVOLE_WIDTH; k++) {
-      alphas[j * RVOLE_WIDTH + k] = Fn.neg(h0[k] as bigint);
-      const value = Fn.add(Fn.sub(h0[k] as bigint, h1[k] as bigint), correlation[k] as bigint);
-      tau.set(scalarToBytes(value), (j * RVOLE_WIDTH + k) * 32);
+      const pad0 = h0[k] as bigint;
+      alphas[j * RVOLE_WIDTH + k] = pad0 === 0n ? 0n : ORDER - pad0;
+      // h0 − h1 + ã_k ∈ (−q, 2q): one correction reduces it.
+      const value = reduceOnce(pad0 - (h1[k] as bigint) + (correlation[k] as bigint));
+      writeScalar(value, tau, (j * RVOLE_WIDTH + k) * 32);
     }
   }
+  rows.wipe();
   q.fill(0);
   flipped.fill(0);
   const delta = inputs.map((a, i) => Fn.sub(a, correlation[i] as bigint));
@@ -165,16 +214,19 @@ export function rvoleSenderRespond(
   for (let i = 0; i < RVOLE_INPUTS; i++)
     eta = Fn.add(eta, Fn.mul(th[i] as bigint, correlation[i] as bigint));
   const muValues = new Uint8Array(BATCH * 32);
-  const outputs = [0n, 0n];
+  // Sums are accumulated unreduced (bigints do not overflow) and reduced once.
+  const sums = [0n, 0n];
   for (let j = 0; j < BATCH; j++) {
     let value = alphas[j * RVOLE_WIDTH + RVOLE_INPUTS] as bigint;
     for (let i = 0; i < RVOLE_INPUTS; i++) {
       const alpha = alphas[j * RVOLE_WIDTH + i] as bigint;
-      value = Fn.add(value, Fn.mul(th[i] as bigint, alpha));
-      outputs[i] = Fn.add(outputs[i] as bigint, Fn.mul(gadget[j] as bigint, alpha));
+      value += (th[i] as bigint) * alpha;
+      sums[i] = (sums[i] as bigint) + (gadget[j] as bigint) * alpha;
     }
-    muValues.set(scalarToBytes(value), 32 * j);
+    writeScalar(reduce(value), muValues, 32 * j);
   }
+  alphas.fill(0n);
+  const outputs = sums.map(reduce);
   const mu = muDigest(runKey, muValues);
   muValues.fill(0);
   return { message: { nonce, tau, delta, eta, mu }, outputs };
@@ -192,12 +244,14 @@ export function rvoleReceiverFinish(
   const th = theta(runKey, message.tau, message.delta);
   const columnBytes = KAPPA / 8;
   const pads: bigint[] = [0n, 0n, 0n];
+  const omega: bigint[] = [0n, 0n, 0n];
   const muValues = new Uint8Array(BATCH * 32);
+  // Sums are accumulated unreduced (bigints do not overflow) and reduced once.
   const sums = [0n, 0n];
+  const rows = new RowHasher(runKey);
   for (let j = 0; j < BATCH; j++) {
     const bit = BigInt(((state.choiceBits[j >> 3] as number) >> (j & 7)) & 1);
-    rowScalars(runKey, j, state.columns.subarray(j * columnBytes, (j + 1) * columnBytes), pads);
-    const omega: bigint[] = [];
+    rows.scalars(j, state.columns.subarray(j * columnBytes, (j + 1) * columnBytes), pads);
     for (let k = 0; k < RVOLE_WIDTH; k++) {
       const tau = decodeScalar(
         message.tau.subarray((j * RVOLE_WIDTH + k) * 32, (j * RVOLE_WIDTH + k + 1) * 32),
@@ -206,15 +260,19 @@ export function rvoleReceiverFinish(
           counterparty,
         },
       );
-      omega.push(Fn.add(pads[k] as bigint, Fn.mul(bit, tau)));
+      // pad + β·τ ∈ [0, 2q): one correction reduces it.
+      omega[k] = reduceOnce((pads[k] as bigint) + bit * tau);
     }
-    let value = Fn.sub(Fn.mul(bit, message.eta), omega[RVOLE_INPUTS] as bigint);
+    let value = bit * message.eta - (omega[RVOLE_INPUTS] as bigint);
     for (let i = 0; i < RVOLE_INPUTS; i++) {
-      value = Fn.sub(value, Fn.mul(th[i] as bigint, omega[i] as bigint));
-      sums[i] = Fn.add(sums[i] as bigint, Fn.mul(gadget[j] as bigint, omega[i] as bigint));
+      value -= (th[i] as bigint) * (omega[i] as bigint);
+      sums[i] = (sums[i] as bigint) + (gadget[j] as bigint) * (omega[i] as bigint);
     }
-    muValues.set(scalarToBytes(value), 32 * j);
+    writeScalar(reduce(value), muValues, 32 * j);
   }
+  rows.wipe();
+  pads.fill(0n);
+  omega.fill(0n);
   const mu = muDigest(runKey, muValues);
   muValues.fill(0);
   if (!bytesEqual(mu, message.mu)) {
@@ -223,7 +281,7 @@ export function rvoleReceiverFinish(
       field: 'rvole.mu',
     });
   }
-  return sums.map((sum, i) => Fn.add(Fn.mul(state.input, message.delta[i] as bigint), sum));
+  return sums.map((sum, i) => reduce(state.input * (message.delta[i] as bigint) + sum));
 }
 
 /** Overwrites Bob's secret buffers. */

@@ -165,6 +165,9 @@ class SigningParty implements RoundProtocol<Dkls23Signature> {
   private salt = new Uint8Array(32);
   private nonce: CurvePoint = Point.ZERO; // R
   private signingKey = 0n; // sk_i
+  /** r_i·G and sk_i·G, computed once (public once opened; scalar multiplications are costly). */
+  private ownNoncePoint: Point | undefined;
+  private publicKeySharePoint: Point | undefined;
 
   constructor(options: Dkls23SigningOptions) {
     const { share } = options;
@@ -240,7 +243,8 @@ class SigningParty implements RoundProtocol<Dkls23Signature> {
     this.instanceKey = randomScalar(this.random);
     this.inversionMask = randomScalar(this.random);
     this.salt = this.random(32).slice();
-    const ownNonce = Point.BASE.multiply(this.instanceKey).toBytes(true);
+    this.ownNoncePoint = Point.BASE.multiply(this.instanceKey);
+    const ownNonce = this.ownNoncePoint.toBytes(true);
     const commitment = nonceCommitment(this.context, this.self, ownNonce, this.salt);
     const direct = new Map<PartyId, Uint8Array>();
     for (const other of this.others) {
@@ -296,7 +300,8 @@ class SigningParty implements RoundProtocol<Dkls23Signature> {
     if (this.self === this.participants[0]) signingKey = Fn.add(signingKey, this.tweak);
     this.signingKey = signingKey;
     const publicKeyShare = Point.BASE.multiply(signingKey);
-    const ownNonce = Point.BASE.multiply(this.instanceKey);
+    this.publicKeySharePoint = publicKeyShare;
+    const ownNonce = this.ownNoncePoint as Point;
 
     const direct = new Map<PartyId, Uint8Array>();
     for (const other of this.others) {
@@ -331,8 +336,8 @@ class SigningParty implements RoundProtocol<Dkls23Signature> {
 
   private round2(input: RoundInput): RoundOutput {
     const messages = expectMessages(input, 'direct', this.others, 'signing round 1');
-    let nonce = Point.BASE.multiply(this.instanceKey);
-    let keySum = Point.BASE.multiply(this.signingKey);
+    let nonce = this.ownNoncePoint as Point;
+    let keySum = this.publicKeySharePoint as Point;
     let psiSum = 0n;
     let uCross = 0n;
     let vCross = 0n;
@@ -480,6 +485,8 @@ class SigningParty implements RoundProtocol<Dkls23Signature> {
     this.instanceKey = 0n;
     this.inversionMask = 0n;
     this.signingKey = 0n;
+    this.ownNoncePoint = undefined;
+    this.publicKeySharePoint = undefined;
     this.salt.fill(0);
   }
 }
