@@ -69,7 +69,7 @@ describe('loadSignerConfig', () => {
       chainCode: { source: 'inline' },
       initiator: { algorithm: 'ed25519', publicKey: INITIATOR_KEY },
       authorization: { enabled: false, requiredAuthorizers: [], authorizerPublicKeys: {} },
-      http: { host: '0.0.0.0', port: 8080 },
+      http: { host: '0.0.0.0', port: 8080, prestopMaxWaitMs: 60_000 },
       membership: { backend: 'nats-kv', heartbeatIntervalMs: 1000, peerTimeoutMs: 3000 },
       sessions: {
         roundTimeoutMs: 5000,
@@ -215,6 +215,8 @@ describe('loadSignerConfig', () => {
     ['peers: [node0]', 'peers'],
     ['peers: [node0, 7]', 'peers[1]'],
     ['http: { port: 70000 }', 'http.port'],
+    ['http: { prestop_max_wait_ms: -1 }', 'http.prestop_max_wait_ms'],
+    ['membership: { roster_config_map: r }', 'membership.roster_config_map'],
     ['log_level: loud', 'log_level'],
     ['membership: { backend: consul }', 'membership.backend'],
     ['membership: { heartbeat_interval_ms: 5000 }', 'membership.peer_timeout_ms'],

@@ -85,6 +85,11 @@ export interface HttpConfig {
   readonly host: string;
   /** 0 = pick a free port. */
   readonly port: number;
+  /**
+   * Longest `GET /prestop` waits while this signer leaving would break quorum (Kubernetes
+   * preStop hook); then it answers anyway and the pod terminates.
+   */
+  readonly prestopMaxWaitMs: number;
 }
 
 export interface MembershipConfig {
@@ -92,6 +97,11 @@ export interface MembershipConfig {
   readonly heartbeatIntervalMs: number;
   /** A peer whose heartbeat has not changed for this long (reader's clock) is not ready. */
   readonly peerTimeoutMs: number;
+  /**
+   * Kubernetes: the ConfigMap (in the pod's namespace) holding the roster the operator pins
+   * (key `roster.json`, roster file format); watched live. Replaces `roster_file` there.
+   */
+  readonly rosterConfigMap?: string;
 }
 
 export interface SessionsConfig {
@@ -482,12 +492,23 @@ export function parseSignerConfig(raw: unknown, context: ParseContext): ParsedSi
 
   const rosterFile = reader.string(raw, 'roster_file', 'roster_file', { expected: 'a file path' });
 
-  const httpSection = reader.section(raw, 'http', 'http', ['host', 'port']) ?? {};
+  const httpSection =
+    reader.section(raw, 'http', 'http', ['host', 'port', 'prestop_max_wait_ms']) ?? {};
   const http: HttpConfig = {
     host:
       reader.string(httpSection, 'host', 'http.host', { expected: 'a host name or address' }) ??
       '0.0.0.0',
     port: reader.integer(httpSection, 'port', 'http.port', { min: 0, max: 65535, default: 8080 }),
+    prestopMaxWaitMs: reader.integer(
+      httpSection,
+      'prestop_max_wait_ms',
+      'http.prestop_max_wait_ms',
+      {
+        min: 0,
+        max: 600_000,
+        default: 60_000,
+      },
+    ),
   };
 
   const membership = parseMembership(reader, raw);
@@ -756,6 +777,7 @@ function parseMembership(reader: FieldReader, raw: Record<string, unknown>): Mem
       'backend',
       'heartbeat_interval_ms',
       'peer_timeout_ms',
+      'roster_config_map',
     ]) ?? {};
   const backend = reader.oneOf(
     section,
@@ -781,7 +803,24 @@ function parseMembership(reader: FieldReader, raw: Record<string, unknown>): Mem
       `expected more than membership.heartbeat_interval_ms (${heartbeatIntervalMs}), got ${peerTimeoutMs}`,
     );
   }
-  return { backend, heartbeatIntervalMs, peerTimeoutMs };
+  const rosterConfigMap = reader.string(
+    section,
+    'roster_config_map',
+    'membership.roster_config_map',
+    { expected: 'a ConfigMap name' },
+  );
+  if (rosterConfigMap !== undefined && backend !== 'kubernetes') {
+    reader.fail(
+      'membership.roster_config_map',
+      'must only be set with membership.backend kubernetes',
+    );
+  }
+  return {
+    backend,
+    heartbeatIntervalMs,
+    peerTimeoutMs,
+    ...(rosterConfigMap === undefined ? {} : { rosterConfigMap }),
+  };
 }
 
 function parseSessions(reader: FieldReader, raw: Record<string, unknown>): SessionsConfig {

@@ -16,9 +16,13 @@ export {
   type NodeIdentity,
 } from './node-identity.ts';
 export {
+  LiveRoster,
   encodeRoster,
   loadRosterFile,
+  parseRoster,
   rosterFromEntries,
+  selfPinState,
   verifyPeer,
   type Roster,
+  type SelfPinState,
 } from './roster.ts';

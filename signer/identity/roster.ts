@@ -101,14 +101,22 @@ export async function loadRosterFile(path: string): Promise<Roster> {
   } catch (error) {
     throw new RosterError(path, 'cannot read the roster file', { cause: error });
   }
+  return parseRoster(text, path);
+}
+
+/**
+ * Parses and validates roster JSON (the file format above; also the operator's ConfigMap key
+ * `roster.json`). `source` names the origin in errors. Throws `RosterError`.
+ */
+export function parseRoster(text: string, source: string): Roster {
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
   } catch (error) {
-    throw new RosterError(path, 'not valid JSON', { cause: error });
+    throw new RosterError(source, 'not valid JSON', { cause: error });
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-    throw new RosterError(path, 'expected a JSON object { "version": 1, "nodes": { … } }');
+    throw new RosterError(source, 'expected a JSON object { "version": 1, "nodes": { … } }');
   }
   const { version, nodes, ...rest } = parsed as Record<string, unknown>;
   if (version !== ROSTER_FORMAT_VERSION) {
@@ -149,4 +157,60 @@ export function verifyPeer(roster: Roster, nodeId: string, publicKey: Uint8Array
   if (publicKey.length !== pinned.length || !timingSafeEqual(publicKey, pinned)) {
     throw new IdentityMismatchError(nodeId, fingerprintOf(pinned), fingerprintOf(publicKey));
   }
+}
+
+/**
+ * A roster whose pins can change while the signer runs (Kubernetes: the operator pins each
+ * signer's key the first time it sees it, and an administrator may clear a pin). Readers see
+ * the current pins at every lookup; `replace` swaps in a new validated roster atomically.
+ */
+export class LiveRoster implements ReadonlyMap<string, Uint8Array> {
+  #current: Roster = rosterFromEntries([]);
+
+  replace(next: Roster): void {
+    this.#current = next;
+  }
+
+  get size(): number {
+    return this.#current.size;
+  }
+  get(nodeId: string): Uint8Array | undefined {
+    return this.#current.get(nodeId);
+  }
+  has(nodeId: string): boolean {
+    return this.#current.has(nodeId);
+  }
+  entries(): MapIterator<[string, Uint8Array]> {
+    return this.#current.entries();
+  }
+  keys(): MapIterator<string> {
+    return this.#current.keys();
+  }
+  values(): MapIterator<Uint8Array> {
+    return this.#current.values();
+  }
+  forEach(
+    callback: (value: Uint8Array, key: string, map: ReadonlyMap<string, Uint8Array>) => void,
+  ): void {
+    for (const [key, value] of this.#current) callback(value, key, this);
+  }
+  [Symbol.iterator](): MapIterator<[string, Uint8Array]> {
+    return this.#current.entries();
+  }
+}
+
+/** How the roster sees this signer's own key. */
+export type SelfPinState = 'pinned' | 'unpinned' | 'mismatch';
+
+/** Whether `roster` pins `nodeId` to exactly `publicKey`, to another key, or not at all. */
+export function selfPinState(
+  roster: ReadonlyMap<string, Uint8Array>,
+  nodeId: string,
+  publicKey: Uint8Array,
+): SelfPinState {
+  const pinned = roster.get(nodeId);
+  if (pinned === undefined) return 'unpinned';
+  return pinned.length === publicKey.length && timingSafeEqual(pinned, publicKey)
+    ? 'pinned'
+    : 'mismatch';
 }

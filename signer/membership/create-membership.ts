@@ -10,7 +10,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import type { SignerConfig } from '../config/index.ts';
 import { ErrorCode, MpcError } from '../protocol/errors.ts';
-import { LeaseMembership } from './lease-membership.ts';
+import { IDENTITY_PUBLIC_KEY_ANNOTATION, LeaseMembership } from './lease-membership.ts';
 import type { Membership } from './membership.ts';
 import { NatsKvMembership } from './nats-kv-membership.ts';
 
@@ -19,6 +19,10 @@ export function createMembership(options: {
   nc: NatsConnection;
   log: Logger;
   env: Record<string, string | undefined>;
+  /** Published on the signer's Lease for the operator to pin (Kubernetes backend). */
+  identityPublicKey: Uint8Array;
+  /** Kubernetes API access (default: the pod's in-cluster service account). */
+  kubeConfig?: KubeConfig;
 }): Membership {
   const { config, nc, log, env } = options;
   const { membership } = config;
@@ -40,14 +44,16 @@ export function createMembership(options: {
     );
   }
   const podUid = env['POD_UID'];
-  const kubeConfig = new KubeConfig();
-  kubeConfig.loadFromCluster();
+  const kubeConfig = options.kubeConfig ?? inClusterKubeConfig();
   return new LeaseMembership({
     kubeConfig,
     namespace,
     selfNodeId: config.nodeId,
     leaseNames: new Map(config.peers.map((peer) => [peer, peer])),
     holderIdentity: podUid === undefined ? config.nodeId : `${config.nodeId}_${podUid}`,
+    annotations: {
+      [IDENTITY_PUBLIC_KEY_ANNOTATION]: Buffer.from(options.identityPublicKey).toString('hex'),
+    },
     leaseDurationSeconds: Math.max(1, Math.ceil(membership.peerTimeoutMs / 1000)),
     renewIntervalMs: membership.heartbeatIntervalMs,
     peerTimeoutMs: membership.peerTimeoutMs,
@@ -56,4 +62,15 @@ export function createMembership(options: {
       : { ownerPod: { name: config.nodeId, uid: podUid } }),
     log,
   });
+}
+
+/** The pod's service-account credentials (in-cluster), or the KUBECONFIG file when set. */
+export function inClusterKubeConfig(
+  env: Record<string, string | undefined> = process.env,
+): KubeConfig {
+  const kubeConfig = new KubeConfig();
+  if (env['KUBECONFIG'] !== undefined && env['KUBECONFIG'] !== '')
+    kubeConfig.loadFromFile(env['KUBECONFIG']);
+  else kubeConfig.loadFromCluster();
+  return kubeConfig;
 }

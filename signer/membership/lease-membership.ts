@@ -65,6 +65,11 @@ export interface LeaseMembershipOptions {
   readonly ownerPod?: { readonly name: string; readonly uid: string };
   /** Labels written on our Lease. */
   readonly labels?: Readonly<Record<string, string>>;
+  /**
+   * Annotations written on our Lease at every create and renewal, e.g. the signer's identity
+   * public key (`IDENTITY_PUBLIC_KEY_ANNOTATION`) that the operator pins into the roster.
+   */
+  readonly annotations?: Readonly<Record<string, string>>;
   /** Restricts list/watch to matching Leases (e.g. `app.kubernetes.io/instance=<cluster>`). */
   readonly labelSelector?: string;
   /**
@@ -81,6 +86,9 @@ export interface LeaseMembershipOptions {
   /** Monotonic milliseconds; injected for tests. */
   readonly now?: () => number;
 }
+
+/** Lease annotation carrying the signer's Ed25519 identity public key (64 lowercase hex). */
+export const IDENTITY_PUBLIC_KEY_ANNOTATION = 'mpc-platform.dev/identity-public-key';
 
 /** Lease name convention of the operator: `<cluster>-signer-<ordinal>`. */
 export function signerLeaseName(cluster: string, ordinal: number): string {
@@ -304,7 +312,7 @@ export class LeaseMembership implements Membership {
     const now = new V1MicroTime();
     const existing = await this.readOwn();
     if (existing === undefined) {
-      const labels = this.options.labels;
+      const { labels, annotations } = this.options;
       const ownerReferences = this.ownerReferences();
       this.ownLease = await this.api.createNamespacedLease({
         namespace,
@@ -315,6 +323,7 @@ export class LeaseMembership implements Membership {
             name: this.leaseName,
             namespace,
             ...(labels === undefined ? {} : { labels: { ...labels } }),
+            ...(annotations === undefined ? {} : { annotations: { ...annotations } }),
             ...(ownerReferences === undefined ? {} : { ownerReferences }),
           },
           spec: {
@@ -335,9 +344,13 @@ export class LeaseMembership implements Membership {
     }
     const ownerReferences = this.ownerReferences();
     const labels = this.options.labels;
+    const annotations = this.options.annotations;
     const metadata = {
       ...existing.metadata,
       ...(labels === undefined ? {} : { labels: { ...existing.metadata?.labels, ...labels } }),
+      ...(annotations === undefined
+        ? {}
+        : { annotations: { ...existing.metadata?.annotations, ...annotations } }),
       ...(ownerReferences === undefined ? {} : { ownerReferences }),
     };
     this.ownLease = await this.replace({
@@ -401,8 +414,17 @@ export class LeaseMembership implements Membership {
       await this.acquire();
       return;
     }
+    const annotations = this.options.annotations;
     const renewed = (lease: V1Lease): V1Lease => ({
       ...lease,
+      ...(annotations === undefined
+        ? {}
+        : {
+            metadata: {
+              ...lease.metadata,
+              annotations: { ...lease.metadata?.annotations, ...annotations },
+            },
+          }),
       spec: { ...lease.spec, renewTime: new V1MicroTime() },
     });
     try {

@@ -1,6 +1,7 @@
 /**
  * Health and metrics endpoints (design §12): `/livez` (the process runs), `/readyz` (NATS
- * connected and quorum reachable; 503 otherwise, with the reasons as JSON) and `/metrics`.
+ * connected and quorum reachable; 503 otherwise, with the reasons as JSON), `/metrics`, and
+ * `/prestop` (the Kubernetes preStop hook; see prestop.ts).
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -16,6 +17,8 @@ export async function startHttpServer(options: {
   port: number;
   registry: Registry;
   readiness: () => Readiness;
+  /** `GET /prestop`: resolves when the pod may stop (Kubernetes preStop hook). */
+  prestop?: () => Promise<object>;
 }): Promise<{ server: Server; port: number; close(): Promise<void> }> {
   const server = createServer((request, response) => {
     const path = (request.url ?? '/').split('?')[0];
@@ -30,6 +33,16 @@ export async function startHttpServer(options: {
         .end(
           JSON.stringify({ status: readiness.ready ? 'ready' : 'not_ready', ...readiness.details }),
         );
+      return;
+    }
+    if (path === '/prestop' && options.prestop !== undefined) {
+      options.prestop().then(
+        (outcome) =>
+          response
+            .writeHead(200, { 'content-type': 'application/json' })
+            .end(JSON.stringify(outcome)),
+        () => response.writeHead(500).end(),
+      );
       return;
     }
     if (path === '/metrics') {

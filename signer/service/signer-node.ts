@@ -11,8 +11,17 @@ import type { Logger } from 'pino';
 import type { SignerConfig } from '../config/index.ts';
 import { loadSignerSecrets } from '../config/index.ts';
 import { wipeBytes } from '../crypto/wipe.ts';
-import { loadOrCreateIdentity, loadRosterFile, verifyPeer } from '../identity/index.ts';
-import { createMembership } from '../membership/create-membership.ts';
+import {
+  LiveRoster,
+  loadOrCreateIdentity,
+  loadRosterFile,
+  verifyPeer,
+  type Roster,
+} from '../identity/index.ts';
+import { createMembership, inClusterKubeConfig } from '../membership/create-membership.ts';
+import { ConfigMapRosterSource } from '../membership/roster-config-map.ts';
+import { RosterGatedMembership } from '../membership/roster-gated-membership.ts';
+import { waitUntilSafeToLeave } from '../observability/prestop.ts';
 import { startHttpServer } from '../observability/http-server.ts';
 import { createSignerMetrics } from '../observability/metrics.ts';
 import { createAuthorizerPolicy } from '../protocol/authorizers.ts';
@@ -56,14 +65,36 @@ const PROBE_INTERVAL_MS = 100;
 export async function startSignerNode(config: SignerConfig, log: Logger): Promise<SignerNode> {
   const secrets = loadSignerSecrets(config);
   const identity = await loadOrCreateIdentity({ dataDir: config.dataDir, nodeId: config.nodeId });
-  if (config.rosterFile === undefined) {
+  // The pinned roster: a file (local clusters), or the operator's ConfigMap (Kubernetes).
+  let roster: ReadonlyMap<string, Uint8Array>;
+  let rosterSource: ConfigMapRosterSource | undefined;
+  if (config.rosterFile !== undefined) {
+    roster = await loadRosterFile(config.rosterFile);
+    verifyPeer(roster as Roster, config.nodeId, identity.publicKey);
+  } else if (config.membership.rosterConfigMap !== undefined) {
+    const namespace = process.env['POD_NAMESPACE'];
+    if (namespace === undefined || namespace === '') {
+      throw new MpcError(
+        ErrorCode.InvalidConfiguration,
+        'membership.roster_config_map needs POD_NAMESPACE (downward API)',
+      );
+    }
+    const live = new LiveRoster();
+    rosterSource = new ConfigMapRosterSource({
+      kubeConfig: inClusterKubeConfig(),
+      namespace,
+      name: config.membership.rosterConfigMap,
+      roster: live,
+      log,
+    });
+    await rosterSource.start();
+    roster = live;
+  } else {
     throw new MpcError(
       ErrorCode.InvalidConfiguration,
-      'roster_file is required: it pins every peer identity key (the operator does not publish a roster yet)',
+      'a roster is required: roster_file, or membership.roster_config_map with the kubernetes backend',
     );
   }
-  const roster = await loadRosterFile(config.rosterFile);
-  verifyPeer(roster, config.nodeId, identity.publicKey);
   const store = await ShareStore.open({ dataDir: config.dataDir, kek: secrets.kek });
   wipeBytes(secrets.kek);
   const metrics = createSignerMetrics(config.nodeId);
@@ -108,7 +139,18 @@ export async function startSignerNode(config: SignerConfig, log: Logger): Promis
   const js = jetstream(nc);
   const ledger = await OperationLedger.open(nc);
 
-  const membership = createMembership({ config, nc, log, env: process.env });
+  const membership = new RosterGatedMembership(
+    createMembership({
+      config,
+      nc,
+      log,
+      env: process.env,
+      identityPublicKey: identity.publicKey,
+    }),
+    roster,
+    config.nodeId,
+    identity.publicKey,
+  );
   const quorum = config.threshold + 1;
   metrics.setReadinessSource(() => ({ readySigners: membership.readyNodes().length, quorum }));
 
@@ -231,6 +273,12 @@ export async function startSignerNode(config: SignerConfig, log: Logger): Promis
         });
         consumers.push(messages);
         for await (const msg of messages) {
+          // Not pinned (yet) or pinned to another key: peers would refuse our session, so
+          // leave the request to a signer the roster trusts.
+          if (membership.selfPin() !== 'pinned') {
+            msg.nak(1000);
+            continue;
+          }
           inFlight += 1;
           void handle(msg).finally(() => {
             inFlight -= 1;
@@ -272,15 +320,35 @@ export async function startSignerNode(config: SignerConfig, log: Logger): Promis
     host: config.http.host,
     port: config.http.port,
     registry: metrics.registry,
+    prestop: async () => {
+      const outcome = await waitUntilSafeToLeave({
+        otherReadySigners: () =>
+          membership.readyNodes().filter((node) => node !== config.nodeId).length,
+        quorum,
+        maxWaitMs: config.http.prestopMaxWaitMs,
+        pollMs: 500,
+        now: () => performance.now(),
+        sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+      });
+      log.info(
+        outcome,
+        outcome.safe ? 'preStop: quorum holds without us' : 'preStop: wait bound reached',
+      );
+      return outcome;
+    },
     readiness: () => {
       const readySigners = membership.readyNodes().length;
       const natsConnected = !nc.isClosed() && !stopping;
+      // 'mismatch': the roster pins another key under our node id (we are not who the
+      // cluster trusts as this node); 'unpinned': the operator has not pinned us yet.
+      const identityPin = membership.selfPin();
       return {
-        ready: natsConnected && readySigners >= quorum,
+        ready: natsConnected && readySigners >= quorum && identityPin === 'pinned',
         details: {
           natsConnected,
           readySigners,
           quorum,
+          identityPin,
           activeSessions: host.activeSessions,
           coordinatingSessions: host.coordinatingSessions,
           ...(config.faultInjection === undefined ? {} : { pausedSessions: host.pausedSessions }),
@@ -289,6 +357,19 @@ export async function startSignerNode(config: SignerConfig, log: Logger): Promis
     },
   });
   metrics.setActiveSessionsSource(() => host.activeSessions);
+  let lastPin = membership.selfPin();
+  const pinWatch = setInterval(() => {
+    const pin = membership.selfPin();
+    if (pin === lastPin) return;
+    lastPin = pin;
+    if (pin === 'mismatch') {
+      log.error(
+        { nodeId: config.nodeId },
+        'the roster pins a different identity key for this node: not serving until an administrator clears the pin',
+      );
+    } else log.info({ nodeId: config.nodeId, identityPin: pin }, 'identity pin changed');
+  }, 1000);
+  pinWatch.unref();
 
   return {
     httpPort: http.port,
@@ -299,6 +380,8 @@ export async function startSignerNode(config: SignerConfig, log: Logger): Promis
       advisories.unsubscribe();
       reshareIntake.unsubscribe();
       for (const messages of consumers) await messages.close().catch(() => undefined);
+      clearInterval(pinWatch);
+      await rosterSource?.stop();
       await membership.stop();
       messenger.stop();
       await nc.drain().catch(() => undefined);
