@@ -15,9 +15,13 @@ import { WorkQueue } from './controller/work-queue.ts';
 import { startHealthServer, type HealthServer } from './http/health-server.ts';
 import { createKubeApi, createWatchSource, type KubeApi } from './kube/kube-api.ts';
 import { ResilientWatch, type ListedObject } from './kube/resilient-watch.ts';
-import { clusterNames } from './resources/names.ts';
+import { clusterNames, signerPodNames } from './resources/names.ts';
 import { POD_TEMPLATE_HASH_ANNOTATION } from './resources/statefulset.ts';
 import type { ObservedPod, ObservedStatefulSet } from './status/compute-status.ts';
+import { LeaseTracker, type SignerLeaseView } from './status/lease-tracker.ts';
+
+/** Lease annotation where each signer publishes its identity public key (signer side too). */
+export const IDENTITY_PUBLIC_KEY_ANNOTATION = 'mpc-platform.dev/identity-public-key';
 
 export interface OperatorOptions {
   readonly kubeConfig: KubeConfig;
@@ -54,6 +58,17 @@ interface PodObject extends LabelledObject {
   };
 }
 
+interface LeaseObject extends LabelledObject {
+  readonly metadata?: LabelledObject['metadata'] & {
+    readonly annotations?: Record<string, string>;
+  };
+  readonly spec?: {
+    readonly holderIdentity?: string;
+    readonly renewTime?: string;
+    readonly leaseDurationSeconds?: number;
+  };
+}
+
 interface StatefulSetObject extends LabelledObject {
   readonly metadata?: LabelledObject['metadata'] & {
     readonly generation?: number;
@@ -71,6 +86,8 @@ interface StatefulSetObject extends LabelledObject {
 
 const SIGNER_SELECTOR =
   'app.kubernetes.io/managed-by=mpc-operator,app.kubernetes.io/name=mpc-signer';
+/** Signers label their own Leases (signer/membership/create-membership.ts). */
+const SIGNER_LEASE_SELECTOR = 'app.kubernetes.io/name=mpc-signer';
 
 function ownerKey(object: LabelledObject | undefined): string | undefined {
   const instance = object?.metadata?.labels?.['app.kubernetes.io/instance'];
@@ -159,6 +176,41 @@ export async function startOperator(options: OperatorOptions): Promise<OperatorH
     watchOptions('pods'),
   );
 
+  const leaseTracker = new LeaseTracker(() => performance.now());
+  const leases = new ResilientWatch<LeaseObject>(
+    createWatchSource(kubeConfig, {
+      apiVersion: 'coordination.k8s.io/v1',
+      kind: 'Lease',
+      plural: 'leases',
+      labelSelector: SIGNER_LEASE_SELECTOR,
+    }),
+    (key, object, previous) => {
+      const relevant = leaseTracker.observe(
+        key,
+        object === undefined
+          ? undefined
+          : {
+              ...(object.spec?.holderIdentity === undefined
+                ? {}
+                : { holderIdentity: object.spec.holderIdentity }),
+              ...(object.spec?.renewTime === undefined
+                ? {}
+                : { renewTime: String(object.spec.renewTime) }),
+              ...(object.spec?.leaseDurationSeconds === undefined
+                ? {}
+                : { leaseDurationSeconds: object.spec.leaseDurationSeconds }),
+              ...(object.metadata?.annotations?.[IDENTITY_PUBLIC_KEY_ANNOTATION] === undefined
+                ? {}
+                : {
+                    identityPublicKey: object.metadata.annotations[IDENTITY_PUBLIC_KEY_ANNOTATION],
+                  }),
+            },
+      );
+      if (relevant) enqueue(ownerKey(object ?? previous));
+    },
+    watchOptions('leases'),
+  );
+
   const observe = (cluster: MpcCluster) => {
     const { namespace } = cluster.metadata;
     const sts = statefulSets.get(`${namespace}/${clusterNames(cluster).statefulSet}`);
@@ -196,7 +248,18 @@ export async function startOperator(options: OperatorOptions): Promise<OperatorH
           ...(revision === undefined ? {} : { revision }),
         };
       });
-    return statefulSet === undefined ? { pods: observedPods } : { statefulSet, pods: observedPods };
+    const signerLeases = new Map<string, SignerLeaseView>();
+    const leaseKeys = signerPodNames(cluster).map((pod) => `${namespace}/${pod}`);
+    for (const pod of signerPodNames(cluster)) {
+      signerLeases.set(pod, leaseTracker.view(`${namespace}/${pod}`));
+    }
+    const nextLeaseExpiryMs = leaseTracker.nextExpiryInMs(leaseKeys);
+    return {
+      ...(statefulSet === undefined ? {} : { statefulSet }),
+      pods: observedPods,
+      leases: signerLeases,
+      ...(nextLeaseExpiryMs === undefined ? {} : { nextLeaseExpiryMs }),
+    };
   };
 
   const reconciler = new Reconciler({
@@ -209,9 +272,12 @@ export async function startOperator(options: OperatorOptions): Promise<OperatorH
     onStatus: (cluster, status) => metrics.recordStatus(cluster, status),
   });
 
-  const synced = Promise.all([clusters.synced, statefulSets.synced, pods.synced]).then(
-    () => undefined,
-  );
+  const synced = Promise.all([
+    clusters.synced,
+    statefulSets.synced,
+    pods.synced,
+    leases.synced,
+  ]).then(() => undefined);
   let isSynced = false;
   void synced.then(() => {
     isSynced = true;
@@ -232,7 +298,8 @@ export async function startOperator(options: OperatorOptions): Promise<OperatorH
   // Pods and StatefulSets first, so the first reconciles see children that already exist.
   statefulSets.start();
   pods.start();
-  await Promise.all([statefulSets.synced, pods.synced]);
+  leases.start();
+  await Promise.all([statefulSets.synced, pods.synced, leases.synced]);
   clusters.start();
 
   return {
@@ -246,6 +313,7 @@ export async function startOperator(options: OperatorOptions): Promise<OperatorH
       clusters.stop();
       statefulSets.stop();
       pods.stop();
+      leases.stop();
       await queue.stop();
       await server.close();
     },

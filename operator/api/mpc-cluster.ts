@@ -86,7 +86,20 @@ export type MpcClusterPhase = 'Pending' | 'Progressing' | 'Ready' | 'Degraded' |
 export interface SignerStatus {
   /** Pod name = the signer's node id. */
   readonly name: string;
+  /**
+   * Counts towards quorum: pod Ready and not terminating, its Lease live (renewed within
+   * 1.25 × lease duration by the operator's clock; a signer whose Lease was never seen is
+   * judged by pod readiness alone), and no identity mismatch.
+   */
   readonly ready: boolean;
+  /** The pod's Ready condition (and not terminating). */
+  readonly podReady?: boolean;
+  /** live | stale | released | absent. */
+  readonly lease?: string;
+  /** Seconds since the operator last saw the signer's Lease renewed (as of this status). */
+  readonly leaseAgeSeconds?: number;
+  /** Fingerprint of the identity key the signer's Lease presents. */
+  readonly identityFingerprint?: string;
   /** controller-revision-hash of the pod. */
   readonly revision?: string;
 }
@@ -103,6 +116,8 @@ export interface MpcClusterStatus {
   readonly kekSecretName?: string;
   readonly chainCodeSecretName?: string;
   readonly signers?: readonly SignerStatus[];
+  /** Pinned identity keys: signer name → Ed25519 public key (hex). Also ConfigMap <name>-roster. */
+  readonly roster?: Readonly<Record<string, string>>;
   readonly conditions?: readonly Condition[];
 }
 

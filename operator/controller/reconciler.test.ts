@@ -35,6 +35,10 @@ class FakeApi implements KubeApi {
   async recordEvent(_cluster: MpcCluster, event: EventRecord) {
     this.events.push(event);
   }
+  removedAnnotations: string[] = [];
+  async removeAnnotation(_cluster: MpcCluster, key: string) {
+    this.removedAnnotations.push(key);
+  }
 }
 
 function makeCluster(
@@ -92,7 +96,7 @@ describe('Reconciler', () => {
     const result = await reconciler.reconcile('n', 'w');
     expect(result).toEqual({ outcome: 'reconciled' });
     expect([...api.created.keys()]).toEqual(['Secret/w-kek', 'Secret/w-chain-code']);
-    expect(api.applied).toHaveLength(8);
+    expect(api.applied).toHaveLength(9);
     expect(api.statuses).toHaveLength(1);
     expect(api.statuses[0]?.phase).toBe('Ready');
     expect(api.events.map((e) => e.reason)).toEqual([

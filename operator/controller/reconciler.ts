@@ -13,7 +13,8 @@ import { rolloutPartition } from '../status/rollout-guard.ts';
 import { podTemplateHash } from '../resources/statefulset.ts';
 import { buildChildren } from '../resources/children.ts';
 import { manifestKey } from '../resources/manifest.ts';
-import { clusterNames } from '../resources/names.ts';
+import { clusterNames, signerPodNames } from '../resources/names.ts';
+import { UNPIN_ANNOTATION, computePins, parseUnpin } from '../status/roster-pins.ts';
 import { buildGeneratedSecret, secretsToGenerate, type RandomBytes } from '../resources/secrets.ts';
 import {
   computeStatus,
@@ -32,7 +33,9 @@ export interface ReconcilerDeps {
   /** Current MpcCluster from the watch cache. */
   readonly getCluster: (namespace: string, name: string) => MpcCluster | undefined;
   /** StatefulSet + pods of the cluster, from the watch caches. */
-  readonly observe: (cluster: MpcCluster) => Omit<Observation, 'missingSecrets'>;
+  readonly observe: (
+    cluster: MpcCluster,
+  ) => Omit<Observation, 'missingSecrets' | 'pins' | 'rolloutPaused'>;
   readonly randomBytes: RandomBytes;
   readonly now: () => Date;
   readonly logger: ReconcileLogger;
@@ -50,6 +53,15 @@ export function canonicalJson(value: unknown): string {
       Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
     );
   });
+}
+
+/** The status without per-signer lease ages (for change detection). */
+function withoutAges(status: MpcClusterStatus): MpcClusterStatus {
+  if (status.signers === undefined) return status;
+  return {
+    ...status,
+    signers: status.signers.map(({ leaseAgeSeconds: _age, ...rest }) => rest),
+  };
 }
 
 export class Reconciler {
@@ -82,6 +94,22 @@ export class Reconciler {
     const missingSecrets = await this.missingReferencedSecrets(cluster);
 
     const observed = this.deps.observe(cluster);
+    const unpin = parseUnpin(cluster.metadata.annotations?.[UNPIN_ANNOTATION]);
+    const presented = new Map<string, string>();
+    for (const [signer, lease] of observed.leases ?? new Map()) {
+      if (lease.identityPublicKey !== undefined && lease.liveness !== 'released') {
+        presented.set(signer, lease.identityPublicKey);
+      }
+    }
+    const pins = computePins({
+      previous: cluster.status?.roster,
+      presented,
+      signers: signerPodNames(cluster),
+      unpin,
+    });
+    for (const signer of pins.newlyPinned) {
+      logger.info({ ...log, signer }, 'pinned signer identity');
+    }
     const rollout = rolloutPartition(
       cluster.spec.replicas,
       quorumOf(cluster.spec),
@@ -89,7 +117,10 @@ export class Reconciler {
       observed.pods,
       podTemplateHash(cluster),
     );
-    for (const child of buildChildren(cluster, { partition: rollout.partition })) {
+    for (const child of buildChildren(cluster, {
+      partition: rollout.partition,
+      roster: pins.pins,
+    })) {
       try {
         await api.apply(child);
       } catch (error) {
@@ -102,19 +133,35 @@ export class Reconciler {
     const latest = this.deps.observe(cluster);
     const status = computeStatus(
       cluster,
-      { ...latest, missingSecrets, rolloutPaused: rollout.paused },
+      { ...latest, missingSecrets, rolloutPaused: rollout.paused, pins },
       this.deps.now().toISOString(),
     );
     this.deps.onStatus?.(cluster, status);
-    if (canonicalJson(status) !== canonicalJson(cluster.status ?? {})) {
+    // Lease ages alone do not warrant a write (they change every second).
+    if (canonicalJson(withoutAges(status)) !== canonicalJson(withoutAges(cluster.status ?? {}))) {
       await api.applyStatus(cluster, status);
       for (const event of statusTransitionEvents(cluster.status, status))
         await this.event(cluster, event);
     }
+    if (pins.unpinned.length > 0) {
+      await this.event(cluster, {
+        type: 'Normal',
+        reason: 'IdentityUnpinned',
+        message: `identity pin cleared for ${pins.unpinned.join(', ')}; the next key seen is pinned`,
+      });
+    }
+    if (cluster.metadata.annotations?.[UNPIN_ANNOTATION] !== undefined) {
+      await api.removeAnnotation(cluster, UNPIN_ANNOTATION);
+    }
     const settled = status.phase === 'Ready';
-    return settled
+    const requeues = [
+      settled ? undefined : Reconciler.UNSETTLED_REQUEUE_MS,
+      // Notice a Lease going stale at the moment it does, without any event.
+      latest.nextLeaseExpiryMs === undefined ? undefined : latest.nextLeaseExpiryMs + 100,
+    ].filter((value): value is number => value !== undefined);
+    return requeues.length === 0
       ? { outcome: 'reconciled' }
-      : { outcome: 'reconciled', requeueAfterMs: Reconciler.UNSETTLED_REQUEUE_MS };
+      : { outcome: 'reconciled', requeueAfterMs: Math.max(100, Math.min(...requeues)) };
   }
 
   private async missingReferencedSecrets(cluster: MpcCluster): Promise<string[]> {

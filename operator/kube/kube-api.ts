@@ -37,6 +37,8 @@ export interface KubeApi {
   exists(apiVersion: string, kind: string, namespace: string, name: string): Promise<boolean>;
   applyStatus(cluster: MpcCluster, status: MpcClusterStatus): Promise<void>;
   recordEvent(cluster: MpcCluster, event: EventRecord): Promise<void>;
+  /** Removes one annotation from the MpcCluster (JSON merge patch). */
+  removeAnnotation(cluster: MpcCluster, key: string): Promise<void>;
 }
 
 /** HTTP status of a client-node error, if any. */
@@ -50,6 +52,7 @@ export function createKubeApi(kubeConfig: KubeConfig, component = 'mpc-operator'
   const objects = KubernetesObjectApi.makeApiClient(kubeConfig);
   const custom = kubeConfig.makeApiClient(CustomObjectsApi);
   const applyOptions = setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply);
+  const mergeOptions = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
   return {
     async apply(manifest) {
       await objects.patch(
@@ -102,6 +105,19 @@ export function createKubeApi(kubeConfig: KubeConfig, component = 'mpc-operator'
           force: true,
         },
         applyOptions,
+      );
+    },
+    async removeAnnotation(cluster, key) {
+      await custom.patchNamespacedCustomObject(
+        {
+          group: MPC_GROUP,
+          version: MPC_VERSION,
+          namespace: cluster.metadata.namespace,
+          plural: MPC_PLURAL,
+          name: cluster.metadata.name,
+          body: { metadata: { annotations: { [key]: null } } },
+        },
+        mergeOptions,
       );
     },
     async recordEvent(cluster, event) {

@@ -33,6 +33,7 @@ describe('buildChildren', () => {
       'ServiceAccount/wallet-signer',
       'Role/wallet-signer',
       'RoleBinding/wallet-signer',
+      'ConfigMap/wallet-roster',
       'ConfigMap/wallet-config',
       'Service/wallet-signer',
       'Service/wallet-metrics',
@@ -176,7 +177,7 @@ describe('signer config', () => {
         authorizer_public_keys: { risk: { public_key: 'cd'.repeat(32), algorithm: 'ed25519' } },
       },
       http: { host: '0.0.0.0', port: 8080 },
-      membership: { backend: 'kubernetes' },
+      membership: { backend: 'kubernetes', roster_config_map: 'wallet-roster' },
       log_level: 'info',
     });
     expect(signerPodNames(sampleCluster({ replicas: 2 }))).toEqual([
@@ -189,7 +190,9 @@ describe('signer config', () => {
     const cluster = sampleCluster({
       nats: { url: 'nats://n:4222', credentialsSecretRef: { name: 'c', key: 'my.creds' } },
     });
-    const configMap = buildChildren(cluster).find((c) => c.kind === 'ConfigMap') as Json;
+    const configMap = buildChildren(cluster).find(
+      (c) => c.kind === 'ConfigMap' && c.metadata.name.endsWith('-config'),
+    ) as Json;
     expect(parse(configMap.data['signer.yaml'])).toEqual(buildSignerConfig(cluster));
     expect(buildSignerConfig(cluster)['nats']).toEqual({
       url: 'nats://n:4222',

@@ -15,6 +15,7 @@ import {
 } from './names.ts';
 import { buildConfigMap } from './signer-config.ts';
 import { buildStatefulSet } from './statefulset.ts';
+import { rosterDocument } from '../status/roster-pins.ts';
 
 function metadata(cluster: MpcCluster, name: string, extraLabels: Record<string, string> = {}) {
   return {
@@ -34,7 +35,10 @@ export function buildServiceAccount(cluster: MpcCluster): Manifest {
   };
 }
 
-/** The signers renew their own Leases and read peer pods' readiness (design §7). */
+/**
+ * The signers renew their own Leases, read peer pods' readiness (design §7) and read the
+ * pinned roster ConfigMap (design §8; that one object only).
+ */
 export function buildRole(cluster: MpcCluster): Manifest {
   return {
     apiVersion: 'rbac.authorization.k8s.io/v1',
@@ -47,6 +51,12 @@ export function buildRole(cluster: MpcCluster): Manifest {
         verbs: ['get', 'list', 'watch', 'create', 'update', 'patch'],
       },
       { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch'] },
+      {
+        apiGroups: [''],
+        resources: ['configmaps'],
+        resourceNames: [clusterNames(cluster).rosterConfigMap],
+        verbs: ['get'],
+      },
     ],
   };
 }
@@ -115,14 +125,31 @@ export function buildPodDisruptionBudget(cluster: MpcCluster): Manifest {
   };
 }
 
+/**
+ * ConfigMap `<name>-roster`: the identity keys the operator pinned (roster-pins.ts), in the
+ * signers' roster file format under key `roster.json`.
+ */
+export function buildRosterConfigMap(
+  cluster: MpcCluster,
+  pins: Readonly<Record<string, string>>,
+): Manifest {
+  return {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: metadata(cluster, clusterNames(cluster).rosterConfigMap),
+    data: { 'roster.json': rosterDocument(pins) },
+  };
+}
+
 export function buildChildren(
   cluster: MpcCluster,
-  options: { readonly partition?: number } = {},
+  options: { readonly partition?: number; readonly roster?: Readonly<Record<string, string>> } = {},
 ): Manifest[] {
   return [
     buildServiceAccount(cluster),
     buildRole(cluster),
     buildRoleBinding(cluster),
+    buildRosterConfigMap(cluster, options.roster ?? cluster.status?.roster ?? {}),
     buildConfigMap(cluster, commonLabels(cluster), controllerReference(cluster)),
     buildHeadlessService(cluster),
     buildMetricsService(cluster),

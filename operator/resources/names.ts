@@ -20,6 +20,8 @@ export interface ClusterNames {
   readonly headlessService: string;
   readonly metricsService: string;
   readonly configMap: string;
+  /** The pinned identity roster the signers read (key roster.json). */
+  readonly rosterConfigMap: string;
   readonly serviceAccount: string;
   readonly role: string;
   readonly roleBinding: string;
@@ -37,6 +39,7 @@ export function clusterNames(cluster: Pick<MpcCluster, 'metadata' | 'spec'>): Cl
     headlessService: `${name}-signer`,
     metricsService: `${name}-metrics`,
     configMap: `${name}-config`,
+    rosterConfigMap: `${name}-roster`,
     serviceAccount: `${name}-signer`,
     role: `${name}-signer`,
     roleBinding: `${name}-signer`,

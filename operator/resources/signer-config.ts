@@ -61,7 +61,7 @@ export function buildSignerConfig(cluster: MpcCluster): Record<string, unknown> 
       authorizer_public_keys: authorizerKeys,
     },
     http: { host: '0.0.0.0', port: SIGNER_HTTP_PORT },
-    membership: { backend: 'kubernetes' },
+    membership: { backend: 'kubernetes', roster_config_map: clusterNames(cluster).rosterConfigMap },
     log_level: spec.logLevel ?? 'info',
   };
 }

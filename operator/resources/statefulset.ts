@@ -23,6 +23,9 @@ import {
 } from './names.ts';
 import { SIGNER_PATHS, renderSignerConfigYaml } from './signer-config.ts';
 
+/** The signer's default preStop bound (http.prestop_max_wait_ms); the grace period exceeds it. */
+export const PRESTOP_MAX_WAIT_SECONDS = 60;
+
 export const SIGNER_UID = 10001;
 export const DEFAULT_STORAGE_SIZE = '1Gi';
 
@@ -116,6 +119,9 @@ export function buildStatefulSet(cluster: MpcCluster, partition = 0): Manifest {
     startupProbe: probe('/livez', 2, 60),
     livenessProbe: probe('/livez', 10, 3),
     readinessProbe: probe('/readyz', 5, 2),
+    // Waits (bounded by the signer's http.prestop_max_wait_ms, 60 s) while this signer
+    // leaving would break quorum; see signer/observability/prestop.ts.
+    lifecycle: { preStop: { httpGet: { path: '/prestop', port: 'http' } } },
     volumeMounts,
     securityContext: {
       allowPrivilegeEscalation: false,
@@ -130,7 +136,7 @@ export function buildStatefulSet(cluster: MpcCluster, partition = 0): Manifest {
     serviceAccountName: names.serviceAccount,
     automountServiceAccountToken: true,
     enableServiceLinks: false,
-    terminationGracePeriodSeconds: 30,
+    terminationGracePeriodSeconds: PRESTOP_MAX_WAIT_SECONDS + 10,
     securityContext: {
       runAsNonRoot: true,
       runAsUser: SIGNER_UID,

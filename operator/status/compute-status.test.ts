@@ -71,7 +71,47 @@ describe('computeStatus', () => {
       Available: 'True/AllSignersReady',
       Progressing: 'False/RolloutComplete',
       Degraded: 'False/AllSignersReady',
+      IdentityMismatch: 'False/IdentitiesMatchPins',
     });
+  });
+
+  it('a stale or released Lease takes a Ready pod out of the quorum', () => {
+    const leases = new Map([
+      ['w-signer-0', { liveness: 'live' as const, ageSeconds: 1 }],
+      ['w-signer-1', { liveness: 'stale' as const, ageSeconds: 30 }],
+      ['w-signer-2', { liveness: 'released' as const, ageSeconds: 2 }],
+    ]);
+    const status = computeStatus(cluster(), { ...observed([true, true, true]), leases }, T0);
+    expect(status.readySigners).toBe(1);
+    expect(conditionMap(status)['QuorumReady']).toBe('False/QuorumLost');
+    expect(status.signers?.[1]).toMatchObject({
+      name: 'w-signer-1',
+      ready: false,
+      podReady: true,
+      lease: 'stale',
+      leaseAgeSeconds: 30,
+    });
+  });
+
+  it('an identity mismatch keeps the signer out and raises IdentityMismatch with the fix', () => {
+    const key = 'a'.repeat(64);
+    const pins = {
+      pins: { 'w-signer-0': key },
+      newlyPinned: [],
+      unpinned: [],
+      mismatches: [{ signer: 'w-signer-0', pinnedFingerprint: 'p', presentedFingerprint: 'q' }],
+    };
+    const status = computeStatus(cluster(), { ...observed([true, true, true]), pins }, T0);
+    expect(status.readySigners).toBe(2);
+    expect(status.roster).toEqual({ 'w-signer-0': key });
+    expect(conditionMap(status)['IdentityMismatch']).toBe('True/IdentityKeyChanged');
+    expect(conditionMap(status)['Degraded']).toBe('True/IdentityMismatch');
+    const message = status.conditions?.find((c) => c.type === 'IdentityMismatch')?.message;
+    expect(message).toContain('w-signer-0 presents key q, pinned p');
+    expect(message).toContain('mpc-platform.dev/unpin=');
+    expect(statusTransitionEvents(undefined, status).map((e) => e.reason)).toContain(
+      'IdentityKeyChanged',
+    );
   });
 
   it('is Pending on first start until every signer is ready', () => {

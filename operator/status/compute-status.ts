@@ -25,6 +25,8 @@ import {
   type SignerStatus,
 } from '../api/mpc-cluster.ts';
 import { clusterNames, signerPodNames } from '../resources/names.ts';
+import type { SignerLeaseView } from './lease-tracker.ts';
+import { keyFingerprint, type PinOutcome } from './roster-pins.ts';
 
 export interface ObservedPod {
   readonly name: string;
@@ -53,6 +55,12 @@ export interface Observation {
   readonly missingSecrets: readonly string[];
   /** The rollout guard holds a pending rollout back to protect the quorum. */
   readonly rolloutPaused?: boolean;
+  /** Lease view per signer name (absent map: Leases not tracked). */
+  readonly leases?: ReadonlyMap<string, SignerLeaseView>;
+  /** The identity pins after this round (roster-pins.ts). */
+  readonly pins?: PinOutcome;
+  /** When the first live signer Lease turns stale unless renewed (requeue hint). */
+  readonly nextLeaseExpiryMs?: number;
 }
 
 function rolloutPending(
@@ -98,10 +106,25 @@ export function computeStatus(
   const replicas = cluster.spec.replicas;
   const expected = new Set(signerPodNames(cluster));
   const podsByName = new Map(observed.pods.map((pod) => [pod.name, pod]));
+  const mismatched = new Set(observed.pins?.mismatches.map((m) => m.signer) ?? []);
   const signers: SignerStatus[] = [...expected].map((name) => {
     const pod = podsByName.get(name);
-    const ready = pod !== undefined && pod.ready && !pod.terminating;
-    return pod?.revision === undefined ? { name, ready } : { name, ready, revision: pod.revision };
+    const podReady = pod !== undefined && pod.ready && !pod.terminating;
+    const lease = observed.leases?.get(name);
+    const leaseOk = lease === undefined || lease.liveness === 'live' || lease.liveness === 'absent';
+    const ready = podReady && leaseOk && !mismatched.has(name);
+    const identity = lease?.identityPublicKey;
+    return {
+      name,
+      ready,
+      podReady,
+      ...(lease === undefined ? {} : { lease: lease.liveness }),
+      ...(lease?.ageSeconds === undefined ? {} : { leaseAgeSeconds: lease.ageSeconds }),
+      ...(identity === undefined || !/^[0-9a-f]{64}$/.test(identity)
+        ? {}
+        : { identityFingerprint: keyFingerprint(identity) }),
+      ...(pod?.revision === undefined ? {} : { revision: pod.revision }),
+    };
   });
   const readySigners = signers.filter((s) => s.ready).length;
   const readyReplicas = observed.statefulSet?.readyReplicas ?? 0;
@@ -116,6 +139,9 @@ export function computeStatus(
   if (observed.missingSecrets.length > 0) {
     degradedReason = 'SecretMissing';
     degradedMessage = `referenced Secret(s) not found: ${observed.missingSecrets.join(', ')}`;
+  } else if (mismatched.size > 0) {
+    degradedReason = 'IdentityMismatch';
+    degradedMessage = `signer identity differs from its pin: ${[...mismatched].join(', ')}`;
   } else if (!allReady && pending === undefined) {
     degradedReason = 'SignersUnready';
   }
@@ -166,6 +192,23 @@ export function computeStatus(
       generation,
       now,
     ),
+    condition(
+      previous,
+      'IdentityMismatch',
+      mismatched.size > 0 ? 'True' : 'False',
+      mismatched.size > 0 ? 'IdentityKeyChanged' : 'IdentitiesMatchPins',
+      mismatched.size > 0
+        ? (observed.pins?.mismatches ?? [])
+            .map(
+              (m) =>
+                `${m.signer} presents key ${m.presentedFingerprint}, pinned ${m.pinnedFingerprint}`,
+            )
+            .join('; ') +
+            ` — clear a pin with: kubectl annotate mpccluster ${cluster.metadata.name} mpc-platform.dev/unpin=<signer>`
+        : 'every signer presents its pinned identity key',
+      generation,
+      now,
+    ),
   ];
 
   let phase: MpcClusterPhase;
@@ -188,6 +231,7 @@ export function computeStatus(
     kekSecretName: names.kekSecret,
     chainCodeSecretName: names.chainCodeSecret,
     signers,
+    ...(observed.pins === undefined ? {} : { roster: observed.pins.pins }),
     conditions,
   };
 }
@@ -237,6 +281,17 @@ export function statusTransitionEvents(
       type: 'Warning',
       reason: 'RolloutPaused',
       message: `rollout paused to protect the signing quorum: ${tally}`,
+    });
+  }
+  if (
+    conditionStatus(before, 'IdentityMismatch') !== 'True' &&
+    conditionStatus(after, 'IdentityMismatch') === 'True'
+  ) {
+    const mismatch = after.conditions?.find((c) => c.type === 'IdentityMismatch');
+    events.push({
+      type: 'Warning',
+      reason: 'IdentityKeyChanged',
+      message: mismatch?.message ?? 'a signer presents an identity key that differs from its pin',
     });
   }
   if (

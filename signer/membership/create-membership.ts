@@ -54,6 +54,7 @@ export function createMembership(options: {
     annotations: {
       [IDENTITY_PUBLIC_KEY_ANNOTATION]: Buffer.from(options.identityPublicKey).toString('hex'),
     },
+    labels: signerLeaseLabels(config.nodeId),
     leaseDurationSeconds: Math.max(1, Math.ceil(membership.peerTimeoutMs / 1000)),
     renewIntervalMs: membership.heartbeatIntervalMs,
     peerTimeoutMs: membership.peerTimeoutMs,
@@ -73,4 +74,16 @@ export function inClusterKubeConfig(
     kubeConfig.loadFromFile(env['KUBECONFIG']);
   else kubeConfig.loadFromCluster();
   return kubeConfig;
+}
+
+/**
+ * Labels on a signer's Lease, which the operator watches by `app.kubernetes.io/name`; the
+ * instance (the MpcCluster) is the node id without its `-signer-<ordinal>` suffix.
+ */
+export function signerLeaseLabels(nodeId: string): Record<string, string> {
+  const instance = /^(.+)-signer-\d+$/.exec(nodeId)?.[1];
+  return {
+    'app.kubernetes.io/name': 'mpc-signer',
+    ...(instance === undefined ? {} : { 'app.kubernetes.io/instance': instance }),
+  };
 }

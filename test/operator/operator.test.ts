@@ -364,6 +364,7 @@ describe('MpcCluster lifecycle', () => {
       Available: 'True',
       Progressing: 'False',
       Degraded: 'False',
+      IdentityMismatch: 'False',
     });
     const table = await kc(cluster, ['-n', NS, 'get', 'mpcc', 'wallet']);
     expect(table).toMatch(/NAME\s+REPLICAS\s+THRESHOLD\s+QUORUM\s+READY\s+PHASE\s+AGE/);
