@@ -6,8 +6,17 @@
  *   MPC_OPERATOR_HTTP_PORT     /metrics, /livez, /readyz port (default 8080)
  *   MPC_OPERATOR_LOG_LEVEL     pino level (default info)
  *   MPC_OPERATOR_RESYNC_SECONDS  periodic re-reconcile of every MpcCluster (default 300)
- * SIGTERM / SIGINT: graceful shutdown (finish the reconcile in progress, then exit 0).
+ *   MPC_OPERATOR_LEADER_ELECTION  "true" (default) | "false": only the holder of the Lease
+ *                                 below reconciles, so several replicas can run
+ *   MPC_OPERATOR_LEADER_LEASE     Lease name (default mpc-operator-leader), in POD_NAMESPACE
+ *   MPC_OPERATOR_LEASE_DURATION_SECONDS / _RENEW_DEADLINE_SECONDS / _RETRY_PERIOD_SECONDS
+ *                                 client-go semantics (defaults 15 / 10 / 2)
+ *   POD_NAMESPACE, HOSTNAME       the Lease's namespace; the candidate identity (+ random)
+ * SIGTERM / SIGINT: graceful shutdown (finish the reconcile in progress, release the leader
+ * Lease, then exit 0). Losing leadership exits 1 at once (restarted as a fresh candidate).
  */
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import { KubeConfig } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { startOperator } from './operator.ts';
@@ -35,11 +44,36 @@ async function main(): Promise<void> {
   } else {
     throw new Error('not in a cluster (KUBERNETES_SERVICE_HOST unset) and KUBECONFIG not set');
   }
+  const electionEnabled = (process.env['MPC_OPERATOR_LEADER_ELECTION'] ?? 'true') !== 'false';
+  const namespace = process.env['POD_NAMESPACE'] ?? '';
+  if (electionEnabled && namespace === '') {
+    throw new Error('leader election needs POD_NAMESPACE (or MPC_OPERATOR_LEADER_ELECTION=false)');
+  }
   const operator = await startOperator({
     kubeConfig,
     logger,
     httpPort: integerFromEnv('MPC_OPERATOR_HTTP_PORT', 8080, 0, 65535),
     resyncIntervalMs: integerFromEnv('MPC_OPERATOR_RESYNC_SECONDS', 300, 10, 86_400) * 1000,
+    ...(electionEnabled
+      ? {
+          leaderElection: {
+            namespace,
+            leaseName: process.env['MPC_OPERATOR_LEADER_LEASE'] ?? 'mpc-operator-leader',
+            identity: `${process.env['HOSTNAME'] ?? hostname()}_${randomBytes(4).toString('hex')}`,
+            timings: {
+              leaseDurationMs:
+                integerFromEnv('MPC_OPERATOR_LEASE_DURATION_SECONDS', 15, 2, 3600) * 1000,
+              renewDeadlineMs:
+                integerFromEnv('MPC_OPERATOR_RENEW_DEADLINE_SECONDS', 10, 1, 3600) * 1000,
+              retryPeriodMs: integerFromEnv('MPC_OPERATOR_RETRY_PERIOD_SECONDS', 2, 1, 3600) * 1000,
+            },
+            onLost: () => {
+              logger.error({}, 'leadership lost: exiting so a fresh candidate restarts');
+              process.exit(1);
+            },
+          },
+        }
+      : {}),
   });
   logger.info({ httpPort: operator.httpPort }, 'operator started');
   let stopping = false;

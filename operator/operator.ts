@@ -19,6 +19,8 @@ import { clusterNames, signerPodNames } from './resources/names.ts';
 import { POD_TEMPLATE_HASH_ANNOTATION } from './resources/statefulset.ts';
 import type { ObservedPod, ObservedStatefulSet } from './status/compute-status.ts';
 import { LeaseTracker, type SignerLeaseView } from './status/lease-tracker.ts';
+import { LeaderElector, type ElectionTimings } from './leader/leader-election.ts';
+import { kubeLeaseStore } from './leader/kube-lease-store.ts';
 
 /** Lease annotation where each signer publishes its identity public key (signer side too). */
 export const IDENTITY_PUBLIC_KEY_ANNOTATION = 'mpc-platform.dev/identity-public-key';
@@ -35,13 +37,27 @@ export interface OperatorOptions {
   readonly registry?: Registry;
   /** Overrides the Kubernetes I/O (tests). */
   readonly api?: KubeApi;
+  /**
+   * Run as one of several replicas: only the holder of this Lease reconciles
+   * (leader/leader-election.ts). Absent: this process always reconciles.
+   */
+  readonly leaderElection?: {
+    readonly namespace: string;
+    readonly leaseName: string;
+    readonly identity: string;
+    readonly timings?: ElectionTimings;
+    /** Called after leadership was lost and reconciling stopped (main exits non-zero). */
+    readonly onLost?: () => void;
+  };
 }
 
 export interface OperatorHandle {
   readonly httpPort: number;
   readonly metrics: OperatorMetrics;
-  /** Resolves when the watch caches have synced. */
+  /** Resolves when the watch caches have synced (on a standby: once it leads). */
   readonly synced: Promise<void>;
+  /** Whether this replica currently leads (always true without leader election). */
+  isLeader(): boolean;
   /** Resolves when no reconcile is queued or running. */
   whenIdle(): Promise<void>;
   stop(): Promise<void>;
@@ -289,32 +305,72 @@ export async function startOperator(options: OperatorOptions): Promise<OperatorH
   }, options.resyncIntervalMs ?? 300_000);
   resync.unref();
 
+  let leading = false;
   const server: HealthServer = await startHealthServer({
     host: options.httpHost ?? '0.0.0.0',
     port: options.httpPort ?? 8080,
     registry,
-    isReady: () => isSynced && !stopping,
+    // A standby is healthy and ready; the leader once its caches are warm.
+    isReady: () => !stopping && (!leading || isSynced),
   });
-  // Pods and StatefulSets first, so the first reconciles see children that already exist.
-  statefulSets.start();
-  pods.start();
-  leases.start();
-  await Promise.all([statefulSets.synced, pods.synced, leases.synced]);
-  clusters.start();
+  const startWatching = async (): Promise<void> => {
+    // Pods, StatefulSets and Leases first, so the first reconciles see existing children.
+    statefulSets.start();
+    pods.start();
+    leases.start();
+    await Promise.all([statefulSets.synced, pods.synced, leases.synced]);
+    if (!stopping && leading) clusters.start();
+  };
+  const stopWatching = async (): Promise<void> => {
+    clearInterval(resync);
+    clusters.stop();
+    statefulSets.stop();
+    pods.stop();
+    leases.stop();
+    await queue.stop();
+  };
+
+  let elector: LeaderElector | undefined;
+  const election = options.leaderElection;
+  if (election === undefined) {
+    leading = true;
+    metrics.isLeader.set(1);
+    await startWatching();
+  } else {
+    elector = new LeaderElector({
+      store: kubeLeaseStore(kubeConfig, election.namespace, election.leaseName),
+      identity: election.identity,
+      ...(election.timings === undefined ? {} : { timings: election.timings }),
+      log: logger,
+      onStartedLeading: () => {
+        leading = true;
+        metrics.isLeader.set(1);
+        startWatching().catch((error: unknown) =>
+          logger.error({ error: String(error) }, 'watches failed to start'),
+        );
+      },
+      onStoppedLeading: () => {
+        // Stop acting at once: another replica may already reconcile.
+        leading = false;
+        metrics.isLeader.set(0);
+        void stopWatching().then(() => election.onLost?.());
+      },
+    });
+    elector.start();
+  }
 
   return {
     httpPort: server.port,
     metrics,
     synced,
+    isLeader: () => leading,
     whenIdle: () => queue.whenIdle(),
     async stop() {
       stopping = true;
-      clearInterval(resync);
-      clusters.stop();
-      statefulSets.stop();
-      pods.stop();
-      leases.stop();
-      await queue.stop();
+      await stopWatching();
+      await elector?.stop();
+      leading = false;
+      metrics.isLeader.set(0);
       await server.close();
     },
   };

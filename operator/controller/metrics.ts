@@ -15,6 +15,8 @@ export class OperatorMetrics {
   private readonly readySigners: Gauge<'namespace' | 'mpccluster'>;
   private readonly quorum: Gauge<'namespace' | 'mpccluster'>;
   private readonly signingEnabled: Gauge<'namespace' | 'mpccluster'>;
+  /** 1 on the replica holding the leader Lease (or running without leader election). */
+  readonly isLeader: Gauge;
 
   constructor(
     readonly registry: Registry,
@@ -70,6 +72,12 @@ export class OperatorMetrics {
       labelNames,
       registers,
     });
+    this.isLeader = new Gauge({
+      name: 'mpc_operator_is_leader',
+      help: '1 when this operator replica is the leader and reconciles',
+      registers,
+    });
+    this.isLeader.set(0);
     if (options.defaultMetrics === true)
       collectDefaultMetrics({ register: registry, prefix: 'mpc_operator_' });
   }

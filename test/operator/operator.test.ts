@@ -613,6 +613,7 @@ describe.skipIf(!existsSync('dist/operator/main.js'))('the built entry point', (
         KUBECONFIG: operatorKubeconfigPath,
         MPC_OPERATOR_HTTP_PORT: '0',
         MPC_OPERATOR_LOG_LEVEL: 'info',
+        POD_NAMESPACE: OPERATOR_NS,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
