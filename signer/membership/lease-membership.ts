@@ -166,6 +166,8 @@ export class LeaseMembership implements Membership {
   private watchAbort: AbortController | undefined;
   private watchLoop: Promise<void> | undefined;
   private lastReadySet = '';
+  /** Lease name → identity key its annotation presents. */
+  private readonly presentedKeys = new Map<string, string>();
   private started = false;
   private stopped = false;
 
@@ -264,6 +266,17 @@ export class LeaseMembership implements Membership {
 
   onChange(listener: () => void): void {
     this.listeners.push(listener);
+  }
+
+  presentedIdentity(nodeId: string): string | undefined {
+    const leaseName = this.options.leaseNames.get(nodeId);
+    return leaseName === undefined ? undefined : this.presentedKeys.get(leaseName);
+  }
+
+  private notePresentedKey(leaseName: string, lease: V1Lease): void {
+    const key = lease.metadata?.annotations?.[IDENTITY_PUBLIC_KEY_ANNOTATION];
+    if (key === undefined) this.presentedKeys.delete(leaseName);
+    else this.presentedKeys.set(leaseName, key.toLowerCase());
   }
 
   /** Lease view of a node (for status and logs): distinguishes pending (restart grace) from expired. */
@@ -492,6 +505,7 @@ export class LeaseMembership implements Membership {
     for (const lease of list.items) {
       const snapshot = snapshotOf(lease);
       if (snapshot === undefined) continue;
+      this.notePresentedKey(snapshot.name, lease);
       present.add(snapshot.name);
       this.observer.observe(snapshot, 'list');
     }
@@ -581,6 +595,8 @@ export class LeaseMembership implements Membership {
             if (type === 'BOOKMARK') return;
             const snapshot = snapshotOf(lease);
             if (snapshot === undefined) return;
+            if (type === 'DELETED') this.presentedKeys.delete(snapshot.name);
+            else this.notePresentedKey(snapshot.name, lease);
             if (type === 'DELETED') this.observer.observeDeleted(snapshot.name);
             else this.observer.observe(snapshot, 'watch');
             this.notifyIfChanged();

@@ -15,4 +15,9 @@ export interface Membership {
   markSuspect(nodeId: string): void;
   /** Called after any readiness change (for metrics). */
   onChange(listener: () => void): void;
+  /**
+   * The identity public key (hex) a peer currently presents through the backend, if the
+   * backend carries one (Kubernetes: its Lease annotation).
+   */
+  presentedIdentity?(nodeId: string): string | undefined;
 }

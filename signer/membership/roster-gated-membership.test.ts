@@ -9,9 +9,10 @@ const key = () => ed25519.getPublicKey(ed25519.utils.randomSecretKey());
 const selfKey = key();
 const peerKey = key();
 
-function everyoneReady(): Membership {
+function everyoneReady(presented: Record<string, string> = {}): Membership {
   const nodes = ['self', 'peer', 'other'];
   return {
+    presentedIdentity: (node) => presented[node],
     start: async () => undefined,
     stop: async () => undefined,
     isReady: () => true,
@@ -50,5 +51,33 @@ describe('RosterGatedMembership', () => {
     expect(gated.selfPin()).toBe('mismatch');
     expect(gated.isReady('self')).toBe(false);
     expect(gated.readyNodes()).toEqual(['peer']);
+  });
+
+  it('does not count a pinned peer whose Lease presents another key', () => {
+    const roster = new LiveRoster();
+    roster.replace(
+      rosterFromEntries([
+        ['peer', peerKey],
+        ['self', selfKey],
+      ]),
+    );
+    const honest = Buffer.from(peerKey).toString('hex');
+    const other = Buffer.from(key()).toString('hex');
+    expect(
+      new RosterGatedMembership(
+        everyoneReady({ peer: honest }),
+        roster,
+        'self',
+        selfKey,
+      ).readyNodes(),
+    ).toEqual(['self', 'peer']);
+    expect(
+      new RosterGatedMembership(
+        everyoneReady({ peer: other }),
+        roster,
+        'self',
+        selfKey,
+      ).readyNodes(),
+    ).toEqual(['self']);
   });
 });

@@ -30,7 +30,17 @@ export class RosterGatedMembership implements Membership {
 
   isReady(nodeId: string): boolean {
     if (nodeId === this.selfNodeId) return this.selfPin() === 'pinned';
-    return this.roster.has(nodeId) && this.inner.isReady(nodeId);
+    const pinned = this.roster.get(nodeId);
+    if (pinned === undefined) return false;
+    // A peer whose Lease presents another key than its pin is an impostor (or was rebuilt):
+    // it could not take part in a session, so it must not be picked for one.
+    const presented = this.inner.presentedIdentity?.(nodeId);
+    if (presented !== undefined && presented !== Buffer.from(pinned).toString('hex')) return false;
+    return this.inner.isReady(nodeId);
+  }
+
+  presentedIdentity(nodeId: string): string | undefined {
+    return this.inner.presentedIdentity?.(nodeId);
   }
 
   readyNodes(candidates?: readonly string[]): string[] {

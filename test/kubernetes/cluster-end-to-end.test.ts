@@ -282,7 +282,8 @@ describe('operator + signers on a real control plane', () => {
       return response?.body.includes('"identityPin":"mismatch"') ? response : undefined;
     });
     expect(readyz.status).toBe(503);
-    // The other two keep signing (2-of-3).
+    // The other two keep signing (2-of-3) once they see the impostor's key on its Lease.
+    await signers.waitForReady(2, 30_000);
     expect((await sign())['result_type']).toBe('success');
 
     await kc([
