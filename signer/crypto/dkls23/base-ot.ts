@@ -2,21 +2,30 @@
  * Batch of κ base OTs: Masny–Rindal endemic OT (eprint 2019/706, Fig. 8) on validated
  * secp256k1 points with RFC 9380 hash-to-curve as the random oracle onto the group.
  *
- *   receiver (choice c): r_{1−c} = random point (hash-to-curve of fresh bytes),
+ *   receiver (choice c): r_{1−c} = β·G for a fresh random β (a uniform group element),
  *                        r_c = α·G − H(r_{1−c}); sends (r_0, r_1)
  *   sender:              checks both points, z = s·G (fresh s per OT);
- *                        k_0 = K(z, s·(r_0 + H(r_1))), k_1 = K(z, s·(r_1 + H(r_0))); sends z
- *   receiver:            k_c = K(z, α·z)
+ *                        k_0 = K(z, x(s·(r_0 + H(r_1)))), k_1 = K(z, x(s·(r_1 + H(r_0))));
+ *                        sends z
+ *   receiver:            k_c = K(z, x(α·z))
  *
- * H and K are bound to the pair session id and the OT index. Secret scalars use noble's
- * constant-time `multiply`; the choice bit selects encodings with a byte mask, not a branch.
+ * H and K are bound to the pair session id and the OT index; x(P) is P's x-coordinate (the
+ * ECDH shared secret, as in every ECDH key derivation).
+ *
+ * Every multiplication by a secret scalar (α, β, s) runs in OpenSSL through node:crypto ECDH
+ * (constant-time ladder; 3–4× faster than the pure-JS multiply, which bounded keygen time).
+ * r_{1−c} only has to be uniform (MR19 Fig. 8): knowing β = DL(r_{1−c}) gives the receiver
+ * nothing towards k_{1−c}, which needs DL(r_{1−c} + H(r_c)) = β + DL(H(r_c)), and H is a random
+ * oracle. The choice bit selects encodings with a byte mask, not a branch.
  */
+import { createECDH, type ECDH } from 'node:crypto';
 import { secp256k1_hasher } from '@noble/curves/secp256k1.js';
 import {
   decodePoint,
   type Point,
   Point as PointClass,
   randomScalar,
+  scalarToBytes,
   type RandomSource,
 } from './group.ts';
 import { Dkls23InvalidPointError } from './errors.ts';
@@ -42,9 +51,41 @@ function deriveKey(
   pairSessionId: Uint8Array,
   index: number,
   z: Uint8Array,
-  shared: Point,
+  sharedX: Uint8Array,
 ): Uint8Array {
-  return taggedHash('DKLs23/v1/base-ot/key', pairSessionId, index, z, shared.toBytes(true));
+  return taggedHash('DKLs23/v2/base-ot/key', pairSessionId, index, z, sharedX);
+}
+
+/**
+ * Secret-scalar multiplications in OpenSSL. `load(k)` sets the scalar (OpenSSL computes k·G
+ * on the way, returned compressed); `multiply(P)` returns x(k·P) for a compressed point P.
+ * `close()` overwrites the scalar held by OpenSSL with 1.
+ */
+class ScalarMultiplier {
+  private readonly ecdh: ECDH = createECDH('secp256k1');
+
+  load(scalar: bigint): Uint8Array {
+    const bytes = scalarToBytes(scalar);
+    try {
+      this.ecdh.setPrivateKey(bytes);
+    } finally {
+      bytes.fill(0);
+    }
+    return new Uint8Array(this.ecdh.getPublicKey(null, 'compressed'));
+  }
+
+  multiply(point: Uint8Array): Uint8Array {
+    const shared = this.ecdh.computeSecret(point);
+    const out = new Uint8Array(shared);
+    shared.fill(0);
+    return out;
+  }
+
+  close(): void {
+    const one = new Uint8Array(32);
+    one[31] = 1;
+    this.ecdh.setPrivateKey(one);
+  }
 }
 
 /** Receiver's secret state: α per OT. */
@@ -60,24 +101,26 @@ export function baseOtReceiverStart(
 ): { message: Uint8Array; state: BaseOtReceiverState } {
   const message = new Uint8Array(BASE_OT_RECEIVER_MESSAGE_BYTES);
   const alphas: bigint[] = [];
-  for (let l = 0; l < KAPPA; l++) {
-    const seed = random(32);
-    const other = hashToPoint('DKLs23/v1/base-ot/random', pairSessionId, l, seed);
-    seed.fill(0);
-    const otherBytes = other.toBytes(true);
-    const alpha = randomScalar(random);
-    alphas.push(alpha);
-    const chosenBytes = PointClass.BASE.multiply(alpha)
-      .subtract(hashToPoint('DKLs23/v1/base-ot/h', pairSessionId, l, otherBytes))
-      .toBytes(true);
-    // r_0 = c ? other : chosen, r_1 = c ? chosen : other, selected with a mask.
-    const mask = -(((choices[l >> 3] as number) >> (l & 7)) & 1) & 0xff;
-    const offset = l * 2 * POINT_BYTES;
-    for (let b = 0; b < POINT_BYTES; b++) {
-      const swap = ((chosenBytes[b] as number) ^ (otherBytes[b] as number)) & mask;
-      message[offset + b] = (chosenBytes[b] as number) ^ swap;
-      message[offset + POINT_BYTES + b] = (otherBytes[b] as number) ^ swap;
+  const multiplier = new ScalarMultiplier();
+  try {
+    for (let l = 0; l < KAPPA; l++) {
+      const otherBytes = multiplier.load(randomScalar(random));
+      const alpha = randomScalar(random);
+      alphas.push(alpha);
+      const chosenBytes = PointClass.fromBytes(multiplier.load(alpha))
+        .subtract(hashToPoint('DKLs23/v1/base-ot/h', pairSessionId, l, otherBytes))
+        .toBytes(true);
+      // r_0 = c ? other : chosen, r_1 = c ? chosen : other, selected with a mask.
+      const mask = -(((choices[l >> 3] as number) >> (l & 7)) & 1) & 0xff;
+      const offset = l * 2 * POINT_BYTES;
+      for (let b = 0; b < POINT_BYTES; b++) {
+        const swap = ((chosenBytes[b] as number) ^ (otherBytes[b] as number)) & mask;
+        message[offset + b] = (chosenBytes[b] as number) ^ swap;
+        message[offset + POINT_BYTES + b] = (otherBytes[b] as number) ^ swap;
+      }
     }
+  } finally {
+    multiplier.close();
   }
   return { message, state: { alphas } };
 }
@@ -92,27 +135,36 @@ export function baseOtSenderRespond(
   const message = new Uint8Array(BASE_OT_SENDER_MESSAGE_BYTES);
   const seeds0 = new Uint8Array(KAPPA * SEED_BYTES);
   const seeds1 = new Uint8Array(KAPPA * SEED_BYTES);
-  for (let l = 0; l < KAPPA; l++) {
-    const offset = l * 2 * POINT_BYTES;
-    const r0Bytes = receiverMessage.subarray(offset, offset + POINT_BYTES);
-    const r1Bytes = receiverMessage.subarray(offset + POINT_BYTES, offset + 2 * POINT_BYTES);
-    const r0 = decodePoint(r0Bytes, { field: `baseOt.r0[${l}]`, counterparty });
-    const r1 = decodePoint(r1Bytes, { field: `baseOt.r1[${l}]`, counterparty });
-    const p0 = r0.add(hashToPoint('DKLs23/v1/base-ot/h', pairSessionId, l, r1Bytes));
-    const p1 = r1.add(hashToPoint('DKLs23/v1/base-ot/h', pairSessionId, l, r0Bytes));
-    // r_0 = r_1 would make both keys equal (k_0 = k_1): the receiver would learn both, and
-    // the extension built on them would reveal the other side's choice bits. Reject it.
-    if (p0.is0() || p1.is0() || p0.equals(p1)) {
-      throw new Dkls23InvalidPointError(`base OT ${l}: degenerate receiver points`, {
-        field: 'baseOt',
-        counterparty,
-      });
+  const multiplier = new ScalarMultiplier();
+  try {
+    for (let l = 0; l < KAPPA; l++) {
+      const offset = l * 2 * POINT_BYTES;
+      const r0Bytes = receiverMessage.subarray(offset, offset + POINT_BYTES);
+      const r1Bytes = receiverMessage.subarray(offset + POINT_BYTES, offset + 2 * POINT_BYTES);
+      const r0 = decodePoint(r0Bytes, { field: `baseOt.r0[${l}]`, counterparty });
+      const r1 = decodePoint(r1Bytes, { field: `baseOt.r1[${l}]`, counterparty });
+      const p0 = r0.add(hashToPoint('DKLs23/v1/base-ot/h', pairSessionId, l, r1Bytes));
+      const p1 = r1.add(hashToPoint('DKLs23/v1/base-ot/h', pairSessionId, l, r0Bytes));
+      // r_0 = r_1 would make both keys equal (k_0 = k_1): the receiver would learn both, and
+      // the extension built on them would reveal the other side's choice bits. Reject it, and
+      // p_0 = −p_1 too, since keys derive from x-coordinates only (x(P) = x(−P)).
+      if (p0.is0() || p1.is0() || p0.equals(p1) || p0.equals(p1.negate())) {
+        throw new Dkls23InvalidPointError(`base OT ${l}: degenerate receiver points`, {
+          field: 'baseOt',
+          counterparty,
+        });
+      }
+      const zBytes = multiplier.load(randomScalar(random));
+      message.set(zBytes, l * POINT_BYTES);
+      const shared0 = multiplier.multiply(p0.toBytes(true));
+      const shared1 = multiplier.multiply(p1.toBytes(true));
+      seeds0.set(deriveKey(pairSessionId, l, zBytes, shared0), l * SEED_BYTES);
+      seeds1.set(deriveKey(pairSessionId, l, zBytes, shared1), l * SEED_BYTES);
+      shared0.fill(0);
+      shared1.fill(0);
     }
-    const s = randomScalar(random);
-    const zBytes = PointClass.BASE.multiply(s).toBytes(true);
-    message.set(zBytes, l * POINT_BYTES);
-    seeds0.set(deriveKey(pairSessionId, l, zBytes, p0.multiply(s)), l * SEED_BYTES);
-    seeds1.set(deriveKey(pairSessionId, l, zBytes, p1.multiply(s)), l * SEED_BYTES);
+  } finally {
+    multiplier.close();
   }
   return { message, seeds0, seeds1 };
 }
@@ -125,13 +177,18 @@ export function baseOtReceiverFinish(
   counterparty: PartyId,
 ): Uint8Array {
   const seeds = new Uint8Array(KAPPA * SEED_BYTES);
-  for (let l = 0; l < KAPPA; l++) {
-    const zBytes = senderMessage.subarray(l * POINT_BYTES, (l + 1) * POINT_BYTES);
-    const z = decodePoint(zBytes, { field: `baseOt.z[${l}]`, counterparty });
-    seeds.set(
-      deriveKey(pairSessionId, l, zBytes, z.multiply(state.alphas[l] as bigint)),
-      l * SEED_BYTES,
-    );
+  const multiplier = new ScalarMultiplier();
+  try {
+    for (let l = 0; l < KAPPA; l++) {
+      const zBytes = senderMessage.subarray(l * POINT_BYTES, (l + 1) * POINT_BYTES);
+      decodePoint(zBytes, { field: `baseOt.z[${l}]`, counterparty });
+      multiplier.load(state.alphas[l] as bigint);
+      const shared = multiplier.multiply(zBytes);
+      seeds.set(deriveKey(pairSessionId, l, zBytes, shared), l * SEED_BYTES);
+      shared.fill(0);
+    }
+  } finally {
+    multiplier.close();
   }
   return seeds;
 }
