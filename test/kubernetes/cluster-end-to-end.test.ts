@@ -1,7 +1,8 @@
 /**
  * Issue 7 end to end on the real control plane: the operator (in process) reconciles an
  * MpcCluster into a StatefulSet whose pods kwok runs; three real signer processes run outside
- * the cluster as those pods' identities (node id = pod name), with Kubernetes membership
+ * the cluster as those pods' identities (node id = pod name, the operator-made ServiceAccount
+ * and Role), with Kubernetes membership
  * against the test apiserver and a real nats-server. Checked, in order:
  * - the signers publish their identity keys on their Leases; the operator pins them into
  *   status.roster and ConfigMap <name>-roster; the signers read the pins and become ready;
@@ -16,7 +17,7 @@
  * Every wait is bounded; every process and namespace is removed afterwards.
  */
 import { createPublicKey, randomUUID, verify } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -39,7 +40,7 @@ import {
   type ResultWatcher,
 } from '../harness/raw-client.ts';
 import { kubectl } from '../controlplane/control-plane.ts';
-import { uniqueName } from './signer-access.ts';
+import { tokenConfig, uniqueName } from './signer-access.ts';
 
 const SIGNER_MAIN = resolve(import.meta.dirname, '../../dist/signer/main.js');
 const NAME = 'vault';
@@ -163,7 +164,21 @@ describe('operator + signers on a real control plane', () => {
       }),
     );
     // The signer processes stand in for the pods' containers: same node ids, Kubernetes
-    // membership, the roster from the operator's ConfigMap (no roster file).
+    // membership, the roster from the operator's ConfigMap (no roster file), and the pods'
+    // credentials: a token of the ServiceAccount the operator made, bound only to the Role it
+    // made (so a missing or excess RBAC rule shows here).
+    await eventually('signer ServiceAccount', () =>
+      kc(['-n', namespace, 'get', 'serviceaccount', `${NAME}-signer`]),
+    );
+    const token = (
+      await kc(['-n', namespace, 'create', 'token', `${NAME}-signer`, '--duration=1h'])
+    ).trim();
+    const signerKubeconfig = join(root, 'signer-kubeconfig');
+    writeFileSync(
+      signerKubeconfig,
+      tokenConfig(inject('k8sServerUrl'), token, namespace).exportConfig(),
+      { mode: 0o600 },
+    );
     signers = await LocalCluster.create({
       natsUrl: nats.url,
       size: 3,
@@ -172,7 +187,7 @@ describe('operator + signers on a real control plane', () => {
       mainScript: SIGNER_MAIN,
       initiator: { algorithm: 'ed25519', publicKey: initiator.publicKeyHex },
       nodeIdPrefix: `${NAME}-signer-`,
-      env: { KUBECONFIG: kubeconfigPath, POD_NAMESPACE: namespace },
+      env: { KUBECONFIG: signerKubeconfig, POD_NAMESPACE: namespace },
       configFor: () => ({
         roster_file: undefined,
         membership: {
