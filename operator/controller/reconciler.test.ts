@@ -200,6 +200,96 @@ describe('Reconciler rollout guard', () => {
   });
 });
 
+describe('Reconciler with Leases and pins', () => {
+  const key = (c: string) => c.repeat(64);
+  function leaseSetup(
+    cluster: MpcCluster,
+    leases: Map<string, { liveness: 'live' | 'stale'; identityPublicKey?: string }>,
+    pending = false,
+  ) {
+    const api = new FakeApi();
+    const reconciler = new Reconciler({
+      api,
+      getCluster: () => cluster,
+      observe: () => ({
+        statefulSet: {
+          generation: 2,
+          observedGeneration: 2,
+          replicas: 3,
+          readyReplicas: 3,
+          updatedReplicas: pending ? 0 : 3,
+          currentRevision: pending ? 'old' : 'r',
+          updateRevision: pending ? 'new' : 'r',
+        },
+        pods: [0, 1, 2].map((i) => ({
+          name: `w-signer-${i}`,
+          ready: true,
+          terminating: false,
+          revision: pending ? 'old' : 'r',
+        })),
+        leases,
+        nextLeaseExpiryMs: 1234,
+      }),
+      randomBytes: (n) => new Uint8Array(n).fill(7),
+      now: () => new Date('2026-01-01T00:00:00Z'),
+      logger: { info: () => {}, warn: () => {} },
+    });
+    return { api, reconciler };
+  }
+
+  it('a stale Lease holds a rollout although every pod is Ready; the next expiry is the requeue', async () => {
+    const { api, reconciler } = leaseSetup(
+      makeCluster(),
+      new Map([
+        ['w-signer-0', { liveness: 'stale' as const }],
+        ['w-signer-1', { liveness: 'live' as const }],
+        ['w-signer-2', { liveness: 'live' as const }],
+      ]),
+      true,
+    );
+    const outcome = await reconciler.reconcile('n', 'w');
+    const sts = api.manifests.get('StatefulSet') as unknown as {
+      spec: { updateStrategy: { rollingUpdate: { partition: number } } };
+    };
+    expect(sts.spec.updateStrategy.rollingUpdate.partition).toBe(3);
+    expect(api.statuses[0]?.readySigners).toBe(2);
+    expect(outcome.requeueAfterMs).toBe(1334);
+  });
+
+  it('pins first keys into the roster ConfigMap and removes a processed unpin annotation', async () => {
+    const cluster = makeCluster(
+      {},
+      {
+        metadata: {
+          name: 'w',
+          namespace: 'n',
+          uid: 'u',
+          generation: 1,
+          annotations: { 'mpc-platform.dev/unpin': 'w-signer-0' },
+        },
+        status: { roster: { 'w-signer-0': key('a'), 'w-signer-1': key('b') } },
+      },
+    );
+    const { api, reconciler } = leaseSetup(
+      cluster,
+      new Map([
+        ['w-signer-0', { liveness: 'live' as const, identityPublicKey: key('d') }],
+        ['w-signer-1', { liveness: 'live' as const, identityPublicKey: key('b') }],
+        ['w-signer-2', { liveness: 'live' as const, identityPublicKey: key('c') }],
+      ]),
+    );
+    await reconciler.reconcile('n', 'w');
+    expect(api.statuses[0]?.roster).toEqual({
+      'w-signer-0': key('d'),
+      'w-signer-1': key('b'),
+      'w-signer-2': key('c'),
+    });
+    expect(api.applied).toContain('ConfigMap/w-roster');
+    expect(api.removedAnnotations).toEqual(['mpc-platform.dev/unpin']);
+    expect(api.events.map((e) => e.reason)).toContain('IdentityUnpinned');
+  });
+});
+
 describe('canonicalJson', () => {
   it('ignores key order but not values or array order', () => {
     expect(canonicalJson({ a: 1, b: { c: 2, d: 3 } })).toBe(

@@ -110,11 +110,19 @@ export class Reconciler {
     for (const signer of pins.newlyPinned) {
       logger.info({ ...log, signer }, 'pinned signer identity');
     }
+    // The rollout guard counts signers the way the status does: pod Ready, Lease live (or
+    // never seen), identity matching its pin.
+    const mismatched = new Set(pins.mismatches.map((mismatch) => mismatch.signer));
+    const countedPods = observed.pods.map((pod) => {
+      const lease = observed.leases?.get(pod.name)?.liveness;
+      const leaseOk = lease === undefined || lease === 'live' || lease === 'absent';
+      return { ...pod, ready: pod.ready && leaseOk && !mismatched.has(pod.name) };
+    });
     const rollout = rolloutPartition(
       cluster.spec.replicas,
       quorumOf(cluster.spec),
       observed.statefulSet,
-      observed.pods,
+      countedPods,
       podTemplateHash(cluster),
     );
     for (const child of buildChildren(cluster, {
