@@ -246,16 +246,16 @@ export class MpcClient {
     });
     const derivationPath =
       request.derivationPath === undefined ? null : [...request.derivationPath];
-    // Bind the path to the request (mpcium's Raw() does not cover it); mpcium nodes ignore this.
-    const derivationPathSignature =
-      derivationPath === null || derivationPath.length === 0
-        ? undefined
-        : this.signer.sign(derivationPathRaw({ ...fields, derivationPath }));
+    // Bind the path to the request (mpcium's Raw() does not cover it), the empty path too, so
+    // nobody can add a path to a master-key request; mpcium nodes ignore this field.
+    const derivationPathSignature = this.signer.sign(
+      derivationPathRaw({ ...fields, derivationPath }),
+    );
     const body = encodeSignTxMessage({
       ...fields,
       signature,
       derivationPath,
-      ...(derivationPathSignature === undefined ? {} : { derivationPathSignature }),
+      derivationPathSignature,
       authorizerSignatures,
     });
     parseSignTxMessage(body);

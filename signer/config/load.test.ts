@@ -68,7 +68,12 @@ describe('loadSignerConfig', () => {
       kek: { file: `${dir}/kek` },
       chainCode: { source: 'inline' },
       initiator: { algorithm: 'ed25519', publicKey: INITIATOR_KEY },
-      authorization: { enabled: false, requiredAuthorizers: [], authorizerPublicKeys: {} },
+      authorization: {
+        enabled: false,
+        requiredAuthorizers: [],
+        authorizerPublicKeys: {},
+        requireSignedDerivationPath: false,
+      },
       http: { host: '0.0.0.0', port: 8080, prestopMaxWaitMs: 60_000 },
       membership: { backend: 'nats-kv', heartbeatIntervalMs: 1000, peerTimeoutMs: 3000 },
       sessions: {
@@ -81,6 +86,12 @@ describe('loadSignerConfig', () => {
         directSendTimeoutMs: 250,
         directSendAttempts: 4,
         retryWithFreshSigners: false,
+        maxSessionsPerPair: 4,
+        maxSessionsPerOperation: 8,
+        participationRetentionMs: 21_600_000,
+        inviteMaxAgeMs: 30_000,
+        maxClockSkewMs: 5_000,
+        invitesPerCoordinatorPerSecond: 1000,
       },
       logLevel: 'info',
     });

@@ -79,6 +79,12 @@ export interface AuthorizationConfig {
   readonly requiredAuthorizers: readonly string[];
   /** Null-prototype record: authorizer id → key. */
   readonly authorizerPublicKeys: Readonly<Record<string, AuthorizerKeyConfig>>;
+  /**
+   * Refuse signing requests without a valid `derivation_path_signature` (the initiator's
+   * signature over the request and its derivation path, empty path included). Default false:
+   * unmodified mpcium clients never send one (security review H1; SECURITY.md).
+   */
+  readonly requireSignedDerivationPath: boolean;
 }
 
 export interface HttpConfig {
@@ -117,6 +123,21 @@ export interface SessionsConfig {
   readonly directSendAttempts: number;
   /** Design §6: retry once with a fresh signing set after a transport failure. */
   readonly retryWithFreshSigners: boolean;
+  /**
+   * k: DKLs23 sessions on one pair's OT state in flight at once on this signer (2–4; half
+   * coordinated here, half by others). Security review C1; SECURITY.md.
+   */
+  readonly maxSessionsPerPair: number;
+  /** Sessions one client operation may have on this participant in all (M3). */
+  readonly maxSessionsPerOperation: number;
+  /** How long a participant remembers the operations it took part in. */
+  readonly participationRetentionMs: number;
+  /** Invites older than this (plus the clock skew) are refused. */
+  readonly inviteMaxAgeMs: number;
+  /** Tolerated clock difference between signers. */
+  readonly maxClockSkewMs: number;
+  /** Invites per second accepted from one coordinator (burst: twice this). */
+  readonly invitesPerCoordinatorPerSecond: number;
 }
 
 /** Test-only hooks; accepted only when the environment sets MPC_ENABLE_FAULT_INJECTION=1. */
@@ -716,8 +737,15 @@ function parseAuthorization(
       'enabled',
       'required_authorizers',
       'authorizer_public_keys',
+      'require_signed_derivation_path',
     ]) ?? {};
   const enabled = reader.boolean(section, 'enabled', 'authorization.enabled', false);
+  const requireSignedDerivationPath = reader.boolean(
+    section,
+    'require_signed_derivation_path',
+    'authorization.require_signed_derivation_path',
+    false,
+  );
   const required =
     reader.stringList(section, 'required_authorizers', 'authorization.required_authorizers', {
       expected: 'an authorizer id',
@@ -768,7 +796,12 @@ function parseAuthorization(
       }
     });
   }
-  return { enabled, requiredAuthorizers: required, authorizerPublicKeys: keys };
+  return {
+    enabled,
+    requiredAuthorizers: required,
+    authorizerPublicKeys: keys,
+    requireSignedDerivationPath,
+  };
 }
 
 function parseMembership(reader: FieldReader, raw: Record<string, unknown>): MembershipConfig {
@@ -835,6 +868,12 @@ function parseSessions(reader: FieldReader, raw: Record<string, unknown>): Sessi
       'direct_send_timeout_ms',
       'direct_send_attempts',
       'retry_with_fresh_signers',
+      'max_sessions_per_pair',
+      'max_sessions_per_operation',
+      'participation_retention_ms',
+      'invite_max_age_ms',
+      'max_clock_skew_ms',
+      'invites_per_coordinator_per_second',
     ]) ?? {};
   const ms = (key: string, fallback: number): number =>
     reader.integer(section, key, `sessions.${key}`, { min: 1, max: 3_600_000, default: fallback });
@@ -855,6 +894,26 @@ function parseSessions(reader: FieldReader, raw: Record<string, unknown>): Sessi
       'sessions.retry_with_fresh_signers',
       false,
     ),
+    maxSessionsPerPair: reader.integer(
+      section,
+      'max_sessions_per_pair',
+      'sessions.max_sessions_per_pair',
+      {
+        min: 2,
+        max: 4,
+        default: 4,
+      },
+    ),
+    maxSessionsPerOperation: count('max_sessions_per_operation', 8, 1000),
+    participationRetentionMs: reader.integer(
+      section,
+      'participation_retention_ms',
+      'sessions.participation_retention_ms',
+      { min: 60_000, max: 30 * 24 * 3_600_000, default: 6 * 3_600_000 },
+    ),
+    inviteMaxAgeMs: ms('invite_max_age_ms', 30_000),
+    maxClockSkewMs: ms('max_clock_skew_ms', 5_000),
+    invitesPerCoordinatorPerSecond: count('invites_per_coordinator_per_second', 1000, 1_000_000),
   };
 }
 

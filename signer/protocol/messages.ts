@@ -93,8 +93,9 @@ export interface SignTxMessage {
   /**
    * Our extension (field `derivation_path_signature`): the initiator's signature over
    * `derivationPathRaw(message)`, because mpcium's `Raw()` does not cover the path. Sent by our
-   * client whenever a path is given, verified by our signers when present; mpcium clients omit
-   * it and mpcium nodes ignore it.
+   * client with every request (an absent path signed as the empty one), verified by our
+   * signers when present and required under `authorization.require_signed_derivation_path`;
+   * mpcium clients omit it and mpcium nodes ignore it.
    */
   readonly derivationPathSignature?: Uint8Array;
   readonly authorizerSignatures: readonly AuthorizerSignature[];

@@ -83,6 +83,16 @@ export interface JobFactoryOptions {
   readonly bans?: PeerBans;
 }
 
+/**
+ * Names a key version's pairwise DKLs23 OT state for the per-pair session cap (a reshare makes
+ * a new version with fresh pairwise state, so it gets fresh slots).
+ */
+export function pairStateKey(
+  metadata: Pick<WalletMetadata, 'walletId' | 'keyType' | 'version'>,
+): string {
+  return `${metadata.walletId}\n${metadata.keyType}\n${metadata.version}`;
+}
+
 export function sessionIdBytes(sessionId: string): Uint8Array {
   return new TextEncoder().encode(sessionId);
 }
@@ -350,7 +360,10 @@ export class JobFactory {
           dispose: () => party.wipe(),
         };
       }
-      this.options.bans?.assertUsable(this.otherNodes(participants));
+      const peers = this.otherNodes(participants);
+      const bans = this.options.bans;
+      const assertUsable = (): void => bans?.assertUsable(peers);
+      assertUsable();
       const tweak =
         path.length === 0 ? undefined : deriveSecp256k1Child(publicKey, chainCode, path).tweak;
       const party = await drivers.create({
@@ -367,6 +380,7 @@ export class JobFactory {
         party: mapResult(party, (result) => ({ keyType: 'secp256k1' as const, ...result })),
         complete: async (result) => hexDigest(signatureBytes(result)),
         dispose: () => party.wipe(),
+        pairState: { key: pairStateKey(record.metadata), peers, assertUsable },
       };
     } finally {
       wipeBytes(record.share);

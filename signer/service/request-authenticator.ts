@@ -4,6 +4,7 @@
  * run it on the same request bytes, so no participant trusts the coordinator's word for the
  * message, the wallet or the derivation path.
  */
+import { ErrorCode, MpcError } from '../protocol/errors.ts';
 import {
   derivationPathRaw,
   generateKeyInitiatorId,
@@ -33,10 +34,26 @@ export interface AuthorizerPolicy {
   }): void;
 }
 
+/** Cluster policy `authorization.require_signed_derivation_path` refused an unsigned path. */
+export class UnsignedDerivationPathError extends MpcError {
+  constructor() {
+    super(
+      ErrorCode.InvalidInitiatorSignature,
+      'derivation_path_signature is required by cluster policy (require_signed_derivation_path)',
+    );
+  }
+}
+
+export interface RequestPolicy {
+  /** Signing requests must carry a valid `derivation_path_signature` (empty path included). */
+  readonly requireSignedDerivationPath: boolean;
+}
+
 export class RequestAuthenticator {
   constructor(
     private readonly initiator: InitiatorVerifier,
     private readonly authorizers: AuthorizerPolicy,
+    private readonly policy: RequestPolicy = { requireSignedDerivationPath: false },
   ) {}
 
   /** Parses and authenticates a keygen request; throws typed errors. */
@@ -61,6 +78,8 @@ export class RequestAuthenticator {
     // mpcium's Raw() does not cover the derivation path; our clients sign it separately.
     if (message.derivationPathSignature !== undefined) {
       this.initiator.verify(derivationPathRaw(message), message.derivationPathSignature);
+    } else if (this.policy.requireSignedDerivationPath) {
+      throw new UnsignedDerivationPathError();
     }
     this.authorizers.authorize({
       initiatorId: signTxInitiatorId(message),

@@ -34,6 +34,7 @@ import {
   KeyNotFoundError,
   NotCommitteeMemberError,
   keygenCommittee,
+  pairStateKey,
   type JobFactory,
   type SignatureOutcome,
 } from './jobs.ts';
@@ -42,6 +43,9 @@ import { operationKey, type OperationLedger } from './operation-ledger.ts';
 import type { RequestAuthenticator } from './request-authenticator.ts';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { wipeBytes } from '../crypto/wipe.ts';
+
+/** Fresh attempts after participants refused an invite for the pairwise OT cap. */
+const PAIR_BUSY_RETRIES = 3;
 
 /** Fewer ready signers than the operation needs (design §5.3). */
 export class QuorumUnavailableError extends MpcError {
@@ -128,7 +132,7 @@ export class RequestCoordinator {
       }
       let body: Uint8Array;
       try {
-        const outcome = await this.sign(message, msg.data, clientId);
+        const outcome = await this.sign(message, msg.data, clientId, msg.seq, key);
         const echo = {
           resultType: 'success' as const,
           walletId: message.walletId,
@@ -194,7 +198,7 @@ export class RequestCoordinator {
       }
       let body: Uint8Array;
       try {
-        const keys = await this.keygen(message, msg.data, clientId);
+        const keys = await this.keygen(message, msg.data, clientId, msg.seq, key);
         body = encodeKeygenResult({
           resultType: 'success',
           walletId: message.walletId,
@@ -266,7 +270,7 @@ export class RequestCoordinator {
         }
         let body: Uint8Array;
         try {
-          const publicKey = await this.reshare(message, msg.data, clientId);
+          const publicKey = await this.reshare(message, msg.data, clientId, msg.seq, key);
           body = encodeResharingResult({
             resultType: 'success',
             walletId: message.walletId,
@@ -308,6 +312,8 @@ export class RequestCoordinator {
     message: ResharingMessage,
     body: Uint8Array,
     clientId: string,
+    requestSeq: number,
+    operation: string,
   ): Promise<Uint8Array> {
     const { jobs, host, membership, selfNodeId, clusterNodes } = this.options;
     const record = await jobs.loadCurrent(message.walletId, message.keyType);
@@ -333,8 +339,9 @@ export class RequestCoordinator {
       kind: 'reshare',
       participants: plan.participants,
       request: body,
+      requestSeq,
       clientId: clientId === '' ? null : clientId,
-      job,
+      job: { ...job, operation },
       awaitAllDone: true,
       reshare: plan.context,
     });
@@ -411,19 +418,34 @@ export class RequestCoordinator {
     message: SignTxMessage,
     body: Uint8Array,
     clientId: string,
+    requestSeq: number,
+    operation: string,
   ): Promise<SignatureOutcome> {
     const excluded = new Set<string>();
-    for (let attempt = 0; ; attempt++) {
+    let freshSignerRetries = this.options.retryWithFreshSigners ? 1 : 0;
+    let busyRetries = PAIR_BUSY_RETRIES;
+    for (;;) {
       try {
-        return await this.signOnce(message, body, clientId, excluded);
+        return await this.signOnce(message, { body, clientId, requestSeq, operation }, excluded);
       } catch (error) {
+        // A participant whose pair slots are taken refused the invite before any protocol
+        // message: nothing was computed, so a fresh session after a short pause is safe.
+        if (
+          error instanceof MpcError &&
+          error.code === ErrorCode.ConcurrencyLimit &&
+          busyRetries > 0
+        ) {
+          busyRetries -= 1;
+          await new Promise((resolve) => setTimeout(resolve, 10 + Math.random() * 40));
+          continue;
+        }
         const retry =
-          this.options.retryWithFreshSigners &&
-          attempt === 0 &&
+          freshSignerRetries > 0 &&
           error instanceof MpcError &&
           error.code === ErrorCode.PeerUnavailable &&
           !(error instanceof QuorumUnavailableError);
         if (!retry) throw error;
+        freshSignerRetries -= 1;
         const peer = (error as { peer?: unknown }).peer;
         if (typeof peer === 'string') excluded.add(peer);
         this.options.log.info({ peer, txId: message.txId }, 'retrying with a fresh signing set');
@@ -433,8 +455,7 @@ export class RequestCoordinator {
 
   private async signOnce(
     message: SignTxMessage,
-    body: Uint8Array,
-    clientId: string,
+    request: { body: Uint8Array; clientId: string; requestSeq: number; operation: string },
     excluded: ReadonlySet<string>,
   ): Promise<SignatureOutcome> {
     const { jobs, host, membership, selfNodeId } = this.options;
@@ -453,10 +474,19 @@ export class RequestCoordinator {
       if (!committee.includes(selfNodeId)) throw new NotCommitteeMemberError(message.walletId);
       throw new MpcError(ErrorCode.ParticipantNotFound, 'coordinator is not ready');
     }
-    const others = rotate(
+    // Spread load by tx id; for ECDSA prefer peers towards which this signer has a free pair
+    // slot (the per-pair cap would otherwise make the session wait).
+    const candidates = rotate(
       ready.filter((node) => node !== selfNodeId),
       message.txId,
-    ).slice(0, quorum - 1);
+    );
+    const pairState = message.keyType === 'secp256k1' ? pairStateKey(metadata) : undefined;
+    const hasSlot = (node: string): boolean =>
+      pairState === undefined || host.freeOwnPairSlots(pairState, node) > 0;
+    const others = [
+      ...candidates.filter(hasSlot),
+      ...candidates.filter((node) => !hasSlot(node)),
+    ].slice(0, quorum - 1);
     const participants: InviteParticipant[] = metadata.committee.filter(
       (member) => member.nodeId === selfNodeId || others.includes(member.nodeId),
     );
@@ -466,9 +496,10 @@ export class RequestCoordinator {
       sessionId,
       kind: 'sign',
       participants,
-      request: body,
-      clientId: clientId === '' ? null : clientId,
-      job,
+      request: request.body,
+      requestSeq: request.requestSeq,
+      clientId: request.clientId === '' ? null : request.clientId,
+      job: { ...job, operation: request.operation },
       awaitAllDone: false,
     });
     if (!verifyIndependently(outcome, message.tx)) {
@@ -484,6 +515,8 @@ export class RequestCoordinator {
     message: GenerateKeyMessage,
     body: Uint8Array,
     clientId: string,
+    requestSeq: number,
+    operation: string,
   ): Promise<{ eddsa: Uint8Array; ecdsa: Uint8Array }> {
     const { jobs, host, membership, clusterNodes } = this.options;
     const ready = membership.readyNodes(clusterNodes);
@@ -498,8 +531,9 @@ export class RequestCoordinator {
       kind: 'keygen',
       participants,
       request: body,
+      requestSeq,
       clientId: clientId === '' ? null : clientId,
-      job,
+      job: { ...job, operation },
       awaitAllDone: true,
     });
     return { eddsa: keys.eddsa.publicKey, ecdsa: keys.ecdsa.publicKey };

@@ -45,7 +45,10 @@ import { PeerBans, isPairBanVerdict } from './peer-bans.ts';
 import { PartyWorkerPool } from '../session/worker-pool.ts';
 import { watchMaxDeliveryAdvisories } from './max-delivery-advisories.ts';
 import { forwardReshareRequests } from './reshare-intake.ts';
-import { OperationLedger } from './operation-ledger.ts';
+import { OperationLedger, operationKey } from './operation-ledger.ts';
+import { PairSlots } from '../session/pair-slots.ts';
+import { ParticipationLog } from '../session/participation-log.ts';
+import { JetStreamRequestSource, requestOfInvite } from '../transport/request-source.ts';
 import { RequestAuthenticator } from './request-authenticator.ts';
 import { RequestCoordinator } from './request-coordinator.ts';
 import { WalletRepository } from './wallet-repository.ts';
@@ -160,7 +163,15 @@ export async function startSignerNode(config: SignerConfig, log: Logger): Promis
       publicKey: config.initiator.publicKey,
     }),
     createAuthorizerPolicy(config.authorization),
+    { requireSignedDerivationPath: config.authorization.requireSignedDerivationPath },
   );
+  const requests = new JetStreamRequestSource(jsm);
+  const participation = await ParticipationLog.open({
+    dataDir: config.dataDir,
+    maxSessionsPerOperation: config.sessions.maxSessionsPerOperation,
+    retentionMs: config.sessions.participationRetentionMs,
+    maxOperations: 500_000,
+  });
   const wallets = new WalletRepository(store);
   const workers = new PartyWorkerPool();
   const bans = await PeerBans.load(config.dataDir);
@@ -188,27 +199,61 @@ export async function startSignerNode(config: SignerConfig, log: Logger): Promis
       return fault.pauseFile === undefined || existsSync(fault.pauseFile);
     },
     onPeerSuspect: (peer) => membership.markSuspect(peer),
-    onProtocolViolation: (peer, error) => {
-      if (!isPairBanVerdict(error)) return;
-      log.error({ peer, code: error.code }, 'DKLs23 consistency check failed: peer banned');
-      metrics.peerBans.inc();
-      bans.ban(peer, error.code).catch((failure: unknown) => {
-        log.error({ err: failure, peer }, 'peer ban not persisted');
-      });
+    pairSlots: new PairSlots(config.sessions.maxSessionsPerPair),
+    participation,
+    inviteLimits: {
+      maxAgeMs: config.sessions.inviteMaxAgeMs,
+      maxClockSkewMs: config.sessions.maxClockSkewMs,
+      perCoordinatorPerSecond: config.sessions.invitesPerCoordinatorPerSecond,
+      perCoordinatorBurst: 2 * config.sessions.invitesPerCoordinatorPerSecond,
+    },
+    pairBans: {
+      isVerdict: isPairBanVerdict,
+      record: async (peer, error) => {
+        log.error({ peer, code: error.code }, 'DKLs23 consistency check failed: peer banned');
+        metrics.peerBans.inc();
+        try {
+          await bans.ban(peer, error.code);
+        } catch (failure) {
+          // A ban that may not survive a restart breaks the one-bit rule: stop serving.
+          log.fatal({ err: failure, peer }, 'peer ban not persisted: stopping the signer');
+          setImmediate(() => process.exit(70));
+          throw failure;
+        }
+      },
     },
     prepare: async (invite) => {
-      const body = decodeStdBase64(invite.request);
-      if (body === undefined)
+      const sent = decodeStdBase64(invite.request);
+      if (sent === undefined)
         throw new MpcError(ErrorCode.MessageFormat, 'invite request is not base64');
+      // Act only on the request as the client stored it in JetStream (security review H1).
+      const stored = await requestOfInvite(requests, {
+        kind: invite.kind,
+        requestSeq: invite.requestSeq,
+        request: sent,
+        clientId: invite.clientId,
+      });
+      const body = stored.body;
+      const clientId = stored.clientId ?? '';
       if (invite.kind === 'keygen') {
-        return jobs.keygen(invite.sessionId, authenticator.keygen(body), invite.participants);
+        const message = authenticator.keygen(body);
+        const job = await jobs.keygen(invite.sessionId, message, invite.participants);
+        return { ...job, operation: operationKey('keygen', clientId, message.walletId) };
       }
       if (invite.kind === 'sign') {
         const { message } = authenticator.sign(body);
-        return jobs.sign(invite.sessionId, message satisfies SignTxMessage, invite.participants);
+        const job = await jobs.sign(
+          invite.sessionId,
+          message satisfies SignTxMessage,
+          invite.participants,
+        );
+        const id = `${message.walletId}\n${message.txId}`;
+        return { ...job, operation: operationKey('sign', clientId, id) };
       }
       if (invite.kind === 'reshare') {
-        return jobs.reshare(authenticator.reshare(body).message, invite);
+        const { message } = authenticator.reshare(body);
+        const job = await jobs.reshare(message, invite);
+        return { ...job, operation: operationKey('reshare', clientId, message.sessionId) };
       }
       throw new MpcError(ErrorCode.InvalidSessionType, `unsupported session kind ${invite.kind}`);
     },
@@ -387,6 +432,7 @@ export async function startSignerNode(config: SignerConfig, log: Logger): Promis
       await nc.drain().catch(() => undefined);
       await http.close();
       await workers.close();
+      await participation.close();
       await store.close();
       wipeBytes(secrets.chainCode);
     },

@@ -69,3 +69,19 @@ export class SessionCancelledError extends MpcError {
     super(ErrorCode.OperationAborted, `session ${sessionId} cancelled: ${why}`);
   }
 }
+
+/**
+ * The session uses pairwise DKLs23 OT state with a peer that is banned (a failed consistency
+ * check here or in a concurrent session): stopped before its next round or send.
+ */
+export class PeerBannedError extends MpcError {
+  readonly peer: string;
+
+  constructor(peer: string, sessionId: string) {
+    super(
+      ErrorCode.IncompatiblePeerIds,
+      `session ${sessionId} stopped: peer ${peer} is banned for ECDSA sessions`,
+    );
+    this.peer = peer;
+  }
+}

@@ -29,7 +29,13 @@ import {
 import { ProtocolViolationError } from './errors.ts';
 import { RoundRunner, type PartyDriver, type RoundNetwork } from './round-runner.ts';
 
-const MAX_BUFFERED_ENVELOPES = 256;
+/*
+ * Envelopes that arrive before `start` (a fast peer's first round) are buffered only when they
+ * are signed by a participant of this session (direct envelopes carry the sender's signature
+ * over header ‖ ciphertext for exactly this reason: their channel keys do not exist yet), one
+ * per sender, round and kind (duplicates dropped), so at most 2 × rounds per sender. A forged
+ * frame never enters the buffer, so it cannot displace a real one.
+ */
 
 export interface ParticipantSessionOptions<Result> {
   readonly sessionId: string;
@@ -41,6 +47,8 @@ export interface ParticipantSessionOptions<Result> {
   readonly roundTimeoutMs: number;
   readonly probeIntervalMs: number;
   readonly shouldPause?: ((round: number) => boolean) | undefined;
+  /** See `RoundRunnerOptions.gate`. */
+  readonly gate?: (() => void) | undefined;
 }
 
 export class ParticipantSession<Result> {
@@ -51,6 +59,8 @@ export class ParticipantSession<Result> {
   private readonly runner: RoundRunner<Result>;
   private readonly pairKeys = new Map<string, PairKeys>();
   private buffered: Envelope[] = [];
+  /** `${from}\n${round}\n${kind}` of buffered envelopes (one each). */
+  private readonly bufferedSlots = new Set<string>();
   private started = false;
   private disposed = false;
 
@@ -70,6 +80,7 @@ export class ParticipantSession<Result> {
       roundTimeoutMs: options.roundTimeoutMs,
       probeIntervalMs: options.probeIntervalMs,
       shouldPause: options.shouldPause,
+      gate: options.gate,
     });
   }
 
@@ -123,6 +134,7 @@ export class ParticipantSession<Result> {
     }
     const early = this.buffered;
     this.buffered = [];
+    this.bufferedSlots.clear();
     for (const envelope of early) this.acceptEnvelope(envelope);
     return this.runner.run();
   }
@@ -132,11 +144,7 @@ export class ParticipantSession<Result> {
     if (this.disposed) return false;
     const { header, body, signature } = envelope;
     if (header.sessionId !== this.sessionId) return false;
-    if (!this.started) {
-      if (this.buffered.length >= MAX_BUFFERED_ENVELOPES) return false;
-      this.buffered.push(envelope);
-      return true;
-    }
+    if (!this.started) return this.buffer(envelope);
     if (header.kind === EnvelopeKind.Broadcast) {
       if (header.to !== '') return false;
       const key = this.options.roster.get(header.from);
@@ -152,6 +160,27 @@ export class ParticipantSession<Result> {
     } catch {
       return false;
     }
+  }
+
+  /** Buffers an early envelope signed by a participant of this session (see the note above). */
+  private buffer(envelope: Envelope): boolean {
+    const { header, body, signature } = envelope;
+    if (!this.runner.peers.includes(header.from)) return false;
+    if (header.round < 0 || header.round >= this.options.party.rounds) return false;
+    const addressed =
+      header.kind === EnvelopeKind.Broadcast
+        ? header.to === ''
+        : header.to === this.options.self.nodeId;
+    if (!addressed) return false;
+    const slot = `${header.from}\n${header.round}\n${header.kind}`;
+    if (this.bufferedSlots.has(slot)) return false;
+    const key = this.options.roster.get(header.from);
+    if (key === undefined || !verifyEd25519(key, broadcastSignedBytes(header, body), signature)) {
+      return false;
+    }
+    this.bufferedSlots.add(slot);
+    this.buffered.push(envelope);
+    return true;
   }
 
   abort(error: MpcError): void {
@@ -187,9 +216,12 @@ export class ParticipantSession<Result> {
         const keys = this.pairKeys.get(peer);
         if (keys === undefined) throw new ProtocolViolationError(`no channel to ${peer}`, peer);
         const header = { kind: EnvelopeKind.Direct, sessionId, round, from: self.nodeId, to: peer };
-        const envelope = sealDirect(keys, header, payload);
+        const sealed = sealDirect(keys, header, payload);
         wipeBytes(payload);
-        await messenger.sendEnvelope(peer, envelope);
+        // Signed as well as sealed, so a receiver that has not started yet can tell it from a
+        // forgery before buffering it (the AEAD keys need the start's hellos).
+        const signature = self.sign(broadcastSignedBytes(header, sealed.body));
+        await messenger.sendEnvelope(peer, { ...sealed, signature });
       },
       probe: (peer) => messenger.probe(peer, sessionId),
     };

@@ -63,6 +63,11 @@ export interface RoundRunnerOptions<Result> {
   readonly probeIntervalMs: number;
   /** Test-only fault injection: stall (until aborted) before sending this round's messages. */
   readonly shouldPause?: ((round: number) => boolean) | undefined;
+  /**
+   * Checked before every round's computation, before its messages are sent and before the
+   * finish; a throw fails the session (pair bans, security review C1).
+   */
+  readonly gate?: (() => void) | undefined;
 }
 
 interface RoundInbox {
@@ -133,14 +138,17 @@ export class RoundRunner<Result> {
     try {
       let input: RoundInput = EMPTY_ROUND_INPUT;
       for (let round = 0; round < party.rounds; round++) {
+        this.checkGate();
         const output = await this.guard(party.round(round, input));
         if (this.options.shouldPause?.(round) === true) {
           await this.guard(new Promise<never>(() => {}));
         }
         this.wipeInbox(round - 1);
+        this.checkGate();
         await this.guard(this.send(round, output));
         input = await this.receive(round, output);
       }
+      this.checkGate();
       const result = await this.guard(party.finish(input));
       return result;
     } catch (error) {
@@ -150,6 +158,11 @@ export class RoundRunner<Result> {
       party.wipe();
       for (const round of [...this.inboxes.keys()]) this.wipeInbox(round);
     }
+  }
+
+  private checkGate(): void {
+    if (this.failure !== undefined) throw this.failure;
+    this.options.gate?.();
   }
 
   private normalize(error: unknown): MpcError {

@@ -75,6 +75,7 @@ function invite(sessionId: string, overrides: Partial<SessionInvite> = {}): Sess
       { nodeId: 'bob', partyId: 2 },
     ],
     request: Buffer.from('{}').toString('base64'),
+    requestSeq: 1,
     clientId: null,
     createdAt: 0,
     ...overrides,

@@ -27,6 +27,7 @@ import {
 } from '../transport/peer-messenger.ts';
 import type { Envelope } from '../transport/secure-channel.ts';
 import {
+  PeerBannedError,
   PeerUnavailableError,
   ProtocolViolationError,
   SessionAbortedError,
@@ -35,7 +36,66 @@ import {
 } from './errors.ts';
 import { missingConfirmations } from './commit-evidence.ts';
 import { ParticipantSession } from './participant-session.ts';
+import type { PairSlots, SlotLease } from './pair-slots.ts';
+import type { Participation, ParticipationLog } from './participation-log.ts';
 import type { PartyDriver } from './round-runner.ts';
+
+/**
+ * The pairwise DKLs23 OT state a session uses (security review C1). Sessions that declare it
+ * are capped per (state, peer) by `PairSlots`, and `assertUsable` runs before every round and
+ * before every send: a ban recorded meanwhile stops the session before its next message.
+ */
+export interface PairStateUse {
+  /** Identifies the OT state: wallet, key type and share version. */
+  readonly key: string;
+  /** Peers whose pairwise state with this signer the session uses. */
+  readonly peers: readonly string[];
+  /** Throws (an MpcError) when any of those pairs may not be used (banned, burned). */
+  assertUsable(): void;
+}
+
+/** How a failed check turns into a durable pair ban (security review C1, M1). */
+export interface PairBanRecorder {
+  /** True when a session failure is a "ban the pair" verdict (a failed DKLs23 check). */
+  isVerdict(error: unknown): boolean;
+  /**
+   * Records the ban: in memory before it returns (every later `assertUsable` sees it), durable
+   * when the promise resolves. The host sends nothing about a session with that peer before.
+   */
+  record(peer: string, error: MpcError): Promise<void>;
+}
+
+/** Something a session holds until it ends (a pair slot, a participation record). */
+type Lease = SlotLease | Participation;
+
+function releaseAll(leases: readonly Lease[]): void {
+  for (const lease of leases) lease.release();
+}
+
+/** Invite admission limits (security review M3). */
+export interface InviteLimits {
+  /** Invites older than this (by the coordinator's clock, plus skew) are refused. */
+  readonly maxAgeMs: number;
+  /** Tolerated clock difference between signers, both directions. */
+  readonly maxClockSkewMs: number;
+  /** Sustained invites per second accepted from one coordinator, and the burst above it. */
+  readonly perCoordinatorPerSecond: number;
+  readonly perCoordinatorBurst: number;
+}
+
+/** The invite is older than the freshness bound, or dated in the future. */
+export class StaleInviteError extends MpcError {
+  constructor(ageMs: number) {
+    super(ErrorCode.SessionStale, `invite is stale (age ${Math.round(ageMs)} ms)`);
+  }
+}
+
+/** A coordinator sent invites faster than the per-coordinator rate. */
+export class InviteRateLimitError extends MpcError {
+  constructor(coordinator: string) {
+    super(ErrorCode.ResourceExhausted, `too many invites from ${coordinator}`);
+  }
+}
 
 /** What a service handler prepares for one session after validating the client request. */
 export interface SessionJob<Result> {
@@ -54,6 +114,13 @@ export interface SessionJob<Result> {
   commit?(): Promise<void>;
   /** Wipes everything the job holds. Called exactly once, success or not. */
   dispose(): void;
+  /** DKLs23 jobs: the pairwise OT state the session uses (capped, gated by bans). */
+  readonly pairState?: PairStateUse;
+  /**
+   * The client operation this session serves (`operationKey(kind, clientId, id)`); every
+   * participant admits at most one session per operation at a time, a bounded number in all.
+   */
+  readonly operation?: string;
 }
 
 /** Validates an invite's client request independently and builds the job, or throws MpcError. */
@@ -76,6 +143,19 @@ export interface SessionHostOptions {
   /** A participant failed a protocol check (e.g. a DKLs23 consistency check). */
   readonly onProtocolViolation?: (peer: string, error: MpcError) => void;
   readonly onSessionEnd?: (kind: SessionKind, error: MpcError | undefined) => void;
+  /** Caps concurrent sessions on one pair's OT state (absent: no cap; tests only). */
+  readonly pairSlots?: PairSlots;
+  /** Bounded wait of an invite (participant) and of a request (coordinator) for a pair slot. */
+  readonly participantSlotWaitMs?: number;
+  readonly coordinatorSlotWaitMs?: number;
+  /** Turns failed DKLs23 checks into durable bans. */
+  readonly pairBans?: PairBanRecorder;
+  /** Durable per-operation participation record (absent: none; tests only). */
+  readonly participation?: ParticipationLog;
+  /** Freshness and rate limits for invites (absent: none; tests only). */
+  readonly inviteLimits?: InviteLimits;
+  /** Wall clock (ms since epoch) for invite freshness; default `Date.now`. */
+  readonly now?: () => number;
   /** Test-only: whether a session of this kind and role stalls at this round. */
   readonly shouldPause?: (
     kind: SessionKind,
@@ -106,6 +186,8 @@ interface ActiveSession {
   /** Test-only fault injection stalled this session. */
   paused: boolean;
   started?: boolean;
+  /** Pair slots and the participation record, released when the session ends. */
+  leases: Lease[];
 }
 
 const SEEN_SESSION_LIMIT = 10_000;
@@ -119,9 +201,17 @@ export class SessionHost implements PeerMessageHandler {
   /** Recent invite answers by session id, so a retried invite gets the same answer. */
   private readonly inviteReplies = new Map<string, { body: string; reply: Promise<InviteReply> }>();
   private messengerRef: PeerMessenger | undefined;
+  /** Durable-ban writes by peer: nothing about a session with that peer leaves before. */
+  private readonly banWrites = new Map<string, Promise<void>>();
+  /** Token buckets of invite admission, by coordinator. */
+  private readonly inviteBuckets = new Map<string, { tokens: number; at: number }>();
 
   constructor(options: SessionHostOptions) {
     this.options = options;
+  }
+
+  private now(): number {
+    return (this.options.now ?? Date.now)();
   }
 
   /** Wires the messenger (it needs this host as its handler, hence not a constructor option). */
@@ -161,6 +251,11 @@ export class SessionHost implements PeerMessageHandler {
     return count;
   }
 
+  /** Free own-coordination slots towards `peer` on a pair state (unbounded without a cap). */
+  freeOwnPairSlots(pairState: string, peer: string): number {
+    return this.options.pairSlots?.free(pairState, peer, 'own') ?? Number.POSITIVE_INFINITY;
+  }
+
   hasSession(sessionId: string): boolean {
     return this.sessions.has(sessionId);
   }
@@ -186,6 +281,7 @@ export class SessionHost implements PeerMessageHandler {
     invite: SessionInvite,
     job: SessionJob<unknown>,
     role: 'coordinator' | 'participant',
+    leases: Lease[],
   ): ActiveSession {
     const nodeOfParty = new Map<PartyId, string>(
       invite.participants.map((participant) => [participant.partyId, participant.nodeId]),
@@ -199,6 +295,7 @@ export class SessionHost implements PeerMessageHandler {
       messenger: this.messenger,
       roundTimeoutMs: this.roundTimeoutFor(invite.kind),
       probeIntervalMs: this.options.probeIntervalMs,
+      ...(job.pairState === undefined ? {} : { gate: () => job.pairState?.assertUsable() }),
       shouldPause: (round) => {
         const pause = this.options.shouldPause?.(invite.kind, role, round) === true;
         if (pause) active.paused = true;
@@ -214,6 +311,7 @@ export class SessionHost implements PeerMessageHandler {
       committed: new Set(),
       ended: false,
       paused: false,
+      leases,
     };
     this.sessions.set(invite.sessionId, active);
     // Hard bound on any session's life, whatever happens to its messages.
@@ -246,9 +344,17 @@ export class SessionHost implements PeerMessageHandler {
       });
     }
     const body = (signed as SignedControl).body;
+    const earlier = this.inviteReplies.get(invite.sessionId);
+    if (earlier !== undefined && earlier.body === body) return earlier.reply;
+    const refusal = this.freshnessAndRate(invite);
+    if (refusal !== undefined) {
+      this.options.log.warn(
+        { sessionId: invite.sessionId, coordinator: invite.coordinator, code: refusal.code },
+        'invite refused',
+      );
+      return Promise.resolve({ error: { code: refusal.code, message: refusal.message } });
+    }
     if (!this.remember(invite.sessionId)) {
-      const earlier = this.inviteReplies.get(invite.sessionId);
-      if (earlier !== undefined && earlier.body === body) return earlier.reply;
       return Promise.resolve({
         error: { code: ErrorCode.SessionDuplicate, message: 'session id reused' },
       });
@@ -263,8 +369,69 @@ export class SessionHost implements PeerMessageHandler {
     return reply;
   }
 
+  /** Freshness (bounded skew) and the per-coordinator rate; undefined when admissible. */
+  private freshnessAndRate(invite: SessionInvite): MpcError | undefined {
+    const limits = this.options.inviteLimits;
+    if (limits === undefined) return undefined;
+    const now = this.now();
+    const age = now - invite.createdAt;
+    if (
+      !Number.isFinite(invite.createdAt) ||
+      age > limits.maxAgeMs + limits.maxClockSkewMs ||
+      age < -limits.maxClockSkewMs
+    ) {
+      return new StaleInviteError(age);
+    }
+    const bucket = this.inviteBuckets.get(invite.coordinator) ?? {
+      tokens: limits.perCoordinatorBurst,
+      at: now,
+    };
+    bucket.tokens = Math.min(
+      limits.perCoordinatorBurst,
+      bucket.tokens + (Math.max(0, now - bucket.at) / 1000) * limits.perCoordinatorPerSecond,
+    );
+    bucket.at = now;
+    this.inviteBuckets.set(invite.coordinator, bucket);
+    if (bucket.tokens < 1) return new InviteRateLimitError(invite.coordinator);
+    bucket.tokens -= 1;
+    return undefined;
+  }
+
+  /**
+   * Takes what a session must hold before it may run: the operation's participation record
+   * (durable) and, for DKLs23, a slot towards every peer on the pair state; then checks bans.
+   * On failure releases what it took and throws.
+   */
+  private async admit(job: SessionJob<unknown>, bucket: 'own' | 'foreign'): Promise<Lease[]> {
+    const leases: Lease[] = [];
+    try {
+      if (job.operation !== undefined && this.options.participation !== undefined) {
+        leases.push(await this.options.participation.begin(job.operation));
+      }
+      const pairState = job.pairState;
+      if (pairState !== undefined) {
+        pairState.assertUsable();
+        if (this.options.pairSlots !== undefined) {
+          const waitMs =
+            bucket === 'own'
+              ? (this.options.coordinatorSlotWaitMs ?? 4 * this.options.roundTimeoutMs)
+              : (this.options.participantSlotWaitMs ?? this.options.roundTimeoutMs / 5);
+          leases.push(
+            await this.options.pairSlots.acquire(pairState.key, pairState.peers, bucket, waitMs),
+          );
+        }
+        pairState.assertUsable(); // a ban may have come while waiting
+      }
+      return leases;
+    } catch (error) {
+      releaseAll(leases);
+      throw error;
+    }
+  }
+
   private async acceptInvite(invite: SessionInvite): Promise<InviteReply> {
     let job: SessionJob<unknown>;
+    let leases: Lease[];
     try {
       job = await this.options.prepare(invite);
     } catch (error) {
@@ -275,10 +442,22 @@ export class SessionHost implements PeerMessageHandler {
       );
       return { error: { code: failure.code, message: failure.message } };
     }
+    try {
+      leases = await this.admit(job, 'foreign');
+    } catch (error) {
+      job.dispose();
+      const failure = asMpcError(error);
+      this.options.log.warn(
+        { sessionId: invite.sessionId, code: failure.code, reason: failure.message },
+        'invite refused',
+      );
+      return { error: { code: failure.code, message: failure.message } };
+    }
     let active: ActiveSession;
     try {
-      active = this.register(invite, job, 'participant');
+      active = this.register(invite, job, 'participant', leases);
     } catch (error) {
+      releaseAll(leases);
       job.dispose();
       const failure = asMpcError(error);
       return { error: { code: failure.code, message: failure.message } };
@@ -379,7 +558,7 @@ export class SessionHost implements PeerMessageHandler {
         .sendControl(active.invite.coordinator, active.invite.sessionId, committed)
         .catch(() => undefined);
     } catch (error) {
-      this.fail(active, asMpcError(error));
+      await this.fail(active, asMpcError(error));
     }
   }
 
@@ -442,6 +621,8 @@ export class SessionHost implements PeerMessageHandler {
     kind: SessionKind;
     participants: readonly InviteParticipant[];
     request: Uint8Array;
+    /** Stream sequence of the client request (participants read it from JetStream). */
+    requestSeq: number;
     clientId: string | null;
     job: SessionJob<Result>;
     /** Wait for every participant's matching `done` (implied for two-phase jobs). */
@@ -457,15 +638,19 @@ export class SessionHost implements PeerMessageHandler {
       coordinator: this.options.self.nodeId,
       participants: params.participants,
       request: Buffer.from(params.request).toString('base64'),
+      requestSeq: params.requestSeq,
       clientId: params.clientId,
-      createdAt: Date.now(),
+      createdAt: this.now(),
       ...(params.reshare === undefined ? {} : { reshare: params.reshare }),
     };
     this.remember(sessionId);
     let active: ActiveSession;
+    let leases: Lease[] = [];
     try {
-      active = this.register(invite, job as SessionJob<unknown>, 'coordinator');
+      leases = await this.admit(job as SessionJob<unknown>, 'own');
+      active = this.register(invite, job as SessionJob<unknown>, 'coordinator', leases);
     } catch (error) {
+      releaseAll(leases);
       job.dispose();
       throw asMpcError(error);
     }
@@ -491,7 +676,7 @@ export class SessionHost implements PeerMessageHandler {
       return result;
     } catch (error) {
       const failure = asMpcError(error);
-      this.fail(active, failure);
+      await this.fail(active, failure);
       throw failure;
     }
   }
@@ -575,12 +760,44 @@ export class SessionHost implements PeerMessageHandler {
     });
   }
 
-  private fail(active: ActiveSession, error: MpcError): void {
+  /**
+   * A failed DKLs23 check against `peer`: the ban is recorded in memory at once, every other
+   * session with that peer is stopped locally (their next round or send finds the ban), and
+   * nothing about any of them is sent to anyone until the ban is durable.
+   */
+  private banPeer(peer: string, error: MpcError): void {
+    const bans = this.options.pairBans;
+    if (bans === undefined || this.banWrites.has(peer)) return;
+    const durable = bans.record(peer, error);
+    this.banWrites.set(peer, durable);
+    durable.catch(() => undefined); // awaited (and reported) by every fail() that waits on it
+    for (const other of this.sessions.values()) {
+      if (other.invite.participants.some((participant) => participant.nodeId === peer)) {
+        other.session.abort(new PeerBannedError(peer, other.invite.sessionId));
+      }
+    }
+  }
+
+  /** Resolves once every pending ban write that concerns this session's participants is done. */
+  private async banWritesOf(invite: SessionInvite): Promise<boolean> {
+    const writes = invite.participants
+      .map((participant) => this.banWrites.get(participant.nodeId))
+      .filter((write): write is Promise<void> => write !== undefined);
+    try {
+      await Promise.all(writes);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  private async fail(active: ActiveSession, error: MpcError): Promise<void> {
     if (active.ended) return;
     const { invite } = active;
     const peer = peerOf(error);
     if (error instanceof PeerUnavailableError) this.options.onPeerSuspect(error.peer);
     if (error instanceof ProtocolViolationError && error.peer !== undefined) {
+      if (this.options.pairBans?.isVerdict(error) === true) this.banPeer(error.peer, error);
       this.options.onProtocolViolation?.(error.peer, error);
     }
     this.options.log.warn(
@@ -593,6 +810,11 @@ export class SessionHost implements PeerMessageHandler {
       },
       'session aborted',
     );
+    active.session.abort(error);
+    this.end(active, error);
+    // The ban is durable before anything about this session leaves (a failed write means the
+    // process cannot promise the ban survives: the recorder stops it; send nothing).
+    if (!(await this.banWritesOf(invite))) return;
     if (!(error instanceof SessionAbortedError)) {
       const abort = signControl(this.options.self, {
         type: 'abort',
@@ -607,8 +829,6 @@ export class SessionHost implements PeerMessageHandler {
         }
       }
     }
-    active.session.abort(error);
-    this.end(active, error);
   }
 
   private end(active: ActiveSession, error: MpcError | undefined): void {
@@ -617,6 +837,7 @@ export class SessionHost implements PeerMessageHandler {
     clearTimeout(active.startTimer);
     clearTimeout(active.lifetimeTimer);
     this.sessions.delete(active.invite.sessionId);
+    releaseAll(active.leases);
     active.session.dispose();
     active.job.dispose();
     this.options.onSessionEnd?.(active.invite.kind, error);

@@ -42,10 +42,19 @@ export interface SessionInvite {
   readonly kind: SessionKind;
   readonly coordinator: string;
   readonly participants: readonly InviteParticipant[];
-  /** The client's request body, base64; every participant verifies it itself. */
+  /**
+   * The client's request body, base64. Participants do not take it on the coordinator's word:
+   * each reads the request at `requestSeq` from the request stream of `kind` itself (with its
+   * ClientID header) and refuses the invite when this copy differs (security review H1).
+   */
   readonly request: string;
+  /** JetStream sequence of the client request in the stream that serves `kind`. */
+  readonly requestSeq: number;
   readonly clientId: string | null;
-  /** Coordinator's clock (ms since epoch); receivers reject invites older than a minute. */
+  /**
+   * Coordinator's clock (ms since epoch); participants refuse invites older than
+   * `sessions.invite_max_age_ms` plus the tolerated clock skew, or dated beyond the skew.
+   */
   readonly createdAt: number;
   /** Present exactly on `kind: 'reshare'` invites. */
   readonly reshare?: ReshareInviteContext;

@@ -61,7 +61,10 @@ export interface Envelope {
   readonly header: EnvelopeHeader;
   /** Ciphertext (direct) or plaintext (broadcast). */
   readonly body: Uint8Array;
-  /** Ed25519 signature over header ‖ body (broadcast only; empty for direct). */
+  /**
+   * Ed25519 signature over header ‖ body: broadcasts always; direct envelopes are signed by
+   * the session layer too, so a receiver can check one that arrives before its channel keys.
+   */
   readonly signature: Uint8Array;
 }
 
