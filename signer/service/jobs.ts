@@ -18,7 +18,7 @@ import type { InviteParticipant, SessionInvite } from '../transport/control-mess
 import { checkReshareInvite } from './reshare-plan.ts';
 import { parallelDrivers } from '../session/parallel-driver.ts';
 import type { PartyDriver } from '../session/round-runner.ts';
-import type { EncodedKeygenResult, ProtocolDrivers } from './protocol-drivers.ts';
+import { deferParty, type EncodedKeygenResult, type ProtocolDrivers } from './protocol-drivers.ts';
 import type { EncodedReshareResult } from '../session/worker-messages.ts';
 import type { PeerBans } from './peer-bans.ts';
 import type { SessionJob } from '../session/session-host.ts';
@@ -186,13 +186,14 @@ export class JobFactory {
       threshold,
       sessionId: sessionIdBytes(sessionId),
     };
-    const [frost, dkls23] = await Promise.all([
-      drivers.create({ protocol: 'frost-keygen', options }),
-      drivers.create({ protocol: 'dkls23-keygen', options }),
-    ]);
-    const party = parallelDrivers(frost, dkls23);
+    const frost = deferParty(drivers, { protocol: 'frost-keygen', options });
+    const dkls23 = deferParty(drivers, { protocol: 'dkls23-keygen', options });
+    const party = parallelDrivers(frost.driver, dkls23.driver);
     return {
       party: mapResult(party, ([eddsa, ecdsa]) => ({ eddsa, ecdsa })),
+      bind: async (binding) => {
+        await Promise.all([frost.bind(binding), dkls23.bind(binding)]);
+      },
       async complete(keys) {
         const metadata = (keyType: KeyType, publicKey: Uint8Array): WalletMetadata => ({
           walletId: message.walletId,
@@ -254,7 +255,7 @@ export class JobFactory {
     if (record !== undefined && !checked.isDealer) wipeBytes(record.share);
     const newVersion = context.oldVersion + 1;
     const publicKey = new Uint8Array(Buffer.from(context.publicKey, 'hex'));
-    const party = await drivers.create({
+    const deferred = deferParty(drivers, {
       protocol: message.keyType === 'ed25519' ? 'frost-reshare' : 'dkls23-reshare',
       ...(share === undefined ? {} : { share }),
       options: {
@@ -268,6 +269,8 @@ export class JobFactory {
         sessionId: sessionIdBytes(invite.sessionId),
       },
     });
+    if (share !== undefined) wipeBytes(share);
+    const party = deferred.driver;
     const metadata: WalletMetadata = {
       walletId: message.walletId,
       keyType: message.keyType,
@@ -279,6 +282,7 @@ export class JobFactory {
     let staged = false;
     return {
       party,
+      bind: (binding) => deferred.bind(binding),
       async complete(result) {
         try {
           if (checked.isNewMember) {
@@ -344,7 +348,7 @@ export class JobFactory {
       if (message.keyType === 'ed25519') {
         const tweak =
           path.length === 0 ? undefined : deriveEd25519Child(publicKey, chainCode, path).tweak;
-        const party = await drivers.create({
+        const deferred = deferParty(drivers, {
           protocol: 'frost-sign',
           share: record.share,
           options: {
@@ -354,8 +358,10 @@ export class JobFactory {
             ...(tweak === undefined ? {} : { tweak }),
           },
         });
+        const party = deferred.driver;
         return {
           party: mapResult(party, (result) => ({ keyType: 'ed25519' as const, ...result })),
+          bind: (binding) => deferred.bind(binding),
           complete: async (result) => hexDigest(signatureBytes(result)),
           dispose: () => party.wipe(),
         };
@@ -366,7 +372,7 @@ export class JobFactory {
       assertUsable();
       const tweak =
         path.length === 0 ? undefined : deriveSecp256k1Child(publicKey, chainCode, path).tweak;
-      const party = await drivers.create({
+      const deferred = deferParty(drivers, {
         protocol: 'dkls23-sign',
         share: record.share,
         options: {
@@ -376,8 +382,10 @@ export class JobFactory {
           ...(tweak === undefined ? {} : { tweak }),
         },
       });
+      const party = deferred.driver;
       return {
         party: mapResult(party, (result) => ({ keyType: 'secp256k1' as const, ...result })),
+        bind: (binding) => deferred.bind(binding),
         complete: async (result) => hexDigest(signatureBytes(result)),
         dispose: () => party.wipe(),
         pairState: { key: pairStateKey(record.metadata), peers, assertUsable },

@@ -8,6 +8,7 @@
 import type { PartyDriver } from '../session/round-runner.ts';
 import type { PartyResultOf, PartySpec } from '../session/worker-messages.ts';
 import { createHostedParty } from '../session/worker-parties.ts';
+import { wipeBytes } from '../crypto/wipe.ts';
 import type { PartyWorkerPool } from '../session/worker-pool.ts';
 
 export type { EncodedKeygenResult, PartySpec } from '../session/worker-messages.ts';
@@ -39,5 +40,71 @@ export function pooledProtocolDrivers(pool: PartyWorkerPool): ProtocolDrivers {
       spec.protocol.startsWith('dkls23')
         ? pool.createDriver(spec)
         : Promise.resolve(localDriver(spec)),
+  };
+}
+
+/** Rounds of every hosted protocol (checked against the created party when it is bound). */
+export const PROTOCOL_ROUNDS = {
+  'frost-keygen': 2,
+  'dkls23-keygen': 2,
+  'frost-sign': 2,
+  'dkls23-sign': 3,
+  'frost-reshare': 2,
+  'dkls23-reshare': 2,
+} as const satisfies Record<PartySpec['protocol'], number>;
+
+/**
+ * A party whose protocol is created only once the session's binding id is known: the
+ * protocol's `sessionId` is the binding of every participant's fresh hello (security review
+ * L4, `signer/session/session-binding.ts`), which no single party, the coordinator included,
+ * chooses. `driver` can be handed to the session before; it refuses rounds until `bind`.
+ */
+export interface DeferredParty<Result> {
+  readonly driver: PartyDriver<Result>;
+  bind(binding: Uint8Array): Promise<void>;
+}
+
+export function deferParty<Spec extends PartySpec>(
+  drivers: ProtocolDrivers,
+  spec: Spec,
+): DeferredParty<PartyResultOf<Spec>> {
+  // Our own copy of the share: the caller wipes its bytes, the pool wipes the bound spec's.
+  const share =
+    'share' in spec && spec.share instanceof Uint8Array ? spec.share.slice() : undefined;
+  const rounds = PROTOCOL_ROUNDS[spec.protocol];
+  let inner: PartyDriver<PartyResultOf<Spec>> | undefined;
+  let wiped = false;
+  const bound = (): PartyDriver<PartyResultOf<Spec>> => {
+    if (inner === undefined) throw new Error('protocol party used before the session binding');
+    return inner;
+  };
+  return {
+    driver: {
+      rounds,
+      round: (index, input) => bound().round(index, input),
+      finish: (input) => bound().finish(input),
+      wipe: () => {
+        wiped = true;
+        if (share !== undefined) wipeBytes(share);
+        inner?.wipe();
+      },
+    },
+    async bind(binding) {
+      if (inner !== undefined || wiped) throw new Error('protocol party bound twice or after wipe');
+      const boundSpec = {
+        ...spec,
+        options: { ...spec.options, sessionId: binding },
+        ...(share === undefined ? {} : { share: share.slice() }),
+      } as Spec;
+      if (share !== undefined) wipeBytes(share);
+      const created = await drivers.create(boundSpec);
+      if (wiped || created.rounds !== rounds) {
+        created.wipe();
+        throw new Error(
+          wiped ? 'session ended before its party was created' : 'round count mismatch',
+        );
+      }
+      inner = created;
+    },
   };
 }

@@ -120,6 +120,9 @@ async function runSigning(options: { abortAfterFirstRound: boolean }) {
       (factories[index] as JobFactory).sign('session-1', message, participants),
     ),
   );
+  // The session layer binds every job to the session binding before round 0.
+  const binding = new TextEncoder().encode('session-1');
+  for (const job of jobs) await job.bind?.(binding);
   let rounds = 0;
   participants.forEach((participant, index) => {
     const job = jobs[index]!;

@@ -28,6 +28,7 @@ import {
 } from '../transport/secure-channel.ts';
 import { ProtocolViolationError } from './errors.ts';
 import { RoundRunner, type PartyDriver, type RoundNetwork } from './round-runner.ts';
+import { sessionBinding } from './session-binding.ts';
 
 /*
  * Envelopes that arrive before `start` (a fast peer's first round) are buffered only when they
@@ -49,6 +50,8 @@ export interface ParticipantSessionOptions<Result> {
   readonly shouldPause?: ((round: number) => boolean) | undefined;
   /** See `RoundRunnerOptions.gate`. */
   readonly gate?: (() => void) | undefined;
+  /** Creates the protocol party for the session binding (session-binding.ts) before round 0. */
+  readonly bind?: ((binding: Uint8Array) => Promise<void>) | undefined;
 }
 
 export class ParticipantSession<Result> {
@@ -105,19 +108,29 @@ export class ParticipantSession<Result> {
     if (this.started) throw new ProtocolViolationError('session started twice');
     this.started = true;
     const seen = new Set<string>();
+    const ephemeralKeys = new Map<string, Uint8Array>([
+      [this.options.self.nodeId, this.ephemeral.publicKey],
+    ]);
     for (const signed of hellos) {
       const hello = openControl(signed, this.options.roster);
       if (hello?.type !== 'hello' || hello.sessionId !== this.sessionId) {
         throw new ProtocolViolationError(`invalid hello in session ${this.sessionId}`, signed.from);
       }
       seen.add(hello.nodeId);
-      if (hello.nodeId === this.options.self.nodeId) continue;
+      if (hello.nodeId === this.options.self.nodeId) {
+        if (hello.ephemeralPublicKey !== this.hello().ephemeralPublicKey) {
+          throw new ProtocolViolationError(`start carries a foreign hello for this signer`);
+        }
+        continue;
+      }
       if (!this.runner.peers.includes(hello.nodeId)) {
         throw new ProtocolViolationError(
           `hello from non-participant ${hello.nodeId}`,
           hello.nodeId,
         );
       }
+      const peerKey = new Uint8Array(Buffer.from(hello.ephemeralPublicKey, 'base64'));
+      ephemeralKeys.set(hello.nodeId, peerKey);
       this.pairKeys.set(
         hello.nodeId,
         derivePairKeys({
@@ -125,13 +138,14 @@ export class ParticipantSession<Result> {
           selfNodeId: this.options.self.nodeId,
           selfKeyPair: this.ephemeral,
           peerNodeId: hello.nodeId,
-          peerEphemeralPublicKey: new Uint8Array(Buffer.from(hello.ephemeralPublicKey, 'base64')),
+          peerEphemeralPublicKey: peerKey,
         }),
       );
     }
     for (const peer of this.runner.peers) {
       if (!seen.has(peer)) throw new ProtocolViolationError(`missing hello from ${peer}`, peer);
     }
+    await this.options.bind?.(sessionBinding(this.sessionId, ephemeralKeys));
     const early = this.buffered;
     this.buffered = [];
     this.bufferedSlots.clear();

@@ -114,6 +114,11 @@ export interface SessionJob<Result> {
   commit?(): Promise<void>;
   /** Wipes everything the job holds. Called exactly once, success or not. */
   dispose(): void;
+  /**
+   * Creates the protocol party once the session binding (every participant's fresh hello,
+   * session-binding.ts) is known; `party` refuses rounds before. Absent: `party` is ready.
+   */
+  bind?(binding: Uint8Array): Promise<void>;
   /** DKLs23 jobs: the pairwise OT state the session uses (capped, gated by bans). */
   readonly pairState?: PairStateUse;
   /**
@@ -296,6 +301,12 @@ export class SessionHost implements PeerMessageHandler {
       roundTimeoutMs: this.roundTimeoutFor(invite.kind),
       probeIntervalMs: this.options.probeIntervalMs,
       ...(job.pairState === undefined ? {} : { gate: () => job.pairState?.assertUsable() }),
+      ...(job.bind === undefined
+        ? {}
+        : {
+            bind: (binding: Uint8Array) =>
+              (job.bind as (b: Uint8Array) => Promise<void>).call(job, binding),
+          }),
       shouldPause: (round) => {
         const pause = this.options.shouldPause?.(invite.kind, role, round) === true;
         if (pause) active.paused = true;
