@@ -98,7 +98,7 @@ export async function startSignerNode(config: SignerConfig, log: Logger): Promis
       'a roster is required: roster_file, or membership.roster_config_map with the kubernetes backend',
     );
   }
-  const store = await ShareStore.open({ dataDir: config.dataDir, kek: secrets.kek });
+  const store = await ShareStore.open({ dataDir: config.dataDir, kek: secrets.kek, log });
   wipeBytes(secrets.kek);
   const metrics = createSignerMetrics(config.nodeId);
 

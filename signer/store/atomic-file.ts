@@ -78,6 +78,38 @@ export async function writeFileAtomic(
 }
 
 /**
+ * Destroys a small secret file (a wrapped data key): overwrites its bytes in place with random
+ * bytes, fsyncs, then unlinks it. False when it did not exist. The caller fsyncs the directory
+ * to make the unlink durable. Overwriting is best effort below the file system (copy-on-write
+ * file systems and flash translation layers may keep old blocks); the unlink is what removes
+ * the key from every later snapshot of the file system.
+ */
+export async function destroyFile(path: string): Promise<boolean> {
+  let handle;
+  try {
+    handle = await open(path, 'r+');
+  } catch (error) {
+    if (errnoOf(error) === 'ENOENT') return false;
+    throw error;
+  }
+  try {
+    const { size } = await handle.stat();
+    if (size > 0 && size <= MAX_STORE_FILE_BYTES) {
+      await handle.write(randomBytes(size), 0, size, 0);
+      await handle.sync();
+    }
+  } finally {
+    await handle.close();
+  }
+  try {
+    await unlink(path);
+  } catch (error) {
+    if (errnoOf(error) !== 'ENOENT') throw error;
+  }
+  return true;
+}
+
+/**
  * Places the complete file `temp` at `path` only if `path` does not exist (hard link: atomic
  * on POSIX). `temp` may remain; the caller removes it and fsyncs the directory.
  */

@@ -13,6 +13,7 @@ import {
   StoreReadError,
   StoreWriteError,
 } from './index.ts';
+import { FORMAT_DATA_KEY } from './seal.ts';
 
 let dir: string;
 const stores: ShareStore[] = [];
@@ -39,8 +40,9 @@ async function openStore(name: string): Promise<ShareStore> {
 async function populatedStore(): Promise<ShareStore> {
   const store = await openStore('source');
   await store.put({ walletId: 'w1', keyType: 'ed25519', version: 1 }, record('w1-ed-1'));
+  await store.setCurrentVersion('w1', 'ed25519', 1);
+  // Staged (a reshare not yet committed): newer than the current version, so exported.
   await store.put({ walletId: 'w1', keyType: 'ed25519', version: 2 }, record('w1-ed-2'));
-  await store.setCurrentVersion('w1', 'ed25519', 2);
   await store.put({ walletId: 'w1', keyType: 'secp256k1', version: 1 }, randomBytes(5000));
   await store.setCurrentVersion('w1', 'secp256k1', 1);
   await store.put({ walletId: '../ü'.repeat(20), keyType: 'ed25519', version: 0 }, record('odd'));
@@ -104,6 +106,47 @@ describe('backup archive', () => {
     const restored = await ShareStore.open({ dataDir, kek });
     stores.push(restored);
     expect(await snapshot(restored)).toEqual(await snapshot(source));
+  });
+
+  it('backup, reshare, restore, load: archives hold no retired version, and are re-sealed', async () => {
+    const source = await openStore('source');
+    const w = { walletId: 'w', keyType: 'secp256k1' } as const;
+    await source.put({ ...w, version: 1 }, record('old-committee'));
+    await source.setCurrentVersion('w', 'secp256k1', 1);
+    const before = join(dir, 'before-reshare.mpcbak');
+    await exportBackup(source, before, backupKey);
+    const sourceDir = join(dir, 'source', 'shares', Buffer.from('w').toString('hex'), w.keyType);
+    const v1 = await Promise.all(['v1.share', 'v1.key'].map((f) => readFile(join(sourceDir, f))));
+    await source.put({ ...w, version: 2 }, record('new-committee'));
+    await source.setCurrentVersion('w', 'secp256k1', 2);
+    // Even a retired version left whole (a crash before its retirement) is not exported.
+    await writeFile(join(sourceDir, 'v1.share'), v1[0]!);
+    await writeFile(join(sourceDir, 'v1.key'), v1[1]!);
+    const after = join(dir, 'after-reshare.mpcbak');
+    expect(await exportBackup(source, after, backupKey)).toEqual({
+      wallets: 1,
+      shares: 1,
+      pointers: 1,
+    });
+
+    const restored = await openStore('restored');
+    expect(await importBackup(after, restored, backupKey)).toMatchObject({ shares: 1 });
+    expect(await restored.listVersions('w', 'secp256k1')).toEqual([2]);
+    expect(await restored.currentVersion('w', 'secp256k1')).toBe(2);
+    expect(await restored.get({ ...w, version: 2 })).toEqual(record('new-committee'));
+    // Sealed under a data key of the restored store, not carried over from the source.
+    const keyTypeDir = join(dir, 'restored', 'shares', Buffer.from('w').toString('hex'), w.keyType);
+    expect((await readdir(keyTypeDir)).sort()).toEqual(['current', 'v2.key', 'v2.share']);
+    expect((await readFile(join(keyTypeDir, 'v2.share')))[4]).toBe(FORMAT_DATA_KEY);
+
+    // The archive from before the reshare still holds the old committee's share (README).
+    const old = await openStore('old');
+    await importBackup(before, old, backupKey);
+    expect(await old.get({ ...w, version: 1 })).toEqual(record('old-committee'));
+    // Restoring the newer archive over it retires that share for good.
+    await importBackup(after, old, backupKey);
+    expect(await old.listVersions('w', 'secp256k1')).toEqual([2]);
+    expect(await old.get({ ...w, version: 1 })).toBeUndefined();
   });
 
   it('refuses to overwrite an existing archive and leaves no temp file', async () => {

@@ -20,6 +20,13 @@
  *
  * Both functions need the store open, hence the signer stopped (the store lock), which is
  * also what makes the export a consistent snapshot.
+ *
+ * An archive carries share records, not the store's wrapped data keys: it is readable with
+ * the backup key alone, and a restore seals every record under a fresh data key of the
+ * target store (and its KEK). So retiring a version in a store (crypto-shredding, see
+ * share-store.ts) cannot reach archives: an archive taken before a reshare keeps the old
+ * committee's shares for as long as the archive and its backup key exist. Versions older
+ * than the current one (retired, awaiting recovery after a crash) are not exported.
  */
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
 import { open, unlink, type FileHandle } from 'node:fs/promises';
@@ -183,7 +190,9 @@ export async function exportBackup(
       for (const walletId of await store.listWallets()) {
         wallets++;
         for (const keyType of ['ed25519', 'secp256k1'] as const) {
+          const current = await store.currentVersion(walletId, keyType);
           for (const version of await store.listVersions(walletId, keyType)) {
+            if (current !== undefined && version < current) continue; // retired
             const record = await store.get({ walletId, keyType, version });
             if (record === undefined) continue;
             const frame = new FrameEncoder()
@@ -201,7 +210,6 @@ export async function exportBackup(
             }
             shares++;
           }
-          const current = await store.currentVersion(walletId, keyType);
           if (current !== undefined) {
             const frame = new FrameEncoder().u8(FRAME_POINTER).text(walletId).text(keyType);
             await writeFrame(frame.u32(current).finish(), false);

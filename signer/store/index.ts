@@ -12,4 +12,4 @@ export {
   StoreWriteError,
 } from './errors.ts';
 export { MAX_WALLET_ID_BYTES, type ShareKeyType, type ShareRef } from './layout.ts';
-export { ShareStore, type ShareStoreOptions } from './share-store.ts';
+export { ShareStore, type ShareStoreOptions, type StoreLog } from './share-store.ts';

@@ -1,9 +1,12 @@
 /**
  * On-disk layout of the share store and validation of share references. Pure.
  *
- *   <dataDir>/store.lock                          lock file (pid of the owning process)
+ *   <dataDir>/store.lock                          lock file (owner record, data-dir-lock.ts)
  *   <dataDir>/store.kek-check                     sealed marker: detects a wrong KEK at open
- *   <dataDir>/shares/<wallet dir>/<key type>/v<version>.share    one sealed share record
+ *   <dataDir>/shares/<wallet dir>/<key type>/v<version>.share    share record, sealed under
+ *                                                 the version's data key
+ *   <dataDir>/shares/<wallet dir>/<key type>/v<version>.key      that data key, wrapped
+ *                                                 under the KEK; destroyed on retirement
  *   <dataDir>/shares/<wallet dir>/<key type>/current             sealed current-version pointer
  *   <dataDir>/shares/<wallet dir>/wallet-id       only for hashed wallet dirs (see below)
  *
@@ -103,10 +106,23 @@ export function versionFileName(version: number): string {
   return `v${version}.share`;
 }
 
+export function dataKeyFileName(version: number): string {
+  return `v${version}.key`;
+}
+
 /** The version of a share file name, or undefined for anything else (temp files, pointer). */
 export function versionFromFileName(name: string): number | undefined {
-  const match = /^v(0|[1-9][0-9]{0,9})\.share$/.exec(name);
-  if (match === null) return undefined;
+  return versionFromName(name, 'share');
+}
+
+/** The version of a data-key file name, or undefined for anything else. */
+export function versionFromKeyFileName(name: string): number | undefined {
+  return versionFromName(name, 'key');
+}
+
+function versionFromName(name: string, extension: 'share' | 'key'): number | undefined {
+  const match = /^v(0|[1-9][0-9]{0,9})\.([a-z]+)$/.exec(name);
+  if (match === null || match[2] !== extension) return undefined;
   const version = Number(match[1]);
   return version <= MAX_VERSION ? version : undefined;
 }

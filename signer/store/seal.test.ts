@@ -2,7 +2,17 @@ import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { DataCorruptionError } from './errors.ts';
-import { deriveStoreKey, encodeContext, seal, SEAL_OVERHEAD, unseal } from './seal.ts';
+import {
+  deriveStoreKey,
+  encodeContext,
+  FORMAT_DATA_KEY,
+  FORMAT_STORE_KEY,
+  newDataKey,
+  seal,
+  SEAL_OVERHEAD,
+  sealedFormat,
+  unseal,
+} from './seal.ts';
 
 describe('seal', () => {
   it('encodes context fields unambiguously (equal bytes only for equal field lists)', () => {
@@ -31,5 +41,19 @@ describe('seal', () => {
     const otherKey = deriveStoreKey(new Uint8Array(randomBytes(32)));
     expect(() => unseal(otherKey, ['share', 'w', 1], sealed, 'test')).toThrow(DataCorruptionError);
     expect(seal(key, ['x'], plaintext)).not.toEqual(seal(key, ['x'], plaintext)); // fresh nonces
+  });
+
+  it('binds the format byte: a file opens only as the format it was sealed with', () => {
+    const key = newDataKey();
+    const sealed = seal(key, ['share', 'w', 1], Uint8Array.of(1, 2, 3), FORMAT_DATA_KEY);
+    expect(sealedFormat(sealed)).toBe(FORMAT_DATA_KEY);
+    expect(unseal(key, ['share', 'w', 1], sealed, 't', FORMAT_DATA_KEY)).toEqual(
+      Uint8Array.of(1, 2, 3),
+    );
+    expect(() => unseal(key, ['share', 'w', 1], sealed, 't')).toThrow(/unknown format 2/);
+    const relabelled = Uint8Array.from(sealed);
+    relabelled[4] = FORMAT_STORE_KEY;
+    expect(() => unseal(key, ['share', 'w', 1], relabelled, 't')).toThrow(/authentication/);
+    expect(sealedFormat(Uint8Array.of(1, 2))).toBeUndefined();
   });
 });

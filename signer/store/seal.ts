@@ -1,21 +1,31 @@
 /**
- * Sealed-file format shared by share records, pointers and the KEK check. Pure.
+ * Sealed-file format shared by share records, data keys, pointers and the KEK check. Pure.
  *
- *   "MPCS" (4 bytes) ‖ format = 1 (1 byte) ‖ nonce (12 random bytes) ‖ ciphertext ‖ tag (16)
+ *   "MPCS" (4 bytes) ‖ format (1 byte) ‖ nonce (12 random bytes) ‖ ciphertext ‖ tag (16)
  *
- * AES-256-GCM under a store key derived from the KEK with HKDF-SHA256 (so the KEK itself
- * encrypts nothing directly). The GCM additional data is the 5-byte header followed by the
- * caller's context fields, each length-prefixed (u32 big-endian length ‖ bytes) so that no
- * two different field lists produce the same bytes. Share records use the fields
- * ("share", walletId UTF-8, keyType, version u32), so a file moved to another wallet, key
- * type or version fails to open.
+ * AES-256-GCM. Format 1 (`FORMAT_STORE_KEY`) is sealed under the store key, derived from the
+ * KEK with HKDF-SHA256 (so the KEK itself encrypts nothing directly): pointers, the KEK check,
+ * wrapped data keys, and share records written before per-version data keys existed.
+ * Format 2 (`FORMAT_DATA_KEY`) is a share record sealed under its own random 32-byte data key,
+ * which is stored wrapped (format 1) in a separate file and destroyed when the version is
+ * retired (crypto-shredding, see share-store.ts).
+ *
+ * The GCM additional data is the 5-byte header (so the format byte cannot be changed)
+ * followed by the caller's context fields, each length-prefixed (u32 big-endian length ‖
+ * bytes) so that no two different field lists produce the same bytes. Share records use
+ * ("share", walletId UTF-8, keyType, version u32) and data keys ("data-key", walletId UTF-8,
+ * keyType, version u32), so a file moved to another wallet, key type or version fails to open.
  */
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
 import { wipeBytes } from '../crypto/wipe.ts';
 import { DataCorruptionError } from './errors.ts';
 
 const MAGIC = Buffer.from('MPCS', 'ascii');
-const FORMAT = 1;
+/** Sealed directly under the store key. */
+export const FORMAT_STORE_KEY = 1;
+/** A share record sealed under its own data key. */
+export const FORMAT_DATA_KEY = 2;
+export const DATA_KEY_LENGTH = 32;
 const HEADER_LENGTH = MAGIC.length + 1;
 const NONCE_LENGTH = 12;
 const TAG_LENGTH = 16;
@@ -49,17 +59,28 @@ export function encodeContext(fields: readonly ContextField[]): Uint8Array {
   return new Uint8Array(out.buffer, out.byteOffset, out.length);
 }
 
-function header(): Buffer {
-  return Buffer.concat([MAGIC, Buffer.of(FORMAT)]);
+/** A fresh random data key for one share version. The caller wipes it. */
+export function newDataKey(): Uint8Array {
+  return new Uint8Array(randomBytes(DATA_KEY_LENGTH));
 }
 
-/** Seals `plaintext`; the result is the whole file. */
+/** The format byte of a sealed file, or undefined when it is not one (too short, no magic). */
+export function sealedFormat(sealed: Uint8Array): number | undefined {
+  const file = Buffer.from(sealed.buffer, sealed.byteOffset, sealed.byteLength);
+  if (file.length < SEAL_OVERHEAD || !file.subarray(0, MAGIC.length).equals(MAGIC)) {
+    return undefined;
+  }
+  return file[MAGIC.length];
+}
+
+/** Seals `plaintext` with the given format byte (default: store key); the result is the whole file. */
 export function seal(
   key: Uint8Array,
   context: readonly ContextField[],
   plaintext: Uint8Array,
+  format: number = FORMAT_STORE_KEY,
 ): Uint8Array {
-  const head = header();
+  const head = Buffer.concat([MAGIC, Buffer.of(format)]);
   const nonce = randomBytes(NONCE_LENGTH);
   const cipher = createCipheriv('aes-256-gcm', key, nonce, { authTagLength: TAG_LENGTH });
   cipher.setAAD(Buffer.concat([head, encodeContext(context)]));
@@ -68,20 +89,21 @@ export function seal(
 }
 
 /**
- * Opens a sealed file; throws `DataCorruptionError` (naming `what`) when it is malformed or
- * fails authentication. The caller wipes the result.
+ * Opens a sealed file of the given format; throws `DataCorruptionError` (naming `what`) when
+ * it is malformed, of another format, or fails authentication. The caller wipes the result.
  */
 export function unseal(
   key: Uint8Array,
   context: readonly ContextField[],
   sealed: Uint8Array,
   what: string,
+  format: number = FORMAT_STORE_KEY,
 ): Uint8Array {
   const file = Buffer.from(sealed.buffer, sealed.byteOffset, sealed.byteLength);
   if (file.length < SEAL_OVERHEAD || !file.subarray(0, MAGIC.length).equals(MAGIC)) {
     throw new DataCorruptionError(`${what} is not a sealed store file`);
   }
-  if (file[MAGIC.length] !== FORMAT) {
+  if (file[MAGIC.length] !== format) {
     throw new DataCorruptionError(`${what} has unknown format ${file[MAGIC.length]}`);
   }
   const nonce = file.subarray(HEADER_LENGTH, HEADER_LENGTH + NONCE_LENGTH);

@@ -1,6 +1,16 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readdir, readFile, rm, stat, writeFile, copyFile } from 'node:fs/promises';
+import {
+  copyFile,
+  link,
+  mkdir,
+  mkdtemp,
+  readdir,
+  readFile,
+  rm,
+  stat,
+  writeFile,
+} from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -15,7 +25,9 @@ import {
   StoreWriteError,
   type ShareRef,
 } from './index.ts';
+import { exists } from './atomic-file.ts';
 import { walletDirName, walletIdBytes } from './layout.ts';
+import { deriveStoreKey, FORMAT_DATA_KEY, FORMAT_STORE_KEY, seal, unseal } from './seal.ts';
 
 let parent: string;
 let dataDir: string;
@@ -118,13 +130,19 @@ describe('ShareStore', () => {
       if (result.status === 'rejected') expect(result.reason).toBeInstanceOf(KeyAlreadyExistsError);
     }
     await Promise.all(
-      Array.from({ length: 10 }, (_, i) =>
-        store
-          .put(ref('many', i + 1), record(`v${i + 1}`))
-          .then(() => store.setCurrentVersion('many', 'ed25519', i + 1)),
-      ),
+      Array.from({ length: 10 }, (_, i) => store.put(ref('many', i + 1), record(`v${i + 1}`))),
     );
     expect(await store.listVersions('many', 'ed25519')).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    // Concurrent switches: whichever lands last is current, and no version older than it stays.
+    await Promise.all(
+      Array.from({ length: 10 }, (_, i) => store.setCurrentVersion('many', 'ed25519', i + 1)),
+    );
+    const current = (await store.currentVersion('many', 'ed25519'))!;
+    const left = await store.listVersions('many', 'ed25519');
+    expect(left[0]).toBe(current);
+    for (const version of left) {
+      expect(await store.get(ref('many', version))).toEqual(record(`v${version}`));
+    }
   });
 
   it('keeps a current-version pointer that only points at stored versions', async () => {
@@ -345,6 +363,218 @@ describe('ShareStore', () => {
     });
   });
 
+  describe('crypto-shredding of retired versions', () => {
+    const keyFile = (walletId: string, version: number): string =>
+      shareFile(walletId, 'ed25519', version).replace(/\.share$/, '.key');
+
+    /** Every way the KEK could open a sealed share: its store key, and every data key left. */
+    async function openWithAnyKey(sealed: Uint8Array, walletId: string, version: number) {
+      const context = ['share', walletIdBytes(walletId), 'ed25519', version];
+      const storeKey = deriveStoreKey(kek);
+      const dataKeys: Uint8Array[] = [];
+      for (const name of await readdir(join(shareFile(walletId, 'ed25519', 0), '..'))) {
+        const match = /^v(\d+)\.key$/.exec(name);
+        if (match === null) continue;
+        const wrapped = await readFile(join(shareFile(walletId, 'ed25519', 0), '..', name));
+        const keyContext = ['data-key', walletIdBytes(walletId), 'ed25519', Number(match[1])];
+        dataKeys.push(unseal(storeKey, keyContext, wrapped, 'key'));
+      }
+      const opened: Uint8Array[] = [];
+      for (const [key, format] of [
+        [storeKey, FORMAT_STORE_KEY],
+        ...dataKeys.map((k) => [k, FORMAT_DATA_KEY] as const),
+      ] as const) {
+        try {
+          opened.push(unseal(key, context, sealed, 'share', format));
+        } catch (error) {
+          expect(error).toBeInstanceOf(DataCorruptionError);
+        }
+      }
+      return { opened, dataKeys: dataKeys.length };
+    }
+
+    it('a superseded version cannot be opened from a later copy of its file, even with the KEK', async () => {
+      const store = await openStore();
+      await store.put(ref('w', 1), record('old-committee-share'));
+      await store.setCurrentVersion('w', 'ed25519', 1);
+      // A snapshot copy of v1's share, and a hard link to its key file (same blocks on disk).
+      const snapshot = await readFile(shareFile('w', 'ed25519', 1));
+      const keyBlocks = join(parent, 'key-blocks');
+      await link(keyFile('w', 1), keyBlocks);
+      const wrappedBefore = await readFile(keyBlocks);
+
+      await store.put(ref('w', 2), record('new-committee-share'));
+      await store.setCurrentVersion('w', 'ed25519', 2);
+
+      expect(await store.listVersions('w', 'ed25519')).toEqual([2]);
+      expect(await exists(keyFile('w', 1))).toBe(false);
+      // The key's bytes were overwritten in place before the unlink.
+      const wrappedAfter = await readFile(keyBlocks);
+      expect(wrappedAfter.length).toBe(wrappedBefore.length);
+      expect(wrappedAfter.equals(wrappedBefore)).toBe(false);
+      expect(() =>
+        unseal(
+          deriveStoreKey(kek),
+          ['data-key', walletIdBytes('w'), 'ed25519', 1],
+          wrappedAfter,
+          'k',
+        ),
+      ).toThrow(DataCorruptionError);
+      // The share file put back where it was, as a snapshot taken after retirement has it.
+      await writeFile(shareFile('w', 'ed25519', 1), snapshot);
+      const error = await rejection(store.get(ref('w', 1)));
+      expect(error).toBeInstanceOf(DataCorruptionError);
+      expect(error.message).toContain('no data key');
+      const attempt = await openWithAnyKey(snapshot, 'w', 1);
+      expect(attempt.dataKeys).toBe(1); // v2's key was tried too
+      expect(attempt.opened).toEqual([]);
+      // The current version still opens, before and after a reopen.
+      expect(await store.get(ref('w', 2))).toEqual(record('new-committee-share'));
+      await store.close();
+      const again = await openStore();
+      expect(await again.get(ref('w', 2))).toEqual(record('new-committee-share'));
+    });
+
+    it('a deleted (retired) version is shredded the same way; newer staged versions are kept', async () => {
+      const store = await openStore();
+      for (const version of [1, 2, 3]) await store.put(ref('w', version), record(`v${version}`));
+      await store.setCurrentVersion('w', 'ed25519', 2);
+      expect(await store.listVersions('w', 'ed25519')).toEqual([2, 3]);
+      const staged = await readFile(shareFile('w', 'ed25519', 3));
+      expect(await store.deleteVersion(ref('w', 3))).toBe(true);
+      expect(await exists(keyFile('w', 3))).toBe(false);
+      await writeFile(shareFile('w', 'ed25519', 3), staged);
+      expect(await rejection(store.get(ref('w', 3)))).toBeInstanceOf(DataCorruptionError);
+      expect((await openWithAnyKey(staged, 'w', 3)).opened).toEqual([]);
+      // A retired version cannot be made current again.
+      expect(await rejection(store.setCurrentVersion('w', 'ed25519', 3))).toBeInstanceOf(
+        KeyNotFoundError,
+      );
+      expect(await store.get(ref('w', 2))).toEqual(record('v2'));
+    });
+
+    it('seals each version under its own data key, in a file apart from the share', async () => {
+      const store = await openStore();
+      await store.put(ref('w', 1), record('same'));
+      await store.put(ref('w', 2), record('same'));
+      const share = await readFile(shareFile('w', 'ed25519', 1));
+      expect(share[4]).toBe(FORMAT_DATA_KEY);
+      expect(() =>
+        unseal(deriveStoreKey(kek), ['share', walletIdBytes('w'), 'ed25519', 1], share, 's'),
+      ).toThrow(DataCorruptionError);
+      // Swapping the key files of two versions makes both fail: keys are bound to versions.
+      const [k1, k2] = [await readFile(keyFile('w', 1)), await readFile(keyFile('w', 2))];
+      await writeFile(keyFile('w', 1), k2);
+      await writeFile(keyFile('w', 2), k1);
+      expect(await rejection(store.get(ref('w', 1)))).toBeInstanceOf(DataCorruptionError);
+      expect(await rejection(store.get(ref('w', 2)))).toBeInstanceOf(DataCorruptionError);
+    });
+
+    it('finishes a retirement a crash interrupted, and destroys keys without shares, at open', async () => {
+      const store = await openStore();
+      await store.put(ref('w', 1), record('v1'));
+      await store.setCurrentVersion('w', 'ed25519', 1);
+      const v1 = [await readFile(shareFile('w', 'ed25519', 1)), await readFile(keyFile('w', 1))];
+      await store.put(ref('w', 2), record('v2'));
+      await store.setCurrentVersion('w', 'ed25519', 2);
+      await store.close();
+      // The state a crash right after the pointer switch leaves: v1 complete, v2 current; plus
+      // the key file a crash in the middle of a put leaves.
+      await writeFile(shareFile('w', 'ed25519', 1), v1[0]!);
+      await writeFile(keyFile('w', 1), v1[1]!);
+      await writeFile(keyFile('w', 7), v1[1]!);
+      const logged: unknown[] = [];
+      const log = { info: (fields: object) => logged.push(fields), warn: () => undefined };
+      const again = await ShareStore.open({ dataDir, kek, log });
+      open.push(again);
+      expect(logged).toEqual([{ migrated: 0, retired: 1, orphanKeys: 1 }]);
+      expect(await again.listVersions('w', 'ed25519')).toEqual([2]);
+      for (const version of [1, 7]) expect(await exists(keyFile('w', version))).toBe(false);
+      expect(await again.get(ref('w', 2))).toEqual(record('v2'));
+    });
+
+    it('opens a store written by the earlier format (shares under the KEK) and migrates it', async () => {
+      const fixture = JSON.parse(
+        await readFile(join(import.meta.dirname, 'testdata', 'legacy-store-v1.json'), 'utf8'),
+      ) as { kek: string; files: Record<string, string> };
+      for (const [path, base64] of Object.entries(fixture.files)) {
+        await mkdir(join(dataDir, path, '..'), { recursive: true });
+        await writeFile(join(dataDir, path), Buffer.from(base64, 'base64'));
+      }
+      kek = new Uint8Array(Buffer.from(fixture.kek, 'hex'));
+      const long = 'w'.repeat(150);
+      const legacyShare = await readFile(shareFile('legacy-wallet', 'ed25519', 2));
+      expect(legacyShare[4]).toBe(FORMAT_STORE_KEY);
+      const logged: unknown[] = [];
+      const log = { info: (fields: object) => logged.push(fields), warn: () => undefined };
+      const store = await ShareStore.open({ dataDir, kek, log });
+      open.push(store);
+      // Four live versions migrated; v1, older than the current v2, was retired.
+      expect(logged).toEqual([{ migrated: 4, retired: 1, orphanKeys: 0 }]);
+      expect(await store.listWallets()).toEqual(['legacy-wallet', 'staged-only', long].sort());
+      expect(await store.currentVersion('legacy-wallet', 'ed25519')).toBe(2);
+      expect(await store.get(ref('legacy-wallet', 2))).toEqual(record('ed-v2'));
+      expect(await store.get(ref('legacy-wallet', 1))).toBeUndefined();
+      expect(await store.get(ref('legacy-wallet', 1, 'secp256k1'))).toEqual(record('ecdsa-v1'));
+      expect(await store.currentVersion(long, 'ed25519')).toBe(0);
+      expect(await store.get(ref(long, 0))).toEqual(record('long-v0'));
+      expect(await store.currentVersion('staged-only', 'secp256k1')).toBeUndefined();
+      expect(await store.get(ref('staged-only', 3, 'secp256k1'))).toEqual(record('staged-v3'));
+      for (const [walletId, version] of [
+        ['legacy-wallet', 2],
+        [long, 0],
+      ] as const) {
+        expect((await readFile(shareFile(walletId, 'ed25519', version)))[4]).toBe(FORMAT_DATA_KEY);
+      }
+      // Migrated versions are shredded like any other: the next version retires v2 for good.
+      const migrated = await readFile(shareFile('legacy-wallet', 'ed25519', 2));
+      await store.put(ref('legacy-wallet', 3), record('ed-v3'));
+      await store.setCurrentVersion('legacy-wallet', 'ed25519', 3);
+      await writeFile(shareFile('legacy-wallet', 'ed25519', 2), migrated);
+      expect(await rejection(store.get(ref('legacy-wallet', 2)))).toBeInstanceOf(
+        DataCorruptionError,
+      );
+      expect((await openWithAnyKey(migrated, 'legacy-wallet', 2)).opened).toEqual([]);
+      await store.deleteVersion(ref('legacy-wallet', 2));
+      // A clean store reopens without any recovery work.
+      await store.close();
+      logged.length = 0;
+      open.push(await ShareStore.open({ dataDir, kek, log }));
+      expect(logged).toEqual([]);
+    });
+
+    it('opens despite foreign or damaged entries under shares/, reporting them', async () => {
+      const store = await openStore();
+      await store.put(ref('w', 1), record('v1'));
+      await store.setCurrentVersion('w', 'ed25519', 1);
+      await store.close();
+      await writeFile(join(dataDir, 'shares', 'abcd'), 'a file where a directory belongs');
+      const hashed = join(dataDir, 'shares', `h${'0'.repeat(64)}`);
+      await mkdir(hashed);
+      await writeFile(join(hashed, 'wallet-id'), `${Buffer.from('not this').toString('hex')}\n`);
+      const warned: unknown[] = [];
+      const log = { info: () => undefined, warn: (fields: object) => warned.push(fields) };
+      const again = await ShareStore.open({ dataDir, kek, log });
+      open.push(again);
+      expect(warned).toEqual([{ directory: `h${'0'.repeat(64)}` }]);
+      expect(await again.get(ref('w', 1))).toEqual(record('v1'));
+    });
+
+    it('still reads an earlier-format share that was not migrated (crash mid-migration)', async () => {
+      const store = await openStore();
+      await store.put(ref('w', 1), record('v1'));
+      await store.setCurrentVersion('w', 'ed25519', 1);
+      // What the earlier code wrote for v1, beside the key file a migration wrote first.
+      const earlier = seal(
+        deriveStoreKey(kek),
+        ['share', walletIdBytes('w'), 'ed25519', 1],
+        record('v1'),
+      );
+      await writeFile(shareFile('w', 'ed25519', 1), earlier);
+      expect(await store.get(ref('w', 1))).toEqual(record('v1'));
+    });
+  });
+
   describe('listing and deleting', () => {
     it('lists versions, wallets and retires old versions but never the current one', async () => {
       const store = await openStore();
@@ -352,19 +582,19 @@ describe('ShareStore', () => {
       for (const walletId of ['a', long]) {
         await store.put(ref(walletId, 1), record('1'));
         await store.put(ref(walletId, 2), record('2'));
-        await store.setCurrentVersion(walletId, 'ed25519', 2);
+        await store.setCurrentVersion(walletId, 'ed25519', 1);
       }
       expect(await store.listWallets()).toEqual(['a', long]);
       expect(await store.listVersions('a', 'ed25519')).toEqual([1, 2]);
       expect(await store.listVersions('a', 'secp256k1')).toEqual([]);
       expect(await store.hasWallet('nope')).toBe(false);
 
-      const refused = await rejection(store.deleteVersion(ref('a', 2)));
+      const refused = await rejection(store.deleteVersion(ref('a', 1)));
       expect(refused).toBeInstanceOf(StoreWriteError);
-      expect(await store.deleteVersion(ref('a', 1))).toBe(true);
-      expect(await store.deleteVersion(ref('a', 1))).toBe(false);
-      expect(await store.listVersions('a', 'ed25519')).toEqual([2]);
-      expect(await store.get(ref('a', 1))).toBeUndefined();
+      expect(await store.deleteVersion(ref('a', 2))).toBe(true);
+      expect(await store.deleteVersion(ref('a', 2))).toBe(false);
+      expect(await store.listVersions('a', 'ed25519')).toEqual([1]);
+      expect(await store.get(ref('a', 2))).toBeUndefined();
 
       // A wallet without pointer whose last version goes disappears entirely, hashed or not.
       for (const walletId of ['gone', 'g'.repeat(150)]) {

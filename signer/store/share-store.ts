@@ -6,10 +6,24 @@
  * Guarantees:
  * - Durability: every write is atomic and fsynced (see atomic-file.ts); after a crash a file
  *   holds the old or the new contents, temp files are ignored.
- * - Confidentiality and integrity: AES-256-GCM under a key derived from the KEK, bound to
- *   (wallet id, key type, version), so tampered or swapped files fail with
- *   `DataCorruptionError` (ERROR_DATA_CORRUPTION). A wrong KEK is detected at `open`.
- * - Exclusivity: `open` takes a lock file that refuses a second process (data-dir-lock.ts).
+ * - Confidentiality and integrity: each version's record is sealed (AES-256-GCM) under its own
+ *   random data key; the data key is sealed under a key derived from the KEK in a separate
+ *   `v<version>.key` file. Both are bound to (wallet id, key type, version), so tampered or
+ *   swapped files fail with `DataCorruptionError` (ERROR_DATA_CORRUPTION). A wrong KEK is
+ *   detected at `open`.
+ * - Crypto-shredding (security finding L2): a version stops being readable for good when it is
+ *   retired — `setCurrentVersion` retires every older version, `deleteVersion` the one named.
+ *   Its data key file is overwritten, unlinked and the directory fsynced before the share file
+ *   is unlinked, so a copy of the share file taken later (a disk or volume snapshot) cannot be
+ *   opened even with the KEK. Copies taken while the version was live (snapshots, backups)
+ *   still hold both files: nothing can reach those.
+ * - Recovery at `open`: work a crash interrupted is finished — versions older than the current
+ *   one are retired, data keys without a share are destroyed — and share files written by the
+ *   earlier format (sealed directly under the KEK-derived key, no data key) are re-sealed
+ *   under a fresh data key. Only directories whose files are not exactly one paired version
+ *   are inspected further, so a clean store costs one directory listing per (wallet, key type).
+ * - Exclusivity: `open` takes a lock file that refuses a second live process and takes over
+ *   the lock of a dead one (data-dir-lock.ts).
  * - Writes to one wallet are serialised in process; versions are immutable once written.
  *
  * Plaintext returned by `get` belongs to the caller, who wipes it. The record passed to `put`
@@ -19,6 +33,7 @@ import { mkdir, readdir, rmdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { wipeBytes } from '../crypto/wipe.ts';
 import {
+  destroyFile,
   ensureDirectory,
   errnoOf,
   exists,
@@ -38,14 +53,17 @@ import {
 import {
   checkKeyType,
   checkVersion,
+  dataKeyFileName,
   isHashedDirName,
   KEK_CHECK_FILE,
   LOCK_FILE,
   POINTER_FILE,
   SHARE_KEY_TYPES,
   SHARES_DIR,
+  TEMP_PREFIX,
   versionFileName,
   versionFromFileName,
+  versionFromKeyFileName,
   WALLET_ID_FILE,
   walletDirName,
   walletIdBytes,
@@ -53,13 +71,31 @@ import {
   type ShareKeyType,
   type ShareRef,
 } from './layout.ts';
-import { deriveStoreKey, seal, unseal, type ContextField } from './seal.ts';
+import {
+  DATA_KEY_LENGTH,
+  deriveStoreKey,
+  FORMAT_DATA_KEY,
+  FORMAT_STORE_KEY,
+  newDataKey,
+  seal,
+  sealedFormat,
+  unseal,
+  type ContextField,
+} from './seal.ts';
+
+/** Where the store reports recoveries (a pino logger fits). Never given secrets. */
+export interface StoreLog {
+  info(fields: object, message: string): void;
+  warn(fields: object, message: string): void;
+}
 
 export interface ShareStoreOptions {
   /** The signer's data volume; created (mode 0700) if missing. */
   readonly dataDir: string;
   /** 32-byte key-encryption key. Not retained: the store keeps only a derived key. */
   readonly kek: Uint8Array;
+  /** Receives stale-lock takeovers, migrations and crash recoveries done by `open`. */
+  readonly log?: StoreLog;
 }
 
 const KEK_CHECK_PLAINTEXT = new TextEncoder().encode('mpc-signer share store');
@@ -75,21 +111,29 @@ export class ShareStore {
   readonly #dataDir: string;
   readonly #sharesDir: string;
   readonly #lock: DataDirLock;
+  readonly #log: StoreLog | undefined;
   #key: Uint8Array | undefined;
   /** Tail of the write queue per wallet directory. */
   readonly #queues = new Map<string, Promise<unknown>>();
 
-  private constructor(dataDir: string, key: Uint8Array, lock: DataDirLock) {
+  private constructor(
+    dataDir: string,
+    key: Uint8Array,
+    lock: DataDirLock,
+    log: StoreLog | undefined,
+  ) {
     this.#dataDir = dataDir;
     this.#sharesDir = join(dataDir, SHARES_DIR);
     this.#key = key;
     this.#lock = lock;
+    this.#log = log;
   }
 
   /**
-   * Opens (creating if needed) the store in `dataDir`: takes the lock and checks the KEK
-   * against the marker written on first open. Throws `StoreInitError` (ERROR_STORAGE_INIT)
-   * when locked by another process, on a wrong KEK, or when the directory is unusable.
+   * Opens (creating if needed) the store in `dataDir`: takes the lock, checks the KEK
+   * against the marker written on first open, and recovers (see the module comment). Throws
+   * `StoreInitError` (ERROR_STORAGE_INIT) when locked by another live process, on a wrong KEK,
+   * or when the directory is unusable.
    */
   static async open(options: ShareStoreOptions): Promise<ShareStore> {
     if (!(options.kek instanceof Uint8Array) || options.kek.length !== 32) {
@@ -100,7 +144,10 @@ export class ShareStore {
     } catch (error) {
       throw new StoreInitError(`cannot create data directory ${options.dataDir}`, { cause: error });
     }
-    const lock = await acquireDataDirLock(options.dataDir, LOCK_FILE);
+    const log = options.log;
+    const lock = await acquireDataDirLock(options.dataDir, LOCK_FILE, {
+      onTakeover: (stale) => log?.warn({ ...stale }, 'took over the lock of a dead signer'),
+    });
     const key = deriveStoreKey(options.kek);
     try {
       await checkKek(options.dataDir, key);
@@ -111,7 +158,14 @@ export class ShareStore {
       if (error instanceof StoreInitError) throw error;
       throw new StoreInitError(`cannot initialise ${options.dataDir}`, { cause: error });
     }
-    return new ShareStore(options.dataDir, key, lock);
+    const store = new ShareStore(options.dataDir, key, lock, log);
+    try {
+      await store.#recover();
+    } catch (error) {
+      await store.close();
+      throw new StoreInitError(`cannot recover ${options.dataDir}`, { cause: error });
+    }
+    return store;
   }
 
   /** The data directory this store was opened on. */
@@ -120,23 +174,30 @@ export class ShareStore {
   }
 
   /**
-   * Stores `record` as version `ref.version`. Throws `KeyAlreadyExistsError` if that version
-   * exists (versions are immutable), `StoreWriteError` on I/O failure.
+   * Stores `record` as version `ref.version` under a fresh data key (key file first, then the
+   * share). Throws `KeyAlreadyExistsError` if that version exists (versions are immutable),
+   * `StoreWriteError` on I/O failure.
    */
   async put(ref: ShareRef, record: Uint8Array): Promise<void> {
     const wallet = this.#wallet(ref.walletId);
     const keyType = checkKeyType(ref.keyType);
     const version = checkVersion(ref.version);
     await this.#serialised(wallet.dir, async () => {
-      const sealed = seal(this.#storeKey(), shareContext(wallet, keyType, version), record);
+      const sharePath = join(wallet.dir, keyType, versionFileName(version));
+      const keyPath = join(wallet.dir, keyType, dataKeyFileName(version));
+      if (await this.#exists(sharePath)) {
+        throw new KeyAlreadyExistsError(ref.walletId, keyType, version);
+      }
+      const { wrapped, sealed } = this.#sealNew(wallet, keyType, version, record);
       let placed: boolean;
       try {
         await this.#ensureWalletDir(wallet, keyType);
-        placed = await writeFileAtomic(
-          join(wallet.dir, keyType, versionFileName(version)),
-          sealed,
-          { overwrite: false },
-        );
+        // A key file without its share is what a crash mid-put leaves: it protects nothing.
+        await destroyFile(keyPath);
+        if (!(await writeFileAtomic(keyPath, wrapped, { overwrite: false }))) {
+          throw new Error('a data key file appeared while writing it');
+        }
+        placed = await writeFileAtomic(sharePath, sealed, { overwrite: false });
       } catch (error) {
         throw new StoreWriteError(describe(ref.walletId, keyType, version), { cause: error });
       }
@@ -153,9 +214,28 @@ export class ShareStore {
     const keyType = checkKeyType(ref.keyType);
     const version = checkVersion(ref.version);
     const what = `share ${describe(ref.walletId, keyType, version)}`;
-    const sealed = await this.#read(join(wallet.dir, keyType, versionFileName(version)), what);
+    const sharePath = join(wallet.dir, keyType, versionFileName(version));
+    const sealed = await this.#read(sharePath, what);
     if (sealed === undefined) return undefined;
-    return unseal(this.#storeKey(), shareContext(wallet, keyType, version), sealed, what);
+    const context = shareContext(wallet, keyType, version);
+    // Written before data keys existed and not migrated yet (see #recover): store key.
+    if (sealedFormat(sealed) === FORMAT_STORE_KEY) {
+      return unseal(this.#storeKey(), context, sealed, what);
+    }
+    const keyWhat = `data key of ${what}`;
+    const wrapped = await this.#read(join(wallet.dir, keyType, dataKeyFileName(version)), keyWhat);
+    if (wrapped === undefined) {
+      if (!(await this.#exists(sharePath))) return undefined; // retired meanwhile
+      throw new DataCorruptionError(
+        `${what} has no data key: the version was retired (its key destroyed) or the key file was lost`,
+      );
+    }
+    const dataKey = this.#unwrap(wallet, keyType, version, wrapped, keyWhat);
+    try {
+      return unseal(dataKey, context, sealed, what, FORMAT_DATA_KEY);
+    } finally {
+      wipeBytes(dataKey);
+    }
   }
 
   /** The current version of (wallet, key type), or undefined if none was set. */
@@ -171,8 +251,11 @@ export class ShareStore {
   }
 
   /**
-   * Atomically makes `version` current. Throws `KeyNotFoundError` if that version is not
-   * stored. Replaces the previous pointer in one rename: readers see the old or the new one.
+   * Atomically makes `version` current, then retires every older version of (wallet, key
+   * type) for good (their data keys are destroyed; newer, staged versions are kept). Throws
+   * `KeyNotFoundError` if that version, or its data key, is not stored. Replaces the previous
+   * pointer in one rename: readers see the old or the new one. If retiring fails after the
+   * switch, the error is a `StoreWriteError` and the next `open` finishes the retirement.
    */
   async setCurrentVersion(walletId: string, keyType: ShareKeyType, version: number): Promise<void> {
     const wallet = this.#wallet(walletId);
@@ -180,7 +263,8 @@ export class ShareStore {
     checkVersion(version);
     await this.#serialised(wallet.dir, async () => {
       const versionPath = join(wallet.dir, keyType, versionFileName(version));
-      if (!(await this.#exists(versionPath))) {
+      const keyPath = join(wallet.dir, keyType, dataKeyFileName(version));
+      if (!(await this.#exists(versionPath)) || !(await this.#exists(keyPath))) {
         throw new KeyNotFoundError(walletId, keyType, version);
       }
       const plaintext = Buffer.alloc(4);
@@ -196,6 +280,16 @@ export class ShareStore {
           {
             cause: error,
           },
+        );
+      }
+      const keyTypeDir = join(wallet.dir, keyType);
+      try {
+        const older = [...(await this.#versionsOnDisk(keyTypeDir)).all].filter((v) => v < version);
+        if (older.length > 0) await shred(keyTypeDir, older);
+      } catch (error) {
+        throw new StoreWriteError(
+          `retiring the versions older than ${describe(walletId, keyType, version)}`,
+          { cause: error },
         );
       }
     });
@@ -224,24 +318,16 @@ export class ShareStore {
   async listWallets(): Promise<string[]> {
     const wallets: string[] = [];
     for (const name of await this.#list(this.#sharesDir)) {
-      let walletId: string | undefined;
-      if (isHashedDirName(name)) {
-        const file = await this.#read(join(this.#sharesDir, name, WALLET_ID_FILE), 'wallet id');
-        walletId = file === undefined ? undefined : walletIdFromHex(file.toString('ascii').trim());
-        if (walletId !== undefined && this.#wallet(walletId).dir !== join(this.#sharesDir, name)) {
-          throw new DataCorruptionError(`wallet id file of directory ${name} does not match it`);
-        }
-      } else {
-        walletId = walletIdFromHex(name);
-      }
+      const walletId = await this.#walletIdOfDir(name);
       if (walletId !== undefined && (await this.hasWallet(walletId))) wallets.push(walletId);
     }
     return wallets.sort();
   }
 
   /**
-   * Deletes a stored version (retiring old shares after a reshare). Returns false if it did
-   * not exist. Refuses (`StoreWriteError`) to delete the current version.
+   * Deletes a stored version for good (its data key is destroyed first, see the module
+   * comment). Returns false if its share did not exist. Refuses (`StoreWriteError`) to delete
+   * the current version.
    */
   async deleteVersion(ref: ShareRef): Promise<boolean> {
     const wallet = this.#wallet(ref.walletId);
@@ -255,18 +341,13 @@ export class ShareStore {
       }
       const keyTypeDir = join(wallet.dir, keyType);
       try {
-        await unlink(join(keyTypeDir, versionFileName(version)));
+        const removed = await shred(keyTypeDir, [version]);
+        if (removed.any) await this.#removeIfEmpty(wallet, keyType);
+        return removed.shares > 0;
       } catch (error) {
         if (errnoOf(error) === 'ENOENT') return false;
         throw new StoreWriteError(describe(ref.walletId, keyType, version), { cause: error });
       }
-      try {
-        await fsyncDirectory(keyTypeDir);
-        await this.#removeIfEmpty(wallet, keyType);
-      } catch (error) {
-        throw new StoreWriteError(describe(ref.walletId, keyType, version), { cause: error });
-      }
-      return true;
     });
   }
 
@@ -277,6 +358,167 @@ export class ShareStore {
     wipeBytes(this.#key);
     this.#key = undefined;
     await this.#lock.release();
+  }
+
+  /** The wallet id a directory under shares/ belongs to, or undefined for a foreign name. */
+  async #walletIdOfDir(name: string): Promise<string | undefined> {
+    if (!isHashedDirName(name)) return walletIdFromHex(name);
+    const file = await this.#read(join(this.#sharesDir, name, WALLET_ID_FILE), 'wallet id');
+    const walletId =
+      file === undefined ? undefined : walletIdFromHex(file.toString('ascii').trim());
+    if (walletId !== undefined && this.#wallet(walletId).dir !== join(this.#sharesDir, name)) {
+      throw new DataCorruptionError(`wallet id file of directory ${name} does not match it`);
+    }
+    return walletId;
+  }
+
+  /** A fresh data key for one version: the wrapped key file and the sealed share. */
+  #sealNew(
+    wallet: WalletPaths,
+    keyType: ShareKeyType,
+    version: number,
+    record: Uint8Array,
+  ): { wrapped: Uint8Array; sealed: Uint8Array } {
+    const dataKey = newDataKey();
+    try {
+      return {
+        wrapped: seal(this.#storeKey(), dataKeyContext(wallet, keyType, version), dataKey),
+        sealed: seal(dataKey, shareContext(wallet, keyType, version), record, FORMAT_DATA_KEY),
+      };
+    } finally {
+      wipeBytes(dataKey);
+    }
+  }
+
+  /** Opens a wrapped data key. The caller wipes the result. */
+  #unwrap(
+    wallet: WalletPaths,
+    keyType: ShareKeyType,
+    version: number,
+    wrapped: Uint8Array,
+    what: string,
+  ): Uint8Array {
+    const context = dataKeyContext(wallet, keyType, version);
+    const dataKey = unseal(this.#storeKey(), context, wrapped, what);
+    if (dataKey.length !== DATA_KEY_LENGTH) {
+      wipeBytes(dataKey);
+      throw new DataCorruptionError(`${what} has a bad length`);
+    }
+    return dataKey;
+  }
+
+  /** Versions in a key-type directory that have a share file, a key file, or either. */
+  async #versionsOnDisk(
+    keyTypeDir: string,
+  ): Promise<{ shares: Set<number>; keys: Set<number>; all: Set<number> }> {
+    const names = await this.#list(keyTypeDir);
+    const shares = new Set<number>();
+    const keys = new Set<number>();
+    for (const name of names) {
+      const share = versionFromFileName(name);
+      if (share !== undefined) shares.add(share);
+      const key = versionFromKeyFileName(name);
+      if (key !== undefined) keys.add(key);
+    }
+    return { shares, keys, all: new Set([...shares, ...keys]) };
+  }
+
+  /** Finishes what a crash interrupted and migrates the earlier format (module comment). */
+  async #recover(): Promise<void> {
+    const totals = { migrated: 0, retired: 0, orphanKeys: 0 };
+    for (const name of await this.#list(this.#sharesDir)) {
+      if (name.startsWith(TEMP_PREFIX)) continue;
+      let walletId: string | undefined;
+      try {
+        walletId = await this.#walletIdOfDir(name);
+      } catch (error) {
+        // One damaged directory must not keep the signer from serving every other wallet.
+        if (!(error instanceof DataCorruptionError)) throw error;
+        this.#log?.warn({ directory: name }, 'share store: wallet directory not recognised');
+      }
+      if (walletId === undefined) continue;
+      for (const keyType of SHARE_KEY_TYPES) {
+        const done = await this.#recoverKeyType(this.#wallet(walletId), walletId, keyType);
+        totals.migrated += done.migrated;
+        totals.retired += done.retired;
+        totals.orphanKeys += done.orphanKeys;
+      }
+    }
+    if (totals.migrated + totals.retired + totals.orphanKeys > 0) {
+      this.#log?.info(totals, 'share store recovered');
+    }
+  }
+
+  async #recoverKeyType(
+    wallet: WalletPaths,
+    walletId: string,
+    keyType: ShareKeyType,
+  ): Promise<{ migrated: number; retired: number; orphanKeys: number }> {
+    const done = { migrated: 0, retired: 0, orphanKeys: 0 };
+    const keyTypeDir = join(wallet.dir, keyType);
+    const { shares, keys, all } = await this.#versionsOnDisk(keyTypeDir);
+    const paired = shares.size === keys.size && [...shares].every((v) => keys.has(v));
+    if (paired && shares.size <= 1) return done;
+    let current: number | undefined;
+    try {
+      current = await this.currentVersion(walletId, keyType);
+    } catch (error) {
+      if (!(error instanceof DataCorruptionError)) throw error;
+      this.#log?.warn({ walletId, keyType }, 'share store: unreadable pointer, left as it is');
+      return done;
+    }
+    const older = [...all].filter((v) => current !== undefined && v < current);
+    const orphans = [...keys].filter((v) => !shares.has(v) && !older.includes(v));
+    if (older.length + orphans.length > 0) {
+      await shred(keyTypeDir, [...older, ...orphans]);
+      done.retired = older.length;
+      done.orphanKeys = orphans.length;
+    }
+    for (const version of shares) {
+      if (keys.has(version) || older.includes(version)) continue;
+      if (await this.#migrate(wallet, walletId, keyType, version)) done.migrated++;
+    }
+    if (older.length + orphans.length > 0) await this.#removeIfEmpty(wallet, keyType);
+    return done;
+  }
+
+  /**
+   * Re-seals a share of the earlier format (under the store key) under a fresh data key: the
+   * key file first, then the share replaced in one rename. A crash in between leaves a
+   * readable earlier-format share beside an unused key (still read, retired as usual).
+   */
+  async #migrate(
+    wallet: WalletPaths,
+    walletId: string,
+    keyType: ShareKeyType,
+    version: number,
+  ): Promise<boolean> {
+    const what = `share ${describe(walletId, keyType, version)}`;
+    const sharePath = join(wallet.dir, keyType, versionFileName(version));
+    const sealed = await this.#read(sharePath, what);
+    if (sealed === undefined) return false;
+    if (sealedFormat(sealed) !== FORMAT_STORE_KEY) {
+      this.#log?.warn({ walletId, keyType, version }, 'share store: share without a data key');
+      return false;
+    }
+    let record: Uint8Array;
+    try {
+      record = unseal(this.#storeKey(), shareContext(wallet, keyType, version), sealed, what);
+    } catch (error) {
+      if (!(error instanceof DataCorruptionError)) throw error;
+      this.#log?.warn({ walletId, keyType, version }, 'share store: unreadable share not migrated');
+      return false;
+    }
+    let files: { wrapped: Uint8Array; sealed: Uint8Array };
+    try {
+      files = this.#sealNew(wallet, keyType, version, record);
+    } finally {
+      wipeBytes(record);
+    }
+    const keyPath = join(wallet.dir, keyType, dataKeyFileName(version));
+    await writeFileAtomic(keyPath, files.wrapped, { overwrite: true });
+    await writeFileAtomic(sharePath, files.sealed, { overwrite: true });
+    return true;
   }
 
   #storeKey(): Uint8Array {
@@ -347,7 +589,8 @@ export class ShareStore {
     try {
       return await readdir(directory);
     } catch (error) {
-      if (errnoOf(error) === 'ENOENT') return [];
+      const code = errnoOf(error);
+      if (code === 'ENOENT' || code === 'ENOTDIR') return [];
       throw new StoreReadError(`listing ${directory}`, { cause: error });
     }
   }
@@ -357,12 +600,47 @@ function shareContext(wallet: WalletPaths, keyType: ShareKeyType, version: numbe
   return ['share', wallet.idBytes, keyType, version];
 }
 
+function dataKeyContext(
+  wallet: WalletPaths,
+  keyType: ShareKeyType,
+  version: number,
+): ContextField[] {
+  return ['data-key', wallet.idBytes, keyType, version];
+}
+
 function pointerContext(wallet: WalletPaths, keyType: ShareKeyType): ContextField[] {
   return ['pointer', wallet.idBytes, keyType];
 }
 
 function describe(walletId: string, keyType: string, version: number): string {
   return `wallet ${JSON.stringify(walletId)} ${keyType} v${version}`;
+}
+
+/**
+ * Retires versions for good: every data key is destroyed (overwritten, unlinked) and the
+ * directory fsynced before any share file is unlinked, so no crash leaves a share of these
+ * versions readable. Counts what existed.
+ */
+async function shred(
+  keyTypeDir: string,
+  versions: readonly number[],
+): Promise<{ shares: number; keys: number; any: boolean }> {
+  let keys = 0;
+  for (const version of versions) {
+    if (await destroyFile(join(keyTypeDir, dataKeyFileName(version)))) keys++;
+  }
+  if (keys > 0) await fsyncDirectory(keyTypeDir);
+  let shares = 0;
+  for (const version of versions) {
+    try {
+      await unlink(join(keyTypeDir, versionFileName(version)));
+      shares++;
+    } catch (error) {
+      if (errnoOf(error) !== 'ENOENT') throw error;
+    }
+  }
+  if (shares > 0) await fsyncDirectory(keyTypeDir);
+  return { shares, keys, any: shares + keys > 0 };
 }
 
 async function removeDirectoryIfEmpty(directory: string): Promise<boolean> {
