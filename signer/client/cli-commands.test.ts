@@ -252,6 +252,14 @@ describe('usage errors', () => {
       /--threshold must be/,
     ],
     [['reshare', '--key-type', 'ed25519', '--node-ids', 'a,b', '--threshold', '1'], /--wallet-id/],
+    [['refresh-pair', '--wallet-id', 'w', '--node', 'a'], /--peer is required/],
+    [['refresh-pair', '--wallet-id', 'w', '--peer', 'b'], /--node is required/],
+    [['refresh-pair', '--node', 'a', '--peer', 'b'], /--wallet-id is required/],
+    [['refresh-pair', '--wallet-id', 'w', '--node', 'a', '--peer', 'b,a'], /other than --node/],
+    [
+      ['refresh-pair', '--wallet-id', 'w', '--node', 'a', '--peer', 'b,c', '--session-id', 's'],
+      /--session-id needs a single --peer/,
+    ],
   ];
   for (const [args, pattern] of cases) {
     it(args.join(' ') || '(no arguments)', async () => {

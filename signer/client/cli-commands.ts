@@ -8,9 +8,12 @@
  *            (--message <utf8> | --message-hex <hex> | --digest-hex <64 hex>)
  *            [--derivation-path 44,60,0,0,0] [--tx-id …] [--network-code …] [--client-id …] [--timeout <ms>]
  *   mpc reshare --nats <url> --key <file> --wallet-id <id> --key-type ed25519|secp256k1
-              --node-ids <id,id,...> --threshold <t> [--session-id <id>]
-              [--algorithm ed25519|p256] [--client-id <id>] [--timeout <ms>]
-  mpc verify --key-type ed25519|secp256k1 --public-key <hex|base64>
+ *               --node-ids <id,id,...> --threshold <t> [--session-id <id>]
+ *               [--algorithm ed25519|p256] [--client-id <id>] [--timeout <ms>]
+ *   mpc refresh-pair --nats <url> --key <file> --wallet-id <id> --node <id> --peer <id>[,<id>...]
+ *               [--session-id <id>] [--algorithm ed25519|p256] [--client-id <id>] [--timeout <ms>]
+ *               (DKLs23 pairwise refresh after a ban: --node coordinates; one run per peer)
+ *   mpc verify --key-type ed25519|secp256k1 --public-key <hex|base64>
  *            (--message … | --message-hex … | --digest-hex …) (--signature <hex|base64> | --r … --s …)
  *            [--recovery 0-3|<signature_recovery base64>]   (secp256k1: must recover the key)
  *
@@ -56,6 +59,11 @@ export const USAGE = `usage:
            (--message <utf8> | --message-hex <hex> | --digest-hex <64 hex>)
            [--derivation-path 44,60,0,0,0] [--tx-id <id>] [--network-code <code>]
            [--algorithm ed25519|p256] [--client-id <id>] [--timeout <ms>]
+  mpc reshare --nats <url> --key <file> --wallet-id <id> --key-type ed25519|secp256k1
+           --node-ids <id,id,...> --threshold <t> [--session-id <id>]
+           [--algorithm ed25519|p256] [--client-id <id>] [--timeout <ms>]
+  mpc refresh-pair --nats <url> --key <file> --wallet-id <id> --node <id> --peer <id>[,<id>...]
+           [--session-id <id>] [--algorithm ed25519|p256] [--client-id <id>] [--timeout <ms>]
   mpc verify --key-type ed25519|secp256k1 --public-key <hex|base64>
            (--message <utf8> | --message-hex <hex> | --digest-hex <64 hex>)
            (--signature <hex|base64> | --r <hex|base64> --s <hex|base64>) [--recovery 0-3|<base64>]
@@ -337,6 +345,55 @@ async function reshare(args: string[], io: CliIo): Promise<number> {
   return result.result_type === 'success' ? 0 : 1;
 }
 
+/**
+ * `mpc refresh-pair`: reruns the DKLs23 pairwise setup of one secp256k1 wallet between --node
+ * (which coordinates; usually the signer that recorded the ban) and each --peer in turn, so
+ * burned pairs sign again. Prints one result per peer; exit 0 only if every refresh succeeded.
+ */
+async function refreshPair(args: string[], io: CliIo): Promise<number> {
+  const values = parse(args, {
+    ...connectionOptions,
+    'wallet-id': { type: 'string' },
+    node: { type: 'string' },
+    peer: { type: 'string' },
+    'session-id': { type: 'string' },
+  });
+  const walletId = required(values['wallet-id'], '--wallet-id');
+  const node = required(values.node, '--node');
+  const peers = required(values.peer, '--peer')
+    .split(',')
+    .map((peer) => peer.trim())
+    .filter((peer) => peer !== '');
+  if (peers.length === 0 || peers.includes(node)) {
+    throw new UsageError('--peer must name one or more signers other than --node');
+  }
+  if (values['session-id'] !== undefined && peers.length > 1) {
+    throw new UsageError('--session-id needs a single --peer');
+  }
+  const timeoutMs = parseTimeout(values.timeout ?? '300000');
+  let failed = false;
+  await withClient(
+    values,
+    async (client) => {
+      for (const peer of peers) {
+        const result = await client.refreshPairAndWait(
+          {
+            walletId,
+            node,
+            peer,
+            ...(values['session-id'] === undefined ? {} : { sessionId: values['session-id'] }),
+          },
+          { timeoutMs },
+        );
+        io.stdout(`${JSON.stringify({ peer, ...result }, null, 2)}\n`);
+        if (result.result_type !== 'success') failed = true;
+      }
+    },
+    io,
+  );
+  return failed ? 1 : 0;
+}
+
 function verify(args: string[], io: CliIo): number {
   const values = parse(args, {
     ...messageOptions,
@@ -408,6 +465,7 @@ export async function runCli(args: readonly string[], io: CliIo): Promise<number
     if (first === 'sign') return await sign(tail, io);
     if (first === 'verify') return verify(tail, io);
     if (first === 'reshare') return await reshare(tail, io);
+    if (first === 'refresh-pair') return await refreshPair(tail, io);
     throw new UsageError(`unknown command: ${[first, second].filter(Boolean).join(' ')}`);
   } catch (error) {
     if (error instanceof UsageError) {

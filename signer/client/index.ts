@@ -9,6 +9,7 @@ export {
   type AuthorizerSignaturesInput,
   type CreateWalletOptions,
   type MpcClientOptions,
+  type PairRefreshRequest,
   type ReshareRequest,
   type SignTransactionRequest,
   type StopFunction,
@@ -31,6 +32,7 @@ export { ErrorCode, MpcError, ValidationError } from '../protocol/errors.ts';
 export {
   derivationPathRaw,
   generateKeyRaw,
+  pairRefreshRaw,
   resharingRaw,
   signTxRaw,
   type AuthorizerSignature,

@@ -7,7 +7,8 @@
  * - caller-chosen `tx_id`, optional `derivation_path`;
  * - result streams (`onWalletCreationResult`, `onSignResult`, `onResharingResult`) and
  *   promise-per-request helpers (`createWalletAndWait`, `signAndWait`) that match results on
- *   wallet_id / tx_id and reject with `ResultTimeoutError`.
+ *   wallet_id / tx_id and reject with `ResultTimeoutError`;
+ * - our extension `refreshPair` / `refreshPairAndWait` (DKLs23 pairwise refresh after a ban).
  *
  * Requests are checked with the signer's own parsers before publishing, so a request this client
  * sends is never rejected for its shape (`ValidationError` is thrown to the caller instead).
@@ -26,6 +27,9 @@ import {
   decodeResharingResultEvent,
   decodeSigningResultEvent,
   encodeGenerateKeyMessage,
+  encodePairRefreshMessage,
+  pairRefreshRaw,
+  parsePairRefreshMessage,
   encodeResharingMessage,
   encodeSignTxMessage,
   generateKeyRaw,
@@ -52,6 +56,8 @@ import {
   ResultStreamName,
   SigningResultConsumerBase,
   keygenRequestSubject,
+  refreshPairRequestMessageId,
+  refreshPairRequestSubject,
   resultConsumerDurableName,
   signingRequestSubject,
   validateClientId,
@@ -67,12 +73,21 @@ import { ResultDispatcher } from './result-dispatcher.ts';
 
 /** No result for the request arrived in time. Code `ERROR_NETWORK_TIMEOUT`. */
 export class ResultTimeoutError extends MpcError {
-  readonly operation: 'keygen' | 'signing' | 'resharing';
+  readonly operation: 'keygen' | 'signing' | 'resharing' | 'pair refresh';
   readonly id: string;
   readonly timeoutMs: number;
 
-  constructor(operation: 'keygen' | 'signing' | 'resharing', id: string, timeoutMs: number) {
-    const what = { keygen: 'wallet', signing: 'tx', resharing: 'session' }[operation];
+  constructor(
+    operation: 'keygen' | 'signing' | 'resharing' | 'pair refresh',
+    id: string,
+    timeoutMs: number,
+  ) {
+    const what = {
+      keygen: 'wallet',
+      signing: 'tx',
+      resharing: 'session',
+      'pair refresh': 'session',
+    }[operation];
     super(
       ErrorCode.NetworkTimeout,
       `no ${operation} result for ${what} ${id} within ${timeoutMs} ms`,
@@ -132,6 +147,23 @@ export interface ReshareRequest {
    * `mpc:reshare` exactly as mpcium clients do (lost if no signer is subscribed).
    */
   readonly transport?: 'stream' | 'core';
+}
+
+/**
+ * A DKLs23 pairwise refresh of one secp256k1 wallet (security review M1): after `node` banned
+ * `peer` (a failed consistency check burned their pair in every wallet), this reruns the pair's
+ * setup with fresh base OTs so the two sign together again. `node` coordinates; the request
+ * waits in stream `mpc-refresh-pair` until it runs. Signed with the initiator key.
+ */
+export interface PairRefreshRequest {
+  readonly walletId: string;
+  /** The signer that coordinates: one of the pair (usually the one that recorded the ban). */
+  readonly node: string;
+  /** The other signer of the pair. */
+  readonly peer: string;
+  /** Defaults to a fresh UUID v4; the result arrives on the resharing result subject of it. */
+  readonly sessionId?: string;
+  readonly authorizerSignatures?: AuthorizerSignaturesInput;
 }
 
 /** A resharing result with the session ID its subject carries. */
@@ -299,6 +331,51 @@ export class MpcClient {
     return sessionId;
   }
 
+  /** Publishes a pairwise refresh request; returns its session ID (see `PairRefreshRequest`). */
+  async refreshPair(request: PairRefreshRequest): Promise<string> {
+    const sessionId = request.sessionId ?? randomUUID();
+    const fields = {
+      sessionId,
+      walletId: request.walletId,
+      nodeIds: [request.node, request.peer] as const,
+    };
+    validateIdentifier(request.node, 'node');
+    const raw = pairRefreshRaw(fields);
+    const signature = this.signer.sign(raw);
+    const authorizerSignatures = await this.authorizers(request.authorizerSignatures, {
+      initiatorId: request.walletId,
+      raw,
+      initiatorSignature: signature,
+    });
+    const body = encodePairRefreshMessage({ ...fields, signature, authorizerSignatures });
+    parsePairRefreshMessage(body);
+    await this.js.publish(refreshPairRequestSubject(request.node), body, {
+      ...this.publishOptions(),
+      msgID: refreshPairRequestMessageId(this.clientId, body),
+    });
+    return sessionId;
+  }
+
+  /**
+   * Refreshes the pair and resolves with the result of this session: a `ResharingResultEvent`
+   * (`result_type` success with the unchanged key and threshold, or an error).
+   */
+  async refreshPairAndWait(
+    request: PairRefreshRequest,
+    options: WaitOptions,
+  ): Promise<ReshareResultWithSession> {
+    const sessionId = request.sessionId ?? randomUUID();
+    validateIdentifier(sessionId, 'session_id');
+    return this.waitFor(
+      this.reshareResults,
+      (event) => event.session_id === sessionId,
+      'pair refresh',
+      sessionId,
+      options.timeoutMs,
+      () => this.refreshPair({ ...request, sessionId }),
+    );
+  }
+
   private publishOptions(): { headers: MsgHdrs } | undefined {
     const requestHeaders = this.requestHeaders();
     return requestHeaders === undefined ? undefined : { headers: requestHeaders };
@@ -382,7 +459,7 @@ export class MpcClient {
   private async waitFor<T>(
     dispatcher: ResultDispatcher<T>,
     matches: (event: T) => boolean,
-    operation: 'keygen' | 'signing' | 'resharing',
+    operation: 'keygen' | 'signing' | 'resharing' | 'pair refresh',
     id: string,
     timeoutMs: number,
     send: () => Promise<unknown>,

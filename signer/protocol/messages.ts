@@ -114,6 +114,24 @@ export interface ResharingMessage {
   readonly authorizerSignatures: readonly AuthorizerSignature[];
 }
 
+/**
+ * Our extension (not in mpcium): an administrator's request to rerun the DKLs23 pairwise setup
+ * of one secp256k1 wallet between two signers (security review M1: a ban burns the pair's OT
+ * state; this makes it usable again with fresh base OTs). Published to our stream
+ * `mpc-refresh-pair` under the subject of the signer that coordinates (one of the two).
+ * Body: `{"session_id","wallet_id","node_ids":[a,b],"signature"[,"authorizer_signatures"]}`;
+ * the initiator signs `pairRefreshRaw`. The result is a `ResharingResultEvent` on
+ * `mpc.mpc_reshare_result[.<ClientID>].<session_id>` (same key, same threshold).
+ */
+export interface PairRefreshMessage {
+  readonly sessionId: string;
+  readonly walletId: string;
+  /** The two signers of the pair, distinct. */
+  readonly nodeIds: readonly [string, string];
+  readonly signature: Uint8Array;
+  readonly authorizerSignatures: readonly AuthorizerSignature[];
+}
+
 /** `key_type` is not `secp256k1` or `ed25519`. Code `ERROR_MSG_VALIDATION`, field `key_type`. */
 export class UnsupportedKeyTypeError extends ValidationError {
   readonly keyType: string;
@@ -202,6 +220,27 @@ export function derivationPathRaw(
   out.set(raw, DERIVATION_PATH_DOMAIN.length);
   out.set(path, DERIVATION_PATH_DOMAIN.length + raw.length);
   return out;
+}
+
+/** Parses a pairwise refresh request body (our stream `mpc-refresh-pair`). */
+export function parsePairRefreshMessage(body: Uint8Array): PairRefreshMessage {
+  const reader = parseJsonObjectBody(body, MAX_REQUEST_BODY_BYTES);
+  const sessionId = readId(reader, 'session_id');
+  const walletId = readId(reader, 'wallet_id');
+  const values = reader.array('node_ids', 2);
+  if (values === null || values.length !== 2) {
+    throw new ValidationError('node_ids', 'must name exactly the two signers of the pair');
+  }
+  const first = checkId(values[0], 'node_ids[0]');
+  const second = checkId(values[1], 'node_ids[1]');
+  if (first === second) throw new ValidationError('node_ids', 'must name two different signers');
+  return {
+    sessionId,
+    walletId,
+    nodeIds: [first, second],
+    signature: readSignature(reader, 'signature'),
+    authorizerSignatures: readAuthorizerSignatures(reader),
+  };
 }
 
 /** Parses a resharing request body (core NATS `mpc:reshare`). */
@@ -410,6 +449,40 @@ export function resharingRaw(
       ['wallet_id', message.walletId],
     ),
   );
+}
+
+const PAIR_REFRESH_DOMAIN = new TextEncoder().encode('mpc-refresh-pair-v1\n');
+
+/**
+ * Bytes the initiator signs for a pairwise refresh: `"mpc-refresh-pair-v1\n" ‖` Go-marshalled
+ * `{"session_id","wallet_id","node_ids"}`. The domain prefix keeps the signature from ever
+ * verifying as another request's `Raw()` (those start with `{` or are a bare wallet id).
+ */
+export function pairRefreshRaw(
+  message: Pick<PairRefreshMessage, 'sessionId' | 'walletId' | 'nodeIds'>,
+): Uint8Array {
+  const json = goMarshal(
+    goObject(
+      ['session_id', message.sessionId],
+      ['wallet_id', message.walletId],
+      ['node_ids', [...message.nodeIds]],
+    ),
+  );
+  const out = new Uint8Array(PAIR_REFRESH_DOMAIN.length + json.length);
+  out.set(PAIR_REFRESH_DOMAIN, 0);
+  out.set(json, PAIR_REFRESH_DOMAIN.length);
+  return out;
+}
+
+/** The body our client sends for a pairwise refresh. */
+export function encodePairRefreshMessage(message: PairRefreshMessage): Uint8Array {
+  const fields: (readonly [string, GoJsonValue])[] = [
+    ['session_id', message.sessionId],
+    ['wallet_id', message.walletId],
+    ['node_ids', [...message.nodeIds]],
+  ];
+  if (message.signature.length > 0) fields.push(['signature', goBytes(message.signature)]);
+  return goMarshal(withAuthorizers(fields, message.authorizerSignatures));
 }
 
 /** `InitiatorID()` of each request kind: what authorizers sign as `initiator_id`. */

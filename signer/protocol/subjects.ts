@@ -54,6 +54,35 @@ export function reshareRequestMessageId(clientId: string, body: Uint8Array): str
   return `mpc.reshare_request.${digest}`;
 }
 
+/**
+ * Our stream for pairwise refresh requests (security review M1; not in mpcium): `mpc-refresh-pair`
+ * on `mpc.refresh_pair_request.*`. The last token names the signer that coordinates (one of the
+ * pair), and each signer consumes only its own subject through its own durable, so a request
+ * reaches a signer that can run it and waits in the stream while that signer is down.
+ */
+export const RefreshPairRequestStream = 'mpc-refresh-pair';
+export const RefreshPairRequestTopic = 'mpc.refresh_pair_request.*';
+
+function nodeToken(nodeId: string): string {
+  return /^[A-Za-z0-9_-]+$/.test(nodeId) ? nodeId : `x${Buffer.from(nodeId).toString('hex')}`;
+}
+
+/** Subject of a pairwise refresh request that `nodeId` coordinates. */
+export function refreshPairRequestSubject(nodeId: string): string {
+  return `mpc.refresh_pair_request.${nodeToken(nodeId)}`;
+}
+
+/** Durable of one signer on `mpc-refresh-pair` (hashed: node ids are not durable-name safe). */
+export function refreshPairConsumerName(nodeId: string): string {
+  return `mpc_refresh_pair_${createHash('sha256').update(nodeId).digest('hex').slice(0, 24)}`;
+}
+
+/** `Nats-Msg-Id` of a refresh request: the same request stored once within the window. */
+export function refreshPairRequestMessageId(clientId: string, body: Uint8Array): string {
+  const digest = createHash('sha256').update(clientId).update('\n').update(body).digest('hex');
+  return `mpc.refresh_pair_request.${digest}`;
+}
+
 /** Durable shared by all signers on `mpc-keygen`: `mpc_keygen_consumer`. */
 export const KeygenRequestConsumerName = sanitizeConsumerName(KeygenConsumerStream);
 /** Durable shared by all signers on `mpc-signing`: `mpc_signing_consumer`. */

@@ -11,6 +11,7 @@ import { ErrorCode, MpcError } from '../protocol/errors.ts';
 import type {
   GenerateKeyMessage,
   KeyType,
+  PairRefreshMessage,
   ResharingMessage,
   SignTxMessage,
 } from '../protocol/messages.ts';
@@ -79,7 +80,10 @@ export interface JobFactoryOptions {
   readonly wallets: WalletRepository;
   readonly chainCode: Uint8Array;
   readonly drivers: ProtocolDrivers;
-  /** Peers banned for DKLs23 sessions (absent: none). */
+  /**
+   * Burned DKLs23 pairs (absent: none): secp256k1 signing refuses a pair whose state predates
+   * the peer's last ban; new pair state (keygen, reshare, refresh) is stamped with the epochs.
+   */
   readonly bans?: PeerBans;
 }
 
@@ -173,7 +177,9 @@ export class JobFactory {
       throw new IncompatibleParticipantsError('keygen needs every signer of the cluster');
     }
     const { wallets, threshold, drivers } = this.options;
-    this.options.bans?.assertUsable(this.otherNodes(participants));
+    // No ban refusal: keygen runs fresh base OTs with every peer, and the new pair state is
+    // stamped with each peer's ban epoch as of now (taken before the OTs run).
+    const pairEpochs = this.options.bans?.pairEpochsFor(this.otherNodes(participants));
     if (
       (await wallets.exists(message.walletId, 'ed25519')) ||
       (await wallets.exists(message.walletId, 'secp256k1'))
@@ -209,7 +215,10 @@ export class JobFactory {
             share: keys.eddsa.share,
           });
           await wallets.save({
-            metadata: metadata('secp256k1', keys.ecdsa.publicKey),
+            metadata: {
+              ...metadata('secp256k1', keys.ecdsa.publicKey),
+              ...(pairEpochs === undefined ? {} : { pairEpochs }),
+            },
             share: keys.ecdsa.share,
           });
         } finally {
@@ -243,9 +252,6 @@ export class JobFactory {
         clusterNodes,
         selfNodeId,
       });
-      if (message.keyType === 'secp256k1') {
-        this.options.bans?.assertUsable(this.otherNodes(invite.participants));
-      }
     } catch (error) {
       if (record !== undefined) wipeBytes(record.share);
       throw error;
@@ -271,6 +277,14 @@ export class JobFactory {
     });
     if (share !== undefined) wipeBytes(share);
     const party = deferred.driver;
+    // The new committee's pairs come from fresh base OTs (no old pair state is reused), so a
+    // ban does not refuse resharing; the new state is stamped with the epochs as of now.
+    const pairEpochs =
+      message.keyType === 'secp256k1'
+        ? this.options.bans?.pairEpochsFor(
+            newCommittee.map((member) => member.nodeId).filter((node) => node !== selfNodeId),
+          )
+        : undefined;
     const metadata: WalletMetadata = {
       walletId: message.walletId,
       keyType: message.keyType,
@@ -278,6 +292,7 @@ export class JobFactory {
       threshold: message.newThreshold,
       committee: newCommittee,
       publicKey: context.publicKey,
+      ...(pairEpochs === undefined ? {} : { pairEpochs }),
     };
     let staged = false;
     return {
@@ -308,6 +323,109 @@ export class JobFactory {
       dispose: () => party.wipe(),
     };
   }
+
+  /**
+   * Builds this signer's part of a DKLs23 pairwise refresh (security review M1) after checking
+   * the invite against the signed request and its own record: the wallet's current secp256k1
+   * share, this signer and the peer both in its committee, the invite's participants exactly
+   * those two members. Two-phase like resharing: `complete` stages the share with the new pair
+   * as version v+1 (stamped with the peer's ban epoch as of now, taken before the base OTs run)
+   * and returns the ACK digest; `commit` makes v+1 current and deletes v (the burned state).
+   * One refresh per wallet at a time on this signer (two would both stage v+1).
+   */
+  async refreshPair(
+    message: PairRefreshMessage,
+    invite: Pick<SessionInvite, 'sessionId' | 'participants'>,
+  ): Promise<SessionJob<EncodedReshareResult>> {
+    const { wallets, drivers, selfNodeId } = this.options;
+    if (!message.nodeIds.includes(selfNodeId)) {
+      throw new IncompatibleParticipantsError('this signer is not one of the pair to refresh');
+    }
+    const peer = message.nodeIds[0] === selfNodeId ? message.nodeIds[1] : message.nodeIds[0];
+    const record = await wallets.load(message.walletId, 'secp256k1');
+    if (record === undefined) throw new KeyNotFoundError(message.walletId, 'secp256k1');
+    const { metadata } = record;
+    let peerPartyId: PartyId;
+    try {
+      if (metadata.retired === true) throw new NotCommitteeMemberError(message.walletId);
+      const member = (node: string) => metadata.committee.find((m) => m.nodeId === node);
+      const selfMember = member(selfNodeId);
+      const peerMember = member(peer);
+      if (selfMember === undefined) throw new NotCommitteeMemberError(message.walletId);
+      if (peerMember === undefined) {
+        throw new IncompatibleParticipantsError(
+          `${peer} is not in wallet ${message.walletId}'s committee`,
+        );
+      }
+      const expected = [selfMember, peerMember];
+      const fits =
+        invite.participants.length === 2 &&
+        expected.every((m) =>
+          invite.participants.some((p) => p.nodeId === m.nodeId && p.partyId === m.partyId),
+        );
+      if (!fits) {
+        throw new IncompatibleParticipantsError(
+          `refresh participants do not match wallet ${message.walletId}'s committee`,
+        );
+      }
+      if (this.refreshing.has(message.walletId)) {
+        throw new MpcError(
+          ErrorCode.ConcurrencyLimit,
+          `a pairwise refresh of wallet ${message.walletId} is already running on this signer`,
+        );
+      }
+      peerPartyId = peerMember.partyId;
+    } catch (error) {
+      wipeBytes(record.share);
+      throw error;
+    }
+    this.refreshing.add(message.walletId);
+    const release = (): void => {
+      this.refreshing.delete(message.walletId);
+    };
+    const epoch = this.options.bans?.epochOf(peer) ?? 0;
+    const deferred = deferParty(drivers, {
+      protocol: 'dkls23-refresh-pair',
+      share: record.share,
+      options: { peer: peerPartyId, sessionId: sessionIdBytes(invite.sessionId) },
+    });
+    wipeBytes(record.share);
+    const party: PartyDriver<EncodedReshareResult> = deferred.driver;
+    const newVersion = metadata.version + 1;
+    const refreshed: WalletMetadata = {
+      ...metadata,
+      version: newVersion,
+      pairEpochs: { ...metadata.pairEpochs, [peer]: epoch },
+    };
+    let staged = false;
+    return {
+      party,
+      bind: (binding) => deferred.bind(binding),
+      async complete(result) {
+        try {
+          if (result.share === undefined) {
+            throw new MpcError(ErrorCode.KeyGeneration, 'pair refresh produced no share');
+          }
+          await wallets.stage({ metadata: refreshed, share: result.share });
+          staged = true;
+        } finally {
+          if (result.share !== undefined) wipeBytes(result.share);
+        }
+        return pairRefreshAckDigest(message, metadata.publicKey, result.transcriptDigest);
+      },
+      async commit() {
+        if (!staged) throw new MpcError(ErrorCode.KeyGeneration, 'nothing staged to commit');
+        await wallets.activate(message.walletId, 'secp256k1', newVersion);
+      },
+      dispose: () => {
+        party.wipe();
+        release();
+      },
+    };
+  }
+
+  /** Wallets with a pairwise refresh in flight on this signer. */
+  private readonly refreshing = new Set<string>();
 
   /** The current record of a key, or undefined (the caller wipes `share`). */
   loadCurrent(walletId: string, keyType: KeyType): ReturnType<WalletRepository['load']> {
@@ -368,7 +486,9 @@ export class JobFactory {
       }
       const peers = this.otherNodes(participants);
       const bans = this.options.bans;
-      const assertUsable = (): void => bans?.assertUsable(peers);
+      const metadata = record.metadata;
+      // Checked now and before every round: a ban burns the pair at once (session-host.ts).
+      const assertUsable = (): void => bans?.assertPairsUsable(peers, metadata);
       assertUsable();
       const tweak =
         path.length === 0 ? undefined : deriveSecp256k1Child(publicKey, chainCode, path).tweak;
@@ -404,6 +524,23 @@ export function signatureBytes(outcome: SignatureOutcome): Uint8Array {
   out.set(outcome.s, 32);
   out[64] = outcome.recovery;
   return out;
+}
+
+/**
+ * The digest both parties of a pairwise refresh report in their `done`: the protocol's
+ * transcript (both parties' base-OT messages and a confirmation of the zero seed) bound to the
+ * wallet, its key and the pair. Versions are local and not part of it.
+ */
+export function pairRefreshAckDigest(
+  message: Pick<PairRefreshMessage, 'walletId' | 'nodeIds'>,
+  publicKey: string,
+  transcriptDigest: Uint8Array,
+): string {
+  return createHash('sha256')
+    .update('mpc-signer/refresh-pair-ack/v1\n')
+    .update(JSON.stringify([message.walletId, publicKey, [...message.nodeIds].sort()]))
+    .update(transcriptDigest)
+    .digest('hex');
 }
 
 /**

@@ -51,6 +51,7 @@ export const PROTOCOL_ROUNDS = {
   'dkls23-sign': 3,
   'frost-reshare': 2,
   'dkls23-reshare': 2,
+  'dkls23-refresh-pair': 2,
 } as const satisfies Record<PartySpec['protocol'], number>;
 
 /**

@@ -9,7 +9,9 @@ import {
   derivationPathRaw,
   generateKeyInitiatorId,
   generateKeyRaw,
+  pairRefreshRaw,
   parseGenerateKeyMessage,
+  parsePairRefreshMessage,
   parseResharingMessage,
   parseSignTxMessage,
   resharingInitiatorId,
@@ -17,6 +19,7 @@ import {
   signTxInitiatorId,
   signTxRaw,
   type GenerateKeyMessage,
+  type PairRefreshMessage,
   type ResharingMessage,
   type SignTxMessage,
 } from '../protocol/messages.ts';
@@ -97,6 +100,24 @@ export class RequestAuthenticator {
     this.initiator.verify(raw, message.signature);
     this.authorizers.authorize({
       initiatorId: resharingInitiatorId(message),
+      raw,
+      signature: message.signature,
+      authorizerSignatures: message.authorizerSignatures,
+    });
+    return { message, raw };
+  }
+
+  /**
+   * Parses and authenticates a pairwise refresh request (our extension): the same initiator
+   * key that may reshare the wallet signs it, and the authorizer policy applies with the
+   * wallet id as initiator id. Participants run this on the request themselves too.
+   */
+  refreshPair(body: Uint8Array): { message: PairRefreshMessage; raw: Uint8Array } {
+    const message = parsePairRefreshMessage(body);
+    const raw = pairRefreshRaw(message);
+    this.initiator.verify(raw, message.signature);
+    this.authorizers.authorize({
+      initiatorId: message.walletId,
       raw,
       signature: message.signature,
       authorizerSignatures: message.authorizerSignatures,

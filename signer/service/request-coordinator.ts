@@ -14,6 +14,7 @@ import {
   encodeSigningResult,
   salvageRequestIds,
   type GenerateKeyMessage,
+  type PairRefreshMessage,
   type ResharingMessage,
   type SignTxMessage,
 } from '../protocol/messages.ts';
@@ -39,6 +40,8 @@ import {
   type SignatureOutcome,
 } from './jobs.ts';
 import { planReshare } from './reshare-plan.ts';
+import { BannedPeerError } from './peer-bans.ts';
+import type { WalletMetadata } from './wallet-record.ts';
 import { operationKey, type OperationLedger } from './operation-ledger.ts';
 import type { RequestAuthenticator } from './request-authenticator.ts';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
@@ -86,8 +89,11 @@ export interface RequestCoordinatorOptions {
   readonly workingIntervalMs: number;
   /** Design §6, optional: retry a transport failure once with a fresh signing set. */
   readonly retryWithFreshSigners: boolean;
-  /** Peers this signer has banned for DKLs23 (kept out of secp256k1 signing sets). */
-  readonly isBanned?: (peer: string) => boolean;
+  /**
+   * Whether this signer's DKLs23 pair state with `peer` in `record` is usable (not burned by a
+   * ban, service/peer-bans.ts). Burned pairs are kept out of secp256k1 signing sets.
+   */
+  readonly isPairUsable?: (peer: string, record: WalletMetadata) => boolean;
   /**
    * A request for a wallet this signer holds no share of (a committee smaller than the
    * cluster, or a key resharing moved away) is handed back to JetStream (nak) for another
@@ -307,6 +313,129 @@ export class RequestCoordinator {
     }
   }
 
+  /**
+   * Handles one pairwise refresh request (our stream `mpc-refresh-pair`, this signer's own
+   * subject); never throws. This signer must be one of the pair; the peer must be ready. The
+   * one result is a `ResharingResultEvent` (same key, same threshold) on the resharing result
+   * subject of the request's session id. A request without a session id cannot be answered.
+   */
+  async handleRefreshPair(msg: JsMsg): Promise<void> {
+    const clientId = msg.headers?.get(ClientIdHeader) ?? '';
+    const started = performance.now();
+    const stopWorking = this.keepWorking(msg);
+    const salvaged = salvageRequestIds(msg.data);
+    const sessionId = salvaged.sessionId;
+    let walletId = salvaged.walletId;
+    let threshold = 0;
+    try {
+      if (sessionId === '') {
+        this.options.log.warn(
+          'pair refresh request without a session_id dropped: no result subject',
+        );
+        this.count(
+          'refresh-pair',
+          'secp256k1',
+          new MpcError(ErrorCode.MsgValidation, 'no id'),
+          started,
+        );
+        msg.ack();
+        return;
+      }
+      const subject = reshareResultSubject(clientId, sessionId);
+      const messageId = reshareResultMessageId(clientId, `refresh-pair:${sessionId}:${msg.seq}`);
+      try {
+        const { message, raw } = this.options.authenticator.refreshPair(msg.data);
+        walletId = message.walletId;
+        const key = operationKey('refresh-pair', clientId, message.sessionId);
+        const digest = createHash('sha256').update(raw).digest('hex');
+        const replay = await this.claim(key, digest, msg.seq);
+        if (replay !== undefined) {
+          await this.deliver(msg, replay.subject, replay.result, messageId, undefined);
+          return;
+        }
+        let body: Uint8Array;
+        try {
+          const metadata = await this.refreshPair(message, msg.data, clientId, msg.seq, key);
+          threshold = metadata.threshold;
+          body = encodeResharingResult({
+            resultType: 'success',
+            walletId: message.walletId,
+            newThreshold: metadata.threshold,
+            keyType: 'secp256k1',
+            publicKey: secp256k1.Point.fromBytes(
+              new Uint8Array(Buffer.from(metadata.publicKey, 'hex')),
+            )
+              .toBytes(false)
+              .slice(1),
+          });
+        } catch (error) {
+          await this.options.ledger.release(key).catch(() => undefined);
+          throw error;
+        }
+        this.count('refresh-pair', 'secp256k1', undefined, started);
+        await this.deliver(msg, subject, body, messageId, () =>
+          this.options.ledger.complete(key, digest, subject, body),
+        );
+      } catch (error) {
+        await this.reject('refresh-pair', 'secp256k1', error, started, msg, async (failure) => {
+          const body = encodeResharingResult({
+            resultType: 'error',
+            walletId,
+            newThreshold: threshold,
+            keyType: 'secp256k1',
+            errorCode: failure.code,
+            errorReason: failure.message,
+          });
+          await this.options.publisher.publish(subject, body, messageId);
+        });
+      }
+    } finally {
+      stopWorking();
+    }
+  }
+
+  /** Runs the pairwise refresh session; returns the wallet's metadata once both committed. */
+  private async refreshPair(
+    message: PairRefreshMessage,
+    body: Uint8Array,
+    clientId: string,
+    requestSeq: number,
+    operation: string,
+  ): Promise<WalletMetadata> {
+    const { jobs, host, membership, selfNodeId } = this.options;
+    const record = await jobs.loadCurrent(message.walletId, 'secp256k1');
+    if (record === undefined) throw new KeyNotFoundError(message.walletId, 'secp256k1');
+    wipeBytes(record.share);
+    const { metadata } = record;
+    if (metadata.retired === true || !metadata.committee.some((m) => m.nodeId === selfNodeId)) {
+      throw new NotCommitteeMemberError(message.walletId);
+    }
+    const participants = metadata.committee.filter((member) =>
+      message.nodeIds.includes(member.nodeId),
+    );
+    const peer = participants.find((member) => member.nodeId !== selfNodeId);
+    if (participants.length !== 2 || !message.nodeIds.includes(selfNodeId) || peer === undefined) {
+      throw new MpcError(
+        ErrorCode.IncompatiblePeerIds,
+        `node_ids must name this signer and another member of wallet ${message.walletId}'s committee`,
+      );
+    }
+    if (!membership.isReady(peer.nodeId)) throw new QuorumUnavailableError(1, 2);
+    const sessionId = randomUUID();
+    const job = await jobs.refreshPair(message, { sessionId, participants });
+    await host.coordinate({
+      sessionId,
+      kind: 'refresh-pair',
+      participants,
+      request: body,
+      requestSeq,
+      clientId: clientId === '' ? null : clientId,
+      job: { ...job, operation },
+      awaitAllDone: true,
+    });
+    return metadata;
+  }
+
   /** Runs the resharing session; returns the (unchanged) public key once committed. */
   private async reshare(
     message: ResharingMessage,
@@ -464,12 +593,21 @@ export class RequestCoordinator {
     const quorum = metadata.threshold + 1;
     const committee = metadata.committee.map((member) => member.nodeId);
     const banned = (node: string): boolean =>
-      message.keyType === 'secp256k1' && this.options.isBanned?.(node) === true;
-    const ready = membership
-      .readyNodes(committee)
-      .filter((node) => !excluded.has(node) && !banned(node));
+      message.keyType === 'secp256k1' &&
+      node !== selfNodeId &&
+      this.options.isPairUsable?.(node, metadata) === false;
+    const live = membership.readyNodes(committee).filter((node) => !excluded.has(node));
+    const ready = live.filter((node) => !banned(node));
     if (ready.length < quorum || !ready.includes(selfNodeId)) wipeBytes(record.share);
-    if (ready.length < quorum) throw new QuorumUnavailableError(ready.length, quorum);
+    if (ready.length < quorum) {
+      // Say so when burned pairs, not dead peers, are what is missing: an administrator must
+      // run a pairwise refresh (mpc refresh-pair).
+      const burned = live.find((node) => banned(node));
+      if (live.length >= quorum && burned !== undefined) {
+        throw new BannedPeerError(burned, message.walletId);
+      }
+      throw new QuorumUnavailableError(ready.length, quorum);
+    }
     if (!ready.includes(selfNodeId)) {
       if (!committee.includes(selfNodeId)) throw new NotCommitteeMemberError(message.walletId);
       throw new MpcError(ErrorCode.ParticipantNotFound, 'coordinator is not ready');

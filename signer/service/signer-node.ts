@@ -33,12 +33,13 @@ import {
   KeygenBrokerStream,
   ReshareRequestConsumerName,
   ReshareRequestStream,
+  RefreshPairRequestStream,
   SigningPublisherStream,
 } from '../protocol/subjects.ts';
 import { SessionHost } from '../session/session-host.ts';
 import { ShareStore } from '../store/index.ts';
 import { PeerMessenger } from '../transport/peer-messenger.ts';
-import { ensureMpcStreams } from '../transport/streams.ts';
+import { ensureMpcStreams, ensureRefreshPairConsumer } from '../transport/streams.ts';
 import { JobFactory } from './jobs.ts';
 import { pooledProtocolDrivers } from './protocol-drivers.ts';
 import { PeerBans, isPairBanVerdict } from './peer-bans.ts';
@@ -68,6 +69,8 @@ const PROBE_INTERVAL_MS = 100;
 export async function startSignerNode(config: SignerConfig, log: Logger): Promise<SignerNode> {
   const secrets = loadSignerSecrets(config);
   const identity = await loadOrCreateIdentity({ dataDir: config.dataDir, nodeId: config.nodeId });
+  // Burned DKLs23 pairs; an unreadable or corrupt ban file stops the signer here (PeerBansFileError).
+  const bans = await PeerBans.load(config.dataDir);
   // The pinned roster: a file (local clusters), or the operator's ConfigMap (Kubernetes).
   let roster: ReadonlyMap<string, Uint8Array>;
   let rosterSource: ConfigMapRosterSource | undefined;
@@ -138,7 +141,15 @@ export async function startSignerNode(config: SignerConfig, log: Logger): Promis
     maxAckPendingKeygen: config.sessions.maxConcurrentKeygen,
     maxAckPendingSigning: config.sessions.maxConcurrentSigning,
   });
-  for (const warning of streams.warnings) log.warn({ warning }, 'JetStream shape differs');
+  const refreshPair = await ensureRefreshPairConsumer(jsm, config.nodeId, {
+    ackWaitMs: config.sessions.ackWaitMs,
+    maxDeliver: config.sessions.maxDeliver,
+    maxAckPendingKeygen: config.sessions.maxConcurrentKeygen,
+    maxAckPendingSigning: config.sessions.maxConcurrentSigning,
+  });
+  for (const warning of [...streams.warnings, ...refreshPair.report.warnings]) {
+    log.warn({ warning }, 'JetStream shape differs');
+  }
   const js = jetstream(nc);
   const ledger = await OperationLedger.open(nc);
 
@@ -174,7 +185,6 @@ export async function startSignerNode(config: SignerConfig, log: Logger): Promis
   });
   const wallets = new WalletRepository(store);
   const workers = new PartyWorkerPool();
-  const bans = await PeerBans.load(config.dataDir);
   const jobs = new JobFactory({
     selfNodeId: config.nodeId,
     clusterNodes: config.peers,
@@ -255,6 +265,11 @@ export async function startSignerNode(config: SignerConfig, log: Logger): Promis
         const job = await jobs.reshare(message, invite);
         return { ...job, operation: operationKey('reshare', clientId, message.sessionId) };
       }
+      if (invite.kind === 'refresh-pair') {
+        const { message } = authenticator.refreshPair(body);
+        const job = await jobs.refreshPair(message, invite);
+        return { ...job, operation: operationKey('refresh-pair', clientId, message.sessionId) };
+      }
       throw new MpcError(ErrorCode.InvalidSessionType, `unsupported session kind ${invite.kind}`);
     },
   });
@@ -289,7 +304,7 @@ export async function startSignerNode(config: SignerConfig, log: Logger): Promis
     duplicateWaitMs: 8 * config.sessions.roundTimeoutMs,
     workingIntervalMs: Math.max(500, Math.floor(config.sessions.ackWaitMs / 3)),
     retryWithFreshSigners: config.sessions.retryWithFreshSigners,
-    isBanned: (peer) => bans.isBanned(peer),
+    isPairUsable: (peer, record) => bans.isPairUsable(peer, record),
     passOnDeliveries: Math.min(config.peers.length, config.sessions.maxDeliver - 1),
   });
 
@@ -355,6 +370,9 @@ export async function startSignerNode(config: SignerConfig, log: Logger): Promis
       ReshareRequestConsumerName,
       config.sessions.maxConcurrentKeygen,
       (msg) => coordinator.handleReshare(msg),
+    );
+    void consumeLoop(RefreshPairRequestStream, refreshPair.durable, 1, (msg) =>
+      coordinator.handleRefreshPair(msg),
     );
   }
   const reshareIntake = forwardReshareRequests({ nc, js, log });

@@ -28,6 +28,13 @@ export interface WalletMetadata {
    * names the new committee but holds no share, so this signer knows it is not a member.
    */
   readonly retired?: true;
+  /**
+   * secp256k1 only: per other committee member (node id), that peer's ban epoch when this
+   * version's DKLs23 pair state with it was created (keygen, reshare or pairwise refresh).
+   * The pair signs only while this is >= the peer's current ban epoch (service/peer-bans.ts);
+   * absent entries count as 0.
+   */
+  readonly pairEpochs?: Readonly<Record<string, number>>;
 }
 
 export interface WalletRecord {

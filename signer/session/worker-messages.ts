@@ -69,6 +69,14 @@ export interface ResharePartyOptions {
   readonly sessionId: Uint8Array;
 }
 
+/** Public parameters of one DKLs23 pairwise refresh party (crypto/dkls23/pair-refresh-protocol.ts). */
+export interface Dkls23RefreshPairPartyOptions {
+  /** The other share holder of the pair. */
+  readonly peer: PartyId;
+  /** Fresh per run, identical at both parties. */
+  readonly sessionId: Uint8Array;
+}
+
 /**
  * A party to host. `share` is the canonical encoding of this party's key share (secret): the
  * pool takes it over and wipes the caller's bytes once they are posted.
@@ -96,6 +104,11 @@ export type PartySpec =
       readonly protocol: 'dkls23-reshare';
       readonly share?: Uint8Array;
       readonly options: ResharePartyOptions;
+    }
+  | {
+      readonly protocol: 'dkls23-refresh-pair';
+      readonly share: Uint8Array;
+      readonly options: Dkls23RefreshPairPartyOptions;
     };
 
 export type PartyProtocolName = PartySpec['protocol'];
@@ -107,6 +120,7 @@ export const PARTY_PROTOCOLS: readonly PartyProtocolName[] = Object.freeze([
   'dkls23-sign',
   'frost-reshare',
   'dkls23-reshare',
+  'dkls23-refresh-pair',
 ]);
 
 /** A finished keygen party: its encoded key share (secret; the receiver wipes it) and group key. */
@@ -132,6 +146,8 @@ export interface PartyResults {
   'dkls23-sign': Dkls23Signature;
   'frost-reshare': EncodedReshareResult;
   'dkls23-reshare': EncodedReshareResult;
+  /** The share with the refreshed pair (secret) and the transcript both parties confirm. */
+  'dkls23-refresh-pair': EncodedReshareResult;
 }
 
 /** Result type of a spec. */
@@ -180,7 +196,10 @@ export function checkPartySpec(spec: unknown): asserts spec is PartySpec {
     throw new InvalidPartySpecError('protocol', 'unknown protocol');
   }
   if (!isRecord(spec['options'])) throw new InvalidPartySpecError('options', 'not an object');
-  if (protocol.endsWith('-sign') && !(spec['share'] instanceof Uint8Array)) {
+  if (
+    (protocol.endsWith('-sign') || protocol === 'dkls23-refresh-pair') &&
+    !(spec['share'] instanceof Uint8Array)
+  ) {
     throw new InvalidPartySpecError('share', 'not a Uint8Array');
   }
   if (

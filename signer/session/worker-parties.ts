@@ -9,11 +9,13 @@
  */
 import {
   createDkls23KeygenProtocol,
+  createDkls23PairRefreshProtocol,
   createDkls23SigningProtocol,
   decodeDkls23KeyShare,
   encodeDkls23KeyShare,
   wipeDkls23KeyShare,
   type Dkls23KeyShare,
+  type Dkls23PairRefreshResult,
   type Dkls23Signature,
 } from '../crypto/dkls23/index.ts';
 import {
@@ -33,6 +35,7 @@ import {
 } from '../crypto/reshare/index.ts';
 import { wipeBytes } from '../crypto/wipe.ts';
 import type {
+  Dkls23RefreshPairPartyOptions,
   EncodedKeygenResult,
   EncodedReshareResult,
   PartyResults,
@@ -142,6 +145,41 @@ function reshareParty<Share>(
   };
 }
 
+/** A pairwise refresh party: decodes the share (wiping the bytes), encodes the refreshed one. */
+function refreshPairParty(
+  encodedShare: Uint8Array,
+  options: Dkls23RefreshPairPartyOptions,
+): HostedParty {
+  let share: Dkls23KeyShare;
+  try {
+    share = decodeDkls23KeyShare(encodedShare);
+  } finally {
+    wipeBytes(encodedShare);
+  }
+  let protocol: RoundProtocol<Dkls23PairRefreshResult>;
+  try {
+    protocol = createDkls23PairRefreshProtocol({ share, ...options });
+  } finally {
+    wipeDkls23KeyShare(share); // the protocol holds its own copy
+  }
+  return {
+    rounds: protocol.rounds,
+    round: (index, input) => protocol.round(index, input),
+    finish: (input): EncodedReshareResult => {
+      const result = protocol.finish(input);
+      try {
+        return {
+          share: encodeDkls23KeyShare(result.share),
+          transcriptDigest: result.transcriptDigest,
+        };
+      } finally {
+        wipeDkls23KeyShare(result.share);
+      }
+    },
+    wipe: () => protocol.wipe(),
+  };
+}
+
 /** Builds the party; throws the protocol's typed error when the spec's values are invalid. */
 export function createHostedParty(spec: PartySpec): HostedParty {
   switch (spec.protocol) {
@@ -205,5 +243,7 @@ export function createHostedParty(spec: PartySpec): HostedParty {
             ...(oldShare === undefined ? {} : { oldShare }),
           }),
       );
+    case 'dkls23-refresh-pair':
+      return refreshPairParty(spec.share, spec.options);
   }
 }

@@ -11,7 +11,8 @@
 import type { ErrorCode } from '../protocol/errors.ts';
 import { verifyEd25519 } from './ed25519-verify.ts';
 
-export type SessionKind = 'keygen' | 'sign' | 'reshare';
+/** `refresh-pair`: DKLs23 pairwise refresh of one wallet between two signers (two-phase). */
+export type SessionKind = 'keygen' | 'sign' | 'reshare' | 'refresh-pair';
 
 export interface InviteParticipant {
   readonly nodeId: string;

@@ -14,6 +14,7 @@ import { ErrorCode, MpcError } from '../protocol/errors.ts';
 import {
   ClientIdHeader,
   KeygenBrokerStream,
+  RefreshPairRequestStream,
   ReshareRequestStream,
   SigningPublisherStream,
 } from '../protocol/subjects.ts';
@@ -56,6 +57,8 @@ export function requestStreamOf(kind: SessionKind): string {
       return SigningPublisherStream;
     case 'reshare':
       return ReshareRequestStream;
+    case 'refresh-pair':
+      return RefreshPairRequestStream;
   }
 }
 

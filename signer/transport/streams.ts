@@ -42,6 +42,8 @@ import {
   KeygenRequestConsumerName,
   KeygenRequestTopic,
   KeygenResultConsumerBase,
+  RefreshPairRequestStream,
+  RefreshPairRequestTopic,
   ReshareRequestConsumerName,
   ReshareRequestStream,
   ReshareRequestTopic,
@@ -52,6 +54,8 @@ import {
   SigningRequestTopic,
   SigningResultConsumerBase,
   keygenResultSubscriptionSubject,
+  refreshPairConsumerName,
+  refreshPairRequestSubject,
   reshareResultSubscriptionSubject,
   resultConsumerDurableName,
   resultStreamSubjects,
@@ -332,6 +336,11 @@ export async function ensureRequestStreams(
   await ensureStream(jsm, requestStreamConfig(KeygenBrokerStream, KeygenRequestTopic), report);
   await ensureStream(jsm, requestStreamConfig(SigningPublisherStream, SigningRequestTopic), report);
   await ensureStream(jsm, requestStreamConfig(ReshareRequestStream, ReshareRequestTopic), report);
+  await ensureStream(
+    jsm,
+    requestStreamConfig(RefreshPairRequestStream, RefreshPairRequestTopic),
+    report,
+  );
   return report;
 }
 
@@ -342,6 +351,26 @@ export async function ensureResultStream(
 ): Promise<EnsureReport> {
   await ensureStream(jsm, resultStreamConfig(), report);
   return report;
+}
+
+/**
+ * Ensures this signer's own durable on `mpc-refresh-pair`, filtered on its own subject (a
+ * pairwise refresh is coordinated by a signer of the pair, chosen by the client).
+ */
+export async function ensureRefreshPairConsumer(
+  jsm: JetStreamManager,
+  nodeId: string,
+  options: RequestConsumerOptions,
+  report: EnsureReport = { warnings: [] },
+): Promise<{ durable: string; report: EnsureReport }> {
+  const durable = refreshPairConsumerName(nodeId);
+  await ensureDurableConsumer(
+    jsm,
+    RefreshPairRequestStream,
+    requestConsumerConfig(durable, refreshPairRequestSubject(nodeId), 1, options),
+    report,
+  );
+  return { durable, report };
 }
 
 /** Ensures the three result durables of one routing scope ('' = legacy). */

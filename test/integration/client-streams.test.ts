@@ -108,7 +108,13 @@ describe('ensureMpcStreams on an empty server', () => {
     ).toBe(7);
     const names: string[] = [];
     for await (const name of jsm.streams.names()) names.push(name);
-    expect(names.sort()).toEqual(['mpc', 'mpc-keygen', 'mpc-reshare', 'mpc-signing']);
+    expect(names.sort()).toEqual([
+      'mpc',
+      'mpc-keygen',
+      'mpc-refresh-pair',
+      'mpc-reshare',
+      'mpc-signing',
+    ]);
   });
 
   it("accepts a Go client's later CreateOrUpdateStream and result consumer update", async () => {

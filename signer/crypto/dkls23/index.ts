@@ -15,3 +15,8 @@ export {
 export * from './errors.ts';
 export { BATCH, KAPPA, STATISTICAL_SECURITY, WIRE_VERSION } from './params.ts';
 export { Dkls23PairBans } from './pair-bans.ts';
+export {
+  createDkls23PairRefreshProtocol,
+  type Dkls23PairRefreshOptions,
+  type Dkls23PairRefreshResult,
+} from './pair-refresh-protocol.ts';
