@@ -20,6 +20,7 @@ import {
 } from '../identity/index.ts';
 import { createMembership, inClusterKubeConfig } from '../membership/create-membership.ts';
 import { ConfigMapRosterSource } from '../membership/roster-config-map.ts';
+import { PinStore } from '../identity/pin-store.ts';
 import { RosterGatedMembership } from '../membership/roster-gated-membership.ts';
 import { waitUntilSafeToLeave } from '../observability/prestop.ts';
 import { startHttpServer } from '../observability/http-server.ts';
@@ -85,6 +86,8 @@ export async function startSignerNode(config: SignerConfig, log: Logger): Promis
       namespace,
       name: config.membership.rosterConfigMap,
       roster: live,
+      pinStore: await PinStore.open(config.dataDir, config.administrator?.publicKey),
+      cluster: config.clusterName,
       log,
     });
     await rosterSource.start();
