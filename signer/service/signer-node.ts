@@ -149,6 +149,8 @@ export async function startSignerNode(config: SignerConfig, log: Logger): Promis
       log,
       env: process.env,
       identityPublicKey: identity.publicKey,
+      sign: (message) => identity.sign(message),
+      roster,
     }),
     roster,
     config.nodeId,
