@@ -321,7 +321,7 @@ describe('operator + signers on a real control plane', () => {
     expect((await sign())['result_type']).toBe('success');
   });
 
-  it('refuses an impostor under a pinned name until an administrator clears the pin', async () => {
+  it('refuses an impostor under a pinned name, also when the ConfigMap is rewritten, until an administrator signs the repin', async () => {
     const pinned = identityKey(SIGNER2);
     await signers.signal(SIGNER2, 'SIGTERM');
     rmSync(join(signers.signer(SIGNER2).dataDir, 'identity'), { recursive: true, force: true });
