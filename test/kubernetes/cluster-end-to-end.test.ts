@@ -366,8 +366,10 @@ describe('operator + signers on a real control plane', () => {
     });
     const refusal = 'without a valid administrator repin statement';
     for (const honest of [SIGNERS[0]!, SIGNER1]) {
-      await eventually(`${honest} refuses the swapped key`, async () =>
-        logOf(honest).includes(refusal),
+      await eventually(
+        `${honest} refuses the swapped key`,
+        async () => logOf(honest).includes(refusal),
+        20_000,
       );
     }
     // Refused, not merely late: over several roster polls (2 s) and heartbeats (0.5 s) the
@@ -418,7 +420,7 @@ describe('operator + signers on a real control plane', () => {
       administrator_key: adminPublicKey,
       pins: { [SIGNER2]: impostorKey },
     });
-  });
+  }, 120_000);
 
   it('stale Leases take status, conditions and metrics below quorum; with the operator down the signers still refuse to sign', async () => {
     expect(await operatorMetric('mpc_cluster_signing_enabled')).toBe(1);
