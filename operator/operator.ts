@@ -20,6 +20,7 @@ import { POD_TEMPLATE_HASH_ANNOTATION } from './resources/statefulset.ts';
 import type { ObservedPod, ObservedStatefulSet } from './status/compute-status.ts';
 import { LeaseTracker, type SignerLeaseView } from './status/lease-tracker.ts';
 import { LeaderElector, type ElectionTimings } from './leader/leader-election.ts';
+import { HEARTBEAT_ANNOTATION, verifyHeartbeat } from '../signer/membership/heartbeat.ts';
 import { kubeLeaseStore } from './leader/kube-lease-store.ts';
 
 /** Lease annotation where each signer publishes its identity public key (signer side too). */
@@ -192,7 +193,34 @@ export async function startOperator(options: OperatorOptions): Promise<OperatorH
     watchOptions('pods'),
   );
 
-  const leaseTracker = new LeaseTracker(() => performance.now());
+  const leaseTracker = new LeaseTracker(() => performance.now(), 20, { signedHeartbeats: true });
+  /**
+   * The identity key a signer Lease proves (its heartbeat is signed by the presented key) and
+   * the heartbeat counter when it verifies under the key pinned for that signer (before the
+   * first pin: under the presented key). A Lease rewritten by another signer's token proves
+   * neither.
+   */
+  const verifiedLease = (
+    object: LeaseObject,
+  ): { identityPublicKey?: string; heartbeatCounter?: number } => {
+    const name = object.metadata?.name;
+    const namespace = object.metadata?.namespace;
+    const instance = object.metadata?.labels?.['app.kubernetes.io/instance'];
+    const presented = object.metadata?.annotations?.[IDENTITY_PUBLIC_KEY_ANNOTATION]?.toLowerCase();
+    if (name === undefined || namespace === undefined || instance === undefined) return {};
+    if (presented === undefined) return {};
+    const counter = verifyHeartbeat(object.metadata?.annotations?.[HEARTBEAT_ANNOTATION], {
+      cluster: `${namespace}/${instance}`,
+      nodeId: name,
+      holderIdentity: object.spec?.holderIdentity ?? '',
+      publicKey: presented,
+    });
+    if (counter === undefined) return {};
+    const pinned = clusters.get(`${namespace}/${instance}`)?.status?.roster?.[name];
+    return pinned === undefined || pinned === presented
+      ? { identityPublicKey: presented, heartbeatCounter: counter }
+      : { identityPublicKey: presented };
+  };
   const leases = new ResilientWatch<LeaseObject>(
     createWatchSource(kubeConfig, {
       apiVersion: 'coordination.k8s.io/v1',
@@ -215,11 +243,7 @@ export async function startOperator(options: OperatorOptions): Promise<OperatorH
               ...(object.spec?.leaseDurationSeconds === undefined
                 ? {}
                 : { leaseDurationSeconds: object.spec.leaseDurationSeconds }),
-              ...(object.metadata?.annotations?.[IDENTITY_PUBLIC_KEY_ANNOTATION] === undefined
-                ? {}
-                : {
-                    identityPublicKey: object.metadata.annotations[IDENTITY_PUBLIC_KEY_ANNOTATION],
-                  }),
+              ...verifiedLease(object),
             },
       );
       if (relevant) enqueue(ownerKey(object ?? previous));

@@ -47,6 +47,8 @@ export interface MpcClusterSpec {
     readonly credentialsSecretRef?: { readonly name: string; readonly key?: string };
   };
   readonly initiator: { readonly algorithm: InitiatorAlgorithm; readonly publicKey: string };
+  /** Ed25519 key (hex) whose repin statements may replace pinned signer identity keys. */
+  readonly administratorPublicKey?: string;
   readonly authorizers?: {
     readonly enabled?: boolean;
     readonly required?: readonly string[];
@@ -118,6 +120,8 @@ export interface MpcClusterStatus {
   readonly signers?: readonly SignerStatus[];
   /** Pinned identity keys: signer name → Ed25519 public key (hex). Also ConfigMap <name>-roster. */
   readonly roster?: Readonly<Record<string, string>>;
+  /** Repin tokens (signer/identity/repin.ts) authorising current pins; ConfigMap repins.json. */
+  readonly repinAuthorizations?: readonly string[];
   readonly conditions?: readonly Condition[];
 }
 
@@ -138,6 +142,11 @@ export interface MpcCluster {
   readonly metadata: ObjectMeta;
   readonly spec: MpcClusterSpec;
   readonly status?: MpcClusterStatus;
+}
+
+/** The cluster name signers bind into repin statements and heartbeats: `<namespace>/<name>`. */
+export function clusterIdentity(cluster: Pick<MpcCluster, 'metadata'>): string {
+  return `${cluster.metadata.namespace}/${cluster.metadata.name}`;
 }
 
 /** t + 1: the number of ready signers a signature needs. */

@@ -14,7 +14,13 @@ import { podTemplateHash } from '../resources/statefulset.ts';
 import { buildChildren } from '../resources/children.ts';
 import { manifestKey } from '../resources/manifest.ts';
 import { clusterNames, signerPodNames } from '../resources/names.ts';
-import { UNPIN_ANNOTATION, computePins, parseUnpin } from '../status/roster-pins.ts';
+import {
+  REPIN_ANNOTATION,
+  UNPIN_ANNOTATION,
+  computePins,
+  parseUnpin,
+} from '../status/roster-pins.ts';
+import { clusterIdentity } from '../api/mpc-cluster.ts';
 import { buildGeneratedSecret, secretsToGenerate, type RandomBytes } from '../resources/secrets.ts';
 import {
   computeStatus,
@@ -106,6 +112,13 @@ export class Reconciler {
       presented,
       signers: signerPodNames(cluster),
       unpin,
+      repin: {
+        tokens: parseUnpin(cluster.metadata.annotations?.[REPIN_ANNOTATION]),
+        previous: cluster.status?.repinAuthorizations,
+        administratorKey: cluster.spec.administratorPublicKey,
+        cluster: clusterIdentity(cluster),
+        nowMs: this.deps.now().getTime(),
+      },
     });
     for (const signer of pins.newlyPinned) {
       logger.info({ ...log, signer }, 'pinned signer identity');
@@ -128,6 +141,7 @@ export class Reconciler {
     for (const child of buildChildren(cluster, {
       partition: rollout.partition,
       roster: pins.pins,
+      repins: pins.authorizations,
     })) {
       try {
         await api.apply(child);
@@ -161,6 +175,7 @@ export class Reconciler {
     if (cluster.metadata.annotations?.[UNPIN_ANNOTATION] !== undefined) {
       await api.removeAnnotation(cluster, UNPIN_ANNOTATION);
     }
+    await this.repinEvents(cluster, pins);
     const settled = status.phase === 'Ready';
     const requeues = [
       settled ? undefined : Reconciler.UNSETTLED_REQUEUE_MS,
@@ -170,6 +185,26 @@ export class Reconciler {
     return requeues.length === 0
       ? { outcome: 'reconciled' }
       : { outcome: 'reconciled', requeueAfterMs: Math.max(100, Math.min(...requeues)) };
+  }
+
+  /** Events for the repin annotation's outcome; removes the annotation once processed. */
+  private async repinEvents(
+    cluster: MpcCluster,
+    pins: { readonly repinned: readonly string[]; readonly rejectedRepins: readonly string[] },
+  ): Promise<void> {
+    if (pins.repinned.length > 0) {
+      await this.event(cluster, {
+        type: 'Normal',
+        reason: 'IdentityRepinned',
+        message: `administrator-signed repin applied for ${pins.repinned.join(', ')}`,
+      });
+    }
+    for (const reason of pins.rejectedRepins) {
+      await this.event(cluster, { type: 'Warning', reason: 'RepinRejected', message: reason });
+    }
+    if (cluster.metadata.annotations?.[REPIN_ANNOTATION] !== undefined) {
+      await this.deps.api.removeAnnotation(cluster, REPIN_ANNOTATION);
+    }
   }
 
   private async missingReferencedSecrets(cluster: MpcCluster): Promise<string[]> {

@@ -161,9 +161,12 @@ describe('signer config', () => {
           required: ['risk'],
           keys: [{ id: 'risk', algorithm: 'ed25519', publicKey: 'cd'.repeat(32) }],
         },
+        administratorPublicKey: 'EF'.repeat(32),
       }),
     );
     expect(config).toEqual({
+      cluster_name: 'prod/wallet',
+      administrator: { public_key: 'ef'.repeat(32) },
       threshold: 1,
       peers: ['wallet-signer-0', 'wallet-signer-1', 'wallet-signer-2'],
       data_dir: '/data',

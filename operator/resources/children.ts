@@ -15,7 +15,7 @@ import {
 } from './names.ts';
 import { buildConfigMap } from './signer-config.ts';
 import { buildStatefulSet } from './statefulset.ts';
-import { rosterDocument } from '../status/roster-pins.ts';
+import { repinsDocument, rosterDocument } from '../status/roster-pins.ts';
 
 function metadata(cluster: MpcCluster, name: string, extraLabels: Record<string, string> = {}) {
   return {
@@ -127,29 +127,39 @@ export function buildPodDisruptionBudget(cluster: MpcCluster): Manifest {
 
 /**
  * ConfigMap `<name>-roster`: the identity keys the operator pinned (roster-pins.ts), in the
- * signers' roster file format under key `roster.json`.
+ * signers' roster file format under key `roster.json`, and the administrator-signed repin
+ * statements that authorise replaced pins under key `repins.json`.
  */
 export function buildRosterConfigMap(
   cluster: MpcCluster,
   pins: Readonly<Record<string, string>>,
+  repins: readonly string[] = [],
 ): Manifest {
   return {
     apiVersion: 'v1',
     kind: 'ConfigMap',
     metadata: metadata(cluster, clusterNames(cluster).rosterConfigMap),
-    data: { 'roster.json': rosterDocument(pins) },
+    data: { 'roster.json': rosterDocument(pins), 'repins.json': repinsDocument(repins) },
   };
 }
 
 export function buildChildren(
   cluster: MpcCluster,
-  options: { readonly partition?: number; readonly roster?: Readonly<Record<string, string>> } = {},
+  options: {
+    readonly partition?: number;
+    readonly roster?: Readonly<Record<string, string>>;
+    readonly repins?: readonly string[];
+  } = {},
 ): Manifest[] {
   return [
     buildServiceAccount(cluster),
     buildRole(cluster),
     buildRoleBinding(cluster),
-    buildRosterConfigMap(cluster, options.roster ?? cluster.status?.roster ?? {}),
+    buildRosterConfigMap(
+      cluster,
+      options.roster ?? cluster.status?.roster ?? {},
+      options.repins ?? cluster.status?.repinAuthorizations ?? [],
+    ),
     buildConfigMap(cluster, commonLabels(cluster), controllerReference(cluster)),
     buildHeadlessService(cluster),
     buildMetricsService(cluster),

@@ -6,7 +6,7 @@
  * Pure.
  */
 import { stringify } from 'yaml';
-import type { MpcCluster } from '../api/mpc-cluster.ts';
+import { clusterIdentity, type MpcCluster } from '../api/mpc-cluster.ts';
 import {
   CHAIN_CODE_SECRET_KEY,
   CONFIG_FILE_KEY,
@@ -45,6 +45,10 @@ export function buildSignerConfig(cluster: MpcCluster): Record<string, unknown> 
     authorizerKeys[key.id] = { public_key: key.publicKey, algorithm: key.algorithm };
   }
   return {
+    cluster_name: clusterIdentity(cluster),
+    ...(spec.administratorPublicKey === undefined
+      ? {}
+      : { administrator: { public_key: spec.administratorPublicKey.toLowerCase() } }),
     threshold: spec.threshold,
     peers: signerPodNames(cluster),
     data_dir: SIGNER_PATHS.dataDir,

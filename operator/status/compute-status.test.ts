@@ -99,6 +99,9 @@ describe('computeStatus', () => {
       pins: { 'w-signer-0': key },
       newlyPinned: [],
       unpinned: [],
+      repinned: [],
+      rejectedRepins: [],
+      authorizations: [],
       mismatches: [{ signer: 'w-signer-0', pinnedFingerprint: 'p', presentedFingerprint: 'q' }],
     };
     const status = computeStatus(cluster(), { ...observed([true, true, true]), pins }, T0);
@@ -108,7 +111,7 @@ describe('computeStatus', () => {
     expect(conditionMap(status)['Degraded']).toBe('True/IdentityMismatch');
     const message = status.conditions?.find((c) => c.type === 'IdentityMismatch')?.message;
     expect(message).toContain('w-signer-0 presents key q, pinned p');
-    expect(message).toContain('mpc-platform.dev/unpin=');
+    expect(message).toContain('mpc-platform.dev/repin=');
     expect(statusTransitionEvents(undefined, status).map((e) => e.reason)).toContain(
       'IdentityKeyChanged',
     );

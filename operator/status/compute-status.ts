@@ -204,7 +204,7 @@ export function computeStatus(
                 `${m.signer} presents key ${m.presentedFingerprint}, pinned ${m.pinnedFingerprint}`,
             )
             .join('; ') +
-            ` — clear a pin with: kubectl annotate mpccluster ${cluster.metadata.name} mpc-platform.dev/unpin=<signer>`
+            ` — after checking the new key, replace the pin with an administrator-signed statement: kubectl annotate mpccluster ${cluster.metadata.name} mpc-platform.dev/repin=$(mpc admin sign-repin …)`
         : 'every signer presents its pinned identity key',
       generation,
       now,
@@ -232,6 +232,9 @@ export function computeStatus(
     chainCodeSecretName: names.chainCodeSecret,
     signers,
     ...(observed.pins === undefined ? {} : { roster: observed.pins.pins }),
+    ...(observed.pins === undefined || observed.pins.authorizations.length === 0
+      ? {}
+      : { repinAuthorizations: observed.pins.authorizations }),
     conditions,
   };
 }

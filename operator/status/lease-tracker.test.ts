@@ -53,3 +53,35 @@ describe('LeaseTracker', () => {
     expect(leases.view('ns/a').liveness).toBe('absent');
   });
 });
+
+describe('LeaseTracker with signed heartbeats', () => {
+  function signedTracker() {
+    let now = 0;
+    const leases = new LeaseTracker(() => now, 20, { signedHeartbeats: true });
+    return { leases, advance: (ms: number) => (now += ms) };
+  }
+  const signed = (renewTime: string, heartbeatCounter?: number) => ({
+    ...lease(renewTime),
+    ...(heartbeatCounter === undefined ? {} : { heartbeatCounter }),
+  });
+
+  it('renewals without a verified heartbeat, or with a replayed counter, do not keep a Lease live', () => {
+    const { leases, advance } = signedTracker();
+    leases.observe('ns/a', signed('t1', 10));
+    expect(leases.view('ns/a').liveness).toBe('live');
+    advance(4000);
+    // Another signer's token renews it: new renewTime, no valid heartbeat / the old counter.
+    leases.observe('ns/a', signed('t2'));
+    leases.observe('ns/a', signed('t3', 10));
+    advance(1000);
+    expect(leases.view('ns/a').liveness).toBe('stale');
+    leases.observe('ns/a', signed('t4', 11));
+    expect(leases.view('ns/a').liveness).toBe('live');
+  });
+
+  it('a Lease first seen without a verified heartbeat is stale at once', () => {
+    const { leases } = signedTracker();
+    leases.observe('ns/b', signed('t1'));
+    expect(leases.view('ns/b').liveness).toBe('stale');
+  });
+});

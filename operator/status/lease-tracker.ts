@@ -16,6 +16,8 @@ export interface LeaseObservation {
   readonly leaseDurationSeconds?: number;
   /** The signer's identity public key from the Lease annotation (hex), if any. */
   readonly identityPublicKey?: string;
+  /** The Lease's heartbeat counter when its signature verified (see module comment). */
+  readonly heartbeatCounter?: number;
 }
 
 export type LeaseLiveness = 'live' | 'stale' | 'released' | 'absent';
@@ -30,6 +32,8 @@ export interface SignerLeaseView {
 interface Tracked {
   readonly lease: LeaseObservation;
   changedAt: number;
+  /** Largest verified heartbeat counter seen (signed mode). */
+  counter: number | undefined;
 }
 
 /** Grace per lease duration: duration + one renew interval (duration / 4). */
@@ -41,6 +45,7 @@ export class LeaseTracker {
   constructor(
     private readonly now: () => number,
     private readonly defaultDurationSeconds = 20,
+    private readonly options: { readonly signedHeartbeats?: boolean } = {},
   ) {}
 
   private graceMs(lease: LeaseObservation): number {
@@ -57,18 +62,27 @@ export class LeaseTracker {
     const previous = this.leases.get(key);
     if (lease === undefined) return this.leases.delete(key);
     const now = this.now();
+    const signed = this.options.signedHeartbeats === true;
+    const counter = lease.heartbeatCounter;
     if (previous === undefined) {
-      this.leases.set(key, { lease, changedAt: now });
+      const changedAt = !signed || counter !== undefined ? now : Number.NEGATIVE_INFINITY;
+      this.leases.set(key, { lease, changedAt, counter });
       return true;
     }
     const wasLive = this.liveness(previous, now) === 'live';
-    const renewed = previous.lease.renewTime !== lease.renewTime;
+    const renewed = signed
+      ? counter !== undefined && (previous.counter === undefined || counter > previous.counter)
+      : previous.lease.renewTime !== lease.renewTime;
     const relevant =
       previous.lease.holderIdentity !== lease.holderIdentity ||
       previous.lease.identityPublicKey !== lease.identityPublicKey ||
       previous.lease.leaseDurationSeconds !== lease.leaseDurationSeconds ||
       (renewed && !wasLive);
-    this.leases.set(key, { lease, changedAt: renewed ? now : previous.changedAt });
+    this.leases.set(key, {
+      lease,
+      changedAt: renewed ? now : previous.changedAt,
+      counter: renewed ? counter : previous.counter,
+    });
     return relevant;
   }
 
@@ -85,7 +99,9 @@ export class LeaseTracker {
     const identity = tracked.lease.identityPublicKey;
     return {
       liveness: this.liveness(tracked, now),
-      ageSeconds: Math.max(0, Math.floor((now - tracked.changedAt) / 1000)),
+      ...(Number.isFinite(tracked.changedAt)
+        ? { ageSeconds: Math.max(0, Math.floor((now - tracked.changedAt) / 1000)) }
+        : {}),
       ...(identity === undefined ? {} : { identityPublicKey: identity }),
     };
   }

@@ -3,6 +3,9 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
+import { ed25519 } from '@noble/curves/ed25519.js';
+import { fingerprintOf } from '../identity/node-identity.ts';
+import { decodeRepinToken, verifyRepin } from '../identity/repin.ts';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runCli } from './cli-commands.ts';
 import { initiatorSignerFromKeyText } from './initiator-keys.ts';
@@ -280,5 +283,64 @@ describe('usage errors', () => {
     );
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/cannot read key file/);
+  });
+});
+
+describe('mpc admin sign-repin', () => {
+  it('prints a token the signers verify under the administrator key', async () => {
+    const keyFile = join(directory, 'admin.key');
+    const adminKey = (
+      await run('initiator', 'create', '--algorithm', 'ed25519', '--out', keyFile)
+    ).stdout.trim();
+    const oldKey = Buffer.from(ed25519.getPublicKey(new Uint8Array(32).fill(1))).toString('hex');
+    const newKey = Buffer.from(ed25519.getPublicKey(new Uint8Array(32).fill(2))).toString('hex');
+    const result = await run(
+      'admin',
+      'sign-repin',
+      '--key',
+      keyFile,
+      '--cluster',
+      'prod/vault',
+      '--node',
+      'vault-signer-2',
+      '--old',
+      fingerprintOf(Buffer.from(oldKey, 'hex')),
+      '--new',
+      newKey,
+      '--valid-for',
+      '600',
+    );
+    expect(result.code).toBe(0);
+    const signed = decodeRepinToken(result.stdout.trim());
+    const expectation = {
+      administratorKey: new Uint8Array(Buffer.from(adminKey, 'hex')),
+      cluster: 'prod/vault',
+      nodeId: 'vault-signer-2',
+      oldKey: new Uint8Array(Buffer.from(oldKey, 'hex')),
+      newKey: new Uint8Array(Buffer.from(newKey, 'hex')),
+      nowMs: Date.now(),
+    };
+    verifyRepin(signed, expectation);
+    expect(() => verifyRepin(signed, { ...expectation, nowMs: Date.now() + 601_000 })).toThrow(
+      /expired/,
+    );
+    expect(result.stderr).toContain('vault-signer-2');
+
+    const bad = await run(
+      'admin',
+      'sign-repin',
+      '--key',
+      keyFile,
+      '--cluster',
+      'c',
+      '--node',
+      'n',
+      '--old',
+      'zz',
+      '--new',
+      newKey,
+    );
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--old');
   });
 });

@@ -17,6 +17,11 @@
  *            (--message … | --message-hex … | --digest-hex …) (--signature <hex|base64> | --r … --s …)
  *            [--recovery 0-3|<signature_recovery base64>]   (secp256k1: must recover the key)
  *
+ *   mpc admin sign-repin --key <administrator key file> --cluster <namespace/name> --node <node id>
+ *            --old <fingerprint|hex key> --new <hex key> [--valid-for <seconds>]
+ *            prints a repin token (signer/identity/repin.ts) for annotation mpc-platform.dev/repin;
+ *            the administrator key file is an Ed25519 key file of `mpc initiator create`.
+ *
  * secp256k1 signs a 32-byte digest: `--digest-hex` is used as is, `--message`/`--message-hex`
  * are hashed with SHA-256 first. Ed25519 signs the message bytes (`--digest-hex` is refused).
  *
@@ -36,6 +41,14 @@ import {
   type InitiatorAlgorithm,
 } from './initiator-keys.ts';
 import { MpcClient } from './mpc-client.ts';
+import { fingerprintOf } from '../identity/node-identity.ts';
+import { RepinError } from '../identity/errors.ts';
+import {
+  MAX_REPIN_VALIDITY_SECONDS,
+  encodeRepinToken,
+  newRepinNonce,
+  signRepin,
+} from '../identity/repin.ts';
 import { verifySignature } from './verify.ts';
 
 export interface CliIo {
@@ -67,6 +80,8 @@ export const USAGE = `usage:
   mpc verify --key-type ed25519|secp256k1 --public-key <hex|base64>
            (--message <utf8> | --message-hex <hex> | --digest-hex <64 hex>)
            (--signature <hex|base64> | --r <hex|base64> --s <hex|base64>) [--recovery 0-3|<base64>]
+  mpc admin sign-repin --key <admin key file> --cluster <namespace/name> --node <node id>
+           --old <fingerprint|hex key> --new <hex key> [--valid-for <seconds, default 3600>]
 `;
 
 const DEFAULT_TIMEOUT_MS = 60_000;
@@ -451,8 +466,68 @@ function verify(args: string[], io: CliIo): number {
   return valid ? 0 : 1;
 }
 
+/**
+ * `mpc admin sign-repin`: the administrator's statement that node `--node` of `--cluster` may
+ * replace its pinned identity key `--old` (the fingerprint the IdentityMismatch condition
+ * shows, or the full key) by `--new`. Prints the token on stdout, a summary on stderr.
+ */
+async function adminSignRepin(args: string[], io: CliIo, nowMs: number): Promise<number> {
+  const values = parse(args, {
+    key: { type: 'string' },
+    cluster: { type: 'string' },
+    node: { type: 'string' },
+    old: { type: 'string' },
+    new: { type: 'string' },
+    'valid-for': { type: 'string' },
+  });
+  const oldText = required(values.old, '--old').toLowerCase();
+  let oldFingerprint: string;
+  if (/^[0-9a-f]{16}$/.test(oldText)) oldFingerprint = oldText;
+  else if (/^[0-9a-f]{64}$/.test(oldText)) {
+    oldFingerprint = fingerprintOf(Buffer.from(oldText, 'hex'));
+  } else {
+    throw new UsageError('--old must be a 16-hex fingerprint or a 64-hex public key');
+  }
+  const validFor = Number(values['valid-for'] ?? '3600');
+  if (!Number.isInteger(validFor) || validFor <= 0 || validFor > MAX_REPIN_VALIDITY_SECONDS) {
+    throw new UsageError(
+      `--valid-for must be 1 to ${MAX_REPIN_VALIDITY_SECONDS} seconds, got ${values['valid-for']}`,
+    );
+  }
+  const signer = await loadInitiatorSigner(required(values.key, '--key'), 'ed25519');
+  let token: string;
+  try {
+    token = encodeRepinToken(
+      signRepin(
+        {
+          cluster: required(values.cluster, '--cluster'),
+          nodeId: required(values.node, '--node'),
+          oldFingerprint,
+          newKey: required(values.new, '--new').toLowerCase(),
+          nonce: newRepinNonce(),
+          expiresAt: Math.floor(nowMs / 1000) + validFor,
+        },
+        (message) => signer.sign(message),
+      ),
+    );
+  } catch (error) {
+    if (error instanceof RepinError) throw new UsageError(error.message);
+    throw error;
+  }
+  io.stdout(`${token}\n`);
+  io.stderr(
+    `mpc: repin of ${values.node} from key ${oldFingerprint} to ${fingerprintOf(Buffer.from(values.new ?? '', 'hex'))}, ` +
+      `valid ${validFor} s, signed by administrator key ${fingerprintOf(Buffer.from(signer.publicKey, 'hex'))}\n`,
+  );
+  return 0;
+}
+
 /** Runs `mpc <args>`; returns the exit code. Never throws. */
-export async function runCli(args: readonly string[], io: CliIo): Promise<number> {
+export async function runCli(
+  args: readonly string[],
+  io: CliIo,
+  nowMs: number = Date.now(),
+): Promise<number> {
   const [first, second, ...rest] = args;
   try {
     if (first === undefined || first === '--help' || first === '-h' || first === 'help') {
@@ -461,6 +536,7 @@ export async function runCli(args: readonly string[], io: CliIo): Promise<number
     }
     if (first === 'initiator' && second === 'create') return await initiatorCreate(rest, io);
     if (first === 'wallet' && second === 'create') return await walletCreate(rest, io);
+    if (first === 'admin' && second === 'sign-repin') return await adminSignRepin(rest, io, nowMs);
     const tail = second === undefined ? [] : [second, ...rest];
     if (first === 'sign') return await sign(tail, io);
     if (first === 'verify') return verify(tail, io);

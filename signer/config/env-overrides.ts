@@ -28,6 +28,8 @@ type LeafKind = 'string' | 'integer' | 'boolean' | 'list' | 'json-map';
 /** Every key path that can be overridden, with how its value is read. */
 export const ENV_OVERRIDABLE_PATHS: Readonly<Record<string, LeafKind>> = {
   node_id: 'string',
+  cluster_name: 'string',
+  'administrator.public_key': 'string',
   'nats.url': 'string',
   'nats.name': 'string',
   'nats.user': 'string',

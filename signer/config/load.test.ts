@@ -190,6 +190,8 @@ describe('loadSignerConfig', () => {
       'nats.user': 'u',
       'nats.password': 'p',
       chain_code: CHAIN_CODE,
+      cluster_name: 'ns/vault',
+      'administrator.public_key': INITIATOR_KEY,
     };
     const skipped = new Set(['chain_code.file', 'nats.token', 'nats.creds_file']);
     const env: Record<string, string> = { MPC_ENABLE_FAULT_INJECTION: '1' };
@@ -244,6 +246,11 @@ describe('loadSignerConfig', () => {
     ['chain_code: "abc"', 'chain_code'],
     ['mpc_threshold: 2', 'mpc_threshold'],
     ['roster_file: 5', 'roster_file'],
+    ['administrator: { public_key: "abcd" }', 'administrator.public_key'],
+    [`administrator: { public_key: "${'00'.repeat(32)}" }`, 'administrator.public_key'],
+    [`administrator: { public_key: "${INITIATOR_KEY}" }`, 'cluster_name'],
+    ['administrator: { key: x }', 'administrator.key'],
+    ['cluster_name: "a b"', 'cluster_name'],
   ])('rejects %s naming %s', (line, field) => {
     const key = line.split(':')[0]!;
     const yaml = minimalYaml()

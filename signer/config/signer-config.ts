@@ -11,6 +11,7 @@
  * Threshold semantics (design §4): `threshold` is t; signing needs quorum = t+1 signers,
  * keygen needs all n = `peers.length`; valid when 1 <= t and t+1 <= n.
  */
+import { ed25519 } from '@noble/curves/ed25519.js';
 import { ConfigError } from './config-error.ts';
 
 /** Node ids: also used in NATS subjects, file names and metric labels. */
@@ -152,8 +153,23 @@ export interface FaultInjectionConfig {
   readonly pauseFile?: string;
 }
 
+/**
+ * The administrator key (security review M2): replacing an identity key this signer already
+ * pinned needs a repin statement signed by it (signer/identity/repin.ts).
+ */
+export interface AdministratorConfig {
+  /** Ed25519 public key, 64 lowercase hex characters. */
+  readonly publicKey: string;
+}
+
 export interface SignerConfig {
   readonly nodeId: string;
+  /**
+   * The cluster's name, bound into repin statements and signed heartbeats (the operator sets
+   * `<namespace>/<MpcCluster name>`). Required with `administrator`.
+   */
+  readonly clusterName?: string;
+  readonly administrator?: AdministratorConfig;
   readonly nats: NatsConfig;
   /** t: signing needs `threshold + 1` signers. */
   readonly threshold: number;
@@ -205,6 +221,8 @@ const MPCIUM_KEY_HINTS: Readonly<Record<string, string>> = {
 
 const TOP_LEVEL_KEYS = [
   'node_id',
+  'cluster_name',
+  'administrator',
   'nats',
   'threshold',
   'peers',
@@ -398,6 +416,15 @@ function isMapping(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+/** A 64-hex Ed25519 public key that decodes to a point of large order. */
+function isValidEd25519Point(hex: string): boolean {
+  try {
+    return !ed25519.Point.fromHex(hex.toLowerCase()).isSmallOrder();
+  } catch {
+    return false;
+  }
+}
+
 function hexToBytes(hex: string): Uint8Array {
   return Uint8Array.from(Buffer.from(hex, 'hex'));
 }
@@ -450,6 +477,40 @@ export function parseSignerConfig(raw: unknown, context: ParseContext): ParsedSi
     pattern: NODE_ID_PATTERN,
     expected: nodeIdExpected,
   });
+
+  const clusterName = reader.string(raw, 'cluster_name', 'cluster_name', {
+    pattern: /^[A-Za-z0-9._/-]{1,253}$/,
+    expected: 'a cluster name of 1 to 253 characters from [A-Za-z0-9._/-]',
+  });
+  const administratorSection = reader.section(raw, 'administrator', 'administrator', [
+    'public_key',
+  ]);
+  let administrator: AdministratorConfig | undefined;
+  if (administratorSection !== undefined) {
+    const publicKey = reader.string(
+      administratorSection,
+      'public_key',
+      'administrator.public_key',
+      {
+        required: true,
+        pattern: HEX_64,
+        expected: '64 hex characters (a 32-byte Ed25519 public key)',
+      },
+    );
+    if (!isValidEd25519Point(publicKey)) {
+      reader.fail(
+        'administrator.public_key',
+        'expected a valid Ed25519 public key (a point of large order)',
+      );
+    }
+    if (clusterName === undefined) {
+      reader.fail(
+        'cluster_name',
+        'required with administrator.public_key (repin statements name the cluster)',
+      );
+    }
+    administrator = { publicKey: publicKey.toLowerCase() };
+  }
 
   const nats = parseNats(reader, raw);
 
@@ -589,6 +650,8 @@ export function parseSignerConfig(raw: unknown, context: ParseContext): ParsedSi
 
   const config: SignerConfig = {
     nodeId,
+    ...(clusterName === undefined ? {} : { clusterName }),
+    ...(administrator === undefined ? {} : { administrator }),
     nats,
     threshold,
     peers,

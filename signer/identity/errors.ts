@@ -46,3 +46,16 @@ export class IdentityFileError extends MpcError {
     super(ErrorCode.StorageInit, `node identity: ${message}`, options);
   }
 }
+
+/**
+ * A re-pin statement (repin.ts) is malformed or does not authorise the change at hand;
+ * `field` names the statement field that failed (`signature`, `old_fingerprint`, …).
+ */
+export class RepinError extends MpcError {
+  readonly field: string;
+
+  constructor(field: string, message: string, options?: { cause?: unknown }) {
+    super(ErrorCode.MessageVerification, `repin statement: ${field}: ${message}`, options);
+    this.field = field;
+  }
+}

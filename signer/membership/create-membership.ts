@@ -21,11 +21,21 @@ export function createMembership(options: {
   env: Record<string, string | undefined>;
   /** Published on the signer's Lease for the operator to pin (Kubernetes backend). */
   identityPublicKey: Uint8Array;
+  /** Signs heartbeats with the identity key (heartbeat.ts). */
+  sign: (message: Uint8Array) => Uint8Array;
+  /** The pinned roster: peers' heartbeats must verify under their pinned key. */
+  roster: ReadonlyMap<string, Uint8Array>;
   /** Kubernetes API access (default: the pod's in-cluster service account). */
   kubeConfig?: KubeConfig;
 }): Membership {
   const { config, nc, log, env } = options;
   const { membership } = config;
+  const heartbeat = {
+    cluster: config.clusterName ?? '',
+    publicKey: options.identityPublicKey,
+    sign: options.sign,
+    pinnedKey: (nodeId: string) => options.roster.get(nodeId),
+  };
   if (membership.backend === 'nats-kv') {
     return new NatsKvMembership({
       nc,
@@ -34,6 +44,7 @@ export function createMembership(options: {
       heartbeatIntervalMs: membership.heartbeatIntervalMs,
       peerTimeoutMs: membership.peerTimeoutMs,
       log,
+      heartbeat,
     });
   }
   const namespace = env['POD_NAMESPACE'];
@@ -62,6 +73,7 @@ export function createMembership(options: {
       ? {}
       : { ownerPod: { name: config.nodeId, uid: podUid } }),
     log,
+    heartbeat,
   });
 }
 

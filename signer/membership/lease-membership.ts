@@ -21,6 +21,14 @@
  * observed within `peerTimeoutMs` by this reader's monotonic clock, it is not suspect, and,
  * when `isPodReady` is given, its pod is Ready.
  *
+ * Signed heartbeats (heartbeat.ts, when `heartbeat` is given, as `createMembership` always
+ * does): every write of our Lease carries annotation `mpc-platform.dev/heartbeat`, a fresh
+ * counter signed with our identity key over cluster, node id, holder identity and key; readers
+ * count a peer's renewal only when that verifies under the key the roster pins for the peer
+ * and the counter grew (lease-observer.ts). The identity annotation is believed only together
+ * with a heartbeat it signed (proof of possession). A writer resumes its counter from the
+ * heartbeat on its own Lease, so a clock stepped back across a restart does not stall it.
+ *
  * RBAC (namespace-scoped Role bound to the signer's ServiceAccount):
  *   apiGroups: [coordination.k8s.io], resources: [leases],
  *   verbs: [get, list, watch, create, update]
@@ -43,6 +51,26 @@ import {
   type PeerLeaseState,
 } from './lease-observer.ts';
 import type { Membership } from './membership.ts';
+import {
+  HEARTBEAT_ANNOTATION,
+  HeartbeatCounter,
+  signHeartbeat,
+  verifyHeartbeat,
+} from './heartbeat.ts';
+
+/** What a signer needs to write and check signed heartbeats (heartbeat.ts). */
+export interface HeartbeatIdentity {
+  /** The cluster name bound into heartbeats (`cluster_name`; empty when not configured). */
+  readonly cluster: string;
+  /** Our identity public key (32 bytes). */
+  readonly publicKey: Uint8Array;
+  /** Signs with our identity key. */
+  readonly sign: (message: Uint8Array) => Uint8Array;
+  /** The key pinned for a node (the live roster), undefined when not pinned. */
+  readonly pinnedKey: (nodeId: string) => Uint8Array | undefined;
+  /** Wall clock for the counter (default Date.now). */
+  readonly clock?: () => number;
+}
 
 export interface LeaseMembershipOptions {
   readonly kubeConfig: KubeConfig;
@@ -85,6 +113,8 @@ export interface LeaseMembershipOptions {
   readonly log: Logger;
   /** Monotonic milliseconds; injected for tests. */
   readonly now?: () => number;
+  /** Sign our heartbeats and count only peers' signed ones. Absent: unauthenticated (tests). */
+  readonly heartbeat?: HeartbeatIdentity;
 }
 
 /** Lease annotation carrying the signer's Ed25519 identity public key (64 lowercase hex). */
@@ -138,8 +168,11 @@ function snapshotOf(lease: V1Lease): LeaseSnapshot | undefined {
     name,
     holderIdentity: lease.spec?.holderIdentity,
     renewTime: renewTimeKey(lease.spec?.renewTime),
+    heartbeat: lease.metadata?.annotations?.[HEARTBEAT_ANNOTATION],
   };
 }
+
+const hexOf = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex');
 
 function requirePositiveInteger(field: string, value: number): void {
   if (!Number.isSafeInteger(value) || value < 1) {
@@ -170,6 +203,7 @@ export class LeaseMembership implements Membership {
   private readonly presentedKeys = new Map<string, string>();
   private started = false;
   private stopped = false;
+  private readonly counter: HeartbeatCounter;
 
   constructor(options: LeaseMembershipOptions) {
     requirePositiveInteger('leaseDurationSeconds', options.leaseDurationSeconds);
@@ -192,12 +226,58 @@ export class LeaseMembership implements Membership {
     this.options = options;
     this.leaseName = leaseName;
     this.api = options.kubeConfig.makeApiClient(CoordinationV1Api);
+    this.counter = new HeartbeatCounter(options.heartbeat?.clock);
+    const heartbeat = options.heartbeat;
     this.observer = new LeaseObserver({
       selfNodeId: options.selfNodeId,
       leaseNames: options.leaseNames,
       peerTimeoutMs,
       now: options.now ?? (() => performance.now()),
+      ...(heartbeat === undefined
+        ? {}
+        : {
+            verifyHeartbeat: (nodeId: string, lease: LeaseSnapshot) => {
+              const pinned = heartbeat.pinnedKey(nodeId);
+              if (pinned === undefined) return undefined;
+              return verifyHeartbeat(lease.heartbeat, {
+                cluster: heartbeat.cluster,
+                nodeId,
+                holderIdentity: lease.holderIdentity ?? '',
+                publicKey: hexOf(pinned),
+              });
+            },
+          }),
     });
+  }
+
+  /** Annotations for a write of our Lease: the configured ones plus a fresh heartbeat. */
+  private ownAnnotations(): Record<string, string> | undefined {
+    const heartbeat = this.options.heartbeat;
+    if (heartbeat === undefined) return this.options.annotations;
+    const signed = signHeartbeat(
+      {
+        cluster: heartbeat.cluster,
+        nodeId: this.options.selfNodeId,
+        holderIdentity: this.options.holderIdentity,
+        publicKey: hexOf(heartbeat.publicKey),
+        counter: this.counter.next(),
+      },
+      heartbeat.sign,
+    );
+    return { ...this.options.annotations, [HEARTBEAT_ANNOTATION]: signed };
+  }
+
+  /** Continues after the counter on our own Lease if it is ours (clock stepped back). */
+  private resumeCounter(lease: V1Lease): void {
+    const heartbeat = this.options.heartbeat;
+    if (heartbeat === undefined) return;
+    const previous = verifyHeartbeat(lease.metadata?.annotations?.[HEARTBEAT_ANNOTATION], {
+      cluster: heartbeat.cluster,
+      nodeId: this.options.selfNodeId,
+      holderIdentity: lease.spec?.holderIdentity ?? '',
+      publicKey: hexOf(heartbeat.publicKey),
+    });
+    if (previous !== undefined) this.counter.resumeAfter(previous);
   }
 
   /**
@@ -274,9 +354,23 @@ export class LeaseMembership implements Membership {
   }
 
   private notePresentedKey(leaseName: string, lease: V1Lease): void {
-    const key = lease.metadata?.annotations?.[IDENTITY_PUBLIC_KEY_ANNOTATION];
-    if (key === undefined) this.presentedKeys.delete(leaseName);
-    else this.presentedKeys.set(leaseName, key.toLowerCase());
+    const key = lease.metadata?.annotations?.[IDENTITY_PUBLIC_KEY_ANNOTATION]?.toLowerCase();
+    const heartbeat = this.options.heartbeat;
+    const node = this.observer.peerOfLease(leaseName);
+    // With signed heartbeats a presented key counts only with proof of possession: a
+    // heartbeat on the same Lease that it signed.
+    const proven =
+      key !== undefined &&
+      (heartbeat === undefined ||
+        (node !== undefined &&
+          verifyHeartbeat(lease.metadata?.annotations?.[HEARTBEAT_ANNOTATION], {
+            cluster: heartbeat.cluster,
+            nodeId: node,
+            holderIdentity: lease.spec?.holderIdentity ?? '',
+            publicKey: key,
+          }) !== undefined));
+    if (key === undefined || !proven) this.presentedKeys.delete(leaseName);
+    else this.presentedKeys.set(leaseName, key);
   }
 
   /** Lease view of a node (for status and logs): distinguishes pending (restart grace) from expired. */
@@ -325,7 +419,8 @@ export class LeaseMembership implements Membership {
     const now = new V1MicroTime();
     const existing = await this.readOwn();
     if (existing === undefined) {
-      const { labels, annotations } = this.options;
+      const { labels } = this.options;
+      const annotations = this.ownAnnotations();
       const ownerReferences = this.ownerReferences();
       this.ownLease = await this.api.createNamespacedLease({
         namespace,
@@ -350,6 +445,7 @@ export class LeaseMembership implements Membership {
       });
       return;
     }
+    this.resumeCounter(existing);
     const spec = existing.spec ?? {};
     const newHolder = spec.holderIdentity !== holderIdentity;
     if (newHolder && spec.holderIdentity !== undefined && spec.holderIdentity !== '') {
@@ -357,7 +453,7 @@ export class LeaseMembership implements Membership {
     }
     const ownerReferences = this.ownerReferences();
     const labels = this.options.labels;
-    const annotations = this.options.annotations;
+    const annotations = this.ownAnnotations();
     const metadata = {
       ...existing.metadata,
       ...(labels === undefined ? {} : { labels: { ...existing.metadata?.labels, ...labels } }),
@@ -427,19 +523,21 @@ export class LeaseMembership implements Membership {
       await this.acquire();
       return;
     }
-    const annotations = this.options.annotations;
-    const renewed = (lease: V1Lease): V1Lease => ({
-      ...lease,
-      ...(annotations === undefined
-        ? {}
-        : {
-            metadata: {
-              ...lease.metadata,
-              annotations: { ...lease.metadata?.annotations, ...annotations },
-            },
-          }),
-      spec: { ...lease.spec, renewTime: new V1MicroTime() },
-    });
+    const renewed = (lease: V1Lease): V1Lease => {
+      const annotations = this.ownAnnotations();
+      return {
+        ...lease,
+        ...(annotations === undefined
+          ? {}
+          : {
+              metadata: {
+                ...lease.metadata,
+                annotations: { ...lease.metadata?.annotations, ...annotations },
+              },
+            }),
+        spec: { ...lease.spec, renewTime: new V1MicroTime() },
+      };
+    };
     try {
       this.ownLease = await this.replace(renewed(current));
     } catch (error) {

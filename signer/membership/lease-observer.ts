@@ -19,7 +19,15 @@
  *   Knowledge survives relists of the same reader: a relist that shows an unchanged Lease keeps
  *   the peer's last heartbeat (it expires only on its own timeout); a changed one is a heartbeat.
  * - Suspects (transport found the peer unreachable) stay out until their next renewal.
+ * - Signed heartbeats (heartbeat.ts; when `verifyHeartbeat` is given, as every signer does):
+ *   a renewal counts only when the Lease's heartbeat verifies under the key pinned for that
+ *   node and its counter exceeds every counter accepted from that node before. Any writer of
+ *   the Lease (all signers share one ServiceAccount) can change `renewTime`, the holder or the
+ *   annotations, or put back an old heartbeat: none of that is a renewal. A LIST's first sight
+ *   records the counter as a baseline; a departure keeps it, so an old heartbeat written back
+ *   after a release does not revive the peer.
  */
+import { HeartbeatLedger } from './heartbeat.ts';
 import { LivenessTracker } from './liveness.ts';
 
 /** What this module needs of a Lease; `renewTime` as an opaque string (the holder's clock). */
@@ -27,13 +35,22 @@ export interface LeaseSnapshot {
   readonly name: string;
   readonly holderIdentity: string | undefined;
   readonly renewTime: string | undefined;
+  /** The heartbeat annotation (heartbeat.ts wire form), if any. */
+  readonly heartbeat?: string | undefined;
 }
 
 /** Where a snapshot came from: a full LIST (old values possible) or a WATCH event (fresh). */
 export type LeaseSource = 'list' | 'watch';
 
 /** What an observation meant for the peer. */
-export type LeaseObservation = 'heartbeat' | 'departure' | 'baseline' | 'unchanged' | 'ignored';
+export type LeaseObservation =
+  | 'heartbeat'
+  | 'departure'
+  | 'baseline'
+  | 'unchanged'
+  | 'ignored'
+  /** A renewal without a heartbeat signed by the node's pinned key: not counted. */
+  | 'unverified';
 
 /**
  * A peer as this reader sees it: `live` (renewal observed within the timeout), `suspect`
@@ -50,6 +67,11 @@ export interface LeaseObserverOptions {
   readonly peerTimeoutMs: number;
   /** Monotonic milliseconds. */
   readonly now: () => number;
+  /**
+   * The counter of `lease`'s heartbeat when it verifies under the key pinned for `nodeId`
+   * (heartbeat.ts), else undefined. Absent: renewals are not authenticated (tests only).
+   */
+  readonly verifyHeartbeat?: (nodeId: string, lease: LeaseSnapshot) => number | undefined;
 }
 
 /** Converts a Date or MicroTime string from the API into an opaque comparable string. */
@@ -65,6 +87,7 @@ export class LeaseObserver {
   /** Last observed `(holder, renewTime)` per peer; `null` = seen released or deleted. */
   private readonly lastValue = new Map<string, string | null>();
   private readonly startedAt: number;
+  private readonly counters = new HeartbeatLedger();
 
   constructor(options: LeaseObserverOptions) {
     this.options = options;
@@ -98,8 +121,25 @@ export class LeaseObserver {
     const value =
       holder === '' || lease.renewTime === undefined ? null : `${holder}\n${lease.renewTime}`;
     const previous = this.lastValue.get(node);
+    if (value === null) {
+      this.lastValue.set(node, value);
+      return previous === null ? 'unchanged' : this.depart(node);
+    }
+    const verify = this.options.verifyHeartbeat;
+    if (verify !== undefined) {
+      const counter = verify(node, lease);
+      if (counter === undefined) return 'unverified';
+      if (previous === undefined && source === 'list' && !this.counters.has(node)) {
+        this.counters.baseline(node, counter);
+        this.lastValue.set(node, value);
+        return 'baseline';
+      }
+      if (!this.counters.accept(node, counter)) return 'unchanged';
+      this.lastValue.set(node, value);
+      this.tracker.observeHeartbeat(node);
+      return 'heartbeat';
+    }
     this.lastValue.set(node, value);
-    if (value === null) return previous === null ? 'unchanged' : this.depart(node);
     if (previous === value) return 'unchanged';
     if (previous === undefined && source === 'list') return 'baseline';
     this.tracker.observeHeartbeat(node);

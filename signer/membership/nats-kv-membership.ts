@@ -4,6 +4,13 @@
  * watches the bucket for updates only (values present before it started prove nothing) and
  * feeds them to a `LivenessTracker`. A clean shutdown deletes the key so peers drop the node
  * at once.
+ *
+ * With `heartbeat` (as `createMembership` always gives): the value is
+ * `{ "node": id, "seq": counter, "hb": "<counter>.<signature>" }`, signed as in heartbeat.ts
+ * (holder identity = the node id); a reader counts a PUT only when `hb` verifies under the key
+ * the roster pins for that node and the counter grew. Anyone who may write the bucket can
+ * still delete a peer's key (it then looks departed until its next heartbeat) but cannot make
+ * it look alive.
  */
 import type { NatsConnection } from '@nats-io/transport-node';
 import { Kvm, type KV } from '@nats-io/kv';
@@ -11,6 +18,8 @@ import type { Logger } from 'pino';
 import { LivenessTracker } from './liveness.ts';
 import { nodeSubjectToken } from '../transport/peer-messenger.ts';
 import type { Membership } from './membership.ts';
+import { HeartbeatCounter, HeartbeatLedger, signHeartbeat, verifyHeartbeat } from './heartbeat.ts';
+import type { HeartbeatIdentity } from './lease-membership.ts';
 
 export const MEMBERSHIP_BUCKET = 'mpc_membership';
 
@@ -22,6 +31,8 @@ export interface NatsKvMembershipOptions {
   readonly peerTimeoutMs: number;
   readonly log: Logger;
   readonly now?: () => number;
+  /** Sign our heartbeats and count only peers' signed ones. Absent: unauthenticated (tests). */
+  readonly heartbeat?: HeartbeatIdentity;
 }
 
 export class NatsKvMembership implements Membership {
@@ -30,7 +41,8 @@ export class NatsKvMembership implements Membership {
   private readonly nodeOfToken = new Map<string, string>();
   private kv: KV | undefined;
   private timer: NodeJS.Timeout | undefined;
-  private sequence = 0;
+  private readonly counter: HeartbeatCounter;
+  private readonly ledger = new HeartbeatLedger();
   private stopped = false;
   private watcher: { stop(): void } | undefined;
   private listeners: (() => void)[] = [];
@@ -45,6 +57,28 @@ export class NatsKvMembership implements Membership {
       now,
     });
     for (const node of options.nodes) this.nodeOfToken.set(nodeSubjectToken(node), node);
+    this.counter = new HeartbeatCounter(options.heartbeat?.clock);
+  }
+
+  /** Whether a PUT's value is a fresh heartbeat signed by the node's pinned key. */
+  private isSignedHeartbeat(node: string, value: Uint8Array): boolean {
+    const heartbeat = this.options.heartbeat;
+    if (heartbeat === undefined) return true;
+    const pinned = heartbeat.pinnedKey(node);
+    if (pinned === undefined) return false;
+    let hb: unknown;
+    try {
+      hb = (JSON.parse(new TextDecoder().decode(value)) as { hb?: unknown }).hb;
+    } catch {
+      return false;
+    }
+    const counter = verifyHeartbeat(typeof hb === 'string' ? hb : undefined, {
+      cluster: heartbeat.cluster,
+      nodeId: node,
+      holderIdentity: node,
+      publicKey: Buffer.from(pinned).toString('hex'),
+    });
+    return counter !== undefined && this.ledger.accept(node, counter);
   }
 
   async start(): Promise<void> {
@@ -65,8 +99,10 @@ export class NatsKvMembership implements Membership {
       for await (const entry of iterator) {
         const node = this.nodeOfToken.get(entry.key.slice(3));
         if (node === undefined || node === this.options.selfNodeId) continue;
-        if (entry.operation === 'PUT') this.tracker.observeHeartbeat(node);
-        else this.tracker.observeDeparture(node);
+        if (entry.operation === 'PUT') {
+          if (!this.isSignedHeartbeat(node, entry.value)) continue;
+          this.tracker.observeHeartbeat(node);
+        } else this.tracker.observeDeparture(node);
         this.changed();
       }
     })().catch((error: unknown) => {
@@ -76,11 +112,26 @@ export class NatsKvMembership implements Membership {
 
   private async beat(): Promise<void> {
     if (this.stopped || this.kv === undefined) return;
-    this.sequence += 1;
+    const seq = this.counter.next();
+    const heartbeat = this.options.heartbeat;
+    const self = this.options.selfNodeId;
+    const hb =
+      heartbeat === undefined
+        ? undefined
+        : signHeartbeat(
+            {
+              cluster: heartbeat.cluster,
+              nodeId: self,
+              holderIdentity: self,
+              publicKey: Buffer.from(heartbeat.publicKey).toString('hex'),
+              counter: seq,
+            },
+            heartbeat.sign,
+          );
     try {
       await this.kv.put(
-        `hb.${nodeSubjectToken(this.options.selfNodeId)}`,
-        JSON.stringify({ node: this.options.selfNodeId, seq: this.sequence }),
+        `hb.${nodeSubjectToken(self)}`,
+        JSON.stringify({ node: self, seq, ...(hb === undefined ? {} : { hb }) }),
       );
     } catch (error) {
       this.options.log.debug({ err: error }, 'heartbeat not written');

@@ -20,6 +20,7 @@ import {
 } from '../identity/index.ts';
 import { createMembership, inClusterKubeConfig } from '../membership/create-membership.ts';
 import { ConfigMapRosterSource } from '../membership/roster-config-map.ts';
+import { PinStore } from '../identity/pin-store.ts';
 import { RosterGatedMembership } from '../membership/roster-gated-membership.ts';
 import { waitUntilSafeToLeave } from '../observability/prestop.ts';
 import { startHttpServer } from '../observability/http-server.ts';
@@ -91,6 +92,8 @@ export async function startSignerNode(config: SignerConfig, log: Logger): Promis
       namespace,
       name: config.membership.rosterConfigMap,
       roster: live,
+      pinStore: await PinStore.open(config.dataDir, config.administrator?.publicKey),
+      cluster: config.clusterName,
       log,
     });
     await rosterSource.start();
@@ -160,6 +163,8 @@ export async function startSignerNode(config: SignerConfig, log: Logger): Promis
       log,
       env: process.env,
       identityPublicKey: identity.publicKey,
+      sign: (message) => identity.sign(message),
+      roster,
     }),
     roster,
     config.nodeId,

@@ -9,7 +9,10 @@
  *   keygen and an Ed25519 signature work end to end;
  * - an impostor (signer 2 restarted with a new identity key) is refused: the pin stays,
  *   condition IdentityMismatch + Warning event, the impostor reports identityPin=mismatch, and
- *   signing still works with the others; clearing the pin re-pins the new key;
+ *   signing still works with the others; clearing the pin puts the new key into the roster
+ *   ConfigMap (as any ConfigMap writer could), and the signers that pinned the old key keep
+ *   refusing it; an administrator-signed repin statement (mpc admin sign-repin, annotation
+ *   mpc-platform.dev/repin) makes them accept it;
  * - killed signers make their Leases go stale: status, conditions and operator metrics drop
  *   below quorum although kwok keeps their pods Ready;
  * - with the operator stopped too, the signers' own quorum guard answers a signing request
@@ -17,6 +20,8 @@
  * Every wait is bounded; every process and namespace is removed afterwards.
  */
 import { createPublicKey, randomUUID, verify } from 'node:crypto';
+import { runCli } from '../../signer/client/cli-commands.ts';
+import { verifyHeartbeat } from '../../signer/membership/heartbeat.ts';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -81,6 +86,26 @@ describe('operator + signers on a real control plane', () => {
   let signings: ResultWatcher;
   const walletId = `wallet-${randomUUID()}`;
   let walletKey: Uint8Array;
+  const adminKeyFile = join(root, 'administrator.key');
+  let adminPublicKey = '';
+  const cli = async (...args: string[]) => {
+    let stdout = '';
+    let stderr = '';
+    const code = await runCli(args, {
+      stdout: (text) => (stdout += text),
+      stderr: (text) => (stderr += text),
+    });
+    if (code !== 0) throw new Error(`mpc ${args.join(' ')} failed: ${stderr}`);
+    return stdout.trim();
+  };
+  const logOf = (nodeId: string) =>
+    existsSync(signers.logFile(nodeId)) ? readFileSync(signers.logFile(nodeId), 'utf8') : '';
+  const readySignersSeenBy = async (nodeId: string) => {
+    const response = await signers.http(nodeId, '/readyz');
+    return response === undefined
+      ? -1
+      : ((JSON.parse(response.body) as { readySigners?: number }).readySigners ?? -1);
+  };
 
   const kc = (args: string[], input?: string) => kubectl(binDir, kubeconfigPath, args, input);
   const custom = () => admin.makeApiClient(CustomObjectsApi);
@@ -138,6 +163,14 @@ describe('operator + signers on a real control plane', () => {
       JSON.stringify({ apiVersion: 'v1', kind: 'List', items: volumes }),
     );
 
+    adminPublicKey = await cli(
+      'initiator',
+      'create',
+      '--algorithm',
+      'ed25519',
+      '--out',
+      adminKeyFile,
+    );
     nats = await startNatsServer({ rootDir: join(root, 'nats') });
     operator = await startOperator({
       kubeConfig: admin,
@@ -159,6 +192,7 @@ describe('operator + signers on a real control plane', () => {
           image: 'registry.example.com/mpc-platform/signer:test',
           nats: { url: nats.url },
           initiator: { algorithm: 'ed25519', publicKey: initiator.publicKeyHex },
+          administratorPublicKey: adminPublicKey,
           storage: { size: '1Gi', storageClassName: storageClass },
         },
       }),
@@ -189,6 +223,8 @@ describe('operator + signers on a real control plane', () => {
       nodeIdPrefix: `${NAME}-signer-`,
       env: { KUBECONFIG: signerKubeconfig, POD_NAMESPACE: namespace },
       configFor: () => ({
+        cluster_name: `${namespace}/${NAME}`,
+        administrator: { public_key: adminPublicKey },
         roster_file: undefined,
         membership: {
           backend: 'kubernetes',
@@ -250,6 +286,15 @@ describe('operator + signers on a real control plane', () => {
       expect(lease.metadata?.annotations?.['mpc-platform.dev/identity-public-key']).toBe(
         identityKey(signer),
       );
+      // Each renewal carries a heartbeat signed by that identity key (issue 11 item 6).
+      expect(
+        verifyHeartbeat(lease.metadata?.annotations?.['mpc-platform.dev/heartbeat'], {
+          cluster: `${namespace}/${NAME}`,
+          nodeId: signer,
+          holderIdentity: lease.spec?.holderIdentity ?? '',
+          publicKey: identityKey(signer),
+        }),
+      ).toBeGreaterThan(0);
     }
     const roster = await eventually('three pins in status.roster', async () => {
       const pins = (await mpcCluster()).status?.roster ?? {};
@@ -276,7 +321,7 @@ describe('operator + signers on a real control plane', () => {
     expect((await sign())['result_type']).toBe('success');
   });
 
-  it('refuses an impostor under a pinned name until an administrator clears the pin', async () => {
+  it('refuses an impostor under a pinned name, also when the ConfigMap is rewritten, until an administrator signs the repin', async () => {
     const pinned = identityKey(SIGNER2);
     await signers.signal(SIGNER2, 'SIGTERM');
     rmSync(join(signers.signer(SIGNER2).dataDir, 'identity'), { recursive: true, force: true });
@@ -301,6 +346,9 @@ describe('operator + signers on a real control plane', () => {
     await signers.waitForReady(2, 30_000);
     expect((await sign())['result_type']).toBe('success');
 
+    // Clearing the operator's pin puts the impostor's key into the roster ConfigMap: exactly
+    // what anyone who may write that ConfigMap could do. The signers that pinned the old key
+    // refuse the swap and keep counting only themselves.
     await kc([
       '-n',
       namespace,
@@ -309,11 +357,54 @@ describe('operator + signers on a real control plane', () => {
       NAME,
       `mpc-platform.dev/unpin=${SIGNER2}`,
     ]);
-    await eventually('new key pinned', async () => {
+    const core = admin.makeApiClient(CoreV1Api);
+    await eventually('impostor key in the roster ConfigMap', async () => {
+      const configMap = await core.readNamespacedConfigMap({ name: `${NAME}-roster`, namespace });
+      const nodes = (JSON.parse(configMap.data?.['roster.json'] ?? '{}') as { nodes?: object })
+        .nodes as Record<string, string> | undefined;
+      return nodes?.[SIGNER2] === impostorKey;
+    });
+    const refusal = 'without a valid administrator repin statement';
+    for (const honest of [SIGNERS[0]!, SIGNER1]) {
+      await eventually(
+        `${honest} refuses the swapped key`,
+        async () => logOf(honest).includes(refusal),
+        20_000,
+      );
+    }
+    // Refused, not merely late: over several roster polls (2 s) and heartbeats (0.5 s) the
+    // honest signers never count the impostor.
+    const until = Date.now() + 6000;
+    while (Date.now() < until) {
+      expect(await readySignersSeenBy(SIGNERS[0]!)).toBe(2);
+      expect(await readySignersSeenBy(SIGNER1)).toBe(2);
+      await delay(250);
+    }
+
+    // The administrator checks the new key out of band and signs the change.
+    const token = await cli(
+      'admin',
+      'sign-repin',
+      '--key',
+      adminKeyFile,
+      '--cluster',
+      `${namespace}/${NAME}`,
+      '--node',
+      SIGNER2,
+      '--old',
+      pinned,
+      '--new',
+      impostorKey,
+      '--valid-for',
+      '600',
+    );
+    await kc(['-n', namespace, 'annotate', 'mpccluster', NAME, `mpc-platform.dev/repin=${token}`]);
+    await eventually('statement kept for the signers', async () => {
       const cluster = await mpcCluster();
       return (
+        cluster.status?.repinAuthorizations?.includes(token) === true &&
         cluster.status?.roster?.[SIGNER2] === impostorKey &&
-        cluster.metadata.annotations?.['mpc-platform.dev/unpin'] === undefined
+        cluster.metadata.annotations?.['mpc-platform.dev/repin'] === undefined
       );
     });
     await eventually(
@@ -321,7 +412,15 @@ describe('operator + signers on a real control plane', () => {
       async () => (await condition('IdentityMismatch'))?.status === 'False',
     );
     await signers.waitForReady(3, 60_000);
-  });
+    expect(
+      JSON.parse(
+        readFileSync(join(signers.signer(SIGNERS[0]!).dataDir, 'identity', 'pins.json'), 'utf8'),
+      ),
+    ).toMatchObject({
+      administrator_key: adminPublicKey,
+      pins: { [SIGNER2]: impostorKey },
+    });
+  }, 120_000);
 
   it('stale Leases take status, conditions and metrics below quorum; with the operator down the signers still refuse to sign', async () => {
     expect(await operatorMetric('mpc_cluster_signing_enabled')).toBe(1);

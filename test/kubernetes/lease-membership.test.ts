@@ -10,6 +10,7 @@ import {
   V1MicroTime,
   type KubeConfig,
 } from '@kubernetes/client-node';
+import { generateKeyPairSync, sign } from 'node:crypto';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import {
@@ -18,6 +19,7 @@ import {
   signerLeaseName,
   type LeaseMembershipOptions,
 } from '../../signer/membership/lease-membership.ts';
+import { HEARTBEAT_ANNOTATION, signHeartbeat } from '../../signer/membership/heartbeat.ts';
 import {
   adminConfig,
   createSignerAccess,
@@ -384,5 +386,84 @@ describe('LeaseMembership on a real kube-apiserver', () => {
     } finally {
       await admin.makeApiClient(CoreV1Api).deleteNamespace({ name: other });
     }
+  });
+
+  it('signed heartbeats: a peer Lease renewed with another signer token but no valid signature is not live', async () => {
+    const keys = new Map(NODES.map((node) => [node, generateKeyPairSync('ed25519')]));
+    const raw = (node: string) =>
+      new Uint8Array(
+        keys.get(node)!.publicKey.export({ format: 'der', type: 'spki' }).subarray(-32),
+      );
+    const signWith = (node: string) => (message: Uint8Array) =>
+      new Uint8Array(sign(null, message, keys.get(node)!.privateKey));
+    const heartbeat = (node: string) => ({
+      cluster: `${namespace}/${CLUSTER}`,
+      publicKey: raw(node),
+      sign: signWith(node),
+      pinnedKey: (peer: string) => (keys.has(peer) ? raw(peer) : undefined),
+    });
+    const a = membership('node0', { heartbeat: heartbeat('node0') });
+    const b = membership('node1', { heartbeat: heartbeat('node1') });
+    await Promise.all([a.start(), b.start()]);
+    await eventually('a sees b (signed heartbeats verify)', () => a.isReady('node1'));
+    // node2 is compromised: with the shared ServiceAccount token it keeps renewing node1's
+    // Lease after node1 stopped, putting back node1's last genuine heartbeat (with its holder),
+    // or one it signs with its own key.
+    const asSigner = signerConfig.makeApiClient(CoordinationV1Api);
+    const leaseName = LEASE_NAMES.get('node1')!;
+    const last = await asSigner.readNamespacedLease({ name: leaseName, namespace });
+    const genuine = last.metadata?.annotations?.[HEARTBEAT_ANNOTATION];
+    const genuineHolder = last.spec?.holderIdentity ?? '';
+    expect(genuine).toMatch(/^\d+\.[0-9a-f]{128}$/);
+    await b.stop();
+    await eventually('b released', () => !a.isReady('node1'));
+    const holder = 'node1-pod_forged';
+    const forge = async (annotation: string | undefined, holderIdentity = holder) => {
+      const current = await asSigner.readNamespacedLease({ name: leaseName, namespace });
+      const annotations = { ...current.metadata?.annotations };
+      if (annotation === undefined) delete annotations[HEARTBEAT_ANNOTATION];
+      else annotations[HEARTBEAT_ANNOTATION] = annotation;
+      await asSigner.replaceNamespacedLease({
+        name: leaseName,
+        namespace,
+        body: {
+          ...current,
+          metadata: { ...current.metadata, annotations },
+          spec: {
+            ...current.spec,
+            holderIdentity,
+            leaseDurationSeconds: LEASE_SECONDS,
+            renewTime: new V1MicroTime(),
+          },
+        },
+      });
+    };
+    const fields = (counter: number) => ({
+      cluster: `${namespace}/${CLUSTER}`,
+      nodeId: 'node1',
+      holderIdentity: holder,
+      publicKey: Buffer.from(raw('node1')).toString('hex'),
+      counter,
+    });
+    let counter = Date.now() + 1_000_000;
+    const attempts = [
+      () => forge(genuine, genuineHolder),
+      () => forge(undefined),
+      () => forge(signHeartbeat(fields((counter += 1)), signWith('node2'))),
+    ];
+    const until = performance.now() + PEER_TIMEOUT_MS + 1000;
+    let written = 0;
+    while (performance.now() < until) {
+      await attempts[written % attempts.length]!();
+      written += 1;
+      await delay(150);
+      expect(a.isReady('node1')).toBe(false);
+    }
+    expect(written).toBeGreaterThan(6);
+    expect(a.leaseState('node1')).not.toBe('live');
+
+    // Control: the same write path with node1's own signature and a new counter is live.
+    await forge(signHeartbeat(fields((counter += 1)), signWith('node1')));
+    await eventually('a counts a genuinely signed renewal', () => a.isReady('node1'));
   });
 });
