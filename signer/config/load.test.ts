@@ -313,6 +313,18 @@ describe('loadSignerConfig', () => {
     });
   });
 
+  it('reads fault_injection.hold_before_ack_file only with MPC_ENABLE_FAULT_INJECTION=1', () => {
+    const yaml = minimalYaml('fault_injection: { hold_before_ack_file: /tmp/hold }');
+    expect(configError(() => load(yaml)).field).toBe('fault_injection');
+    expect(load(yaml, { MPC_ENABLE_FAULT_INJECTION: '1' }).faultInjection).toEqual({
+      holdBeforeAckFile: '/tmp/hold',
+    });
+    const empty = minimalYaml('fault_injection: { hold_before_ack_file: "" }');
+    expect(configError(() => load(empty, { MPC_ENABLE_FAULT_INJECTION: '1' })).field).toBe(
+      'fault_injection.hold_before_ack_file',
+    );
+  });
+
   it('never echoes secrets in errors', () => {
     const secretHex = 'f'.repeat(63);
     const chain = configError(() =>

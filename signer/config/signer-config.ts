@@ -151,6 +151,12 @@ export interface FaultInjectionConfig {
   readonly pauseRole?: 'any' | 'coordinator' | 'participant';
   /** Pause only while this file exists when the round is reached (tests remove it to stop pausing). */
   readonly pauseFile?: string;
+  /**
+   * While this file exists, a coordinator that has published a success result (and marked it
+   * published in the operation ledger) writes its node id to `<file>.held` and waits, before
+   * acking the request, until the file is removed (a test kills NATS there).
+   */
+  readonly holdBeforeAckFile?: string;
 }
 
 /**
@@ -603,6 +609,7 @@ export function parseSignerConfig(raw: unknown, context: ParseContext): ParsedSi
     'refuse_coordination',
     'pause_role',
     'pause_file',
+    'hold_before_ack_file',
   ]);
   if (faultSection !== undefined) {
     if (!context.faultInjectionAllowed) {
@@ -644,6 +651,16 @@ export function parseSignerConfig(raw: unknown, context: ParseContext): ParsedSi
             pauseFile: reader.string(faultSection, 'pause_file', 'fault_injection.pause_file', {
               required: true,
             }),
+          }),
+      ...(faultSection['hold_before_ack_file'] === undefined
+        ? {}
+        : {
+            holdBeforeAckFile: reader.string(
+              faultSection,
+              'hold_before_ack_file',
+              'fault_injection.hold_before_ack_file',
+              { required: true },
+            ),
           }),
     };
   }

@@ -1,134 +1,315 @@
 /**
- * Idempotency of client operations across the cluster (design §3, §5.7), in a NATS KV bucket.
+ * Exactly one result per operation (design §3, §5.7), decided by a NATS KV bucket rather than
+ * by JetStream's duplicate window.
  *
- * Each operation (a keygen for a wallet id, a signature for a tx id, scoped by ClientID) has
- * one ledger entry. The coordinator claims it before starting a session; success stores the
- * published result so that a re-sent identical request gets the same result again, and a
- * redelivered request whose coordinator died is taken over. Failures release the claim so a
- * re-sent request runs again. A re-used id with a different request body is a conflict
- * (`ERROR_SESSION_DUPLICATE`). Entries expire with the bucket's max age.
+ * Each operation (a keygen for a wallet id, a signature for a tx id, a resharing for a session
+ * id, all scoped by ClientID) has one ledger entry. Its life:
+ * - `claim`: the coordinator takes the entry (`running`, with its node, process instance and
+ *   the stream sequence of the request message) before it starts a session. Only one claim
+ *   succeeds: every write is a compare-and-set on the entry's revision.
+ * - `record` (write-ahead): before a result is published, its exact bytes, subject and
+ *   `Nats-Msg-Id` are stored as an *answer* for that request message (its stream sequence).
+ *   A success makes the entry `done`; an error makes it `open` (a client re-send with the same
+ *   id may run again). A result that could not be recorded is never published.
+ * - `markPublished`: after JetStream confirmed the publication, before the request is acked.
+ * - A redelivery of a request message that has an answer gets that answer (`answered`):
+ *   republished byte for byte under the same `Nats-Msg-Id` unless it is marked published, and
+ *   nothing is ever signed again. A different request message for a `done` operation (a
+ *   client re-send) gets the stored success (`done`), recorded as its own answer.
+ * - `release` (the request is passed on to another signer without a result) reopens the
+ *   entry; it never removes an answer.
+ * A re-used id with a different request body is a conflict (`ERROR_SESSION_DUPLICATE`).
+ * Entries expire with the bucket's max age (`LEDGER_MAX_AGE_MS`, 7 days, the request streams'
+ * max age): after that an operation id is new again.
+ *
+ * A KV write that returns an error may still have been stored (the reply was lost). Every
+ * write is therefore followed, on error, by a read that decides what happened; the CAS makes a
+ * retried write harmless. Entries of the previous format (no `answers`) are read as well.
  */
 import { createHash } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { Kvm, type KV } from '@nats-io/kv';
+import { StorageType } from '@nats-io/jetstream';
+import { Kvm, type KV, type KvEntry } from '@nats-io/kv';
 
 export const LEDGER_BUCKET = 'mpc_operations';
-const LEDGER_MAX_AGE_MS = 7 * 24 * 3600 * 1000;
+/** How long an operation id is remembered (the request streams' max age). */
+export const LEDGER_MAX_AGE_MS = 7 * 24 * 3600 * 1000;
+/** Answers kept per entry besides the success (error answers and re-send replays). */
+const MAX_OTHER_ANSWERS = 16;
 
-interface RunningEntry {
-  readonly state: 'running';
-  readonly node: string;
-  readonly requestDigest: string;
-  /** Stream sequence of the request message being processed. */
+/** A result written ahead of its publication, for one request message. */
+export interface LedgerAnswer {
+  /** Stream sequence of the request message this answers. */
   readonly seq: number;
-}
-
-interface DoneEntry {
-  readonly state: 'done';
-  readonly requestDigest: string;
   readonly subject: string;
-  /** The published result body, base64 (public data). */
-  readonly result: string;
+  readonly messageId: string;
+  /** The result body exactly as published (public data). */
+  readonly body: Uint8Array;
+  readonly success: boolean;
+  /** JetStream confirmed the publication. */
+  readonly published: boolean;
 }
 
-type LedgerEntry = RunningEntry | DoneEntry;
+interface StoredAnswer {
+  readonly seq: number;
+  readonly subject: string;
+  readonly messageId: string;
+  /** base64 */
+  readonly body: string;
+  readonly success: boolean;
+  readonly published: boolean;
+}
+
+interface Entry {
+  readonly state: 'running' | 'open' | 'done';
+  readonly requestDigest: string;
+  /** running: the claiming node, its process instance and the request message's sequence. */
+  readonly node?: string;
+  readonly instance?: string;
+  readonly seq?: number;
+  readonly answers: readonly StoredAnswer[];
+}
+
+/** Proof of a claim (or of the right to append a re-send answer): the entry at a revision. */
+export interface LedgerClaim {
+  readonly key: string;
+  readonly seq: number;
+  readonly revision: number;
+  readonly entry: Entry;
+}
 
 export type ClaimOutcome =
-  | { readonly kind: 'claimed' }
-  | { readonly kind: 'done'; readonly subject: string; readonly result: Uint8Array }
+  | { readonly kind: 'claimed'; readonly claim: LedgerClaim }
+  /** This very request message was answered before: replay `answer`, sign nothing. */
+  | { readonly kind: 'answered'; readonly answer: LedgerAnswer }
+  /** Another request message completed the operation: answer with its success (a re-send). */
+  | {
+      readonly kind: 'done';
+      readonly claim: LedgerClaim;
+      readonly subject: string;
+      readonly result: Uint8Array;
+    }
   | { readonly kind: 'running'; readonly node: string }
   | { readonly kind: 'conflict' };
+
+export type RecordOutcome =
+  /** Stored: publish it now. */
+  | { readonly kind: 'recorded'; readonly revision: number }
+  /** Someone else answered this request message first: replay theirs instead. */
+  | { readonly kind: 'superseded'; readonly answer: LedgerAnswer }
+  /** Another coordinator holds the operation now: publish nothing, do not ack. */
+  | { readonly kind: 'lost' }
+  /** The ledger could not be reached within the budget: publish nothing. */
+  | { readonly kind: 'unknown' };
 
 /** Ledger key for an operation: a hash, so any client-chosen id is a valid KV key. */
 export function operationKey(kind: string, clientId: string, operationId: string): string {
   return `op.${createHash('sha256').update(`${kind}\n${clientId}\n${operationId}`).digest('hex')}`;
 }
 
-export class OperationLedger {
-  private constructor(private readonly kv: KV) {}
+export interface OperationLedgerOptions {
+  /** Bound on retrying a write whose outcome is unknown (NATS restarting). */
+  readonly writeBudgetMs?: number;
+}
 
-  static async open(nc: NatsConnection): Promise<OperationLedger> {
-    const kv = await new Kvm(nc).create(LEDGER_BUCKET, { history: 1, ttl: LEDGER_MAX_AGE_MS });
-    return new OperationLedger(kv);
+export class OperationLedger {
+  private readonly writeBudgetMs: number;
+
+  private constructor(
+    private readonly kv: KV,
+    options: OperationLedgerOptions,
+  ) {
+    this.writeBudgetMs = options.writeBudgetMs ?? 15_000;
   }
 
   /**
-   * Claims `key` for `node`, processing request message `seq`. A running claim is taken over
-   * when it was made for the same request message (JetStream redelivers a message only when
-   * its previous holder stopped working on it), or by this very node (it restarted), or by a
-   * node that `isLive` says is gone.
+   * Opens (creates) the bucket: file storage, one revision per key, 7-day max age. File
+   * storage survives a nats-server restart; an acknowledged write is in the server's file
+   * (page cache) at once, so a killed server loses nothing; the server's `sync_interval`
+   * decides what a machine crash may lose (README "Failure semantics").
+   */
+  static async open(
+    nc: NatsConnection,
+    options: OperationLedgerOptions = {},
+  ): Promise<OperationLedger> {
+    const kv = await new Kvm(nc).create(LEDGER_BUCKET, {
+      history: 1,
+      ttl: LEDGER_MAX_AGE_MS,
+      storage: StorageType.File,
+    });
+    return new OperationLedger(kv, options);
+  }
+
+  /**
+   * Claims `key` for `node` (process `instance`), processing request message `seq`. A running
+   * claim is taken over when it was made for the same request message (JetStream redelivers a
+   * message only when its previous holder stopped working on it), or by an earlier process of
+   * this node (it restarted), or by a node that `isLive` says is gone.
    */
   async claim(
     key: string,
     node: string,
+    instance: string,
     requestDigest: string,
     seq: number,
     isLive: (node: string) => boolean,
   ): Promise<ClaimOutcome> {
-    const running = JSON.stringify({
+    const running = (answers: readonly StoredAnswer[]): Entry => ({
       state: 'running',
-      node,
       requestDigest,
+      node,
+      instance,
       seq,
-    } satisfies RunningEntry);
-    for (let attempt = 0; attempt < 3; attempt++) {
+      answers,
+    });
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const fresh = running([]);
       try {
-        await this.kv.create(key, running);
-        return { kind: 'claimed' };
+        const revision = await this.kv.create(key, JSON.stringify(fresh));
+        return { kind: 'claimed', claim: { key, seq, revision, entry: fresh } };
       } catch {
-        // exists (or was deleted: create refuses only live values on recent servers)
+        // exists (or the reply was lost: the read below tells)
       }
-      const entry = await this.kv.get(key);
-      if (entry === null || entry.operation !== 'PUT') {
-        try {
-          await this.kv.update(key, running, entry?.revision ?? 0);
-          return { kind: 'claimed' };
-        } catch {
-          continue;
+      const read = await this.kv.get(key);
+      if (read === null || read.operation !== 'PUT') {
+        const revision = await this.cas(key, fresh, read?.revision ?? 0);
+        if (revision !== undefined) {
+          return { kind: 'claimed', claim: { key, seq, revision, entry: fresh } };
+        }
+        continue;
+      }
+      const current = parseEntry(read);
+      if (current.state === 'running' && current.instance === instance && current.seq === seq) {
+        // Our own create, whose reply was lost.
+        return { kind: 'claimed', claim: { key, seq, revision: read.revision, entry: current } };
+      }
+      if (current.requestDigest !== requestDigest) return { kind: 'conflict' };
+      const mine = current.answers.find((answer) => answer.seq === seq);
+      if (mine !== undefined) return { kind: 'answered', answer: toAnswer(mine) };
+      if (current.state === 'done') {
+        const success = current.answers.find((answer) => answer.success);
+        if (success !== undefined) {
+          return {
+            kind: 'done',
+            claim: { key, seq, revision: read.revision, entry: current },
+            subject: success.subject,
+            result: fromBase64(success.body),
+          };
         }
       }
-      const current = entry.json<LedgerEntry>();
-      if (current.requestDigest !== requestDigest) return { kind: 'conflict' };
-      if (current.state === 'done') {
-        return {
-          kind: 'done',
-          subject: current.subject,
-          result: new Uint8Array(Buffer.from(current.result, 'base64')),
-        };
+      if (current.state === 'running') {
+        const abandoned =
+          current.seq === seq ||
+          (current.node === node && current.instance !== instance) ||
+          !isLive(current.node ?? '');
+        if (!abandoned) return { kind: 'running', node: current.node ?? 'unknown' };
       }
-      const abandoned = current.seq === seq || current.node === node || !isLive(current.node);
-      if (!abandoned) return { kind: 'running', node: current.node };
-      try {
-        await this.kv.update(key, running, entry.revision);
-        return { kind: 'claimed' };
-      } catch {
-        continue;
+      const next = running(current.answers);
+      const revision = await this.cas(key, next, read.revision);
+      if (revision !== undefined) {
+        return { kind: 'claimed', claim: { key, seq, revision, entry: next } };
       }
     }
     return { kind: 'running', node: 'unknown' };
   }
 
-  async complete(
-    key: string,
-    requestDigest: string,
-    subject: string,
-    result: Uint8Array,
-  ): Promise<void> {
-    const done: DoneEntry = {
-      state: 'done',
-      requestDigest,
-      subject,
-      result: Buffer.from(result).toString('base64'),
+  /**
+   * Write-ahead: stores `answer` for the claim's request message before it is published. A
+   * success makes the entry `done` (or keeps it done, for a re-send's replay), an error makes
+   * it `open`. Retries a write whose outcome is unknown within the write budget.
+   */
+  async record(
+    claim: LedgerClaim,
+    answer: Omit<LedgerAnswer, 'seq' | 'published'>,
+  ): Promise<RecordOutcome> {
+    const stored: StoredAnswer = {
+      seq: claim.seq,
+      subject: answer.subject,
+      messageId: answer.messageId,
+      body: Buffer.from(answer.body).toString('base64'),
+      success: answer.success,
+      published: false,
     };
-    await this.kv.put(key, JSON.stringify(done));
-  }
-
-  async release(key: string): Promise<void> {
-    await this.kv.delete(key);
+    const after = (entry: Entry): Entry => ({
+      state: answer.success || entry.state === 'done' ? 'done' : 'open',
+      requestDigest: entry.requestDigest,
+      answers: appendAnswer(entry.answers, stored),
+    });
+    const deadline = Date.now() + this.writeBudgetMs;
+    let base = claim.entry;
+    let revision = claim.revision;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const written = await this.kv.update(claim.key, encode(after(base)), revision);
+        return { kind: 'recorded', revision: written };
+      } catch {
+        // refused (the entry changed) or no reply: read what is there
+      }
+      let read: KvEntry | null;
+      try {
+        read = await this.kv.get(claim.key);
+      } catch {
+        if (Date.now() > deadline) return { kind: 'unknown' };
+        await pause(attempt);
+        continue;
+      }
+      if (read === null || read.operation !== 'PUT') return { kind: 'lost' };
+      const current = parseEntry(read);
+      const found = current.answers.find((entry) => entry.seq === claim.seq);
+      if (found !== undefined) {
+        // Ours (stored although the write reported an error) or another coordinator's.
+        if (found.messageId === stored.messageId && found.body === stored.body) {
+          return { kind: 'recorded', revision: read.revision };
+        }
+        return { kind: 'superseded', answer: toAnswer(found) };
+      }
+      const stillOurs =
+        current.state === claim.entry.state &&
+        current.seq === claim.entry.seq &&
+        current.instance === claim.entry.instance &&
+        current.answers.length === claim.entry.answers.length;
+      if (!stillOurs || Date.now() > deadline) return { kind: stillOurs ? 'unknown' : 'lost' };
+      base = current;
+      revision = read.revision;
+      await pause(attempt);
+    }
   }
 
   /**
-   * Polls until the entry is done (returns its result), released or expired (`released`: the
+   * Marks the answer for request message `seq` as published (JetStream confirmed it), so a
+   * later redelivery acks without publishing again. Best effort: without the mark a
+   * redelivery republishes the same bytes under the same `Nats-Msg-Id`.
+   */
+  async markPublished(key: string, seq: number): Promise<void> {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const read = await this.kv.get(key);
+      if (read === null || read.operation !== 'PUT') return;
+      const current = parseEntry(read);
+      if (!current.answers.some((answer) => answer.seq === seq && !answer.published)) return;
+      const next: Entry = {
+        ...current,
+        answers: current.answers.map((answer) =>
+          answer.seq === seq ? { ...answer, published: true } : answer,
+        ),
+      };
+      if ((await this.cas(key, next, read.revision)) !== undefined) return;
+    }
+    throw new Error('ledger entry kept changing');
+  }
+
+  /** Gives a claim up without an answer (the request is passed on): reopens the entry. */
+  async release(claim: LedgerClaim): Promise<void> {
+    if (claim.entry.state !== 'running') return;
+    const next: Entry = {
+      state: claim.entry.answers.some((answer) => answer.success) ? 'done' : 'open',
+      requestDigest: claim.entry.requestDigest,
+      answers: claim.entry.answers,
+    };
+    await this.cas(claim.key, next, claim.revision);
+  }
+
+  /**
+   * Polls until the entry is done (returns its success), reopened or expired (`released`: the
    * other attempt failed, the caller may claim again), or the bound passes (`timeout`).
    */
   async waitForDone(
@@ -142,18 +323,89 @@ export class OperationLedger {
   > {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
-      const entry = await this.kv.get(key);
-      if (entry === null || entry.operation !== 'PUT') return { kind: 'released' };
-      const current = entry.json<LedgerEntry>();
-      if (current.state === 'done') {
-        return {
-          kind: 'done',
-          subject: current.subject,
-          result: new Uint8Array(Buffer.from(current.result, 'base64')),
-        };
+      const read = await this.kv.get(key);
+      if (read === null || read.operation !== 'PUT') return { kind: 'released' };
+      const current = parseEntry(read);
+      const success = current.answers.find((answer) => answer.success);
+      if (current.state === 'done' && success !== undefined) {
+        return { kind: 'done', subject: success.subject, result: fromBase64(success.body) };
       }
+      if (current.state !== 'running') return { kind: 'released' };
       await new Promise((resolve) => setTimeout(resolve, pollMs));
     }
     return { kind: 'timeout' };
   }
+
+  /** Compare-and-set; the new revision, or undefined when the entry changed meanwhile. */
+  private async cas(key: string, entry: Entry, revision: number): Promise<number | undefined> {
+    try {
+      return await this.kv.update(key, encode(entry), revision);
+    } catch {
+      return undefined;
+    }
+  }
+}
+
+function encode(entry: Entry): string {
+  return JSON.stringify(entry);
+}
+
+/** Reads an entry, including the previous format (`running` / `done` without answers). */
+function parseEntry(read: KvEntry): Entry {
+  const raw = read.json<Record<string, unknown>>();
+  const requestDigest = typeof raw['requestDigest'] === 'string' ? raw['requestDigest'] : '';
+  const answers = Array.isArray(raw['answers']) ? (raw['answers'] as StoredAnswer[]) : [];
+  const state = raw['state'];
+  if (state === 'done' && !Array.isArray(raw['answers'])) {
+    // Previous format: the success of an unknown request message.
+    return {
+      state: 'done',
+      requestDigest,
+      answers: [
+        {
+          seq: -1,
+          subject: String(raw['subject'] ?? ''),
+          messageId: '',
+          body: String(raw['result'] ?? ''),
+          success: true,
+          published: true,
+        },
+      ],
+    };
+  }
+  return {
+    state: state === 'done' || state === 'open' ? state : 'running',
+    requestDigest,
+    ...(typeof raw['node'] === 'string' ? { node: raw['node'] } : {}),
+    ...(typeof raw['instance'] === 'string' ? { instance: raw['instance'] } : {}),
+    ...(typeof raw['seq'] === 'number' ? { seq: raw['seq'] } : {}),
+    answers,
+  };
+}
+
+/** Keeps the operation's success and the most recent other answers. */
+function appendAnswer(answers: readonly StoredAnswer[], added: StoredAnswer): StoredAnswer[] {
+  const all = [...answers.filter((answer) => answer.seq !== added.seq), added];
+  const success = all.find((answer) => answer.success);
+  const others = all.filter((answer) => answer !== success).slice(-MAX_OTHER_ANSWERS);
+  return success === undefined ? others : [success, ...others];
+}
+
+function toAnswer(stored: StoredAnswer): LedgerAnswer {
+  return {
+    seq: stored.seq,
+    subject: stored.subject,
+    messageId: stored.messageId,
+    body: fromBase64(stored.body),
+    success: stored.success,
+    published: stored.published,
+  };
+}
+
+function fromBase64(value: string): Uint8Array {
+  return new Uint8Array(Buffer.from(value, 'base64'));
+}
+
+function pause(attempt: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, Math.min(1000, 50 * 2 ** attempt)));
 }

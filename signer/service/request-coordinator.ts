@@ -42,7 +42,12 @@ import {
 import { planReshare } from './reshare-plan.ts';
 import { BannedPeerError } from './peer-bans.ts';
 import type { WalletMetadata } from './wallet-record.ts';
-import { operationKey, type OperationLedger } from './operation-ledger.ts';
+import {
+  operationKey,
+  type LedgerAnswer,
+  type LedgerClaim,
+  type OperationLedger,
+} from './operation-ledger.ts';
 import type { RequestAuthenticator } from './request-authenticator.ts';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { wipeBytes } from '../crypto/wipe.ts';
@@ -101,9 +106,17 @@ export interface RequestCoordinatorOptions {
    * 0 or absent: never pass on.
    */
   readonly passOnDeliveries?: number;
+  /**
+   * Test-only fault injection: awaited after a success result is published and marked
+   * published in the ledger, before the request is acked (a test kills NATS here).
+   */
+  readonly beforeAck?: () => Promise<void>;
 }
 
 export class RequestCoordinator {
+  /** This process's identity in ledger claims (a restarted signer takes its old claims over). */
+  private readonly instance = randomUUID();
+
   constructor(private readonly options: RequestCoordinatorOptions) {}
 
   /** Handles one signing request; never throws; always acks (or naks when publishing failed). */
@@ -113,6 +126,7 @@ export class RequestCoordinator {
     const stopWorking = this.keepWorking(msg);
     let keyType = 'unknown';
     let ids = { walletId: '', txId: '', networkInternalCode: '' };
+    let held: LedgerClaim | undefined;
     try {
       const salvaged = salvageRequestIds(msg.data);
       ids = {
@@ -130,14 +144,12 @@ export class RequestCoordinator {
       const key = operationKey('sign', clientId, `${message.walletId}\n${message.txId}`);
       const digest = requestDigest(raw, message.derivationPath);
       const subject = signingResultSubject(clientId);
-      const messageId = `${signingResultMessageId(clientId, message.txId, String(msg.seq))}`;
-      const replay = await this.claim(key, digest, msg.seq);
-      if (replay !== undefined) {
-        await this.deliver(msg, replay.subject, replay.result, messageId, undefined);
-        return;
-      }
+      const messageId = signingResultMessageId(clientId, message.txId, String(msg.seq));
+      const claimed = await this.claim(msg, key, digest, messageId);
+      if (claimed === undefined) return;
+      held = claimed;
       let body: Uint8Array;
-      try {
+      {
         const outcome = await this.sign(message, msg.data, clientId, msg.seq, key);
         const echo = {
           resultType: 'success' as const,
@@ -155,30 +167,22 @@ export class RequestCoordinator {
                 s: outcome.s,
                 recoveryId: outcome.recovery,
               });
-      } catch (error) {
-        await this.options.ledger.release(key).catch(() => undefined);
-        throw error;
       }
       this.count('sign', keyType, undefined, started);
-      await this.deliver(msg, subject, body, messageId, () =>
-        this.options.ledger.complete(key, digest, subject, body),
-      );
+      await this.deliver(msg, held, { subject, body, messageId, success: true });
     } catch (error) {
-      await this.reject('sign', keyType, error, started, msg, async (failure) => {
-        const body = encodeSigningResult({
+      await this.reject('sign', keyType, error, started, msg, held, (failure) => ({
+        subject: signingResultSubject(clientId),
+        body: encodeSigningResult({
           resultType: 'error',
           walletId: ids.walletId,
           txId: ids.txId,
           networkInternalCode: ids.networkInternalCode,
           errorCode: failure.code,
           errorReason: failure.message,
-        });
-        await this.options.publisher.publish(
-          signingResultSubject(clientId),
-          body,
-          signingResultMessageId(clientId, ids.txId, String(msg.seq)),
-        );
-      });
+        }),
+        messageId: signingResultMessageId(clientId, ids.txId, String(msg.seq)),
+      }));
     } finally {
       stopWorking();
     }
@@ -190,6 +194,7 @@ export class RequestCoordinator {
     const started = performance.now();
     const stopWorking = this.keepWorking(msg);
     let walletId = salvageRequestIds(msg.data).walletId;
+    let held: LedgerClaim | undefined;
     try {
       const message = this.options.authenticator.keygen(msg.data);
       walletId = message.walletId;
@@ -197,13 +202,11 @@ export class RequestCoordinator {
       const digest = createHash('sha256').update(message.walletId).digest('hex');
       const subject = keygenResultSubject(clientId, message.walletId);
       const messageId = keygenResultMessageId(clientId, message.walletId, String(msg.seq));
-      const replay = await this.claim(key, digest, msg.seq);
-      if (replay !== undefined) {
-        await this.deliver(msg, replay.subject, replay.result, messageId, undefined);
-        return;
-      }
+      const claimed = await this.claim(msg, key, digest, messageId);
+      if (claimed === undefined) return;
+      held = claimed;
       let body: Uint8Array;
-      try {
+      {
         const keys = await this.keygen(message, msg.data, clientId, msg.seq, key);
         body = encodeKeygenResult({
           resultType: 'success',
@@ -212,28 +215,20 @@ export class RequestCoordinator {
           ecdsaPublicKey: secp256k1.Point.fromBytes(keys.ecdsa).toBytes(false).slice(1),
           eddsaPublicKey: keys.eddsa,
         });
-      } catch (error) {
-        await this.options.ledger.release(key).catch(() => undefined);
-        throw error;
       }
       this.count('keygen', 'all', undefined, started);
-      await this.deliver(msg, subject, body, messageId, () =>
-        this.options.ledger.complete(key, digest, subject, body),
-      );
+      await this.deliver(msg, held, { subject, body, messageId, success: true });
     } catch (error) {
-      await this.reject('keygen', 'all', error, started, msg, async (failure) => {
-        const body = encodeKeygenResult({
+      await this.reject('keygen', 'all', error, started, msg, held, (failure) => ({
+        subject: keygenResultSubject(clientId, walletId),
+        body: encodeKeygenResult({
           resultType: 'error',
           walletId,
           errorCode: failure.code,
           errorReason: failure.message,
-        });
-        await this.options.publisher.publish(
-          keygenResultSubject(clientId, walletId),
-          body,
-          keygenResultMessageId(clientId, walletId, String(msg.seq)),
-        );
-      });
+        }),
+        messageId: keygenResultMessageId(clientId, walletId, String(msg.seq)),
+      }));
     } finally {
       stopWorking();
     }
@@ -253,6 +248,7 @@ export class RequestCoordinator {
     let walletId = salvaged.walletId;
     let newThreshold = 0;
     const sessionId = salvaged.sessionId;
+    let held: LedgerClaim | undefined;
     try {
       if (sessionId === '') {
         this.options.log.warn('resharing request without a session_id dropped: no result subject');
@@ -269,13 +265,11 @@ export class RequestCoordinator {
         newThreshold = message.newThreshold;
         const key = operationKey('reshare', clientId, message.sessionId);
         const digest = createHash('sha256').update(raw).digest('hex');
-        const replay = await this.claim(key, digest, msg.seq);
-        if (replay !== undefined) {
-          await this.deliver(msg, replay.subject, replay.result, messageId, undefined);
-          return;
-        }
+        const claimed = await this.claim(msg, key, digest, messageId);
+        if (claimed === undefined) return;
+        held = claimed;
         let body: Uint8Array;
-        try {
+        {
           const publicKey = await this.reshare(message, msg.data, clientId, msg.seq, key);
           body = encodeResharingResult({
             resultType: 'success',
@@ -287,26 +281,22 @@ export class RequestCoordinator {
                 ? secp256k1.Point.fromBytes(publicKey).toBytes(false).slice(1)
                 : publicKey,
           });
-        } catch (error) {
-          await this.options.ledger.release(key).catch(() => undefined);
-          throw error;
         }
         this.count('reshare', keyType, undefined, started);
-        await this.deliver(msg, subject, body, messageId, () =>
-          this.options.ledger.complete(key, digest, subject, body),
-        );
+        await this.deliver(msg, held, { subject, body, messageId, success: true });
       } catch (error) {
-        await this.reject('reshare', keyType, error, started, msg, async (failure) => {
-          const body = encodeResharingResult({
+        await this.reject('reshare', keyType, error, started, msg, held, (failure) => ({
+          subject,
+          body: encodeResharingResult({
             resultType: 'error',
             walletId,
             newThreshold,
             keyType,
             errorCode: failure.code,
             errorReason: failure.message,
-          });
-          await this.options.publisher.publish(subject, body, messageId);
-        });
+          }),
+          messageId,
+        }));
       }
     } finally {
       stopWorking();
@@ -327,6 +317,7 @@ export class RequestCoordinator {
     const sessionId = salvaged.sessionId;
     let walletId = salvaged.walletId;
     let threshold = 0;
+    let held: LedgerClaim | undefined;
     try {
       if (sessionId === '') {
         this.options.log.warn(
@@ -348,46 +339,37 @@ export class RequestCoordinator {
         walletId = message.walletId;
         const key = operationKey('refresh-pair', clientId, message.sessionId);
         const digest = createHash('sha256').update(raw).digest('hex');
-        const replay = await this.claim(key, digest, msg.seq);
-        if (replay !== undefined) {
-          await this.deliver(msg, replay.subject, replay.result, messageId, undefined);
-          return;
-        }
-        let body: Uint8Array;
-        try {
-          const metadata = await this.refreshPair(message, msg.data, clientId, msg.seq, key);
-          threshold = metadata.threshold;
-          body = encodeResharingResult({
-            resultType: 'success',
-            walletId: message.walletId,
-            newThreshold: metadata.threshold,
-            keyType: 'secp256k1',
-            publicKey: secp256k1.Point.fromBytes(
-              new Uint8Array(Buffer.from(metadata.publicKey, 'hex')),
-            )
-              .toBytes(false)
-              .slice(1),
-          });
-        } catch (error) {
-          await this.options.ledger.release(key).catch(() => undefined);
-          throw error;
-        }
+        const claimed = await this.claim(msg, key, digest, messageId);
+        if (claimed === undefined) return;
+        held = claimed;
+        const metadata = await this.refreshPair(message, msg.data, clientId, msg.seq, key);
+        threshold = metadata.threshold;
+        const body = encodeResharingResult({
+          resultType: 'success',
+          walletId: message.walletId,
+          newThreshold: metadata.threshold,
+          keyType: 'secp256k1',
+          publicKey: secp256k1.Point.fromBytes(
+            new Uint8Array(Buffer.from(metadata.publicKey, 'hex')),
+          )
+            .toBytes(false)
+            .slice(1),
+        });
         this.count('refresh-pair', 'secp256k1', undefined, started);
-        await this.deliver(msg, subject, body, messageId, () =>
-          this.options.ledger.complete(key, digest, subject, body),
-        );
+        await this.deliver(msg, held, { subject, body, messageId, success: true });
       } catch (error) {
-        await this.reject('refresh-pair', 'secp256k1', error, started, msg, async (failure) => {
-          const body = encodeResharingResult({
+        await this.reject('refresh-pair', 'secp256k1', error, started, msg, held, (failure) => ({
+          subject,
+          body: encodeResharingResult({
             resultType: 'error',
             walletId,
             newThreshold: threshold,
             keyType: 'secp256k1',
             errorCode: failure.code,
             errorReason: failure.message,
-          });
-          await this.options.publisher.publish(subject, body, messageId);
-        });
+          }),
+          messageId,
+        }));
       }
     } finally {
       stopWorking();
@@ -478,57 +460,126 @@ export class RequestCoordinator {
   }
 
   /**
-   * Publishes a success (or replayed) result and acks. From here on the operation never turns
-   * into an error result: a ledger write that fails only costs idempotency for a later re-send,
-   * and a publish that fails naks the request so its redelivery replays or redoes it.
+   * Answers the request message with `result` exactly once (design §5.6): write-ahead into
+   * the ledger under our claim, then publish, then mark published, then ack. A result the
+   * ledger did not take is never published: when another coordinator answered this request
+   * message meanwhile its answer is replayed instead; when another coordinator holds the
+   * operation now, nothing is published or acked (it answers); when the ledger cannot be
+   * reached the request is handed back (nak) and its redelivery finds out what was stored.
+   * A publish that fails naks the request; its redelivery republishes the recorded bytes
+   * under the same `Nats-Msg-Id`. Never throws.
    */
   private async deliver(
     msg: JsMsg,
-    subject: string,
-    body: Uint8Array,
-    messageId: string,
-    record: (() => Promise<void>) | undefined,
+    claim: LedgerClaim,
+    result: {
+      readonly subject: string;
+      readonly body: Uint8Array;
+      readonly messageId: string;
+      readonly success: boolean;
+    },
   ): Promise<void> {
-    const { publisher, log } = this.options;
-    const [, published] = await Promise.all([
-      record?.().catch((error: unknown) =>
-        log.warn({ err: error }, 'result not recorded in ledger'),
-      ),
-      publisher.publish(subject, body, messageId).then(
-        () => true,
-        (error: unknown) => {
-          log.warn({ err: error }, 'result not published; the request will be redelivered');
-          return false;
-        },
-      ),
-    ]);
-    if (published) msg.ack();
-    else msg.nak(1000);
+    const { ledger, publisher, log } = this.options;
+    const recorded = await ledger.record(claim, result).catch((error: unknown) => {
+      log.warn({ err: error }, 'ledger write failed');
+      return { kind: 'unknown' } as const;
+    });
+    switch (recorded.kind) {
+      case 'recorded':
+        break;
+      case 'superseded':
+        await this.replay(msg, claim.key, recorded.answer);
+        return;
+      case 'lost':
+        log.info('another coordinator holds this operation now; leaving the request to it');
+        return;
+      case 'unknown':
+        log.warn('result not recorded in the ledger; not published, the request is handed back');
+        msg.nak(1000);
+        return;
+    }
+    try {
+      await publisher.publish(result.subject, result.body, result.messageId);
+    } catch (error) {
+      log.warn({ err: error }, 'result not published; the request will be redelivered');
+      msg.nak(1000);
+      return;
+    }
+    await this.acknowledge(msg, claim.key, claim.seq, result.success);
   }
 
-  /** Returns a stored result to replay, or undefined when this signer now owns the operation. */
+  /**
+   * Replays the answer recorded for this very request message (a redelivery): republished
+   * byte for byte under its `Nats-Msg-Id` unless JetStream already confirmed it, then acked.
+   */
+  private async replay(msg: JsMsg, key: string, answer: LedgerAnswer): Promise<void> {
+    if (answer.published) {
+      msg.ack();
+      return;
+    }
+    try {
+      await this.options.publisher.publish(answer.subject, answer.body, answer.messageId);
+    } catch (error) {
+      this.options.log.warn({ err: error }, 'replay not published; will be redelivered');
+      msg.nak(1000);
+      return;
+    }
+    await this.acknowledge(msg, key, answer.seq, false);
+  }
+
+  /** After a confirmed publish: mark it in the ledger (best effort), then ack. */
+  private async acknowledge(msg: JsMsg, key: string, seq: number, success: boolean): Promise<void> {
+    await this.options.ledger.markPublished(key, seq).catch((error: unknown) => {
+      this.options.log.warn({ err: error }, 'publication not marked in the ledger');
+    });
+    if (success) await this.options.beforeAck?.();
+    msg.ack();
+  }
+
+  /**
+   * Claims the operation for this request message. Returns the claim, or undefined when the
+   * message has been dealt with here: replayed (answered before, or a re-send of a completed
+   * operation) or handed back because the ledger cannot be reached (no error result then:
+   * the operation may well have a result already).
+   */
   private async claim(
+    msg: JsMsg,
     key: string,
     digest: string,
-    seq: number,
-  ): Promise<{ subject: string; result: Uint8Array } | undefined> {
-    const { ledger, membership, selfNodeId, duplicateWaitMs } = this.options;
+    messageId: string,
+  ): Promise<LedgerClaim | undefined> {
+    const { ledger, membership, selfNodeId, duplicateWaitMs, log } = this.options;
     // A claim released by a failed concurrent attempt may be claimed again (bounded).
     for (let attempt = 0; attempt < 3; attempt++) {
-      const outcome = await ledger.claim(key, selfNodeId, digest, seq, (node) =>
-        membership.isReady(node),
-      );
+      let outcome;
+      try {
+        outcome = await ledger.claim(key, selfNodeId, this.instance, digest, msg.seq, (node) =>
+          membership.isReady(node),
+        );
+      } catch (error) {
+        log.warn({ err: error }, 'operation ledger unavailable; the request is handed back');
+        msg.nak(1000);
+        return undefined;
+      }
       switch (outcome.kind) {
         case 'claimed':
+          return outcome.claim;
+        case 'answered':
+          await this.replay(msg, key, outcome.answer);
           return undefined;
         case 'done':
-          return { subject: outcome.subject, result: outcome.result };
+          await this.deliver(msg, outcome.claim, {
+            subject: outcome.subject,
+            body: outcome.result,
+            messageId,
+            success: true,
+          });
+          return undefined;
         case 'conflict':
           throw new DuplicateOperationError('operation id already used for a different request');
         case 'running': {
-          const waited = await ledger.waitForDone(key, duplicateWaitMs);
-          if (waited.kind === 'done') return waited;
-          if (waited.kind === 'timeout') {
+          const waited = await ledger.waitForDone(key, duplicateWaitMs).catch(() => undefined);
+          if (waited?.kind === 'timeout') {
             throw new DuplicateOperationError('an identical request is still being processed');
           }
         }
@@ -693,13 +744,20 @@ export class RequestCoordinator {
     );
   }
 
+  /**
+   * Answers a failed request with an error result. After a claim, the error goes through the
+   * ledger like a success (`deliver`), so a redelivery replays it rather than running again;
+   * before a claim (invalid request, conflict) it is published directly: the same bytes give
+   * the same error. A request for a wallet we hold no share of is passed on (claim released).
+   */
   private async reject(
     kind: string,
     keyType: string,
     error: unknown,
     started: number,
     msg: JsMsg,
-    publishError: (failure: MpcError) => Promise<void>,
+    held: LedgerClaim | undefined,
+    errorResult: (failure: MpcError) => { subject: string; body: Uint8Array; messageId: string },
   ): Promise<void> {
     const passOn = this.options.passOnDeliveries ?? 0;
     if (
@@ -707,6 +765,7 @@ export class RequestCoordinator {
       msg.info.deliveryCount < passOn
     ) {
       this.options.log.debug({ kind }, 'no share of this wallet here: passing the request on');
+      if (held !== undefined) await this.options.ledger.release(held).catch(() => undefined);
       msg.nak(0);
       return;
     }
@@ -716,8 +775,13 @@ export class RequestCoordinator {
         : new MpcError(errorCodeOf(error), error instanceof Error ? error.message : 'failure');
     this.count(kind, keyType, failure, started);
     this.options.log.info({ kind, code: failure.code, reason: failure.message }, 'request failed');
+    const result = errorResult(failure);
+    if (held !== undefined) {
+      await this.deliver(msg, held, { ...result, success: false });
+      return;
+    }
     try {
-      await publishError(failure);
+      await this.options.publisher.publish(result.subject, result.body, result.messageId);
       msg.ack();
     } catch (publishFailure) {
       this.options.log.warn(

@@ -4,7 +4,7 @@
  * and metrics. `startSignerNode` resolves once the signer consumes requests; `stop()` shuts
  * it down in reverse order (abort sessions, stop consuming, drain NATS, close the store).
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
 import type { Logger } from 'pino';
@@ -311,6 +311,9 @@ export async function startSignerNode(config: SignerConfig, log: Logger): Promis
     retryWithFreshSigners: config.sessions.retryWithFreshSigners,
     isPairUsable: (peer, record) => bans.isPairUsable(peer, record),
     passOnDeliveries: Math.min(config.peers.length, config.sessions.maxDeliver - 1),
+    ...(config.faultInjection?.holdBeforeAckFile === undefined
+      ? {}
+      : { beforeAck: holdWhileFileExists(config.faultInjection.holdBeforeAckFile, config.nodeId) }),
   });
 
   // Give peers' heartbeats a moment so a fresh signer does not take requests it would refuse.
@@ -459,5 +462,14 @@ export async function startSignerNode(config: SignerConfig, log: Logger): Promis
       await store.close();
       wipeBytes(secrets.chainCode);
     },
+  };
+}
+
+/** Test-only (fault injection): holds a coordinator before an ack while `file` exists. */
+function holdWhileFileExists(file: string, nodeId: string): () => Promise<void> {
+  return async () => {
+    if (!existsSync(file)) return;
+    writeFileSync(`${file}.held`, nodeId);
+    while (existsSync(file)) await new Promise((resolve) => setTimeout(resolve, 20));
   };
 }

@@ -1,0 +1,208 @@
+/**
+ * The operation ledger (exactly one result per operation) against a real nats-server: the
+ * write-ahead answer replayed to a redelivery of the same request message, a client re-send
+ * answered with the stored success, errors replayed to their own message only, take-overs
+ * arbitrated by compare-and-set, a write whose reply was lost, and entries of the previous
+ * format.
+ */
+import { randomUUID } from 'node:crypto';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { Kvm } from '@nats-io/kv';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { inject } from 'vitest';
+import {
+  LEDGER_BUCKET,
+  OperationLedger,
+  operationKey,
+  type ClaimOutcome,
+  type LedgerClaim,
+} from '../../signer/service/operation-ledger.ts';
+
+const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
+const live = (): boolean => true;
+
+function claimed(outcome: ClaimOutcome): LedgerClaim {
+  if (outcome.kind !== 'claimed') throw new Error(`expected a claim, got ${outcome.kind}`);
+  return outcome.claim;
+}
+
+describe('operation ledger', () => {
+  let nc: NatsConnection;
+  let ledger: OperationLedger;
+
+  beforeAll(async () => {
+    nc = await connect({ servers: inject('natsUrl') });
+    ledger = await OperationLedger.open(nc, { writeBudgetMs: 2000 });
+  });
+
+  afterAll(async () => {
+    await nc?.close();
+  });
+
+  const newKey = (): string => operationKey('sign', 'client', randomUUID());
+
+  it('stores the bucket on file', async () => {
+    const status = await (await new Kvm(nc).open(LEDGER_BUCKET)).status();
+    expect(status.storage).toBe('file');
+  });
+
+  it('replays the recorded answer to a redelivery of the same message, never a new claim', async () => {
+    const key = newKey();
+    const claim = claimed(await ledger.claim(key, 'a', 'a1', 'digest', 7, live));
+    const recorded = await ledger.record(claim, {
+      subject: 'mpc.mpc_signing_result.complete',
+      messageId: 'mpc.mpc_signing_result.tx:7',
+      body: bytes('first signature'),
+      success: true,
+    });
+    expect(recorded.kind).toBe('recorded');
+
+    // Another signer, even one whose liveness check says the first is gone.
+    const redelivered = await ledger.claim(key, 'b', 'b1', 'digest', 7, () => false);
+    expect(redelivered.kind).toBe('answered');
+    if (redelivered.kind !== 'answered') return;
+    expect(redelivered.answer.messageId).toBe('mpc.mpc_signing_result.tx:7');
+    expect(Buffer.from(redelivered.answer.body).toString()).toBe('first signature');
+    expect(redelivered.answer.published).toBe(false);
+
+    await ledger.markPublished(key, 7);
+    const again = await ledger.claim(key, 'c', 'c1', 'digest', 7, live);
+    expect(again.kind === 'answered' && again.answer.published).toBe(true);
+  });
+
+  it('answers a re-send (another message) with the stored success, recorded as its own answer', async () => {
+    const key = newKey();
+    const claim = claimed(await ledger.claim(key, 'a', 'a1', 'digest', 1, live));
+    await ledger.record(claim, {
+      subject: 's',
+      messageId: 'id:1',
+      body: bytes('the signature'),
+      success: true,
+    });
+    const resend = await ledger.claim(key, 'b', 'b1', 'digest', 2, live);
+    expect(resend.kind).toBe('done');
+    if (resend.kind !== 'done') return;
+    expect(Buffer.from(resend.result).toString()).toBe('the signature');
+    const replayed = await ledger.record(resend.claim, {
+      subject: resend.subject,
+      messageId: 'id:2',
+      body: resend.result,
+      success: true,
+    });
+    expect(replayed.kind).toBe('recorded');
+    const redelivered = await ledger.claim(key, 'c', 'c1', 'digest', 2, live);
+    expect(redelivered.kind === 'answered' && redelivered.answer.messageId).toBe('id:2');
+    const original = await ledger.claim(key, 'c', 'c1', 'digest', 1, live);
+    expect(original.kind === 'answered' && original.answer.messageId).toBe('id:1');
+  });
+
+  it('replays an error only to its own message; a re-send runs again and the error stays', async () => {
+    const key = newKey();
+    const first = claimed(await ledger.claim(key, 'a', 'a1', 'digest', 10, live));
+    await ledger.record(first, {
+      subject: 's',
+      messageId: 'id:10',
+      body: bytes('ERROR_PEER_UNAVAILABLE'),
+      success: false,
+    });
+    const redelivered = await ledger.claim(key, 'b', 'b1', 'digest', 10, live);
+    expect(redelivered.kind === 'answered' && redelivered.answer.success).toBe(false);
+
+    const resend = claimed(await ledger.claim(key, 'b', 'b1', 'digest', 11, live));
+    // While the re-send runs, a late redelivery of the first message still gets its error.
+    const late = await ledger.claim(key, 'c', 'c1', 'digest', 10, live);
+    expect(late.kind === 'answered' && late.answer.messageId).toBe('id:10');
+    await ledger.record(resend, {
+      subject: 's',
+      messageId: 'id:11',
+      body: bytes('ok'),
+      success: true,
+    });
+    const after = await ledger.claim(key, 'c', 'c1', 'digest', 10, live);
+    expect(after.kind === 'answered' && after.answer.messageId).toBe('id:10');
+  });
+
+  it('lets a live running claim of another message stand; takes over a redelivery, a dead node, a restarted process', async () => {
+    const key = newKey();
+    claimed(await ledger.claim(key, 'a', 'a1', 'digest', 1, live));
+    expect((await ledger.claim(key, 'b', 'b1', 'digest', 2, live)).kind).toBe('running');
+    expect((await ledger.claim(key, 'b', 'b1', 'digest', 1, live)).kind).toBe('claimed');
+    expect((await ledger.claim(key, 'c', 'c1', 'digest', 2, (node) => node !== 'b')).kind).toBe(
+      'claimed',
+    );
+    expect((await ledger.claim(key, 'c', 'c2', 'digest', 3, live)).kind).toBe('claimed');
+    expect((await ledger.claim(key, 'x', 'x1', 'other digest', 4, live)).kind).toBe('conflict');
+  });
+
+  it('arbitrates two coordinators of one message: the second answer replays the first', async () => {
+    const key = newKey();
+    const stalled = claimed(await ledger.claim(key, 'a', 'a1', 'digest', 5, live));
+    const takeover = claimed(await ledger.claim(key, 'b', 'b1', 'digest', 5, live));
+    // The stalled coordinator wakes up while the other still runs: its result is not taken.
+    const early = await ledger.record(stalled, {
+      subject: 's',
+      messageId: 'id:5',
+      body: bytes('signature A'),
+      success: true,
+    });
+    expect(early.kind).toBe('lost');
+    expect(
+      (
+        await ledger.record(takeover, {
+          subject: 's',
+          messageId: 'id:5',
+          body: bytes('signature B'),
+          success: true,
+        })
+      ).kind,
+    ).toBe('recorded');
+    // Woken after the take-over finished: it replays B, never publishes A.
+    const late = await ledger.record(stalled, {
+      subject: 's',
+      messageId: 'id:5',
+      body: bytes('signature A'),
+      success: true,
+    });
+    expect(late.kind).toBe('superseded');
+    if (late.kind === 'superseded')
+      expect(Buffer.from(late.answer.body).toString()).toBe('signature B');
+    // A failure of the stalled one releases nothing: the success stays.
+    await ledger.release(stalled);
+    const redelivered = await ledger.claim(key, 'c', 'c1', 'digest', 5, live);
+    expect(redelivered.kind === 'answered' && Buffer.from(redelivered.answer.body).toString()).toBe(
+      'signature B',
+    );
+  });
+
+  it('treats a write that reported an error but was stored as recorded', async () => {
+    const key = newKey();
+    const claim = claimed(await ledger.claim(key, 'a', 'a1', 'digest', 3, live));
+    const answer = { subject: 's', messageId: 'id:3', body: bytes('sig'), success: true };
+    expect((await ledger.record(claim, answer)).kind).toBe('recorded');
+    // The retry after a lost reply: the revision moved on, the stored answer is ours.
+    expect((await ledger.record(claim, answer)).kind).toBe('recorded');
+  });
+
+  it('reads entries of the previous format', async () => {
+    const kv = await new Kvm(nc).open(LEDGER_BUCKET);
+    const done = newKey();
+    await kv.put(
+      done,
+      JSON.stringify({
+        state: 'done',
+        requestDigest: 'digest',
+        subject: 's',
+        result: Buffer.from('old').toString('base64'),
+      }),
+    );
+    const outcome = await ledger.claim(done, 'a', 'a1', 'digest', 9, live);
+    expect(outcome.kind === 'done' && Buffer.from(outcome.result).toString()).toBe('old');
+    const running = newKey();
+    await kv.put(
+      running,
+      JSON.stringify({ state: 'running', node: 'a', requestDigest: 'digest', seq: 4 }),
+    );
+    expect((await ledger.claim(running, 'b', 'b1', 'digest', 5, live)).kind).toBe('running');
+    expect((await ledger.claim(running, 'b', 'b1', 'digest', 4, live)).kind).toBe('claimed');
+  });
+});
