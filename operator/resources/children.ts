@@ -1,8 +1,9 @@
 /**
  * Every owned child of an MpcCluster, in apply order: identity and RBAC, configuration,
  * Services, the StatefulSet, then the PodDisruptionBudget. All carry a controller owner
- * reference, so deleting the MpcCluster deletes them (PVCs and generated Secrets are not
- * children: they hold key material and are retained). Pure.
+ * reference, so deleting the MpcCluster deletes them (PVCs, generated Secrets and the roster
+ * ConfigMap of identity pins are not owned: they hold or protect key material and are
+ * retained). Pure.
  */
 import { quorumOf, type MpcCluster } from '../api/mpc-cluster.ts';
 import type { Manifest } from './manifest.ts';
@@ -127,23 +128,31 @@ export function buildPodDisruptionBudget(cluster: MpcCluster): Manifest {
 
 /**
  * ConfigMap `<name>-roster`: the identity keys the operator pinned (roster-pins.ts), in the
- * signers' roster file format under key `roster.json`.
+ * signers' roster file format under key `roster.json`. Deliberately NOT owned by the
+ * MpcCluster (like the PVCs and key Secrets it outlives a deletion): a recreated MpcCluster
+ * re-reads its pins from it, so deleting and recreating the resource cannot re-pin
+ * whatever key a signer presents next (issue 14).
  */
 export function buildRosterConfigMap(
   cluster: MpcCluster,
   pins: Readonly<Record<string, string>>,
 ): Manifest {
+  const names = clusterNames(cluster);
   return {
     apiVersion: 'v1',
     kind: 'ConfigMap',
-    metadata: metadata(cluster, clusterNames(cluster).rosterConfigMap),
+    metadata: {
+      name: names.rosterConfigMap,
+      namespace: cluster.metadata.namespace,
+      labels: commonLabels(cluster),
+    },
     data: { 'roster.json': rosterDocument(pins) },
   };
 }
 
 export function buildChildren(
   cluster: MpcCluster,
-  options: { readonly partition?: number; readonly roster?: Readonly<Record<string, string>> } = {},
+  options: { readonly roster?: Readonly<Record<string, string>> } = {},
 ): Manifest[] {
   return [
     buildServiceAccount(cluster),
@@ -153,7 +162,7 @@ export function buildChildren(
     buildConfigMap(cluster, commonLabels(cluster), controllerReference(cluster)),
     buildHeadlessService(cluster),
     buildMetricsService(cluster),
-    buildStatefulSet(cluster, options.partition ?? 0),
+    buildStatefulSet(cluster),
     buildPodDisruptionBudget(cluster),
   ];
 }
