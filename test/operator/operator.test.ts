@@ -255,7 +255,7 @@ describe('CRD validation (CEL)', () => {
     await kc(
       cluster,
       ['apply', '--dry-run=server', '-f', '-'],
-      JSON.stringify(sample({ replicas: 2, threshold: 1 })),
+      JSON.stringify(sample({ replicas: 2, threshold: 1, acknowledgeNoFaultTolerance: true })),
     );
   });
 });
@@ -484,9 +484,9 @@ describe('MpcCluster lifecycle', () => {
         const sts = await getJson(cluster, ['-n', NS, 'statefulset', 'wallet-signer']);
         const s = sts?.['status'];
         const hash = sts?.['spec'].template.metadata.annotations['mpc-platform.dev/config-hash'];
+        // OnDelete: currentRevision never advances; updatedReplicas counts the rolled pods.
         return hash !== oldHash &&
           s.updateRevision !== before?.['status'].updateRevision &&
-          s.currentRevision === s.updateRevision &&
           s.updatedReplicas === 3 &&
           s.readyReplicas === 3
           ? sts
@@ -546,8 +546,9 @@ describe('MpcCluster lifecycle', () => {
         : undefined;
     });
     expect(paused.message).toContain('rollout paused until 3 signers are ready');
+    await operator?.whenIdle();
     const held = await getJson(cluster, ['-n', NS, 'statefulset', 'wallet-signer']);
-    expect(held?.['spec'].updateStrategy.rollingUpdate.partition).toBe(3);
+    expect(held?.['spec'].updateStrategy).toEqual({ type: 'OnDelete' });
     expect(held?.['status'].updatedReplicas ?? 0).toBe(0);
     await setReady('wallet-signer-0', true);
     await kc(cluster, ['-n', NS, 'annotate', 'pod', 'wallet-signer-0', 'kwok.x-k8s.io/status-']);
@@ -560,9 +561,8 @@ describe('MpcCluster lifecycle', () => {
         return (
           mpc?.['status']?.phase === 'Ready' &&
           mpc['status'].observedGeneration === 3 &&
-          sts?.['spec'].updateStrategy.rollingUpdate.partition === 0 &&
-          s.currentRevision === s.updateRevision &&
-          s.updatedReplicas === 3
+          s.updatedReplicas === 3 &&
+          s.readyReplicas === 3
         );
       },
       90_000,
@@ -581,8 +581,10 @@ describe('MpcCluster lifecycle', () => {
           '-l',
           'app.kubernetes.io/instance=wallet',
         ]);
+        // The roster ConfigMap (identity pins) is retained on purpose.
         const left = (list?.['items'] ?? []).filter(
-          (i: { metadata: { name: string } }) => i.metadata.name !== 'default',
+          (i: { metadata: { name: string } }) =>
+            i.metadata.name !== 'default' && i.metadata.name !== 'wallet-roster',
         );
         return left.length === 0;
       },
@@ -593,6 +595,7 @@ describe('MpcCluster lifecycle', () => {
       (pvcs?.['items'] ?? []).map((p: { metadata: { name: string } }) => p.metadata.name).sort(),
     ).toEqual(['data-wallet-signer-0', 'data-wallet-signer-1', 'data-wallet-signer-2']);
     expect(await getJson(cluster, ['-n', NS, 'secret', 'wallet-kek'])).toBeDefined();
+    expect(await getJson(cluster, ['-n', NS, 'configmap', 'wallet-roster'])).toBeDefined();
 
     // Recreating the cluster reuses the retained key material: never regenerated.
     await kc(cluster, ['apply', '-f', '-'], JSON.stringify(sample()));
