@@ -40,6 +40,11 @@ export interface OperatorOptions {
   readonly resyncIntervalMs?: number;
   readonly relistIntervalMs?: number;
   readonly registry?: Registry;
+  /**
+   * ClusterRole (the chart's `<release>-mpc-operator-signer`) bound to each cluster's signers
+   * instead of a Role with Lease rights, so the operator itself needs no Lease write rights.
+   */
+  readonly signerClusterRole?: string;
   /** Overrides the Kubernetes I/O (tests). */
   readonly api?: KubeApi;
   /**
@@ -298,6 +303,9 @@ export async function startOperator(options: OperatorOptions): Promise<OperatorH
     now: () => new Date(),
     logger,
     onStatus: (cluster, status) => metrics.recordStatus(cluster, status),
+    ...(options.signerClusterRole === undefined
+      ? {}
+      : { signerClusterRole: options.signerClusterRole }),
   });
 
   const synced = Promise.all([

@@ -40,6 +40,8 @@ export interface ReconcilerDeps {
   readonly randomBytes: RandomBytes;
   readonly now: () => Date;
   readonly logger: ReconcileLogger;
+  /** The chart's signer ClusterRole to bind instead of granting Lease rights (children.ts). */
+  readonly signerClusterRole?: string;
   /** Called with every status the reconciler computed (metrics). */
   readonly onStatus?: (cluster: MpcCluster, status: MpcClusterStatus) => void;
 }
@@ -172,7 +174,12 @@ export class Reconciler {
     });
     // Every child is attempted even when an earlier one fails: they are independent enough
     // (a refused StatefulSet must not keep the PodDisruptionBudget or roster stale).
-    for (const child of buildChildren(cluster, { roster: pins.pins })) {
+    for (const child of buildChildren(cluster, {
+      roster: pins.pins,
+      ...(this.deps.signerClusterRole === undefined
+        ? {}
+        : { signerClusterRole: this.deps.signerClusterRole }),
+    })) {
       try {
         await api.apply(child);
       } catch (error) {

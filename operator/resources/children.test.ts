@@ -242,6 +242,36 @@ describe('generated secrets', () => {
   });
 });
 
+describe('signer RBAC with the chart ClusterRole (issue 14 item 2)', () => {
+  it('keeps only the roster rule in the Role and binds the ClusterRole in the namespace', () => {
+    const children = buildChildren(sampleCluster(), { signerClusterRole: 'mpc-signer' }) as Json[];
+    const role = children.find((c) => c.kind === 'Role');
+    expect(role.rules).toEqual([
+      {
+        apiGroups: [''],
+        resources: ['configmaps'],
+        resourceNames: ['wallet-roster'],
+        verbs: ['get'],
+      },
+    ]);
+    const binding = children.find((c) => c.metadata.name === 'wallet-signer-leases');
+    expect(binding.kind).toBe('RoleBinding');
+    expect(binding.metadata.namespace).toBe('prod');
+    expect(binding.roleRef).toEqual({
+      apiGroup: 'rbac.authorization.k8s.io',
+      kind: 'ClusterRole',
+      name: 'mpc-signer',
+    });
+    expect(binding.subjects).toEqual([
+      { kind: 'ServiceAccount', name: 'wallet-signer', namespace: 'prod' },
+    ]);
+    // Without it (admin kubeconfig, no chart) the Role carries the Lease rules itself.
+    const plain = buildChildren(sampleCluster()) as Json[];
+    expect(plain.find((c) => c.kind === 'Role').rules).toHaveLength(3);
+    expect(plain.some((c) => c.metadata.name === 'wallet-signer-leases')).toBe(false);
+  });
+});
+
 describe('scheduling and resource defaults (issue 14)', () => {
   const selector = {
     matchLabels: {

@@ -39,26 +39,36 @@ export function buildServiceAccount(cluster: MpcCluster): Manifest {
 /**
  * The signers renew their own Leases, read peer pods' readiness (design §7) and read the
  * pinned roster ConfigMap (design §8; that one object only).
+ *
+ * With `signerClusterRole` (the chart's `<release>-mpc-operator-signer` ClusterRole, holding
+ * the Lease and pod rules) the Role keeps only the roster rule and a second RoleBinding grants
+ * the ClusterRole in this namespace: the operator then needs `bind` on that one ClusterRole
+ * instead of Lease write rights everywhere (RBAC lets one grant only what one holds, or what
+ * one may bind). Without it (no chart, e.g. an admin kubeconfig) the Role carries all rules.
  */
-export function buildRole(cluster: MpcCluster): Manifest {
+export function buildRole(cluster: MpcCluster, signerClusterRole?: string): Manifest {
+  const roster = {
+    apiGroups: [''],
+    resources: ['configmaps'],
+    resourceNames: [clusterNames(cluster).rosterConfigMap],
+    verbs: ['get'],
+  };
   return {
     apiVersion: 'rbac.authorization.k8s.io/v1',
     kind: 'Role',
     metadata: metadata(cluster, clusterNames(cluster).role),
-    rules: [
-      {
-        apiGroups: ['coordination.k8s.io'],
-        resources: ['leases'],
-        verbs: ['get', 'list', 'watch', 'create', 'update', 'patch'],
-      },
-      { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch'] },
-      {
-        apiGroups: [''],
-        resources: ['configmaps'],
-        resourceNames: [clusterNames(cluster).rosterConfigMap],
-        verbs: ['get'],
-      },
-    ],
+    rules:
+      signerClusterRole === undefined
+        ? [
+            {
+              apiGroups: ['coordination.k8s.io'],
+              resources: ['leases'],
+              verbs: ['get', 'list', 'watch', 'create', 'update', 'patch'],
+            },
+            { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch'] },
+            roster,
+          ]
+        : [roster],
   };
 }
 
@@ -69,6 +79,27 @@ export function buildRoleBinding(cluster: MpcCluster): Manifest {
     kind: 'RoleBinding',
     metadata: metadata(cluster, names.roleBinding),
     roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: names.role },
+    subjects: [
+      { kind: 'ServiceAccount', name: names.serviceAccount, namespace: cluster.metadata.namespace },
+    ],
+  };
+}
+
+/** Grants the chart's signer ClusterRole (Leases, pods) to the signers, in their namespace only. */
+export function buildSignerClusterRoleBinding(
+  cluster: MpcCluster,
+  signerClusterRole: string,
+): Manifest {
+  const names = clusterNames(cluster);
+  return {
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'RoleBinding',
+    metadata: metadata(cluster, `${names.roleBinding}-leases`),
+    roleRef: {
+      apiGroup: 'rbac.authorization.k8s.io',
+      kind: 'ClusterRole',
+      name: signerClusterRole,
+    },
     subjects: [
       { kind: 'ServiceAccount', name: names.serviceAccount, namespace: cluster.metadata.namespace },
     ],
@@ -152,12 +183,19 @@ export function buildRosterConfigMap(
 
 export function buildChildren(
   cluster: MpcCluster,
-  options: { readonly roster?: Readonly<Record<string, string>> } = {},
+  options: {
+    readonly roster?: Readonly<Record<string, string>>;
+    readonly signerClusterRole?: string;
+  } = {},
 ): Manifest[] {
+  const { signerClusterRole } = options;
   return [
     buildServiceAccount(cluster),
-    buildRole(cluster),
+    buildRole(cluster, signerClusterRole),
     buildRoleBinding(cluster),
+    ...(signerClusterRole === undefined
+      ? []
+      : [buildSignerClusterRoleBinding(cluster, signerClusterRole)]),
     buildRosterConfigMap(cluster, options.roster ?? cluster.status?.roster ?? {}),
     buildConfigMap(cluster, commonLabels(cluster), controllerReference(cluster)),
     buildHeadlessService(cluster),

@@ -79,6 +79,7 @@ beforeAll(async () => {
     httpHost: '127.0.0.1',
     httpPort: 0,
     relistIntervalMs: 60_000,
+    signerClusterRole: `${RELEASE}-mpc-operator-signer`,
   });
   await operator.synced;
 });
@@ -280,6 +281,20 @@ describe('only the operator restarts signers', () => {
       'involvedObject.name=wedge,reason=SignerReplaced',
     ]);
     expect(replaced?.['items'].length).toBe(3);
+  });
+
+  it("signers renew Leases in their own namespace only (the chart's signer ClusterRole, bound there)", async () => {
+    const sa = `system:serviceaccount:${NS}:wedge-signer`;
+    const can = (...args: string[]) =>
+      kc(cluster, ['auth', 'can-i', '--as', sa, ...args]).then(
+        (out) => out.trim(),
+        () => 'no',
+      );
+    expect(await can('update', 'leases', '-n', NS)).toBe('yes');
+    expect(await can('watch', 'pods', '-n', NS)).toBe('yes');
+    expect(await can('get', 'configmaps/wedge-roster', '-n', NS)).toBe('yes');
+    expect(await can('update', 'leases', '-n', 'default')).toMatch(/no/);
+    expect(await can('get', 'configmaps/other', '-n', NS)).toMatch(/no/);
   });
 
   it('signer pods get the scheduling defaults and are not BestEffort', async () => {

@@ -48,6 +48,7 @@ async function startOperatorAsServiceAccount(): Promise<OperatorHandle> {
     httpHost: '127.0.0.1',
     httpPort: 0,
     relistIntervalMs: 60_000,
+    signerClusterRole: `${RELEASE}-mpc-operator-signer`,
   });
 }
 
@@ -230,6 +231,37 @@ describe('helm chart', () => {
     expect(await can('list', 'secrets', '-n', NS)).toMatch(/no/);
     expect(await can('delete', 'secrets', '-n', NS)).toMatch(/no/);
     expect(await can('update', 'mpcclusters', '-n', NS)).toMatch(/no/);
+    // Leases: read everywhere (signer heartbeats), write only its own leader Lease.
+    expect(await can('watch', 'leases', '-n', NS)).toBe('yes');
+    expect(await can('update', 'leases', '-n', NS)).toMatch(/no/);
+    expect(await can('update', 'leases/kube-scheduler', '-n', 'kube-system')).toMatch(/no/);
+    expect(await can('update', 'leases/mpc-operator-leader', '-n', OPERATOR_NS)).toBe('yes');
+    expect(await can('update', 'leases/other', '-n', OPERATOR_NS)).toMatch(/no/);
+    // Role bindings: it may bind the signer ClusterRole and nothing else; never escalate.
+    expect(await can('bind', `clusterroles/${RELEASE}-mpc-operator-signer`)).toBe('yes');
+    expect(await can('bind', 'clusterroles/cluster-admin')).toMatch(/no/);
+    expect(await can('escalate', 'roles', '-n', NS)).toMatch(/no/);
+  });
+
+  it('cannot grant what it does not hold: a RoleBinding to cluster-admin is refused', async () => {
+    const sa = `system:serviceaccount:${OPERATOR_NS}:${RELEASE}-mpc-operator`;
+    await expect(
+      kc(
+        cluster,
+        ['--as', sa, 'apply', '--dry-run=server', '-f', '-'],
+        JSON.stringify({
+          apiVersion: 'rbac.authorization.k8s.io/v1',
+          kind: 'RoleBinding',
+          metadata: { name: 'grab', namespace: 'kube-system' },
+          roleRef: {
+            apiGroup: 'rbac.authorization.k8s.io',
+            kind: 'ClusterRole',
+            name: 'cluster-admin',
+          },
+          subjects: [{ kind: 'User', name: 'mallory' }],
+        }),
+      ),
+    ).rejects.toThrow(/forbidden/);
   });
 });
 
