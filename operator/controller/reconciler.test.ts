@@ -388,6 +388,41 @@ describe('Reconciler with Leases and pins', () => {
     expect(api.removedAnnotations).toEqual(['mpc-platform.dev/unpin']);
     expect(api.events.map((e) => e.reason)).toContain('IdentityUnpinned');
   });
+
+  it('emits IdentityUnpinned once although the cache lags behind its own writes', async () => {
+    const leases = new Map([
+      ['w-signer-0', { liveness: 'live' as const, identityPublicKey: key('d') }],
+    ]);
+    const meta = (resourceVersion: string) => ({
+      name: 'w',
+      namespace: 'n',
+      uid: 'u',
+      generation: 1,
+      resourceVersion,
+      annotations: { 'mpc-platform.dev/unpin': 'w-signer-0' },
+    });
+    let current = makeCluster(
+      {},
+      { metadata: meta('5'), status: { roster: { 'w-signer-0': key('a') } } },
+    );
+    const { api, reconciler } = leaseSetup(current, leases);
+    const run = async () => {
+      // leaseSetup's getCluster returns its argument: rebuild with the current object.
+      Object.assign(reconciler, {
+        deps: { ...(reconciler as unknown as { deps: object }).deps, getCluster: () => current },
+      });
+      return reconciler.reconcile('n', 'w');
+    };
+    await run();
+    // A pod event arrives before the watch delivered the status write: same cached object.
+    expect((await run()).outcome).toBe('stale');
+    // The status write arrives, the annotation removal not yet: the unpin is applied again,
+    // but it changes nothing, so it is not news.
+    current = makeCluster({}, { metadata: meta('6'), status: api.statuses[0] as MpcClusterStatus });
+    await run();
+    expect(api.events.filter((e) => e.reason === 'IdentityUnpinned')).toHaveLength(1);
+    expect(api.statuses.at(-1)?.roster?.['w-signer-0']).toBe(key('d'));
+  });
 });
 
 describe('canonicalJson', () => {
