@@ -11,6 +11,8 @@
  *   MPC_OPERATOR_LEADER_LEASE     Lease name (default mpc-operator-leader), in POD_NAMESPACE
  *   MPC_OPERATOR_LEASE_DURATION_SECONDS / _RENEW_DEADLINE_SECONDS / _RETRY_PERIOD_SECONDS
  *                                 client-go semantics (defaults 15 / 10 / 2)
+ *   MPC_OPERATOR_SIGNER_CLUSTERROLE  ClusterRole bound to each cluster's signers (Leases, pods);
+ *                                 the chart sets it so the operator needs no Lease write rights
  *   POD_NAMESPACE, HOSTNAME       the Lease's namespace; the candidate identity (+ random)
  * SIGTERM / SIGINT: graceful shutdown (finish the reconcile in progress, release the leader
  * Lease, then exit 0). Losing leadership exits 1 at once (restarted as a fresh candidate).
@@ -54,6 +56,9 @@ async function main(): Promise<void> {
     logger,
     httpPort: integerFromEnv('MPC_OPERATOR_HTTP_PORT', 8080, 0, 65535),
     resyncIntervalMs: integerFromEnv('MPC_OPERATOR_RESYNC_SECONDS', 300, 10, 86_400) * 1000,
+    ...((process.env['MPC_OPERATOR_SIGNER_CLUSTERROLE'] ?? '') === ''
+      ? {}
+      : { signerClusterRole: process.env['MPC_OPERATOR_SIGNER_CLUSTERROLE'] ?? '' }),
     ...(electionEnabled
       ? {
           leaderElection: {

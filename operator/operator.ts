@@ -13,7 +13,12 @@ import { Reconciler, type ReconcileLogger } from './controller/reconciler.ts';
 import { OperatorMetrics } from './controller/metrics.ts';
 import { WorkQueue } from './controller/work-queue.ts';
 import { startHealthServer, type HealthServer } from './http/health-server.ts';
-import { createKubeApi, createWatchSource, type KubeApi } from './kube/kube-api.ts';
+import {
+  createKubeApi,
+  createWatchSource,
+  kubeErrorMessage,
+  type KubeApi,
+} from './kube/kube-api.ts';
 import { ResilientWatch, type ListedObject } from './kube/resilient-watch.ts';
 import { clusterNames, signerPodNames } from './resources/names.ts';
 import { POD_TEMPLATE_HASH_ANNOTATION } from './resources/statefulset.ts';
@@ -36,6 +41,11 @@ export interface OperatorOptions {
   readonly resyncIntervalMs?: number;
   readonly relistIntervalMs?: number;
   readonly registry?: Registry;
+  /**
+   * ClusterRole (the chart's `<release>-mpc-operator-signer`) bound to each cluster's signers
+   * instead of a Role with Lease rights, so the operator itself needs no Lease write rights.
+   */
+  readonly signerClusterRole?: string;
   /** Overrides the Kubernetes I/O (tests). */
   readonly api?: KubeApi;
   /**
@@ -69,7 +79,10 @@ interface LabelledObject extends ListedObject {
 }
 
 interface PodObject extends LabelledObject {
-  readonly metadata?: LabelledObject['metadata'] & { readonly deletionTimestamp?: string };
+  readonly metadata?: LabelledObject['metadata'] & {
+    readonly deletionTimestamp?: string;
+    readonly uid?: string;
+  };
   readonly status?: {
     readonly conditions?: ReadonlyArray<{ readonly type: string; readonly status: string }>;
   };
@@ -142,6 +155,7 @@ export async function startOperator(options: OperatorOptions): Promise<OperatorH
           : { requeueAfterMs: result.requeueAfterMs };
       } catch (error) {
         metrics.reconcileTotal.inc({ result: 'error' });
+        metrics.reconcileErrors.inc({ namespace, mpccluster: name });
         throw error;
       } finally {
         stopTimer();
@@ -166,6 +180,7 @@ export async function startOperator(options: OperatorOptions): Promise<OperatorH
         queue.forget(key);
         const [namespace = '', name = ''] = key.split('/');
         metrics.forgetCluster(namespace, name);
+        reconciler.forget(namespace, name);
         return;
       }
       enqueue(key);
@@ -280,8 +295,10 @@ export async function startOperator(options: OperatorOptions): Promise<OperatorH
       )
       .map((pod) => {
         const revision = pod.metadata?.labels?.['controller-revision-hash'];
+        const uid = pod.metadata?.uid;
         return {
           name: pod.metadata?.name ?? '',
+          ...(uid === undefined ? {} : { uid }),
           ready:
             pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false,
           terminating: pod.metadata?.deletionTimestamp !== undefined,
@@ -310,6 +327,9 @@ export async function startOperator(options: OperatorOptions): Promise<OperatorH
     now: () => new Date(),
     logger,
     onStatus: (cluster, status) => metrics.recordStatus(cluster, status),
+    ...(options.signerClusterRole === undefined
+      ? {}
+      : { signerClusterRole: options.signerClusterRole }),
   });
 
   const synced = Promise.all([
@@ -402,13 +422,5 @@ export async function startOperator(options: OperatorOptions): Promise<OperatorH
 
 /** Error text for logs: client-node ApiException bodies carry the apiserver's reason. */
 export function describeError(error: unknown): string {
-  if (typeof error === 'object' && error !== null) {
-    const record = error as { code?: unknown; body?: unknown; message?: unknown };
-    if (typeof record.code === 'number') {
-      const body = typeof record.body === 'string' ? record.body : JSON.stringify(record.body);
-      return `HTTP ${record.code}: ${(body ?? '').slice(0, 500)}`;
-    }
-    if (typeof record.message === 'string') return record.message;
-  }
-  return String(error);
+  return kubeErrorMessage(error);
 }

@@ -38,6 +38,8 @@ export interface Toleration {
 export interface MpcClusterSpec {
   readonly replicas: number;
   readonly threshold: number;
+  /** Required (true) when replicas == threshold + 1. */
+  readonly acknowledgeNoFaultTolerance?: boolean;
   readonly reshare?: { readonly id: string };
   readonly image: string;
   readonly imagePullPolicy?: 'Always' | 'IfNotPresent' | 'Never';
@@ -68,6 +70,8 @@ export interface MpcClusterSpec {
     readonly priorityClassName?: string;
     readonly tolerations?: readonly Toleration[];
     readonly affinity?: Readonly<Record<string, unknown>>;
+    readonly topologySpreadConstraints?: ReadonlyArray<Readonly<Record<string, unknown>>>;
+    readonly imagePullSecrets?: ReadonlyArray<{ readonly name: string }>;
   };
 }
 

@@ -1,13 +1,16 @@
 /**
  * The operator's Prometheus metrics, on an injected registry (no global state).
  * Cluster gauges carry labels {namespace, mpccluster}; they feed the chart's alerts
- * (MpcQuorumLost: ready_signers < quorum, MpcSignerDown: ready_signers < replicas, ...).
+ * (MpcQuorumLost: ready_signers < quorum, MpcSignerDown: ready_signers < replicas, ...), and
+ * so does mpc_operator_reconcile_errors_total{namespace, mpccluster} (MpcReconcileFailing).
  */
 import { Counter, Gauge, Histogram, collectDefaultMetrics, type Registry } from 'prom-client';
 import { quorumOf, type MpcCluster, type MpcClusterStatus } from '../api/mpc-cluster.ts';
 
 export class OperatorMetrics {
   readonly reconcileTotal: Counter<'result'>;
+  /** Failed reconciles per MpcCluster (alert MpcReconcileFailing). */
+  readonly reconcileErrors: Counter<'namespace' | 'mpccluster'>;
   readonly reconcileDuration: Histogram;
   readonly watchRestarts: Counter<'resource'>;
   readonly watchRelists: Counter<'resource' | 'reason'>;
@@ -27,6 +30,12 @@ export class OperatorMetrics {
       name: 'mpc_operator_reconcile_total',
       help: 'Reconciles by result',
       labelNames: ['result'],
+      registers,
+    });
+    this.reconcileErrors = new Counter({
+      name: 'mpc_operator_reconcile_errors_total',
+      help: 'Reconciles of an MpcCluster that failed (the status carries reason ReconcileError)',
+      labelNames: ['namespace', 'mpccluster'],
       registers,
     });
     this.reconcileDuration = new Histogram({
@@ -96,5 +105,6 @@ export class OperatorMetrics {
     for (const gauge of [this.replicas, this.readySigners, this.quorum, this.signingEnabled]) {
       gauge.remove({ namespace, mpccluster: name });
     }
+    this.reconcileErrors.remove({ namespace, mpccluster: name });
   }
 }

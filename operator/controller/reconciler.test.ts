@@ -18,6 +18,7 @@ class FakeApi implements KubeApi {
       throw Object.assign(new Error('forbidden'), { code: 403 });
     this.applied.push(`${manifest.kind}/${manifest.metadata.name}`);
     this.manifests.set(manifest.kind, manifest);
+    this.manifests.set(`${manifest.kind}/${manifest.metadata.name}`, manifest);
   }
   async createIfAbsent(manifest: Manifest) {
     const key = `Secret/${manifest.metadata.name}`;
@@ -38,6 +39,15 @@ class FakeApi implements KubeApi {
   removedAnnotations: string[] = [];
   async removeAnnotation(_cluster: MpcCluster, key: string) {
     this.removedAnnotations.push(key);
+  }
+  configMaps = new Map<string, Record<string, string>>();
+  async readConfigMap(_namespace: string, name: string) {
+    return this.configMaps.get(name);
+  }
+  deletedPods: string[] = [];
+  async deletePod(_namespace: string, name: string) {
+    this.deletedPods.push(name);
+    return true;
   }
 }
 
@@ -147,11 +157,67 @@ describe('Reconciler', () => {
     expect(result.requeueAfterMs).toBe(Reconciler.UNSETTLED_REQUEUE_MS);
   });
 
-  it('fails (to be retried) when an apply is refused, before writing status', async () => {
-    const { api, reconciler } = setup(makeCluster());
+  it('a refused apply still writes the status, reports ReconcileError and then fails', async () => {
+    const { api, reconciler } = setup(makeCluster(), 1);
     api.failApplyOf = 'StatefulSet';
-    await expect(reconciler.reconcile('n', 'w')).rejects.toThrow('forbidden');
-    expect(api.statuses).toEqual([]);
+    await expect(reconciler.reconcile('n', 'w')).rejects.toThrow(
+      /apply StatefulSet w-signer: HTTP 403: forbidden/,
+    );
+    // The other children were still applied.
+    expect(api.applied).toContain('PodDisruptionBudget/w-signer');
+    expect(api.applied).not.toContain('StatefulSet/w-signer');
+    // The status tracks readiness regardless (1 of 3 ready: quorum lost).
+    const status = api.statuses[0];
+    expect(status?.readySigners).toBe(1);
+    expect(status?.phase).toBe('Pending');
+    const byType = Object.fromEntries((status?.conditions ?? []).map((c) => [c.type, c]));
+    expect(byType['QuorumReady']?.status).toBe('False');
+    expect(byType['Degraded']).toMatchObject({ status: 'True', reason: 'ReconcileError' });
+    expect(byType['Degraded']?.message).toContain(
+      'apply StatefulSet w-signer: HTTP 403: forbidden',
+    );
+    expect(byType['Progressing']).toMatchObject({ status: 'False', reason: 'ReconcileError' });
+    expect(api.events.filter((e) => e.reason === 'ReconcileError')).toEqual([
+      {
+        type: 'Warning',
+        reason: 'ReconcileError',
+        message: 'apply StatefulSet w-signer: HTTP 403: forbidden',
+      },
+    ]);
+  });
+
+  it('a recreated cluster (no status) takes over the pins of the retained roster ConfigMap', async () => {
+    const { api, reconciler } = setup(makeCluster());
+    const pinned = 'ab'.repeat(32);
+    api.configMaps.set('w-roster', {
+      'roster.json': JSON.stringify({ version: 1, nodes: { 'w-signer-0': pinned, junk: 'zz' } }),
+    });
+    await reconciler.reconcile('n', 'w');
+    expect(api.statuses[0]?.roster).toEqual({ 'w-signer-0': pinned });
+    const roster = api.manifests.get('ConfigMap/w-roster') as { metadata: object } | undefined;
+    expect(roster?.metadata).toBeDefined();
+    expect(roster?.metadata).not.toHaveProperty('ownerReferences');
+  });
+
+  it('skips a cluster object it already wrote over until the watch delivers the new one', async () => {
+    const cluster = makeCluster(
+      {},
+      { metadata: { name: 'w', namespace: 'n', uid: 'u', generation: 1, resourceVersion: '5' } },
+    );
+    const { api, reconciler, setCluster } = setup(cluster);
+    await reconciler.reconcile('n', 'w');
+    expect(api.statuses).toHaveLength(1);
+    expect(await reconciler.reconcile('n', 'w')).toEqual({
+      outcome: 'stale',
+      requeueAfterMs: Reconciler.STALE_REQUEUE_MS,
+    });
+    expect(api.statuses).toHaveLength(1);
+    setCluster({
+      ...cluster,
+      metadata: { ...cluster.metadata, resourceVersion: '6' },
+      status: api.statuses[0] as MpcClusterStatus,
+    });
+    expect((await reconciler.reconcile('n', 'w')).outcome).toBe('reconciled');
   });
 
   it('requeues while not every signer is ready', async () => {
@@ -190,13 +256,50 @@ describe('Reconciler rollout guard', () => {
       logger: { info: () => {}, warn: () => {} },
     });
     await reconciler.reconcile('n', 'w');
-    const sts = api.manifests.get('StatefulSet') as unknown as {
-      spec: { updateStrategy: { rollingUpdate: { partition: number } } };
-    };
-    expect(sts.spec.updateStrategy.rollingUpdate.partition).toBe(3);
+    expect(api.deletedPods).toEqual([]);
     const progressing = api.statuses[0]?.conditions?.find((c) => c.type === 'Progressing');
     expect(progressing).toMatchObject({ status: 'True', reason: 'QuorumAtRisk' });
     expect(api.events.map((e) => e.reason)).toContain('RolloutPaused');
+  });
+});
+
+describe('Reconciler rollouts (OnDelete)', () => {
+  it('deletes one outdated signer per reconcile while quorum + 1 are ready, never a second', async () => {
+    const api = new FakeApi();
+    const reconciler = new Reconciler({
+      api,
+      getCluster: () => makeCluster(),
+      observe: () => ({
+        statefulSet: {
+          generation: 2,
+          observedGeneration: 2,
+          replicas: 3,
+          readyReplicas: 3,
+          updatedReplicas: 0,
+          currentRevision: 'old',
+          updateRevision: 'new',
+        },
+        // A stale pod cache: the first deletion is not visible yet.
+        pods: [0, 1, 2].map((i) => ({
+          name: `w-signer-${i}`,
+          uid: `u${i}`,
+          ready: true,
+          terminating: false,
+          revision: 'old',
+        })),
+      }),
+      randomBytes: (n) => new Uint8Array(n).fill(7),
+      now: () => new Date('2026-01-01T00:00:00Z'),
+      logger: { info: () => {}, warn: () => {} },
+    });
+    await reconciler.reconcile('n', 'w');
+    await reconciler.reconcile('n', 'w');
+    expect(api.deletedPods).toEqual(['w-signer-2']);
+    expect(api.events.map((e) => e.reason)).toContain('SignerReplaced');
+    const sts = api.manifests.get('StatefulSet') as unknown as {
+      spec: { updateStrategy: unknown };
+    };
+    expect(sts.spec.updateStrategy).toEqual({ type: 'OnDelete' });
   });
 });
 
@@ -248,10 +351,7 @@ describe('Reconciler with Leases and pins', () => {
       true,
     );
     const outcome = await reconciler.reconcile('n', 'w');
-    const sts = api.manifests.get('StatefulSet') as unknown as {
-      spec: { updateStrategy: { rollingUpdate: { partition: number } } };
-    };
-    expect(sts.spec.updateStrategy.rollingUpdate.partition).toBe(3);
+    expect(api.deletedPods).toEqual([]);
     expect(api.statuses[0]?.readySigners).toBe(2);
     expect(outcome.requeueAfterMs).toBe(1334);
   });
@@ -287,6 +387,41 @@ describe('Reconciler with Leases and pins', () => {
     expect(api.applied).toContain('ConfigMap/w-roster');
     expect(api.removedAnnotations).toEqual(['mpc-platform.dev/unpin']);
     expect(api.events.map((e) => e.reason)).toContain('IdentityUnpinned');
+  });
+
+  it('emits IdentityUnpinned once although the cache lags behind its own writes', async () => {
+    const leases = new Map([
+      ['w-signer-0', { liveness: 'live' as const, identityPublicKey: key('d') }],
+    ]);
+    const meta = (resourceVersion: string) => ({
+      name: 'w',
+      namespace: 'n',
+      uid: 'u',
+      generation: 1,
+      resourceVersion,
+      annotations: { 'mpc-platform.dev/unpin': 'w-signer-0' },
+    });
+    let current = makeCluster(
+      {},
+      { metadata: meta('5'), status: { roster: { 'w-signer-0': key('a') } } },
+    );
+    const { api, reconciler } = leaseSetup(current, leases);
+    const run = async () => {
+      // leaseSetup's getCluster returns its argument: rebuild with the current object.
+      Object.assign(reconciler, {
+        deps: { ...(reconciler as unknown as { deps: object }).deps, getCluster: () => current },
+      });
+      return reconciler.reconcile('n', 'w');
+    };
+    await run();
+    // A pod event arrives before the watch delivered the status write: same cached object.
+    expect((await run()).outcome).toBe('stale');
+    // The status write arrives, the annotation removal not yet: the unpin is applied again,
+    // but it changes nothing, so it is not news.
+    current = makeCluster({}, { metadata: meta('6'), status: api.statuses[0] as MpcClusterStatus });
+    await run();
+    expect(api.events.filter((e) => e.reason === 'IdentityUnpinned')).toHaveLength(1);
+    expect(api.statuses.at(-1)?.roster?.['w-signer-0']).toBe(key('d'));
   });
 });
 

@@ -6,11 +6,12 @@
  *
  * Order: skip when being deleted (the garbage collector removes children) → generated Secrets
  * (create-if-absent, never regenerated) → owned children via server-side apply → status from
- * the StatefulSet and pods (watch caches) → Events for notable transitions.
+ * the StatefulSet and pods (watch caches) → Events for notable transitions. A failing step
+ * does not stop the status: it is reported in it (ReconcileError) and the reconcile throws
+ * ReconcileFailedError afterwards.
  */
 import { quorumOf, type MpcCluster, type MpcClusterStatus } from '../api/mpc-cluster.ts';
-import { rolloutPartition } from '../status/rollout-guard.ts';
-import { podTemplateHash } from '../resources/statefulset.ts';
+import { nextRolloutStep } from '../status/rollout-guard.ts';
 import { buildChildren } from '../resources/children.ts';
 import { manifestKey } from '../resources/manifest.ts';
 import { clusterNames, signerPodNames } from '../resources/names.ts';
@@ -27,7 +28,7 @@ import {
   statusTransitionEvents,
   type Observation,
 } from '../status/compute-status.ts';
-import type { KubeApi } from '../kube/kube-api.ts';
+import { kubeErrorMessage, type KubeApi } from '../kube/kube-api.ts';
 
 export interface ReconcileLogger {
   info(fields: object, message: string): void;
@@ -41,15 +42,31 @@ export interface ReconcilerDeps {
   /** StatefulSet + pods of the cluster, from the watch caches. */
   readonly observe: (
     cluster: MpcCluster,
-  ) => Omit<Observation, 'missingSecrets' | 'pins' | 'rolloutPaused'>;
+  ) => Omit<Observation, 'missingSecrets' | 'pins' | 'rolloutPaused' | 'reconcileError'>;
   readonly randomBytes: RandomBytes;
   readonly now: () => Date;
   readonly logger: ReconcileLogger;
+  /** The chart's signer ClusterRole to bind instead of granting Lease rights (children.ts). */
+  readonly signerClusterRole?: string;
   /** Called with every status the reconciler computed (metrics). */
   readonly onStatus?: (cluster: MpcCluster, status: MpcClusterStatus) => void;
 }
 
-export type ReconcileOutcome = 'not-found' | 'deleting' | 'reconciled';
+/** `stale`: the watch cache has not yet caught up with this reconciler's own last write. */
+export type ReconcileOutcome = 'not-found' | 'deleting' | 'stale' | 'reconciled';
+
+/**
+ * A reconcile that could not make the world match the spec. The status was still written (it
+ * carries the message in Degraded/Progressing, reason ReconcileError); thrown so the work
+ * queue retries with backoff and the failure is counted.
+ */
+export class ReconcileFailedError extends Error {
+  readonly code = 'ERROR_RECONCILE_FAILED';
+  constructor(message: string) {
+    super(message);
+    this.name = 'ReconcileFailedError';
+  }
+}
 
 /** Stable JSON (sorted keys) for comparing statuses regardless of key order. */
 export function canonicalJson(value: unknown): string {
@@ -71,10 +88,17 @@ function withoutAges(status: MpcClusterStatus): MpcClusterStatus {
 }
 
 export class Reconciler {
+  /** Per cluster key: resourceVersion of the object the last status/annotation write was based on. */
+  private readonly writtenOver = new Map<string, string>();
+  /** Per cluster key: uid of the signer pod last deleted for a rollout. */
+  private readonly lastDeleted = new Map<string, string>();
+
   constructor(private readonly deps: ReconcilerDeps) {}
 
   /** Re-check interval while the cluster is not settled (pods starting, rolling). */
   static readonly UNSETTLED_REQUEUE_MS = 15_000;
+  /** Bound on waiting for the watch to deliver this reconciler's own write. */
+  static readonly STALE_REQUEUE_MS = 1_000;
 
   async reconcile(
     namespace: string,
@@ -85,19 +109,39 @@ export class Reconciler {
     if (cluster === undefined) return { outcome: 'not-found' };
     if (cluster.metadata.deletionTimestamp !== undefined) return { outcome: 'deleting' };
     const log = { namespace, mpccluster: name };
-
-    for (const purpose of secretsToGenerate(cluster)) {
-      const secret = buildGeneratedSecret(cluster, purpose, this.deps.randomBytes);
-      if (await api.createIfAbsent(secret)) {
-        logger.info({ ...log, secret: secret.metadata.name }, 'generated secret');
-        await this.event(cluster, {
-          type: 'Normal',
-          reason: 'SecretGenerated',
-          message: `generated ${purpose} Secret ${secret.metadata.name}`,
-        });
-      }
+    const key = `${namespace}/${name}`;
+    // The watch cache still holds the object this reconciler last wrote over (status or
+    // annotation): acting on it again would repeat work and Events (issue 14: IdentityUnpinned
+    // twice). Every such write moved the object to a newer resourceVersion, so the watch
+    // delivers it shortly; the requeue only bounds the wait.
+    const rv = cluster.metadata.resourceVersion;
+    if (rv !== undefined && this.writtenOver.get(key) === rv) {
+      return { outcome: 'stale', requeueAfterMs: Reconciler.STALE_REQUEUE_MS };
     }
-    const missingSecrets = await this.missingReferencedSecrets(cluster);
+
+    // Never silent (issue 14): a failing step is recorded and the reconcile goes on to compute
+    // and publish the status from what is observed, so readiness, quorum metrics and alerts
+    // stay true while a child cannot be applied. The failure then surfaces as Degraded=True /
+    // Progressing=False (reason ReconcileError), an aggregated Warning Event, the metric
+    // mpc_operator_reconcile_errors_total (operator.ts) and a retry with backoff.
+    const failures: string[] = [];
+    let missingSecrets: string[] = [];
+    try {
+      for (const purpose of secretsToGenerate(cluster)) {
+        const secret = buildGeneratedSecret(cluster, purpose, this.deps.randomBytes);
+        if (await api.createIfAbsent(secret)) {
+          logger.info({ ...log, secret: secret.metadata.name }, 'generated secret');
+          await this.event(cluster, {
+            type: 'Normal',
+            reason: 'SecretGenerated',
+            message: `generated ${purpose} Secret ${secret.metadata.name}`,
+          });
+        }
+      }
+      missingSecrets = await this.missingReferencedSecrets(cluster);
+    } catch (error) {
+      failures.push(`Secrets: ${kubeErrorMessage(error)}`);
+    }
 
     const observed = this.deps.observe(cluster);
     const unpin = parseUnpin(cluster.metadata.annotations?.[UNPIN_ANNOTATION]);
@@ -107,8 +151,18 @@ export class Reconciler {
         presented.set(signer, lease.identityPublicKey);
       }
     }
+    // A new MpcCluster object (no status yet) takes over the pins a previous one with the same
+    // name left in the retained roster ConfigMap.
+    let previousPins = cluster.status?.roster;
+    if (previousPins === undefined) {
+      try {
+        previousPins = await this.retainedPins(cluster);
+      } catch (error) {
+        failures.push(`read roster ConfigMap: ${kubeErrorMessage(error)}`);
+      }
+    }
     const pins = computePins({
-      previous: cluster.status?.roster,
+      previous: previousPins,
       presented,
       signers: signerPodNames(cluster),
       unpin,
@@ -131,49 +185,95 @@ export class Reconciler {
       const leaseOk = lease === undefined || lease === 'live' || lease === 'absent';
       return { ...pod, ready: pod.ready && leaseOk && !mismatched.has(pod.name) };
     });
-    const rollout = rolloutPartition(
-      cluster.spec.replicas,
-      quorumOf(cluster.spec),
-      observed.statefulSet,
-      countedPods,
-      podTemplateHash(cluster),
-    );
+    // Every child is attempted even when an earlier one fails: they are independent enough
+    // (a refused StatefulSet must not keep the PodDisruptionBudget or roster stale).
     for (const child of buildChildren(cluster, {
-      partition: rollout.partition,
       roster: pins.pins,
       repins: pins.authorizations,
+      ...(this.deps.signerClusterRole === undefined
+        ? {}
+        : { signerClusterRole: this.deps.signerClusterRole }),
     })) {
       try {
         await api.apply(child);
       } catch (error) {
         logger.warn({ ...log, object: manifestKey(child) }, 'apply failed');
-        throw error;
+        failures.push(`apply ${child.kind} ${child.metadata.name}: ${kubeErrorMessage(error)}`);
       }
     }
+
+    // Only the operator replaces signers (OnDelete): one outdated pod at a time, while
+    // min(quorum + 1, replicas) signers count as ready (status/rollout-guard.ts).
+    const rollout = nextRolloutStep({
+      replicas: cluster.spec.replicas,
+      quorum: quorumOf(cluster.spec),
+      statefulSet: observed.statefulSet,
+      pods: countedPods,
+      ...(this.lastDeleted.has(key) ? { lastDeletedUid: this.lastDeleted.get(key) ?? '' } : {}),
+    });
+    if (rollout.deletePod !== undefined && failures.length === 0) {
+      const { name: pod, uid } = rollout.deletePod;
+      const ready = countedPods.filter((p) => p.ready && !p.terminating).length;
+      try {
+        if (await api.deletePod(namespace, pod, uid)) {
+          this.lastDeleted.set(key, uid);
+          logger.info({ ...log, pod }, 'replacing signer for rollout');
+          await this.event(cluster, {
+            type: 'Normal',
+            reason: 'SignerReplaced',
+            message: `deleted ${pod} to roll it onto the current spec (${ready}/${cluster.spec.replicas} signers ready)`,
+          });
+        }
+      } catch (error) {
+        failures.push(`delete pod ${pod}: ${kubeErrorMessage(error)}`);
+      }
+    }
+    const reconcileError = failures.length === 0 ? undefined : failures.join('; ');
 
     // Re-read: the watches may already have seen effects of the applies above.
     const latest = this.deps.observe(cluster);
     const status = computeStatus(
       cluster,
-      { ...latest, missingSecrets, rolloutPaused: rollout.paused, pins },
+      {
+        ...latest,
+        missingSecrets,
+        rolloutPaused: rollout.paused,
+        pins,
+        ...(reconcileError === undefined ? {} : { reconcileError }),
+      },
       this.deps.now().toISOString(),
     );
     this.deps.onStatus?.(cluster, status);
     // Lease ages alone do not warrant a write (they change every second).
     if (canonicalJson(withoutAges(status)) !== canonicalJson(withoutAges(cluster.status ?? {}))) {
       await api.applyStatus(cluster, status);
+      if (rv !== undefined) this.writtenOver.set(key, rv);
       for (const event of statusTransitionEvents(cluster.status, status))
         await this.event(cluster, event);
     }
-    if (pins.unpinned.length > 0) {
+    // Only an unpin that changed the pin is news (a repeat of the same unpin is not).
+    const changedByUnpin = pins.unpinned.filter(
+      (signer) => cluster.status?.roster?.[signer] !== pins.pins[signer],
+    );
+    if (changedByUnpin.length > 0) {
       await this.event(cluster, {
         type: 'Normal',
         reason: 'IdentityUnpinned',
-        message: `identity pin cleared for ${pins.unpinned.join(', ')}; the next key seen is pinned`,
+        message: `identity pin cleared for ${changedByUnpin.join(', ')}; the next key seen is pinned`,
       });
     }
     if (cluster.metadata.annotations?.[UNPIN_ANNOTATION] !== undefined) {
       await api.removeAnnotation(cluster, UNPIN_ANNOTATION);
+      if (rv !== undefined) this.writtenOver.set(key, rv);
+    }
+    if (reconcileError !== undefined) {
+      // Identical repeats aggregate into one Event with a count (kube/event-recorder.ts).
+      await this.event(cluster, {
+        type: 'Warning',
+        reason: 'ReconcileError',
+        message: reconcileError,
+      });
+      throw new ReconcileFailedError(reconcileError);
     }
     await this.repinEvents(cluster, pins);
     const settled = status.phase === 'Ready';
@@ -205,6 +305,44 @@ export class Reconciler {
     if (cluster.metadata.annotations?.[REPIN_ANNOTATION] !== undefined) {
       await this.deps.api.removeAnnotation(cluster, REPIN_ANNOTATION);
     }
+  }
+
+  /** Drops per-cluster memory when the MpcCluster is deleted. */
+  forget(namespace: string, name: string): void {
+    this.writtenOver.delete(`${namespace}/${name}`);
+    this.lastDeleted.delete(`${namespace}/${name}`);
+  }
+
+  private async retainedPins(cluster: MpcCluster): Promise<Record<string, string> | undefined> {
+    const data = await this.deps.api.readConfigMap(
+      cluster.metadata.namespace,
+      clusterNames(cluster).rosterConfigMap,
+    );
+    const document = data?.['roster.json'];
+    if (document === undefined) return undefined;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(document);
+    } catch {
+      return undefined;
+    }
+    const nodes = (parsed as { nodes?: unknown } | null)?.nodes;
+    if (typeof nodes !== 'object' || nodes === null) return undefined;
+    const pins: Record<string, string> = {};
+    // computePins keeps only well-formed keys.
+    for (const [signer, key] of Object.entries(nodes))
+      if (typeof key === 'string') pins[signer] = key;
+    if (Object.keys(pins).length > 0) {
+      this.deps.logger.info(
+        {
+          namespace: cluster.metadata.namespace,
+          mpccluster: cluster.metadata.name,
+          signers: Object.keys(pins),
+        },
+        'identity pins taken over from the retained roster ConfigMap',
+      );
+    }
+    return pins;
   }
 
   private async missingReferencedSecrets(cluster: MpcCluster): Promise<string[]> {

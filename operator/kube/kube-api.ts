@@ -4,6 +4,7 @@
  * exercised against a fake in unit tests and against a real apiserver in test/operator.
  */
 import {
+  CoreV1Api,
   CustomObjectsApi,
   KubernetesObjectApi,
   PatchStrategy,
@@ -22,6 +23,7 @@ import {
 } from '../api/mpc-cluster.ts';
 import type { Manifest } from '../resources/manifest.ts';
 import type { ListedObject, ListResult, WatchEventType, WatchSource } from './resilient-watch.ts';
+import { EventRecorder } from './event-recorder.ts';
 
 export interface EventRecord {
   readonly type: 'Normal' | 'Warning';
@@ -36,9 +38,50 @@ export interface KubeApi {
   createIfAbsent(manifest: Manifest): Promise<boolean>;
   exists(apiVersion: string, kind: string, namespace: string, name: string): Promise<boolean>;
   applyStatus(cluster: MpcCluster, status: MpcClusterStatus): Promise<void>;
+  /** Records an Event on the MpcCluster; identical repeats aggregate (event-recorder.ts). */
   recordEvent(cluster: MpcCluster, event: EventRecord): Promise<void>;
+  /**
+   * Deletes a pod only if it is still the one observed (uid precondition); false when it is
+   * already gone or was replaced.
+   */
+  deletePod(namespace: string, name: string, uid: string): Promise<boolean>;
+  /** The data of a ConfigMap, or undefined when it does not exist. */
+  readConfigMap(namespace: string, name: string): Promise<Record<string, string> | undefined>;
   /** Removes one annotation from the MpcCluster (JSON merge patch). */
   removeAnnotation(cluster: MpcCluster, key: string): Promise<void>;
+}
+
+/**
+ * One line for a failed Kubernetes call: the apiserver's Status message when there is one
+ * (client-node ApiException bodies are the Status JSON), else the error's message. Never
+ * includes request bodies, so Secret data cannot leak through it.
+ */
+export function kubeErrorMessage(error: unknown): string {
+  if (typeof error === 'object' && error !== null) {
+    const record = error as { code?: unknown; body?: unknown; message?: unknown };
+    if (typeof record.code === 'number') {
+      let body: unknown = record.body;
+      if (typeof body === 'string') {
+        try {
+          body = JSON.parse(body) as unknown;
+        } catch {
+          // not JSON: used as is below
+        }
+      }
+      let message =
+        typeof body === 'object' &&
+        body !== null &&
+        typeof (body as { message?: unknown }).message === 'string'
+          ? (body as { message: string }).message
+          : typeof body === 'string'
+            ? body
+            : '';
+      if (message === '' && typeof record.message === 'string') message = record.message;
+      return `HTTP ${record.code}: ${message.slice(0, 800)}`;
+    }
+    if (typeof record.message === 'string') return record.message;
+  }
+  return String(error);
 }
 
 /** HTTP status of a client-node error, if any. */
@@ -53,6 +96,45 @@ export function createKubeApi(kubeConfig: KubeConfig, component = 'mpc-operator'
   const custom = kubeConfig.makeApiClient(CustomObjectsApi);
   const applyOptions = setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply);
   const mergeOptions = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+  const core = kubeConfig.makeApiClient(CoreV1Api);
+  const events = new EventRecorder(
+    {
+      async create({ involvedObject, record, component: source, timestamp }) {
+        const created = await objects.create({
+          apiVersion: 'v1',
+          kind: 'Event',
+          metadata: {
+            generateName: `${involvedObject.name}.`,
+            namespace: involvedObject.namespace,
+          },
+          involvedObject,
+          type: record.type,
+          reason: record.reason,
+          message: record.message,
+          source: { component: source },
+          reportingComponent: source,
+          reportingInstance: source,
+          firstTimestamp: timestamp,
+          lastTimestamp: timestamp,
+          count: 1,
+        } as KubernetesObject);
+        return created.metadata?.name ?? '';
+      },
+      async increment(namespace, name, count, timestamp) {
+        try {
+          await core.patchNamespacedEvent(
+            { namespace, name, body: { count, lastTimestamp: timestamp } },
+            mergeOptions,
+          );
+          return true;
+        } catch (error) {
+          if (statusCodeOf(error) === 404) return false;
+          throw error;
+        }
+      },
+    },
+    component,
+  );
   return {
     async apply(manifest) {
       await objects.patch(
@@ -121,32 +203,40 @@ export function createKubeApi(kubeConfig: KubeConfig, component = 'mpc-operator'
       );
     },
     async recordEvent(cluster, event) {
-      const now = new Date().toISOString();
-      await objects.create({
-        apiVersion: 'v1',
-        kind: 'Event',
-        metadata: {
-          generateName: `${cluster.metadata.name}.`,
-          namespace: cluster.metadata.namespace,
-        },
-        involvedObject: {
+      await events.record(
+        {
           apiVersion: cluster.apiVersion,
           kind: cluster.kind,
           name: cluster.metadata.name,
           namespace: cluster.metadata.namespace,
           uid: cluster.metadata.uid,
-          resourceVersion: cluster.metadata.resourceVersion,
         },
-        type: event.type,
-        reason: event.reason,
-        message: event.message,
-        source: { component },
-        reportingComponent: component,
-        reportingInstance: component,
-        firstTimestamp: now,
-        lastTimestamp: now,
-        count: 1,
-      } as KubernetesObject);
+        event,
+      );
+    },
+    async readConfigMap(namespace, name) {
+      try {
+        const configMap = await core.readNamespacedConfigMap({ namespace, name });
+        return configMap.data ?? {};
+      } catch (error) {
+        if (statusCodeOf(error) === 404) return undefined;
+        throw error;
+      }
+    },
+    async deletePod(namespace, name, uid) {
+      try {
+        await core.deleteNamespacedPod({
+          namespace,
+          name,
+          body: { preconditions: { uid } },
+        });
+        return true;
+      } catch (error) {
+        const code = statusCodeOf(error);
+        // 404: already gone; 409: the uid precondition failed (a new pod took the name).
+        if (code === 404 || code === 409) return false;
+        throw error;
+      }
     },
   };
 }

@@ -27,7 +27,7 @@ function sampleCluster(spec: Partial<MpcCluster['spec']> = {}): MpcCluster {
 type Json = any;
 
 describe('buildChildren', () => {
-  it('gives every child the controller owner reference and the common labels', () => {
+  it('gives every child but the roster the controller owner reference and the common labels', () => {
     const children = buildChildren(sampleCluster());
     expect(children.map((c) => `${c.kind}/${c.metadata.name}`)).toEqual([
       'ServiceAccount/wallet-signer',
@@ -42,6 +42,11 @@ describe('buildChildren', () => {
     ]);
     for (const child of children) {
       expect(child.metadata.namespace).toBe('prod');
+      // The identity pins outlive the MpcCluster (a recreated one takes them over).
+      if (child.metadata.name === 'wallet-roster') {
+        expect(child.metadata.ownerReferences).toBeUndefined();
+        continue;
+      }
       expect(child.metadata.ownerReferences).toEqual([
         {
           apiVersion: 'mpc-platform.dev/v1alpha1',
@@ -75,7 +80,7 @@ describe('buildChildren', () => {
 });
 
 describe('buildStatefulSet', () => {
-  it('retains PVCs, runs pods in parallel and rolls one at a time', () => {
+  it('retains PVCs, runs pods in parallel and leaves replacing pods to the operator', () => {
     const sts = buildStatefulSet(
       sampleCluster({ storage: { size: '5Gi', storageClassName: 'ssd' } }),
     ) as Json;
@@ -84,7 +89,8 @@ describe('buildStatefulSet', () => {
       whenScaled: 'Retain',
     });
     expect(sts.spec.podManagementPolicy).toBe('Parallel');
-    expect(sts.spec.updateStrategy.type).toBe('RollingUpdate');
+    // Only the operator replaces signers (quorum guard); external rollouts cannot.
+    expect(sts.spec.updateStrategy).toEqual({ type: 'OnDelete' });
     expect(sts.spec.volumeClaimTemplates[0].spec).toEqual({
       accessModes: ['ReadWriteOnce'],
       resources: { requests: { storage: '5Gi' } },
@@ -236,5 +242,91 @@ describe('generated secrets', () => {
     expect(() =>
       buildGeneratedSecret(sampleCluster(), 'chain-code', () => new Uint8Array(16)),
     ).toThrow(/16 bytes/);
+  });
+});
+
+describe('signer RBAC with the chart ClusterRole (issue 14 item 2)', () => {
+  it('keeps only the roster rule in the Role and binds the ClusterRole in the namespace', () => {
+    const children = buildChildren(sampleCluster(), { signerClusterRole: 'mpc-signer' }) as Json[];
+    const role = children.find((c) => c.kind === 'Role');
+    expect(role.rules).toEqual([
+      {
+        apiGroups: [''],
+        resources: ['configmaps'],
+        resourceNames: ['wallet-roster'],
+        verbs: ['get'],
+      },
+    ]);
+    const binding = children.find((c) => c.metadata.name === 'wallet-signer-leases');
+    expect(binding.kind).toBe('RoleBinding');
+    expect(binding.metadata.namespace).toBe('prod');
+    expect(binding.roleRef).toEqual({
+      apiGroup: 'rbac.authorization.k8s.io',
+      kind: 'ClusterRole',
+      name: 'mpc-signer',
+    });
+    expect(binding.subjects).toEqual([
+      { kind: 'ServiceAccount', name: 'wallet-signer', namespace: 'prod' },
+    ]);
+    // Without it (admin kubeconfig, no chart) the Role carries the Lease rules itself.
+    const plain = buildChildren(sampleCluster()) as Json[];
+    expect(plain.find((c) => c.kind === 'Role').rules).toHaveLength(3);
+    expect(plain.some((c) => c.metadata.name === 'wallet-signer-leases')).toBe(false);
+  });
+});
+
+describe('scheduling and resource defaults (issue 14)', () => {
+  const selector = {
+    matchLabels: {
+      'app.kubernetes.io/name': 'mpc-signer',
+      'app.kubernetes.io/instance': 'wallet',
+    },
+  };
+
+  it('spreads signers over nodes (preferred) and zones (ScheduleAnyway), with Burstable resources', () => {
+    const pod = (buildStatefulSet(sampleCluster()) as Json).spec.template.spec;
+    expect(pod.affinity).toEqual({
+      podAntiAffinity: {
+        preferredDuringSchedulingIgnoredDuringExecution: [
+          {
+            weight: 100,
+            podAffinityTerm: { topologyKey: 'kubernetes.io/hostname', labelSelector: selector },
+          },
+        ],
+      },
+    });
+    expect(pod.topologySpreadConstraints).toEqual([
+      {
+        maxSkew: 1,
+        topologyKey: 'topology.kubernetes.io/zone',
+        whenUnsatisfiable: 'ScheduleAnyway',
+        labelSelector: selector,
+      },
+    ]);
+    expect(pod.containers[0].resources).toEqual({
+      requests: { cpu: '250m', memory: '256Mi' },
+      limits: { memory: '1Gi' },
+    });
+    expect(pod.imagePullSecrets).toBeUndefined();
+  });
+
+  it('podTemplate overrides replace the defaults; imagePullSecrets and resources pass through', () => {
+    const affinity = { nodeAffinity: { x: 1 } };
+    const pod = (
+      buildStatefulSet(
+        sampleCluster({
+          resources: { requests: { cpu: '1' } },
+          podTemplate: {
+            affinity,
+            topologySpreadConstraints: [],
+            imagePullSecrets: [{ name: 'regcred' }],
+          },
+        }),
+      ) as Json
+    ).spec.template.spec;
+    expect(pod.affinity).toEqual(affinity);
+    expect(pod.topologySpreadConstraints).toBeUndefined();
+    expect(pod.imagePullSecrets).toEqual([{ name: 'regcred' }]);
+    expect(pod.containers[0].resources).toEqual({ requests: { cpu: '1' } });
   });
 });

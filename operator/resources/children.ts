@@ -1,8 +1,9 @@
 /**
  * Every owned child of an MpcCluster, in apply order: identity and RBAC, configuration,
  * Services, the StatefulSet, then the PodDisruptionBudget. All carry a controller owner
- * reference, so deleting the MpcCluster deletes them (PVCs and generated Secrets are not
- * children: they hold key material and are retained). Pure.
+ * reference, so deleting the MpcCluster deletes them (PVCs, generated Secrets and the roster
+ * ConfigMap of identity pins are not owned: they hold or protect key material and are
+ * retained). Pure.
  */
 import { quorumOf, type MpcCluster } from '../api/mpc-cluster.ts';
 import type { Manifest } from './manifest.ts';
@@ -38,26 +39,36 @@ export function buildServiceAccount(cluster: MpcCluster): Manifest {
 /**
  * The signers renew their own Leases, read peer pods' readiness (design §7) and read the
  * pinned roster ConfigMap (design §8; that one object only).
+ *
+ * With `signerClusterRole` (the chart's `<release>-mpc-operator-signer` ClusterRole, holding
+ * the Lease and pod rules) the Role keeps only the roster rule and a second RoleBinding grants
+ * the ClusterRole in this namespace: the operator then needs `bind` on that one ClusterRole
+ * instead of Lease write rights everywhere (RBAC lets one grant only what one holds, or what
+ * one may bind). Without it (no chart, e.g. an admin kubeconfig) the Role carries all rules.
  */
-export function buildRole(cluster: MpcCluster): Manifest {
+export function buildRole(cluster: MpcCluster, signerClusterRole?: string): Manifest {
+  const roster = {
+    apiGroups: [''],
+    resources: ['configmaps'],
+    resourceNames: [clusterNames(cluster).rosterConfigMap],
+    verbs: ['get'],
+  };
   return {
     apiVersion: 'rbac.authorization.k8s.io/v1',
     kind: 'Role',
     metadata: metadata(cluster, clusterNames(cluster).role),
-    rules: [
-      {
-        apiGroups: ['coordination.k8s.io'],
-        resources: ['leases'],
-        verbs: ['get', 'list', 'watch', 'create', 'update', 'patch'],
-      },
-      { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch'] },
-      {
-        apiGroups: [''],
-        resources: ['configmaps'],
-        resourceNames: [clusterNames(cluster).rosterConfigMap],
-        verbs: ['get'],
-      },
-    ],
+    rules:
+      signerClusterRole === undefined
+        ? [
+            {
+              apiGroups: ['coordination.k8s.io'],
+              resources: ['leases'],
+              verbs: ['get', 'list', 'watch', 'create', 'update', 'patch'],
+            },
+            { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch'] },
+            roster,
+          ]
+        : [roster],
   };
 }
 
@@ -68,6 +79,27 @@ export function buildRoleBinding(cluster: MpcCluster): Manifest {
     kind: 'RoleBinding',
     metadata: metadata(cluster, names.roleBinding),
     roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: names.role },
+    subjects: [
+      { kind: 'ServiceAccount', name: names.serviceAccount, namespace: cluster.metadata.namespace },
+    ],
+  };
+}
+
+/** Grants the chart's signer ClusterRole (Leases, pods) to the signers, in their namespace only. */
+export function buildSignerClusterRoleBinding(
+  cluster: MpcCluster,
+  signerClusterRole: string,
+): Manifest {
+  const names = clusterNames(cluster);
+  return {
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'RoleBinding',
+    metadata: metadata(cluster, `${names.roleBinding}-leases`),
+    roleRef: {
+      apiGroup: 'rbac.authorization.k8s.io',
+      kind: 'ClusterRole',
+      name: signerClusterRole,
+    },
     subjects: [
       { kind: 'ServiceAccount', name: names.serviceAccount, namespace: cluster.metadata.namespace },
     ],
@@ -128,17 +160,25 @@ export function buildPodDisruptionBudget(cluster: MpcCluster): Manifest {
 /**
  * ConfigMap `<name>-roster`: the identity keys the operator pinned (roster-pins.ts), in the
  * signers' roster file format under key `roster.json`, and the administrator-signed repin
- * statements that authorise replaced pins under key `repins.json`.
+ * statements that authorise replaced pins under key `repins.json`. Deliberately NOT owned by
+ * the MpcCluster (like the PVCs and key Secrets it outlives a deletion): a recreated
+ * MpcCluster re-reads its pins from it, so deleting and recreating the resource cannot re-pin
+ * whatever key a signer presents next (issue 14).
  */
 export function buildRosterConfigMap(
   cluster: MpcCluster,
   pins: Readonly<Record<string, string>>,
   repins: readonly string[] = [],
 ): Manifest {
+  const names = clusterNames(cluster);
   return {
     apiVersion: 'v1',
     kind: 'ConfigMap',
-    metadata: metadata(cluster, clusterNames(cluster).rosterConfigMap),
+    metadata: {
+      name: names.rosterConfigMap,
+      namespace: cluster.metadata.namespace,
+      labels: commonLabels(cluster),
+    },
     data: { 'roster.json': rosterDocument(pins), 'repins.json': repinsDocument(repins) },
   };
 }
@@ -146,15 +186,19 @@ export function buildRosterConfigMap(
 export function buildChildren(
   cluster: MpcCluster,
   options: {
-    readonly partition?: number;
     readonly roster?: Readonly<Record<string, string>>;
     readonly repins?: readonly string[];
+    readonly signerClusterRole?: string;
   } = {},
 ): Manifest[] {
+  const { signerClusterRole } = options;
   return [
     buildServiceAccount(cluster),
-    buildRole(cluster),
+    buildRole(cluster, signerClusterRole),
     buildRoleBinding(cluster),
+    ...(signerClusterRole === undefined
+      ? []
+      : [buildSignerClusterRoleBinding(cluster, signerClusterRole)]),
     buildRosterConfigMap(
       cluster,
       options.roster ?? cluster.status?.roster ?? {},
@@ -163,7 +207,7 @@ export function buildChildren(
     buildConfigMap(cluster, commonLabels(cluster), controllerReference(cluster)),
     buildHeadlessService(cluster),
     buildMetricsService(cluster),
-    buildStatefulSet(cluster, options.partition ?? 0),
+    buildStatefulSet(cluster),
     buildPodDisruptionBudget(cluster),
   ];
 }

@@ -2,8 +2,16 @@
  * The signer StatefulSet: one pod and one PVC per signer.
  * - podManagementPolicy Parallel: a signer only turns Ready once a quorum of peers is up, so
  *   OrderedReady would deadlock the first start.
- * - RollingUpdate (one pod at a time, highest ordinal first), rolled by a pod-template
- *   annotation carrying the hash of the signer config and secret names.
+ * - OnDelete update strategy: the StatefulSet controller never replaces a signer by itself,
+ *   not even for an external `kubectl rollout restart`; the operator deletes one outdated pod
+ *   at a time while the quorum guard allows (status/rollout-guard.ts). Config changes reach
+ *   the template through an annotation carrying the hash of the signer config and secret names.
+ * - Scheduling defaults that protect shares (issue 14): preferred per-node pod anti-affinity
+ *   (preferred, not required: required leaves signers Pending when nodes < replicas; set
+ *   podTemplate.affinity to require it) and a zone spread with whenUnsatisfiable
+ *   ScheduleAnyway (no effect where nodes carry no zone label). podTemplate.affinity and
+ *   podTemplate.topologySpreadConstraints replace the defaults when set.
+ * - Default resources when spec.resources is absent, so signers are never BestEffort.
  * - PVCs are retained when the StatefulSet is deleted or scaled: they hold key shares.
  * Pure.
  */
@@ -28,6 +36,39 @@ export const PRESTOP_MAX_WAIT_SECONDS = 60;
 
 export const SIGNER_UID = 10001;
 export const DEFAULT_STORAGE_SIZE = '1Gi';
+/** Container resources when spec.resources is absent (Burstable QoS; no CPU limit to throttle). */
+export const DEFAULT_RESOURCES = {
+  requests: { cpu: '250m', memory: '256Mi' },
+  limits: { memory: '1Gi' },
+} as const;
+
+/** Default scheduling: spread signers over nodes (preferred) and zones (when labelled). */
+export function defaultScheduling(cluster: MpcCluster): {
+  affinity: Record<string, unknown>;
+  topologySpreadConstraints: Record<string, unknown>[];
+} {
+  const selector = { matchLabels: selectorLabels(cluster) };
+  return {
+    affinity: {
+      podAntiAffinity: {
+        preferredDuringSchedulingIgnoredDuringExecution: [
+          {
+            weight: 100,
+            podAffinityTerm: { topologyKey: 'kubernetes.io/hostname', labelSelector: selector },
+          },
+        ],
+      },
+    },
+    topologySpreadConstraints: [
+      {
+        maxSkew: 1,
+        topologyKey: 'topology.kubernetes.io/zone',
+        whenUnsatisfiable: 'ScheduleAnyway',
+        labelSelector: selector,
+      },
+    ],
+  };
+}
 
 /** Hash of everything outside the pod template that the signers read at start. */
 export function signerConfigHash(cluster: MpcCluster): string {
@@ -49,8 +90,7 @@ export function podTemplateHash(cluster: MpcCluster): string {
   return createHash('sha256').update(JSON.stringify(template)).digest('hex').slice(0, 16);
 }
 
-/** `partition` comes from the quorum rollout guard (status/rollout-guard.ts); 0 = no hold. */
-export function buildStatefulSet(cluster: MpcCluster, partition = 0): Manifest {
+export function buildStatefulSet(cluster: MpcCluster): Manifest {
   const { spec } = cluster;
   const names = clusterNames(cluster);
   const labels = commonLabels(cluster);
@@ -130,7 +170,7 @@ export function buildStatefulSet(cluster: MpcCluster, partition = 0): Manifest {
       capabilities: { drop: ['ALL'] },
     },
   };
-  if (spec.resources !== undefined) container['resources'] = spec.resources;
+  container['resources'] = spec.resources ?? DEFAULT_RESOURCES;
 
   const podSpec: Record<string, unknown> = {
     serviceAccountName: names.serviceAccount,
@@ -149,7 +189,12 @@ export function buildStatefulSet(cluster: MpcCluster, partition = 0): Manifest {
   };
   if (overrides.nodeSelector !== undefined) podSpec['nodeSelector'] = overrides.nodeSelector;
   if (overrides.tolerations !== undefined) podSpec['tolerations'] = overrides.tolerations;
-  if (overrides.affinity !== undefined) podSpec['affinity'] = overrides.affinity;
+  const scheduling = defaultScheduling(cluster);
+  podSpec['affinity'] = overrides.affinity ?? scheduling.affinity;
+  const spread = overrides.topologySpreadConstraints ?? scheduling.topologySpreadConstraints;
+  if (spread.length > 0) podSpec['topologySpreadConstraints'] = spread;
+  if (overrides.imagePullSecrets !== undefined && overrides.imagePullSecrets.length > 0)
+    podSpec['imagePullSecrets'] = overrides.imagePullSecrets.map(({ name }) => ({ name }));
   if (overrides.priorityClassName !== undefined)
     podSpec['priorityClassName'] = overrides.priorityClassName;
 
@@ -191,7 +236,7 @@ export function buildStatefulSet(cluster: MpcCluster, partition = 0): Manifest {
       replicas: spec.replicas,
       serviceName: names.headlessService,
       podManagementPolicy: 'Parallel',
-      updateStrategy: { type: 'RollingUpdate', rollingUpdate: { partition } },
+      updateStrategy: { type: 'OnDelete' },
       persistentVolumeClaimRetentionPolicy: { whenDeleted: 'Retain', whenScaled: 'Retain' },
       selector: { matchLabels: selectorLabels(cluster) },
       template,

@@ -71,7 +71,7 @@ describe('computeStatus', () => {
       Available: 'True/AllSignersReady',
       Progressing: 'False/RolloutComplete',
       Degraded: 'False/AllSignersReady',
-      IdentityMismatch: 'False/IdentitiesMatchPins',
+      IdentityMismatch: 'False/NoIdentityPinned',
     });
   });
 
@@ -168,7 +168,7 @@ describe('computeStatus', () => {
     );
     expect(rolling.phase).toBe('Progressing');
     expect(conditionMap(rolling)['Progressing']).toBe('True/RollingOut');
-    expect(conditionMap(rolling)['Degraded']).toBe('False/AllSignersReady');
+    expect(conditionMap(rolling)['Degraded']).toBe('False/RollingOut');
     expect(rolling.observedGeneration).toBe(2);
   });
 
@@ -214,5 +214,62 @@ describe('statusTransitionEvents', () => {
       'Warning/SignersUnready',
     ]);
     expect(events[0]?.message).toContain('1/3 signers ready, signing needs 2');
+  });
+});
+
+describe('computeStatus (issue 14 fixes)', () => {
+  it('a paused rollout with a signer down is Degraded=True SignersUnready, never AllSignersReady', () => {
+    const ready = computeStatus(cluster(), observed([true, true, true]), T0);
+    const paused = computeStatus(
+      cluster(ready, 2),
+      {
+        ...observed([false, true, true], {
+          generation: 2,
+          observedGeneration: 2,
+          updateRevision: 'r2',
+          updatedReplicas: 0,
+        }),
+        rolloutPaused: true,
+      },
+      T1,
+    );
+    expect(conditionMap(paused)['Progressing']).toBe('True/QuorumAtRisk');
+    expect(conditionMap(paused)['Degraded']).toBe('True/SignersUnready');
+  });
+
+  it('IdentityMismatch=False says what is pinned instead of claiming every key matches', () => {
+    const none = computeStatus(cluster(), observed([true, true, true]), T0);
+    const noneCondition = none.conditions?.find((c) => c.type === 'IdentityMismatch');
+    expect(noneCondition).toMatchObject({ status: 'False', reason: 'NoIdentityPinned' });
+    const pins = {
+      pins: { 'w-signer-0': 'ab'.repeat(32) },
+      newlyPinned: [],
+      mismatches: [],
+      unpinned: [],
+      repinned: [],
+      rejectedRepins: [],
+      authorizations: [],
+    };
+    const some = computeStatus(cluster(), { ...observed([true, true, true]), pins }, T0);
+    const someCondition = some.conditions?.find((c) => c.type === 'IdentityMismatch');
+    expect(someCondition).toMatchObject({ status: 'False', reason: 'IdentitiesMatchPins' });
+    expect(someCondition?.message).toBe(
+      '1/3 signers present their pinned identity keys; not pinned yet: w-signer-1, w-signer-2',
+    );
+  });
+
+  it('a reconcile error is Degraded and stops Progressing claiming the spec is rolled out', () => {
+    const status = computeStatus(
+      cluster(),
+      {
+        ...observed([true, false, false]),
+        reconcileError: 'apply StatefulSet w-signer: HTTP 422: x',
+      },
+      T0,
+    );
+    expect(conditionMap(status)['Degraded']).toBe('True/ReconcileError');
+    expect(conditionMap(status)['Progressing']).toBe('False/ReconcileError');
+    expect(status.readySigners).toBe(1);
+    expect(conditionMap(status)['QuorumReady']).toBe('False/QuorumLost');
   });
 });

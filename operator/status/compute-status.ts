@@ -6,8 +6,13 @@
  * - QuorumReady: readySigners >= quorum (t+1): signing is possible.
  * - Available: all n signers ready: keygen and resharing (which need every signer) possible.
  * - Progressing: the StatefulSet has not yet rolled out the current spec.
- * - Degraded: not all signers ready although nothing is rolling, or a referenced Secret is
- *   missing.
+ * - Degraded: not all signers ready although nothing is rolling (or the rollout is paused
+ *   for them), a referenced Secret is missing, an identity mismatches its pin, or the spec
+ *   cannot be applied (reason ReconcileError; then Progressing=False with the same reason).
+ *   Degraded=False carries reason AllSignersReady only when all are; RollingOut while a
+ *   rollout replaces a signer.
+ * - IdentityMismatch: a signer presents a key other than its pin; False says how many are
+ *   pinned (NoIdentityPinned before the first pin).
  * `lastTransitionTime` changes only when a condition's status changes, so an unchanged world
  * yields an identical status (no write on operator restart).
  *
@@ -25,11 +30,13 @@ import {
   type SignerStatus,
 } from '../api/mpc-cluster.ts';
 import { clusterNames, signerPodNames } from '../resources/names.ts';
+import { podTemplateHash } from '../resources/statefulset.ts';
 import type { SignerLeaseView } from './lease-tracker.ts';
 import { keyFingerprint, type PinOutcome } from './roster-pins.ts';
 
 export interface ObservedPod {
   readonly name: string;
+  readonly uid?: string;
   readonly ready: boolean;
   readonly terminating: boolean;
   readonly revision?: string;
@@ -61,6 +68,8 @@ export interface Observation {
   readonly pins?: PinOutcome;
   /** When the first live signer Lease turns stale unless renewed (requeue hint). */
   readonly nextLeaseExpiryMs?: number;
+  /** Why this reconcile could not apply the spec (reconciler.ts), if it could not. */
+  readonly reconcileError?: string;
 }
 
 function rolloutPending(
@@ -72,11 +81,12 @@ function rolloutPending(
     return 'StatefulSet controller has not observed the latest spec';
   if (sts.replicas !== cluster.spec.replicas)
     return `${sts.replicas}/${cluster.spec.replicas} signer pods exist`;
-  if (sts.updateRevision !== undefined && sts.currentRevision !== sts.updateRevision) {
+  // OnDelete: currentRevision never advances, so only updatedReplicas tells a rollout.
+  if (sts.updatedReplicas < cluster.spec.replicas) {
     return `rolling update: ${sts.updatedReplicas}/${cluster.spec.replicas} signers updated`;
   }
-  if (sts.updatedReplicas < cluster.spec.replicas) {
-    return `${sts.updatedReplicas}/${cluster.spec.replicas} signers on the current revision`;
+  if (sts.podTemplateHash !== undefined && sts.podTemplateHash !== podTemplateHash(cluster)) {
+    return 'the StatefulSet does not carry the current pod template yet';
   }
   return undefined;
 }
@@ -136,16 +146,30 @@ export function computeStatus(
   const allReady = readySigners === replicas;
   let degradedReason = 'AllSignersReady';
   let degradedMessage = tally;
-  if (observed.missingSecrets.length > 0) {
+  const reconcileError = observed.reconcileError;
+  if (reconcileError !== undefined) {
+    degradedReason = 'ReconcileError';
+    degradedMessage = `the spec cannot be applied (${tally}): ${reconcileError}`;
+  } else if (observed.missingSecrets.length > 0) {
     degradedReason = 'SecretMissing';
     degradedMessage = `referenced Secret(s) not found: ${observed.missingSecrets.join(', ')}`;
   } else if (mismatched.size > 0) {
     degradedReason = 'IdentityMismatch';
     degradedMessage = `signer identity differs from its pin: ${[...mismatched].join(', ')}`;
-  } else if (!allReady && pending === undefined) {
+  } else if (!allReady && (pending === undefined || observed.rolloutPaused === true)) {
+    // A rollout held back because signers are down is degraded, not progressing.
     degradedReason = 'SignersUnready';
+  } else if (!allReady) {
+    // The signer(s) being replaced by a rollout: expected, not degraded, but not "all ready".
+    degradedReason = 'RollingOut';
   }
-  const degraded = degradedReason !== 'AllSignersReady';
+  const degraded = degradedReason !== 'AllSignersReady' && degradedReason !== 'RollingOut';
+  const pinned = signers
+    .filter((s) => observed.pins?.pins[s.name] !== undefined)
+    .map((s) => s.name);
+  const unpinned = signers
+    .filter((s) => observed.pins?.pins[s.name] === undefined)
+    .map((s) => s.name);
 
   const conditions: Condition[] = [
     condition(
@@ -166,23 +190,34 @@ export function computeStatus(
       generation,
       now,
     ),
-    condition(
-      previous,
-      'Progressing',
-      pending === undefined ? 'False' : 'True',
-      pending === undefined
-        ? 'RolloutComplete'
-        : observed.rolloutPaused === true
-          ? 'QuorumAtRisk'
-          : 'RollingOut',
-      pending === undefined
-        ? `all ${replicas} signers run the current spec`
-        : observed.rolloutPaused === true
-          ? `rollout paused until ${Math.min(quorum + 1, replicas)} signers are ready (${tally}); ${pending}`
-          : pending,
-      generation,
-      now,
-    ),
+    reconcileError !== undefined
+      ? // The current spec is not (fully) applied: nothing progresses towards it.
+        condition(
+          previous,
+          'Progressing',
+          'False',
+          'ReconcileError',
+          `the spec of generation ${generation} cannot be applied: ${reconcileError}`,
+          generation,
+          now,
+        )
+      : condition(
+          previous,
+          'Progressing',
+          pending === undefined ? 'False' : 'True',
+          pending === undefined
+            ? 'RolloutComplete'
+            : observed.rolloutPaused === true
+              ? 'QuorumAtRisk'
+              : 'RollingOut',
+          pending === undefined
+            ? `all ${replicas} signers run the current spec`
+            : observed.rolloutPaused === true
+              ? `rollout paused until ${Math.min(quorum + 1, replicas)} signers are ready (${tally}); ${pending}`
+              : pending,
+          generation,
+          now,
+        ),
     condition(
       previous,
       'Degraded',
@@ -196,7 +231,11 @@ export function computeStatus(
       previous,
       'IdentityMismatch',
       mismatched.size > 0 ? 'True' : 'False',
-      mismatched.size > 0 ? 'IdentityKeyChanged' : 'IdentitiesMatchPins',
+      mismatched.size > 0
+        ? 'IdentityKeyChanged'
+        : pinned.length === 0
+          ? 'NoIdentityPinned'
+          : 'IdentitiesMatchPins',
       mismatched.size > 0
         ? (observed.pins?.mismatches ?? [])
             .map(
@@ -205,7 +244,11 @@ export function computeStatus(
             )
             .join('; ') +
             ` — after checking the new key, replace the pin with an administrator-signed statement: kubectl annotate mpccluster ${cluster.metadata.name} mpc-platform.dev/repin=$(mpc admin sign-repin …)`
-        : 'every signer presents its pinned identity key',
+        : pinned.length === 0
+          ? 'no signer identity is pinned yet (each is pinned when its Lease first presents a key)'
+          : unpinned.length === 0
+            ? `all ${replicas} signers present their pinned identity keys`
+            : `${pinned.length}/${replicas} signers present their pinned identity keys; not pinned yet: ${unpinned.join(', ')}`,
       generation,
       now,
     ),
@@ -297,11 +340,13 @@ export function statusTransitionEvents(
       message: mismatch?.message ?? 'a signer presents an identity key that differs from its pin',
     });
   }
+  const degraded = after.conditions?.find((c) => c.type === 'Degraded');
   if (
     conditionStatus(before, 'Degraded') !== 'True' &&
-    conditionStatus(after, 'Degraded') === 'True'
+    conditionStatus(after, 'Degraded') === 'True' &&
+    // The reconciler emits ReconcileError itself on every failure (aggregated).
+    degraded?.reason !== 'ReconcileError'
   ) {
-    const degraded = after.conditions?.find((c) => c.type === 'Degraded');
     events.push({
       type: 'Warning',
       reason: degraded?.reason ?? 'Degraded',

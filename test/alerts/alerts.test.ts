@@ -29,7 +29,7 @@ describe('alert rules', () => {
       'rules',
       'charts/mpc-operator/files/alerts.yaml',
     ]);
-    expect(stdout).toContain('SUCCESS: 5 rules found');
+    expect(stdout).toContain('SUCCESS: 6 rules found');
   });
 
   it('fire and stay quiet exactly as alerts.test.yaml expects (promtool test rules)', async () => {

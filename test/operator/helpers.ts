@@ -2,6 +2,7 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
+import { KubeConfig } from '@kubernetes/client-node';
 import { kubectl } from '../controlplane/control-plane.ts';
 
 export interface Cluster {
@@ -64,4 +65,112 @@ export async function eventually<T>(
   throw new Error(
     `timed out after ${timeoutMs} ms waiting for ${what}${last === undefined ? '' : `: ${String(last)}`}`,
   );
+}
+
+/**
+ * Installs the chart's manifests (CRD included) as `helm install` would render them, into
+ * `namespace` (created), under `release`. Idempotent for the cluster-scoped CRD.
+ */
+export async function installChart(
+  cluster: Cluster,
+  release: string,
+  namespace: string,
+): Promise<void> {
+  const rendered = await helm(cluster, [
+    'template',
+    release,
+    'charts/mpc-operator',
+    '--namespace',
+    namespace,
+    '--include-crds',
+  ]);
+  await kc(cluster, ['create', 'namespace', namespace]);
+  await kc(cluster, ['apply', '--server-side', '--force-conflicts', '-f', '-'], rendered);
+  await kc(cluster, [
+    'wait',
+    '--for=condition=Established',
+    '--timeout=60s',
+    'crd/mpcclusters.mpc-platform.dev',
+  ]);
+}
+
+/** Statically provisioned volumes of `storageClass` for the signers' PVCs. */
+export async function createVolumes(
+  cluster: Cluster,
+  prefix: string,
+  count: number,
+  storageClass: string,
+): Promise<void> {
+  const volumes = Array.from({ length: count }, (_, i) => ({
+    apiVersion: 'v1',
+    kind: 'PersistentVolume',
+    metadata: { name: `${prefix}-${i}` },
+    spec: {
+      capacity: { storage: '1Gi' },
+      accessModes: ['ReadWriteOnce'],
+      persistentVolumeReclaimPolicy: 'Retain',
+      storageClassName: storageClass,
+      hostPath: { path: `/tmp/${prefix}-${i}` },
+    },
+  }));
+  await kc(
+    cluster,
+    ['apply', '-f', '-'],
+    JSON.stringify({ apiVersion: 'v1', kind: 'List', items: volumes }),
+  );
+}
+
+/** A kubeconfig authenticating as the chart's operator ServiceAccount (a TokenRequest token). */
+export async function serviceAccountKubeConfig(
+  cluster: Cluster,
+  serverUrl: string,
+  namespace: string,
+  serviceAccount: string,
+): Promise<KubeConfig> {
+  const token = (
+    await kc(cluster, ['create', 'token', '-n', namespace, serviceAccount, '--duration=2h'])
+  ).trim();
+  const config = new KubeConfig();
+  config.loadFromOptions({
+    clusters: [{ name: 'test', server: serverUrl, skipTLSVerify: true }],
+    users: [{ name: 'operator', token }],
+    contexts: [{ name: 'test', cluster: 'test', user: 'operator' }],
+    currentContext: 'test',
+  });
+  return config;
+}
+
+/** kwok leaves pods annotated status=custom alone, so their Ready condition can be set here. */
+export async function setPodReady(
+  cluster: Cluster,
+  namespace: string,
+  pod: string,
+  ready: boolean,
+): Promise<void> {
+  await kc(cluster, [
+    '-n',
+    namespace,
+    'annotate',
+    'pod',
+    pod,
+    'kwok.x-k8s.io/status=custom',
+    '--overwrite',
+  ]);
+  const current = await getJson(cluster, ['-n', namespace, 'pod', pod]);
+  const conditions = (current?.['status'].conditions ?? []).map((c: { type: string }) =>
+    c.type === 'Ready' || c.type === 'ContainersReady'
+      ? { ...c, status: ready ? 'True' : 'False' }
+      : c,
+  );
+  await kc(cluster, [
+    '-n',
+    namespace,
+    'patch',
+    'pod',
+    pod,
+    '--subresource=status',
+    '--type=merge',
+    '-p',
+    JSON.stringify({ status: { conditions } }),
+  ]);
 }

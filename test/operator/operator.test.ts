@@ -48,6 +48,7 @@ async function startOperatorAsServiceAccount(): Promise<OperatorHandle> {
     httpHost: '127.0.0.1',
     httpPort: 0,
     relistIntervalMs: 60_000,
+    signerClusterRole: `${RELEASE}-mpc-operator-signer`,
   });
 }
 
@@ -230,6 +231,37 @@ describe('helm chart', () => {
     expect(await can('list', 'secrets', '-n', NS)).toMatch(/no/);
     expect(await can('delete', 'secrets', '-n', NS)).toMatch(/no/);
     expect(await can('update', 'mpcclusters', '-n', NS)).toMatch(/no/);
+    // Leases: read everywhere (signer heartbeats), write only its own leader Lease.
+    expect(await can('watch', 'leases', '-n', NS)).toBe('yes');
+    expect(await can('update', 'leases', '-n', NS)).toMatch(/no/);
+    expect(await can('update', 'leases/kube-scheduler', '-n', 'kube-system')).toMatch(/no/);
+    expect(await can('update', 'leases/mpc-operator-leader', '-n', OPERATOR_NS)).toBe('yes');
+    expect(await can('update', 'leases/other', '-n', OPERATOR_NS)).toMatch(/no/);
+    // Role bindings: it may bind the signer ClusterRole and nothing else; never escalate.
+    expect(await can('bind', `clusterroles/${RELEASE}-mpc-operator-signer`)).toBe('yes');
+    expect(await can('bind', 'clusterroles/cluster-admin')).toMatch(/no/);
+    expect(await can('escalate', 'roles', '-n', NS)).toMatch(/no/);
+  });
+
+  it('cannot grant what it does not hold: a RoleBinding to cluster-admin is refused', async () => {
+    const sa = `system:serviceaccount:${OPERATOR_NS}:${RELEASE}-mpc-operator`;
+    await expect(
+      kc(
+        cluster,
+        ['--as', sa, 'apply', '--dry-run=server', '-f', '-'],
+        JSON.stringify({
+          apiVersion: 'rbac.authorization.k8s.io/v1',
+          kind: 'RoleBinding',
+          metadata: { name: 'grab', namespace: 'kube-system' },
+          roleRef: {
+            apiGroup: 'rbac.authorization.k8s.io',
+            kind: 'ClusterRole',
+            name: 'cluster-admin',
+          },
+          subjects: [{ kind: 'User', name: 'mallory' }],
+        }),
+      ),
+    ).rejects.toThrow(/forbidden/);
   });
 });
 
@@ -255,7 +287,7 @@ describe('CRD validation (CEL)', () => {
     await kc(
       cluster,
       ['apply', '--dry-run=server', '-f', '-'],
-      JSON.stringify(sample({ replicas: 2, threshold: 1 })),
+      JSON.stringify(sample({ replicas: 2, threshold: 1, acknowledgeNoFaultTolerance: true })),
     );
   });
 });
@@ -484,9 +516,9 @@ describe('MpcCluster lifecycle', () => {
         const sts = await getJson(cluster, ['-n', NS, 'statefulset', 'wallet-signer']);
         const s = sts?.['status'];
         const hash = sts?.['spec'].template.metadata.annotations['mpc-platform.dev/config-hash'];
+        // OnDelete: currentRevision never advances; updatedReplicas counts the rolled pods.
         return hash !== oldHash &&
           s.updateRevision !== before?.['status'].updateRevision &&
-          s.currentRevision === s.updateRevision &&
           s.updatedReplicas === 3 &&
           s.readyReplicas === 3
           ? sts
@@ -546,8 +578,9 @@ describe('MpcCluster lifecycle', () => {
         : undefined;
     });
     expect(paused.message).toContain('rollout paused until 3 signers are ready');
+    await operator?.whenIdle();
     const held = await getJson(cluster, ['-n', NS, 'statefulset', 'wallet-signer']);
-    expect(held?.['spec'].updateStrategy.rollingUpdate.partition).toBe(3);
+    expect(held?.['spec'].updateStrategy).toEqual({ type: 'OnDelete' });
     expect(held?.['status'].updatedReplicas ?? 0).toBe(0);
     await setReady('wallet-signer-0', true);
     await kc(cluster, ['-n', NS, 'annotate', 'pod', 'wallet-signer-0', 'kwok.x-k8s.io/status-']);
@@ -560,9 +593,8 @@ describe('MpcCluster lifecycle', () => {
         return (
           mpc?.['status']?.phase === 'Ready' &&
           mpc['status'].observedGeneration === 3 &&
-          sts?.['spec'].updateStrategy.rollingUpdate.partition === 0 &&
-          s.currentRevision === s.updateRevision &&
-          s.updatedReplicas === 3
+          s.updatedReplicas === 3 &&
+          s.readyReplicas === 3
         );
       },
       90_000,
@@ -581,8 +613,10 @@ describe('MpcCluster lifecycle', () => {
           '-l',
           'app.kubernetes.io/instance=wallet',
         ]);
+        // The roster ConfigMap (identity pins) is retained on purpose.
         const left = (list?.['items'] ?? []).filter(
-          (i: { metadata: { name: string } }) => i.metadata.name !== 'default',
+          (i: { metadata: { name: string } }) =>
+            i.metadata.name !== 'default' && i.metadata.name !== 'wallet-roster',
         );
         return left.length === 0;
       },
@@ -593,6 +627,7 @@ describe('MpcCluster lifecycle', () => {
       (pvcs?.['items'] ?? []).map((p: { metadata: { name: string } }) => p.metadata.name).sort(),
     ).toEqual(['data-wallet-signer-0', 'data-wallet-signer-1', 'data-wallet-signer-2']);
     expect(await getJson(cluster, ['-n', NS, 'secret', 'wallet-kek'])).toBeDefined();
+    expect(await getJson(cluster, ['-n', NS, 'configmap', 'wallet-roster'])).toBeDefined();
 
     // Recreating the cluster reuses the retained key material: never regenerated.
     await kc(cluster, ['apply', '-f', '-'], JSON.stringify(sample()));
