@@ -11,6 +11,12 @@
  * μ = H(sid, (α_{j,3} + ⟨θ, α_{j,1..2}⟩)_j); Bob recomputes μ from β_j·η − ω_{j,3} − ⟨θ, ω_{j,1..2}⟩
  * and aborts (ban) on mismatch. Outputs c = Σ_j g_j·α_j[1..2] (Alice) and
  * d = b·δ + Σ_j g_j·ω_j[1..2] (Bob), so c + d = a·b.
+ *
+ * Secret choice bits and pads never reach a branch or a product with a bit (review finding
+ * L3): per-row sums, differences, negations and reductions run on masked 32-bit limbs
+ * (`limbs.ts`), and β_j selects through a mask between two values computed either way. What
+ * stays in BigInt: products with the public θ and gadget values and the final `%` reductions
+ * (of non-negative values only).
  */
 import { Dkls23MalformedMessageError, Dkls23RvoleCheckError } from './errors.ts';
 import { Fn, randomScalar, type RandomSource, scalarFromHash, scalarToBytes } from './group.ts';
