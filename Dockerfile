@@ -8,7 +8,6 @@ RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY signer ./signer
 COPY operator ./operator
-COPY bench ./bench
 RUN npm run build && npm prune --omit=dev
 
 FROM node:24-bookworm-slim

@@ -3,7 +3,16 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', '.local-cluster/**', 'charts/**'] },
+  {
+    ignores: [
+      'dist/**',
+      'dist-bench/**',
+      'node_modules/**',
+      'coverage/**',
+      '.local-cluster/**',
+      'charts/**',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -1,6 +1,6 @@
 /**
  * Shared set-up of the cluster benchmarks: a private nats-server and 3 local signer
- * processes (threshold 1) built from dist/, plus an Ed25519 initiator key. `stop()` removes
+ * processes (threshold 1) from the production build dist/ (not dist-bench/), plus an Ed25519 initiator key. `stop()` removes
  * everything it started.
  */
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
@@ -35,7 +35,8 @@ export async function startBenchCluster(
     size: 3,
     threshold: 1,
     rootDir: join(root, 'signers'),
-    mainScript: resolve(import.meta.dirname, '../signer/main.js'),
+    // This file runs from dist-bench/bench/; the signers are the production build in dist/.
+    mainScript: resolve(import.meta.dirname, '../../dist/signer/main.js'),
     initiator: { algorithm: 'ed25519', publicKey: initiatorPublicKey },
     ...options,
   });

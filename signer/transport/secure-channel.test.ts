@@ -1,4 +1,4 @@
-import { generateKeyPairSync, sign } from 'node:crypto';
+import { diffieHellman, generateKeyPairSync, sign } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import {
   ChannelAuthenticationError,
@@ -10,14 +10,21 @@ import {
   generateEphemeralKeyPair,
   openDirect,
   sealDirect,
+  wipePairKeys,
   type EnvelopeHeader,
 } from './secure-channel.ts';
 import { openControl, signControl } from './control-messages.ts';
 import { verifyEd25519 } from './ed25519-verify.ts';
 
 function pair(sessionId = 'session-1') {
-  const alice = generateEphemeralKeyPair();
-  const bob = generateEphemeralKeyPair();
+  return pairFrom(generateEphemeralKeyPair(), generateEphemeralKeyPair(), sessionId);
+}
+
+function pairFrom(
+  alice: ReturnType<typeof generateEphemeralKeyPair>,
+  bob: ReturnType<typeof generateEphemeralKeyPair>,
+  sessionId = 'session-1',
+) {
   const aliceKeys = derivePairKeys({
     sessionId,
     selfNodeId: 'alice',
@@ -49,6 +56,36 @@ describe('secure channel', () => {
     expect(aliceKeys.sendKey).toEqual(bobKeys.receiveKey);
     expect(bobKeys.sendKey).toEqual(aliceKeys.receiveKey);
     expect(aliceKeys.sendKey).not.toEqual(aliceKeys.receiveKey);
+  });
+
+  it('wipes the X25519 shared secret once HKDF has used it (finding I1)', () => {
+    const alice = generateEphemeralKeyPair();
+    const bob = generateEphemeralKeyPair();
+    const outputs: Uint8Array[] = [];
+    const copies: Uint8Array[] = [];
+    const keys = derivePairKeys({
+      sessionId: 'session-1',
+      selfNodeId: 'alice',
+      selfKeyPair: alice,
+      peerNodeId: 'bob',
+      peerEphemeralPublicKey: bob.publicKey,
+      keyAgreement: (privateKey, publicKey) => {
+        const shared = diffieHellman({ privateKey, publicKey });
+        outputs.push(shared);
+        copies.push(Uint8Array.from(shared)); // a copy: Buffer#slice would be a view
+        return shared;
+      },
+    });
+    expect(outputs).toHaveLength(1);
+    expect((copies[0] as Uint8Array).some((byte) => byte !== 0)).toBe(true);
+    expect((outputs[0] as Uint8Array).every((byte) => byte === 0)).toBe(true);
+    // The default agreement derives the same keys (the seam changes nothing else).
+    const { aliceKeys } = pairFrom(alice, bob);
+    expect(keys.sendKey).toEqual(aliceKeys.sendKey);
+    expect(keys.receiveKey).toEqual(aliceKeys.receiveKey);
+    // What the module comment promises for the direction keys.
+    wipePairKeys(keys);
+    expect([...keys.sendKey, ...keys.receiveKey].every((byte) => byte === 0)).toBe(true);
   });
 
   it('derives different keys for another session with the same ephemeral keys', () => {

@@ -12,8 +12,13 @@
  * Direct messages are sealed with AES-256-GCM under the sender's direction key, a 96-bit
  * nonce that is the per-direction message counter, and the encoded `EnvelopeHeader` as
  * associated data, so a ciphertext cannot be moved to another session, round, sender or
- * recipient. Broadcasts are signed (Ed25519) over the header and payload. The ephemeral
- * private key and derived keys are wiped by `destroy()`.
+ * recipient. Broadcasts are signed (Ed25519) over the header and payload.
+ *
+ * Key lifetime: the X25519 output is wiped as soon as HKDF has consumed it, and so is the HKDF
+ * output once split into the two direction keys. The direction keys are wiped by
+ * `wipePairKeys()` (the session's `dispose()` calls it). The ephemeral private key is a
+ * node:crypto `KeyObject` that is never exported: JavaScript cannot overwrite it, so it is
+ * released (not wiped) when the session drops its reference, and it never leaves OpenSSL.
  */
 import {
   createPublicKey,
@@ -204,14 +209,18 @@ export function derivePairKeys(options: {
   selfKeyPair: EphemeralKeyPair;
   peerNodeId: string;
   peerEphemeralPublicKey: Uint8Array;
+  /**
+   * Key agreement; node:crypto's X25519 `diffieHellman` by default. Its output is wiped in
+   * place after use (so a test can pass a wrapper and observe that).
+   */
+  keyAgreement?: (privateKey: KeyObject, publicKey: KeyObject) => Uint8Array;
 }): PairKeys {
   const { sessionId, selfNodeId, selfKeyPair, peerNodeId, peerEphemeralPublicKey } = options;
-  const shared = new Uint8Array(
-    diffieHellman({
-      privateKey: selfKeyPair.privateKey,
-      publicKey: x25519PublicKey(peerEphemeralPublicKey),
-    }),
-  );
+  const agree =
+    options.keyAgreement ??
+    ((privateKey: KeyObject, publicKey: KeyObject) => diffieHellman({ privateKey, publicKey }));
+  // The agreement's own buffer (no copy), so wiping it leaves no copy of the secret behind.
+  const shared = agree(selfKeyPair.privateKey, x25519PublicKey(peerEphemeralPublicKey));
   if (shared.every((byte) => byte === 0)) {
     throw new ChannelAuthenticationError(peerNodeId, 'degenerate key agreement');
   }

@@ -132,9 +132,20 @@ export function decodeDkls23KeyShare(bytes: Uint8Array): Dkls23KeyShare {
     ) {
       throw invalid('secret share does not match its public share', 'secretShare');
     }
+    // Every public share must lie on ONE degree-t polynomial through the public key (finding
+    // I5: checking only the first t+1 let a later public share be anything): the first t+1
+    // fix the polynomial; it must give the key at 0 and every later share at its id.
     const window = new Map([...sharePoints].slice(0, threshold + 1));
     if (!interpolatePoints(Point, window).equals(publicKeyPoint)) {
       throw invalid('public shares do not interpolate to the public key', 'publicShares');
+    }
+    for (const [id, point] of [...sharePoints].slice(threshold + 1)) {
+      if (!interpolatePoints(Point, window, id).equals(point)) {
+        throw invalid(
+          `public share of party ${id} is not on the degree-${threshold} polynomial of the others`,
+          'publicShares',
+        );
+      }
     }
     const pairs = new Map<PartyId, Dkls23PairSetup>();
     for (const id of participants) {

@@ -53,21 +53,40 @@ export interface OtExtensionReceiverOutput {
 
 const PRG_DOMAIN = 'DKLs23/v1/kos/prg';
 
-function prgRow(
-  seeds: Uint8Array,
-  index: number,
-  pairSessionId: Uint8Array,
-  nonce: Uint8Array,
-): Uint8Array {
-  const input = encodeTranscript(PRG_DOMAIN, [
-    seeds.subarray(index * SEED_BYTES, (index + 1) * SEED_BYTES),
-    pairSessionId,
-    nonce,
-    index,
-  ]);
-  const out = shake256(input, ROW_BYTES);
-  input.fill(0);
-  return out;
+/**
+ * The PRG rows G(k_l) = SHAKE256(frame(domain, k_l, sid, nonce, l)) of one run, with the framed
+ * input built once and only the seed and index rewritten per row (the same bytes as
+ * `encodeTranscript(PRG_DOMAIN, [seed, sid, nonce, l])`, without per-row framing and
+ * allocations). The input holds a seed: `wipe` when done.
+ */
+class PrgRows {
+  private readonly input: Uint8Array;
+  private readonly view: DataView;
+  private readonly seedOffset: number;
+  private readonly indexOffset: number;
+
+  constructor(pairSessionId: Uint8Array, nonce: Uint8Array) {
+    this.input = encodeTranscript(PRG_DOMAIN, [
+      new Uint8Array(SEED_BYTES),
+      pairSessionId,
+      nonce,
+      0,
+    ]);
+    this.view = new DataView(this.input.buffer, this.input.byteOffset, this.input.length);
+    // Layout: u32 ‖ domain ‖ u32 ‖ seed ‖ u32 ‖ sid ‖ u32 ‖ nonce ‖ u32 ‖ index (4 bytes).
+    this.seedOffset = 4 + this.view.getUint32(0) + 4;
+    this.indexOffset = this.input.length - 4;
+  }
+
+  row(seeds: Uint8Array, index: number): Uint8Array {
+    this.input.set(seeds.subarray(index * SEED_BYTES, (index + 1) * SEED_BYTES), this.seedOffset);
+    this.view.setUint32(this.indexOffset, index);
+    return shake256(this.input, ROW_BYTES);
+  }
+
+  wipe(): void {
+    this.input.fill(0);
+  }
 }
 
 function challengeTables(
@@ -130,9 +149,10 @@ export function buildReceiverMessage(
 ): OtExtensionReceiverOutput {
   const t = new Uint8Array(KAPPA * ROW_BYTES);
   const u = new Uint8Array(KAPPA * ROW_BYTES);
+  const prg = new PrgRows(pairSessionId, nonce);
   for (let l = 0; l < KAPPA; l++) {
-    const t0 = prgRow(setup.seeds0, l, pairSessionId, nonce);
-    const t1 = prgRow(setup.seeds1, l, pairSessionId, nonce);
+    const t0 = prg.row(setup.seeds0, l);
+    const t1 = prg.row(setup.seeds1, l);
     const choice = rowChoice(l);
     const base = l * ROW_BYTES;
     for (let b = 0; b < ROW_BYTES; b++) {
@@ -142,6 +162,7 @@ export function buildReceiverMessage(
     t0.fill(0);
     t1.fill(0);
   }
+  prg.wipe();
   const tables = challengeTables(pairSessionId, nonce, u);
   const xTilde = new Uint8Array(16);
   rowCheckValue(tables, x, 0, xTilde, 0);
@@ -163,14 +184,16 @@ export function otExtensionSend(
   counterparty: PartyId,
 ): Uint8Array {
   const q = new Uint8Array(KAPPA * ROW_BYTES);
+  const prg = new PrgRows(pairSessionId, message.nonce);
   for (let l = 0; l < KAPPA; l++) {
-    const row = prgRow(setup.seeds, l, pairSessionId, message.nonce);
+    const row = prg.row(setup.seeds, l);
     const mask = -(((setup.delta[l >> 3] as number) >> (l & 7)) & 1) & 0xff;
     const base = l * ROW_BYTES;
     for (let b = 0; b < ROW_BYTES; b++)
       q[base + b] = (row[b] as number) ^ ((message.u[base + b] as number) & mask);
     row.fill(0);
   }
+  prg.wipe();
   const tables = challengeTables(pairSessionId, message.nonce, message.u);
   const expected = new Uint8Array(16);
   let difference = 0;

@@ -213,6 +213,25 @@ describe('key-share encoding', () => {
     ['secret share altered', (b) => ((b[header + 64] = (b[header + 64] as number) ^ 1), b)],
     ['pair record order', (b) => ((b[header + 65 + 4 * 33 + 1] = 7), b)],
   ];
+  it('rejects a tampered public share after the first t+1 (finding I5)', () => {
+    // Party 9's public share is the 4th of four (t + 1 = 3): replace it with another valid
+    // point, or with the honest point plus G, and the share must not decode.
+    const offset = header + 33 + 32 + 3 * 33;
+    const honest = Point.fromBytes(encoded.subarray(offset, offset + 33));
+    for (const replacement of [Point.BASE.multiply(5n), honest.add(Point.BASE)]) {
+      const tampered = encoded.slice();
+      tampered.set(replacement.toBytes(true), offset);
+      let error: unknown;
+      try {
+        decodeDkls23KeyShare(tampered);
+      } catch (caught) {
+        error = caught;
+      }
+      expect(error).toBeInstanceOf(Dkls23InvalidKeyShareError);
+      expect((error as Dkls23InvalidKeyShareError).field).toBe('publicShares');
+    }
+  });
+
   for (const [name, mutate] of mutations) {
     it(`rejects: ${name}`, () => {
       expect(() => decodeDkls23KeyShare(mutate(encoded.slice()))).toThrow(

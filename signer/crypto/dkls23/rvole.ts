@@ -11,16 +11,15 @@
  * μ = H(sid, (α_{j,3} + ⟨θ, α_{j,1..2}⟩)_j); Bob recomputes μ from β_j·η − ω_{j,3} − ⟨θ, ω_{j,1..2}⟩
  * and aborts (ban) on mismatch. Outputs c = Σ_j g_j·α_j[1..2] (Alice) and
  * d = b·δ + Σ_j g_j·ω_j[1..2] (Bob), so c + d = a·b.
+ *
+ * Secret choice bits and pads never reach a branch or a product with a bit (review finding
+ * L3): per-row sums, differences, negations and reductions run on masked 32-bit limbs
+ * (`limbs.ts`), and β_j selects through a mask between two values computed either way. What
+ * stays in BigInt: products with the public θ and gadget values and the final `%` reductions
+ * (of non-negative values only).
  */
-import { Dkls23RvoleCheckError } from './errors.ts';
-import {
-  Fn,
-  randomScalar,
-  type RandomSource,
-  scalarFromHash,
-  scalarToBytes,
-  decodeScalar,
-} from './group.ts';
+import { Dkls23MalformedMessageError, Dkls23RvoleCheckError } from './errors.ts';
+import { Fn, randomScalar, type RandomSource, scalarFromHash, scalarToBytes } from './group.ts';
 import {
   otExtensionReceive,
   otExtensionSend,
@@ -28,6 +27,16 @@ import {
   type OtExtensionReceiverSetup,
   type OtExtensionSenderSetup,
 } from './ot-extension.ts';
+import {
+  ModQ,
+  lessThanQ,
+  limbsFromBigint,
+  limbsFromBytes,
+  limbsToBytes,
+  maskOf,
+  newLimbs,
+  selectLimbs,
+} from './limbs.ts';
 import { BATCH, KAPPA, RVOLE_INPUTS, RVOLE_WIDTH, SCALAR_BYTES } from './params.ts';
 import { encodeTranscript, shake256, taggedExpand, taggedHash } from '../transcript.ts';
 import type { PartyId } from '../round-protocol.ts';
@@ -44,6 +53,14 @@ export function gadgetVector(): readonly bigint[] {
     gadgetCache = Object.freeze(values);
   }
   return gadgetCache;
+}
+
+let gadgetLimbsCache: readonly Uint32Array[] | undefined;
+
+/** The gadget vector in limbs (`limbs.ts`), for the masked inner product ⟨g, β⟩. */
+function gadgetLimbs(): readonly Uint32Array[] {
+  gadgetLimbsCache ??= Object.freeze(gadgetVector().map((value) => limbsFromBigint(value)));
+  return gadgetLimbsCache;
 }
 
 /** Alice → Bob message. */
@@ -104,11 +121,14 @@ class RowHasher {
     this.indexOffset = this.columnOffset - 4 - 4;
   }
 
-  scalars(index: number, column: Uint8Array, out: bigint[]): void {
+  /** The row's RVOLE_WIDTH scalars (each 32 hash bytes reduced once mod q, masked) as limbs. */
+  limbs(index: number, column: Uint8Array, out: readonly Uint32Array[], mod: ModQ): void {
     this.view.setUint32(this.indexOffset, index);
     this.input.set(column, this.columnOffset);
     const digest = shake256(this.input, RVOLE_WIDTH * 32);
-    for (let k = 0; k < RVOLE_WIDTH; k++) out[k] = scalarFromHash(digest, 32 * k);
+    for (let k = 0; k < RVOLE_WIDTH; k++) {
+      mod.reduceLimbs(limbsFromBytes(digest, 32 * k, out[k] as Uint32Array));
+    }
     digest.fill(0);
   }
 
@@ -117,17 +137,16 @@ class RowHasher {
   }
 }
 
-/** Reduces an integer in (−q, 2q) into [0, q) with at most one correction. */
-function reduceOnce(value: bigint): bigint {
-  if (value < 0n) return value + ORDER;
-  return value >= ORDER ? value - ORDER : value;
+/**
+ * Reduces a non-negative integer into [0, q). Every caller adds enough multiples of q to keep
+ * its sum non-negative, so no sign branch on a secret is needed.
+ */
+function reduce(value: bigint): bigint {
+  return value % ORDER;
 }
 
-/** Reduces any integer into [0, q). */
-function reduce(value: bigint): bigint {
-  const remainder = value % ORDER;
-  return remainder < 0n ? remainder + ORDER : remainder;
-}
+/** 2q² > ⟨θ, ω⟩ for θ, ω ∈ [0, q)²: added to Bob's μ terms so their sum stays non-negative. */
+const MU_OFFSET = 2n * ORDER * ORDER;
 
 /** Writes a scalar in [0, 2^256) as 32 big-endian bytes at `offset`. */
 function writeScalar(value: bigint, out: Uint8Array, offset: number): void {
@@ -161,12 +180,20 @@ export function rvoleReceiverStart(
 ): { message: OtExtensionMessage; state: RvoleReceiverState } {
   const choiceBits = random(BATCH / 8).slice();
   const { message, columns } = otExtensionReceive(setup, pairSessionId, choiceBits, random);
-  const gadget = gadgetVector();
-  let input = 0n;
+  // b = ⟨g, β⟩ with masked selection: every term adds g_j or zero, chosen by a mask.
+  const gadget = gadgetLimbs();
+  const mod = new ModQ();
+  const zero = newLimbs();
+  const term = newLimbs();
+  const sum = newLimbs();
   for (let j = 0; j < BATCH; j++) {
-    const bit = BigInt(((choiceBits[j >> 3] as number) >> (j & 7)) & 1);
-    input = Fn.add(input, Fn.mul(gadget[j] as bigint, bit));
+    const mask = maskOf((choiceBits[j >> 3] as number) >> (j & 7));
+    mod.addModQ(sum, selectLimbs(mask, zero, gadget[j] as Uint32Array, term), sum);
   }
+  const input = mod.toBigint(sum);
+  sum.fill(0);
+  term.fill(0);
+  mod.wipe();
   return { message, state: { choiceBits, columns, input, receiverNonce: message.nonce.slice() } };
 }
 
@@ -187,24 +214,31 @@ export function rvoleSenderRespond(
   const correlation = [randomScalar(random), randomScalar(random), randomScalar(random)];
   const gadget = gadgetVector();
   const tau = new Uint8Array(BATCH * RVOLE_WIDTH * 32);
-  const h0: bigint[] = [0n, 0n, 0n];
-  const h1: bigint[] = [0n, 0n, 0n];
+  const mod = new ModQ();
+  const zero = newLimbs();
+  const correlationLimbs = correlation.map((value) => limbsFromBigint(value));
+  const h0 = [newLimbs(), newLimbs(), newLimbs()];
+  const h1 = [newLimbs(), newLimbs(), newLimbs()];
+  const scratch = newLimbs();
   const alphas: bigint[] = new Array<bigint>(BATCH * RVOLE_WIDTH);
   const rows = new RowHasher(runKey);
   for (let j = 0; j < BATCH; j++) {
     const column = q.subarray(j * columnBytes, (j + 1) * columnBytes);
     for (let b = 0; b < columnBytes; b++)
       flipped[b] = (column[b] as number) ^ (setup.delta[b] as number);
-    rows.scalars(j, column, h0);
-    rows.scalars(j, flipped, h1);
+    rows.limbs(j, column, h0, mod);
+    rows.limbs(j, flipped, h1, mod);
     for (let k = 0; k < RVOLE_WIDTH; k++) {
-      const pad0 = h0[k] as bigint;
-      alphas[j * RVOLE_WIDTH + k] = pad0 === 0n ? 0n : ORDER - pad0;
-      // h0 − h1 + ã_k ∈ (−q, 2q): one correction reduces it.
-      const value = reduceOnce(pad0 - (h1[k] as bigint) + (correlation[k] as bigint));
-      writeScalar(value, tau, (j * RVOLE_WIDTH + k) * 32);
+      const pad0 = h0[k] as Uint32Array;
+      // α = −h0 and τ = h0 − h1 + ã_k, all mod q on masked limbs (no branch on the pads).
+      alphas[j * RVOLE_WIDTH + k] = mod.toBigint(mod.subModQ(zero, pad0, scratch));
+      mod.subModQ(pad0, h1[k] as Uint32Array, scratch);
+      mod.addModQ(scratch, correlationLimbs[k] as Uint32Array, scratch);
+      limbsToBytes(scratch, tau, (j * RVOLE_WIDTH + k) * 32);
     }
   }
+  for (const limbs of [...h0, ...h1, ...correlationLimbs, scratch]) limbs.fill(0);
+  mod.wipe();
   rows.wipe();
   q.fill(0);
   flipped.fill(0);
@@ -243,36 +277,50 @@ export function rvoleReceiverFinish(
   const runKey = rvoleRunKey(pairSessionId, state.receiverNonce, message.nonce);
   const th = theta(runKey, message.tau, message.delta);
   const columnBytes = KAPPA / 8;
-  const pads: bigint[] = [0n, 0n, 0n];
-  const omega: bigint[] = [0n, 0n, 0n];
+  const mod = new ModQ();
+  const zero = newLimbs();
+  const eta = limbsFromBigint(message.eta);
+  const pads = [newLimbs(), newLimbs(), newLimbs()];
+  const omega = [newLimbs(), newLimbs(), newLimbs()];
+  const tau = newLimbs();
+  const withTau = newLimbs();
+  const withEta = newLimbs();
+  const muStart = newLimbs();
   const muValues = new Uint8Array(BATCH * 32);
   // Sums are accumulated unreduced (bigints do not overflow) and reduced once.
   const sums = [0n, 0n];
   const rows = new RowHasher(runKey);
   for (let j = 0; j < BATCH; j++) {
-    const bit = BigInt(((state.choiceBits[j >> 3] as number) >> (j & 7)) & 1);
-    rows.scalars(j, state.columns.subarray(j * columnBytes, (j + 1) * columnBytes), pads);
+    // β_j enters only as a mask selecting between two values computed either way.
+    const mask = maskOf((state.choiceBits[j >> 3] as number) >> (j & 7));
+    rows.limbs(j, state.columns.subarray(j * columnBytes, (j + 1) * columnBytes), pads, mod);
     for (let k = 0; k < RVOLE_WIDTH; k++) {
-      const tau = decodeScalar(
-        message.tau.subarray((j * RVOLE_WIDTH + k) * 32, (j * RVOLE_WIDTH + k + 1) * 32),
-        {
+      limbsFromBytes(message.tau, (j * RVOLE_WIDTH + k) * 32, tau);
+      if (!lessThanQ(tau)) {
+        throw new Dkls23MalformedMessageError('rvole.tau: scalar is not reduced', {
           field: 'rvole.tau',
           counterparty,
-        },
-      );
-      // pad + β·τ ∈ [0, 2q): one correction reduces it.
-      omega[k] = reduceOnce((pads[k] as bigint) + bit * tau);
+        });
+      }
+      // ω = pad + β·τ
+      const pad = pads[k] as Uint32Array;
+      selectLimbs(mask, pad, mod.addModQ(pad, tau, withTau), omega[k] as Uint32Array);
     }
-    let value = bit * message.eta - (omega[RVOLE_INPUTS] as bigint);
+    // β·η − ω_3, then − ⟨θ, ω_1..2⟩ (offset by 2q² to stay non-negative).
+    const omegaCheck = omega[RVOLE_INPUTS] as Uint32Array;
+    mod.subModQ(eta, omegaCheck, withEta);
+    selectLimbs(mask, mod.subModQ(zero, omegaCheck, muStart), withEta, muStart);
+    let value = mod.toBigint(muStart) + MU_OFFSET;
     for (let i = 0; i < RVOLE_INPUTS; i++) {
-      value -= (th[i] as bigint) * (omega[i] as bigint);
-      sums[i] = (sums[i] as bigint) + (gadget[j] as bigint) * (omega[i] as bigint);
+      const omegaI = mod.toBigint(omega[i] as Uint32Array);
+      value -= (th[i] as bigint) * omegaI;
+      sums[i] = (sums[i] as bigint) + (gadget[j] as bigint) * omegaI;
     }
     writeScalar(reduce(value), muValues, 32 * j);
   }
   rows.wipe();
-  pads.fill(0n);
-  omega.fill(0n);
+  for (const limbs of [...pads, ...omega, withTau, withEta, muStart]) limbs.fill(0);
+  mod.wipe();
   const mu = muDigest(runKey, muValues);
   muValues.fill(0);
   if (!bytesEqual(mu, message.mu)) {

@@ -133,6 +133,76 @@ describe('DKLs23 resharing', () => {
     for (const outcome of outcomes.values()) expect(outcome.ok).toBe(false);
   });
 
+  it('a lying first dealer is never blamed on an honest dealer by a joining member (finding L1)', () => {
+    // Dealer 1 announces S_m = Y_m + m·D: still one degree-1 polynomial through the key, so
+    // only comparison with dealer 2 exposes it. Honestly dealt, its constant term contradicts
+    // its own announcement; dealt consistently with the lie (C_0 + λ_1·D, sub-shares + λ_1·d,
+    // λ_1 = 2 over the dealers {1, 2}), two dealers tie and the joining member names nobody.
+    const oldCommittee = [1, 2, 3];
+    const oldShares = dealKeyShares(1, oldCommittee, seededRandom('dkls-reshare-liar'));
+    const HEADER = 34;
+    const d = 5n;
+    const shift = Point.BASE.multiply(d);
+    const truth = (oldShares.get(1) as Dkls23KeyShare).publicShares;
+    const announced = oldCommittee.map((party) =>
+      Point.fromBytes(truth.get(party) as Uint8Array)
+        .add(shift.multiply(BigInt(party)))
+        .toBytes(true),
+    );
+    const lying =
+      (ownDealing: boolean) =>
+      (delivery: Delivery): Uint8Array => {
+        if (delivery.round !== 0 || delivery.from !== 1) return delivery.payload;
+        const tampered = delivery.payload.slice();
+        if (delivery.channel === 'broadcast') {
+          announced.forEach((bytes, index) => tampered.set(bytes, HEADER + 33 * index));
+          if (ownDealing) {
+            const offset = HEADER + 33 * oldCommittee.length;
+            const constant = Point.fromBytes(tampered.subarray(offset, offset + 33));
+            tampered.set(constant.add(shift.multiply(2n)).toBytes(true), offset);
+          }
+        } else if (ownDealing) {
+          const value = decodeScalar(tampered.subarray(HEADER, HEADER + 32), { field: 'share' });
+          tampered.set(scalarToBytes(Fn.add(value, Fn.mul(2n, d))), HEADER);
+        }
+        return tampered;
+      };
+    const blamed = (
+      outcomes: ReturnType<typeof runProtocols>,
+      party: PartyId,
+    ): { code: string; counterparty: PartyId | undefined } => {
+      const outcome = outcomes.get(party) as { ok: false; error: ReshareError };
+      expect(outcome.ok).toBe(false);
+      expect(outcome.error).toBeInstanceOf(ReshareError);
+      return { code: outcome.error.code, counterparty: outcome.error.counterparty };
+    };
+    const parties = () => reshareParties(oldShares, oldCommittee, [2, 3, 4], 1, 'liar');
+
+    const honestDealing = runProtocols(parties(), { intercept: lying(false) });
+    expect(blamed(honestDealing, 4)).toEqual({
+      code: ReshareErrorCode.WrongConstantTerm,
+      counterparty: 1,
+    });
+    for (const party of [2, 3]) {
+      expect(blamed(honestDealing, party)).toEqual({
+        code: ReshareErrorCode.OldKeyMismatch,
+        counterparty: 1,
+      });
+    }
+
+    const consistentLie = runProtocols(parties(), { intercept: lying(true) });
+    expect(blamed(consistentLie, 4)).toEqual({
+      code: ReshareErrorCode.OldKeyMismatch,
+      counterparty: undefined,
+    });
+    for (const party of [2, 3]) {
+      expect(blamed(consistentLie, party)).toEqual({
+        code: ReshareErrorCode.OldKeyMismatch,
+        counterparty: 1,
+      });
+    }
+  });
+
   it('rejects an old share whose public data is inconsistent, naming the option', () => {
     const committee = [1, 2, 3];
     const oldShares = dealKeyShares(1, committee, seededRandom('dkls-reshare-options'));

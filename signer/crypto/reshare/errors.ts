@@ -24,9 +24,10 @@ export const ReshareErrorCode = {
   /** A point does not decode, is the identity or (Ed25519) lies outside the prime-order subgroup. */
   InvalidPoint: 'RESHARE_INVALID_POINT',
   /**
-   * A dealer announced old verifying shares that differ from ours (or from the first dealer's,
-   * for a party without an old share) or that do not lie on one degree-t_old polynomial through
-   * the expected public key.
+   * A dealer announced old verifying shares that differ from ours (for a party without an old
+   * share: from the set a strict majority of the dealers announced) or that do not lie on one
+   * degree-t_old polynomial through the expected public key. Without `counterparty` when the
+   * announcements differ but the evidence names no dealer.
    */
   OldKeyMismatch: 'RESHARE_OLD_KEY_MISMATCH',
   /** Per-dealer check: the dealer's constant-term commitment C_{i,0} differs from λ_i·Y_i. */

@@ -380,6 +380,83 @@ describe('FROST resharing: adversarial dealers', () => {
     expectBlamed(outcomes, 4, ReshareErrorCode.OldKeyMismatch, 1); // no old share: consistency
   });
 
+  /**
+   * Finding L1: dealer 1 (the first dealer, whose word a joining member used to take) lies
+   * about the old verifying shares. It announces S_m = Y_m + m·D, which still lies on one
+   * degree-t polynomial through the public key, so the consistency check cannot catch it. With
+   * `ownDealing` it also deals as if S_1 were its share (C_0 + λ_1·D, sub-shares + λ_1·d), so
+   * its broadcast agrees with its own lie and only comparison with other dealers exposes it.
+   */
+  function lyingFirstDealer(
+    shares: ReadonlyMap<PartyId, FrostKeyShare>,
+    committee: readonly PartyId[],
+    lambda: bigint,
+    ownDealing: boolean,
+  ): (delivery: Delivery) => Uint8Array {
+    const d = 5n;
+    const shift = Point.BASE.multiply(d);
+    const truth = (shares.get(1) as FrostKeyShare).verifyingShares;
+    const announced = committee.map((party) =>
+      Point.fromBytes(truth.get(party) as Uint8Array)
+        .add(shift.multiply(BigInt(party)))
+        .toBytes(),
+    );
+    return (delivery) => {
+      if (delivery.round !== 0 || delivery.from !== 1) return delivery.payload;
+      const tampered = delivery.payload.slice();
+      if (delivery.channel === 'broadcast') {
+        announced.forEach((bytes, index) => tampered.set(bytes, HEADER + 32 * index));
+        if (ownDealing) {
+          const offset = HEADER + 32 * committee.length;
+          const constant = Point.fromBytes(tampered.subarray(offset, offset + 32));
+          tampered.set(constant.add(shift.multiply(lambda)).toBytes(), offset);
+        }
+      } else if (ownDealing && tampered.length === HEADER + 32) {
+        const value = decodeScalar(tampered.subarray(HEADER), 'sub-share');
+        tampered.set(encodeScalar(mod(value + lambda * d)), HEADER);
+      }
+      return tampered;
+    };
+  }
+
+  it('a lying first dealer dealing honestly is named by a joining member, not the honest dealer', () => {
+    // λ_1 over the dealers {1, 2} at 0 is 2.
+    const outcomes = run(lyingFirstDealer(oldShares, oldCommittee, 2n, false));
+    expectBlamed(outcomes, 4, ReshareErrorCode.WrongConstantTerm, 1); // contradicts itself
+    expectBlamed(outcomes, 3, ReshareErrorCode.OldKeyMismatch, 1); // compares with its own
+    expectBlamed(outcomes, 2, ReshareErrorCode.OldKeyMismatch, 1);
+  });
+
+  it('two dealers, the first lying consistently: a joining member aborts naming nobody', () => {
+    const outcomes = run(lyingFirstDealer(oldShares, oldCommittee, 2n, true));
+    const joiner = outcomes.get(4) as { ok: false; error: ReshareError };
+    expect(joiner.ok).toBe(false);
+    expect(joiner.error).toBeInstanceOf(ReshareError);
+    expect(joiner.error.code).toBe(ReshareErrorCode.OldKeyMismatch);
+    expect(joiner.error.counterparty).toBeUndefined();
+    expectBlamed(outcomes, 3, ReshareErrorCode.OldKeyMismatch, 1);
+    expectBlamed(outcomes, 2, ReshareErrorCode.OldKeyMismatch, 1);
+  });
+
+  it('three dealers, the first lying consistently: a joining member names it by majority', () => {
+    const committee = [1, 2, 3, 4];
+    const shares = generateKeyShares(committee, 2);
+    const lying = lyingFirstDealer(shares, committee, 3n, true); // λ_1 over {1, 2, 3} at 0
+    const outcomes = runProtocols(
+      parties({
+        oldShares: shares,
+        oldCommittee: committee,
+        oldThreshold: 2,
+        newCommittee: [2, 3, 4, 5],
+        newThreshold: 2,
+      }),
+      { intercept: lying },
+    );
+    expectBlamed(outcomes, 5, ReshareErrorCode.OldKeyMismatch, 1);
+    for (const party of [2, 3, 4])
+      expectBlamed(outcomes, party, ReshareErrorCode.OldKeyMismatch, 1);
+  });
+
   it('a replayed message from another session is rejected as a context mismatch', () => {
     const outcomes = run((delivery) => {
       if (

@@ -26,7 +26,8 @@
  *   marker, so the round is symmetric as `RoundProtocol` requires.
  * - round 1: every dealer broadcast is checked: every dealer announced the same old verifying
  *   shares, equal to ours when we hold an old share, lying on one degree-t_old polynomial
- *   through the expected public key (OldKeyMismatch); per dealer C_{i,0} = λ_i·Y_i
+ *   through the expected public key (OldKeyMismatch; a joining member blames only on
+ *   evidence, never on one dealer's word: see `agreedOldShares`); per dealer C_{i,0} = λ_i·Y_i
  *   (WrongConstantTerm); a new member checks each f_i(j) against C_i (InvalidSubShare), sums
  *   them, checks Σ C_{i,0} = Y (PublicKeyMismatch), computes every new verifying share
  *   Y′_m = Σ_k C′_k·m^k and s′_j·G = Y′_j. Broadcast: echo = H(context, dealer broadcasts).
@@ -496,6 +497,96 @@ export class ReshareCore<P extends GroupPoint<P>> {
     return points;
   }
 
+  /** A party holding an old share: every dealer must announce exactly its verifying shares. */
+  private checkAgainstOwn(parsed: ReadonlyMap<PartyId, DealerBroadcast<P>>): Map<PartyId, P> {
+    const { dealers, oldCommittee } = this.parameters;
+    const ours = (this.old as OldKeyMaterial).verifyingShares;
+    for (const dealer of dealers) {
+      const announced = (parsed.get(dealer) as DealerBroadcast<P>).oldShares;
+      for (const party of oldCommittee) {
+        if (!equalBytes(announced.get(party) as Uint8Array, ours.get(party) as Uint8Array)) {
+          throw new ReshareError(
+            ReshareErrorCode.OldKeyMismatch,
+            `party ${dealer}: announced old verifying share of party ${party} differs from ours`,
+            { counterparty: dealer, field: 'oldVerifyingShares' },
+          );
+        }
+      }
+    }
+    return this.ownOldPoints as Map<PartyId, P>;
+  }
+
+  /**
+   * A party without an old share (a joining member) has nothing of its own to compare with, so
+   * it never takes one dealer's word (finding L1: taking the first dealer's announcement as the
+   * reference let a lying first dealer get honest dealers blamed). It groups the dealers by
+   * what they announced and blames only on evidence:
+   * 1. an announcement that does not lie on one degree-t_old polynomial through the public key
+   *    is false (OldKeyMismatch naming its lowest dealer);
+   * 2. a dealer whose constant term C_{i,0} is not λ_i times its OWN announced Y_i contradicts
+   *    itself (WrongConstantTerm);
+   * 3. if announcements still differ, the set announced by a strict majority of the dealers is
+   *    the reference and the lowest dealer announcing anything else is named (OldKeyMismatch);
+   *    without a strict majority (two dealers, one lying consistently with its own dealing) the
+   *    run aborts with OldKeyMismatch naming nobody.
+   * Honest dealers all announce the true set, so rule 3 never names an honest dealer while
+   * honest dealers are a strict majority of the dealers: with one lying dealer, whenever
+   * t_old ≥ 2. For t_old = 1 a lie that rules 1 and 2 do not catch is a tie and nobody is named.
+   * (Comparing against every dealer's constant term decides nothing more: with one liar, a set
+   * all constant terms back is the true one, but it is then also the majority's, or for
+   * t_old = 1 the liar's own constant term already contradicts its announcement.)
+   */
+  private agreedOldShares(parsed: ReadonlyMap<PartyId, DealerBroadcast<P>>): Map<PartyId, P> {
+    const { dealers, oldCommittee } = this.parameters;
+    const { group } = this.suite;
+    const groups = new Map<string, { dealers: PartyId[]; points: Map<PartyId, P> }>();
+    for (const dealer of dealers) {
+      const announced = (parsed.get(dealer) as DealerBroadcast<P>).oldShares;
+      const key = oldCommittee
+        .map((party) => bytesToHex(announced.get(party) as Uint8Array))
+        .join('');
+      const existing = groups.get(key);
+      if (existing !== undefined) existing.dealers.push(dealer);
+      else
+        groups.set(key, { dealers: [dealer], points: this.oldSharesConsistent(announced, dealer) });
+    }
+    const dealerIds = dealers.map((dealer) => BigInt(dealer));
+    const constantMatches = (points: ReadonlyMap<PartyId, P>, dealer: PartyId): boolean => {
+      const lambda = lagrangeCoefficient(group.Fn, dealerIds, BigInt(dealer));
+      const constant = (parsed.get(dealer) as DealerBroadcast<P>).commitments[0] as P;
+      return constant.equals((points.get(dealer) as P).multiplyUnsafe(lambda));
+    };
+    for (const { dealers: members, points } of groups.values()) {
+      for (const dealer of members) {
+        if (!constantMatches(points, dealer)) {
+          throw new ReshareError(
+            ReshareErrorCode.WrongConstantTerm,
+            `dealer ${dealer}: constant-term commitment is not λ·Y of the old share it announced`,
+            { counterparty: dealer, field: 'commitments[0]' },
+          );
+        }
+      }
+    }
+    const announcements = [...groups.values()];
+    if (announcements.length === 1) return (announcements[0] as (typeof announcements)[0]).points;
+    const reference = announcements.find(
+      ({ dealers: members }) => 2 * members.length > dealers.length,
+    );
+    if (reference === undefined) {
+      throw new ReshareError(
+        ReshareErrorCode.OldKeyMismatch,
+        `dealers announced ${announcements.length} different sets of old verifying shares and no set has a majority of dealers; no dealer can be named`,
+        { field: 'oldVerifyingShares' },
+      );
+    }
+    const liar = dealers.find((dealer) => !reference.dealers.includes(dealer)) as PartyId;
+    throw new ReshareError(
+      ReshareErrorCode.OldKeyMismatch,
+      `party ${liar}: announced old verifying shares differ from those of dealers ${reference.dealers.join(', ')}, the majority of dealers`,
+      { counterparty: liar, field: 'oldVerifyingShares' },
+    );
+  }
+
   private decodePublicKey(): P {
     try {
       return this.suite.decodePoint(this.parameters.publicKey);
@@ -512,7 +603,7 @@ export class ReshareCore<P extends GroupPoint<P>> {
   }
 
   round1(input: RoundInput): RoundOutput {
-    const { self, dealers, oldCommittee, newCommittee, newThreshold } = this.parameters;
+    const { self, dealers, newCommittee, newThreshold } = this.parameters;
     const { group } = this.suite;
     expectFrom(input.broadcast, this.others, 'reshare round 0 broadcast');
     expectFrom(input.direct, this.others, 'reshare round 0 direct');
@@ -524,39 +615,10 @@ export class ReshareCore<P extends GroupPoint<P>> {
     }
     if (this.isDealer) parsed.set(self, this.parseDealer(self, this.ownBroadcast as Uint8Array));
 
-    // The old verifying shares every dealer announced must be one and the same, equal to ours.
-    // A party without an old share first checks each distinct announcement against the
-    // expected public key, so a dealer announcing an inconsistent set is the one named.
-    let oldPoints: Map<PartyId, P> | undefined;
-    let reference = this.old?.verifyingShares;
-    if (reference === undefined) {
-      const checked = new Map<string, Map<PartyId, P>>();
-      for (const dealer of dealers) {
-        const announced = (parsed.get(dealer) as DealerBroadcast<P>).oldShares;
-        const key = oldCommittee
-          .map((party) => bytesToHex(announced.get(party) as Uint8Array))
-          .join('');
-        if (!checked.has(key)) checked.set(key, this.oldSharesConsistent(announced, dealer));
-        if (reference === undefined) {
-          reference = announced;
-          oldPoints = checked.get(key);
-        }
-      }
-    }
-    const ours = reference as ReadonlyMap<PartyId, Uint8Array>;
-    for (const dealer of dealers) {
-      const announced = (parsed.get(dealer) as DealerBroadcast<P>).oldShares;
-      for (const party of oldCommittee) {
-        if (!equalBytes(announced.get(party) as Uint8Array, ours.get(party) as Uint8Array)) {
-          throw new ReshareError(
-            ReshareErrorCode.OldKeyMismatch,
-            `party ${dealer}: announced old verifying share of party ${party} differs from ${this.old === undefined ? `dealer ${dealers[0]}'s` : 'ours'}`,
-            { counterparty: dealer, field: 'oldVerifyingShares' },
-          );
-        }
-      }
-    }
-    oldPoints ??= this.ownOldPoints as Map<PartyId, P>;
+    // The old verifying shares every dealer announced must be one and the same: equal to ours
+    // when we hold an old share, otherwise the set the announcements themselves single out.
+    const oldPoints =
+      this.old === undefined ? this.agreedOldShares(parsed) : this.checkAgainstOwn(parsed);
 
     // Per-dealer check: C_{i,0} = λ_i·Y_i, then Σ C_{i,0} = Y.
     const dealerIds = dealers.map((dealer) => BigInt(dealer));
