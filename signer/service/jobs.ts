@@ -8,11 +8,12 @@ import type { PartyId } from '../crypto/round-protocol.ts';
 import { wipeBytes } from '../crypto/wipe.ts';
 import { deriveEd25519Child, deriveSecp256k1Child } from '../crypto/hd/index.ts';
 import { ErrorCode, MpcError } from '../protocol/errors.ts';
-import type {
-  GenerateKeyMessage,
-  KeyType,
-  ResharingMessage,
-  SignTxMessage,
+import {
+  ecdsaSigningDigest,
+  type GenerateKeyMessage,
+  type KeyType,
+  type ResharingMessage,
+  type SignTxMessage,
 } from '../protocol/messages.ts';
 import type { InviteParticipant, SessionInvite } from '../transport/control-messages.ts';
 import { checkReshareInvite } from './reshare-plan.ts';
@@ -359,7 +360,7 @@ export class JobFactory {
         options: {
           signers,
           sessionId: session,
-          digest: message.tx,
+          digest: ecdsaSigningDigest(message.tx),
           ...(tweak === undefined ? {} : { tweak }),
         },
       });

@@ -142,8 +142,11 @@ describe('ECDSA and Ed25519 wallets with HD derivation (3 signers, threshold 1)'
     }
   });
 
-  it('rejects a secp256k1 tx that is not a 32-byte digest', async () => {
-    const result = await sign('secp256k1', new TextEncoder().encode('not a digest'));
-    expect(result).toMatchObject({ result_type: 'error', error_code: 'ERROR_MSG_VALIDATION' });
+  it('rejects a secp256k1 tx that is empty or longer than a 32-byte digest', async () => {
+    for (const tx of [new Uint8Array(0), new Uint8Array(33).fill(1)]) {
+      const result = await sign('secp256k1', tx);
+      expect(result).toMatchObject({ result_type: 'error', error_code: 'ERROR_MSG_VALIDATION' });
+      expect(String(result['error_reason'])).toContain('tx');
+    }
   });
 });
