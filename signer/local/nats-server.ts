@@ -2,13 +2,17 @@
  * A real `nats-server` with JetStream for `npm run local` and the tests: random port on 127.0.0.1, temp store dir,
  * port read from the ports file (the nats.js `nst` launcher pattern). The process is killed
  * and the directory removed by `stop()`. `restart()` keeps the port and the store, so
- * JetStream state survives, which is what a production NATS restart looks like.
+ * JetStream state survives, which is what a production NATS restart looks like. The executable
+ * is `options.binary` or `natsServerBinary()` (the pinned build; see nats-server-binary.ts).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
+import { natsServerBinary } from './nats-server-binary.ts';
+
+export { natsServerBinary };
 
 export interface NatsServerHandle {
   readonly url: string;
@@ -21,17 +25,6 @@ export interface NatsServerHandle {
   restart(): Promise<void>;
   /** Stops the server and removes its directories. */
   stop(): Promise<void>;
-}
-
-export function natsServerBinary(): string {
-  for (const candidate of [
-    '/usr/sbin/nats-server',
-    '/usr/bin/nats-server',
-    '/usr/local/bin/nats-server',
-  ]) {
-    if (existsSync(candidate)) return candidate;
-  }
-  return 'nats-server';
 }
 
 function waitForExit(child: ChildProcess): Promise<void> {
@@ -54,7 +47,7 @@ async function readPort(portsDir: string, pid: number, deadlineMs: number): Prom
 }
 
 export async function startNatsServer(
-  options: { rootDir?: string; detached?: boolean } = {},
+  options: { rootDir?: string; detached?: boolean; binary?: string } = {},
 ): Promise<NatsServerHandle> {
   const root = options.rootDir ?? mkdtempSync(join(tmpdir(), 'mpc-nats-'));
   mkdirSync(root, { recursive: true });
@@ -77,7 +70,7 @@ export async function startNatsServer(
       portsDir,
     ];
     mkdirSync(portsDir, { recursive: true });
-    const proc = spawn(natsServerBinary(), args, {
+    const proc = spawn(options.binary ?? natsServerBinary(), args, {
       stdio: ['ignore', 'ignore', options.detached === true ? 'ignore' : 'pipe'],
       detached: options.detached ?? false,
     });

@@ -7,6 +7,7 @@ import { ErrorCode, MpcError } from './errors.ts';
 import { MalformedMessageError } from './go-decode.ts';
 import { toGoDecodedString } from './go-json.ts';
 import {
+  MAX_DERIVATION_PATH_LENGTH,
   MAX_EDDSA_MESSAGE_BYTES,
   MAX_REQUEST_BODY_BYTES,
   UnsupportedKeyTypeError,
@@ -25,6 +26,7 @@ import {
   parseSignTxMessage,
   resharingRaw,
   salvageRequestIds,
+  ecdsaSigningDigest,
   signTxRaw,
   type SignTxMessage,
 } from './messages.ts';
@@ -256,8 +258,8 @@ describe('parseSignTxMessage', () => {
       [{ tx: null }, 'tx'],
       [{ tx: '' }, 'tx'],
       [{ tx: 'not base64!' }, 'tx'],
-      [{ tx: b64(new Uint8Array(31)) }, 'tx'],
       [{ tx: b64(new Uint8Array(33)) }, 'tx'],
+      [{ tx: b64(new Uint8Array(64)) }, 'tx'],
       [{ key_type: 'ed25519', tx: b64(new Uint8Array(MAX_EDDSA_MESSAGE_BYTES + 1)) }, 'tx'],
       [{ signature: 12 }, 'signature'],
       [{ signature: b64(new Uint8Array(513)) }, 'signature'],
@@ -266,7 +268,7 @@ describe('parseSignTxMessage', () => {
       [{ derivation_path: [0x80000000] }, 'derivation_path[0]'],
       [{ derivation_path: ['1'] }, 'derivation_path[0]'],
       [{ derivation_path: 'm/44' }, 'derivation_path'],
-      [{ derivation_path: new Array(33).fill(0) }, 'derivation_path'],
+      [{ derivation_path: new Array(MAX_DERIVATION_PATH_LENGTH + 1).fill(0) }, 'derivation_path'],
       [{ network_internal_code: 'x'.repeat(257) }, 'network_internal_code'],
       [
         { authorizer_signatures: [{ authorizer_id: '', signature: 'AA==' }] },
@@ -286,6 +288,43 @@ describe('parseSignTxMessage', () => {
     for (const [overrides, field] of cases) {
       expectCode(() => parseSignTxMessage(signBody(overrides)), ErrorCode.MsgValidation, field);
     }
+  });
+
+  it('accepts a secp256k1 tx of 1..32 bytes as sent, and signs its left-padded digest', () => {
+    for (const length of [1, 17, 31, 32]) {
+      const tx = Uint8Array.from({ length }, (_, i) => 0x80 + i);
+      const parsed = parseSignTxMessage(signBody({ tx: b64(tx) }));
+      // The parsed tx is what the initiator signed: never padded in place.
+      expect(parsed.tx).toEqual(tx);
+      expect(text(signTxRaw(parsed))).toContain(`"tx":"${b64(tx)}"`);
+      const signed = ecdsaSigningDigest(parsed.tx);
+      expect(signed).toHaveLength(32);
+      expect(signed.subarray(0, 32 - length).every((byte) => byte === 0)).toBe(true);
+      expect(signed.subarray(32 - length)).toEqual(tx);
+      // The same big-endian integer (mpcium signs big.Int(tx)).
+      expect(BigInt(`0x${Buffer.from(signed).toString('hex')}`)).toBe(
+        BigInt(`0x${Buffer.from(tx).toString('hex')}`),
+      );
+      expect(signed).not.toBe(parsed.tx);
+    }
+    // Leading zero bytes are part of the integer's padding, not dropped or doubled.
+    expect(ecdsaSigningDigest(Uint8Array.of(0, 0, 5))).toEqual(
+      Uint8Array.from({ length: 32 }, (_, i) => (i === 31 ? 5 : 0)),
+    );
+    // The parser accepts a path of the full BIP32 depth (mpcium's limit).
+    const deep = new Array<number>(MAX_DERIVATION_PATH_LENGTH).fill(7);
+    expect(MAX_DERIVATION_PATH_LENGTH).toBe(255);
+    expect(parseSignTxMessage(signBody({ derivation_path: deep })).derivationPath).toEqual(deep);
+  });
+
+  it('refuses to pad an empty or over-long secp256k1 tx', () => {
+    expectCode(() => ecdsaSigningDigest(new Uint8Array(0)), ErrorCode.MsgValidation, 'tx');
+    expectCode(() => ecdsaSigningDigest(new Uint8Array(33)), ErrorCode.MsgValidation, 'tx');
+    expectCode(
+      () => parseSignTxMessage(signBody({ tx: b64(new Uint8Array(33)) })),
+      ErrorCode.MsgValidation,
+      'tx',
+    );
   });
 
   it('has a dedicated error for unsupported key types', () => {

@@ -12,9 +12,18 @@
  * Limits we add (mpcium has none; every one is far above what a real client sends):
  * body ≤ `MAX_REQUEST_BODY_BYTES`; identifiers 1..`MAX_ID_BYTES` UTF-8 bytes and usable as a
  * NATS subject token (no `.`, `*`, `>`, whitespace or control characters — mpcium accepts them
- * and then misroutes results, contract gap 26); ECDSA `tx` exactly 32 bytes (it is the digest);
- * EdDSA `tx` 1..`MAX_EDDSA_MESSAGE_BYTES`; `derivation_path` ≤ `MAX_DERIVATION_PATH_LENGTH`
- * non-hardened indices; ≤ `MAX_AUTHORIZER_SIGNATURES` authorizer signatures.
+ * and then misroutes results, contract gap 26); ECDSA `tx` 1..32 bytes; EdDSA `tx`
+ * 1..`MAX_EDDSA_MESSAGE_BYTES`; `derivation_path` ≤ `MAX_DERIVATION_PATH_LENGTH` (255, BIP32's
+ * depth limit, as mpcium) non-hardened indices; ≤ `MAX_AUTHORIZER_SIGNATURES` authorizer
+ * signatures.
+ *
+ * ECDSA `tx` is the digest, signed as the big-endian integer it encodes (mpcium: `big.Int(tx)`,
+ * no hashing). A `tx` shorter than 32 bytes is therefore the same integer as its 32-byte
+ * left-zero-padded form, which is what standard ECDSA verifiers compute for a short digest
+ * (bits2int); `ecdsaSigningDigest` gives that 32-byte form, and every signer (coordinator and
+ * participants alike, in the job builder) signs exactly it. The parsed `tx` stays as sent,
+ * because the initiator signed those bytes (`signTxRaw`). Longer than 32 bytes is refused
+ * (it is no secp256k1 digest; mpcium would reduce it modulo n).
  *
  * Error classes: a body that is not a UTF-8 JSON object → `MalformedMessageError`
  * (`ERROR_UNMARSHAL_FAILURE`); any bad field → `ValidationError` (`ERROR_MSG_VALIDATION`,
@@ -42,7 +51,7 @@ export const MAX_REQUEST_BODY_BYTES = 64 * 1024;
 export const MAX_ID_BYTES = 256;
 /** Largest `network_internal_code`, in UTF-8 bytes (it is only echoed). */
 export const MAX_NETWORK_CODE_BYTES = 256;
-/** ECDSA `tx` is the 32-byte message digest. */
+/** ECDSA `tx` is the message digest: at most 32 bytes, left-padded to 32 for signing. */
 export const ECDSA_DIGEST_BYTES = 32;
 /** Largest EdDSA message (`tx`) in bytes; a Solana transaction is ≤ 1232 bytes. */
 export const MAX_EDDSA_MESSAGE_BYTES = 16 * 1024;
@@ -50,8 +59,13 @@ export const MAX_EDDSA_MESSAGE_BYTES = 16 * 1024;
 export const MAX_SIGNATURE_BYTES = 512;
 /** Most authorizer signatures per request. */
 export const MAX_AUTHORIZER_SIGNATURES = 16;
-/** Longest derivation path. */
-export const MAX_DERIVATION_PATH_LENGTH = 32;
+/**
+ * Longest derivation path: 255, BIP32's depth limit and mpcium's. Each level costs every
+ * signing participant one HMAC-SHA512 and one base-point multiplication (about 1.5 ms on the
+ * 2-core test machine, so ~0.4 s at depth 255; real wallet paths have 3..6 levels); the body
+ * stays far below `MAX_REQUEST_BODY_BYTES` (255 indices < 2^31 are < 2.9 KB of JSON).
+ */
+export const MAX_DERIVATION_PATH_LENGTH = 255;
 /** First hardened BIP32 index; CKD is public-key derivation, so hardened indices are refused. */
 export const HARDENED_INDEX = 0x8000_0000;
 /** Most node IDs in a resharing request. */
@@ -85,7 +99,10 @@ export interface SignTxMessage {
   readonly walletId: string;
   readonly networkInternalCode: string;
   readonly txId: string;
-  /** ECDSA: the 32-byte digest, signed as is. EdDSA: the message. */
+  /**
+   * As sent. ECDSA: the digest, 1..32 bytes, signed as the integer it encodes (see
+   * `ecdsaSigningDigest`). EdDSA: the message.
+   */
   readonly tx: Uint8Array;
   readonly signature: Uint8Array;
   /** Non-hardened CKD path; `null` (absent) or empty = the wallet's master key. */
@@ -170,10 +187,10 @@ export function parseSignTxMessage(body: Uint8Array): SignTxMessage {
   const keyType = readKeyType(reader);
   const tx = reader.bytes('tx');
   if (tx === null || tx.length === 0) throw new ValidationError('tx', 'must not be empty');
-  if (keyType === 'secp256k1' && tx.length !== ECDSA_DIGEST_BYTES) {
+  if (keyType === 'secp256k1' && tx.length > ECDSA_DIGEST_BYTES) {
     throw new ValidationError(
       'tx',
-      `must be the ${ECDSA_DIGEST_BYTES}-byte message digest for secp256k1, got ${tx.length} bytes`,
+      `must be the message digest (at most ${ECDSA_DIGEST_BYTES} bytes) for secp256k1, got ${tx.length} bytes`,
     );
   }
   if (keyType === 'ed25519' && tx.length > MAX_EDDSA_MESSAGE_BYTES) {
@@ -193,6 +210,21 @@ export function parseSignTxMessage(body: Uint8Array): SignTxMessage {
     ...readDerivationPathSignature(reader),
     authorizerSignatures: readAuthorizerSignatures(reader),
   };
+}
+
+/**
+ * The 32-byte digest a secp256k1 signer signs for `tx`: `tx` left-padded with zero bytes, i.e.
+ * the same big-endian integer (a fresh copy; 32 bytes are copied as they are). Throws
+ * `ValidationError` on `tx` for an empty or longer-than-32-byte `tx`, which the parser already
+ * refuses.
+ */
+export function ecdsaSigningDigest(tx: Uint8Array): Uint8Array {
+  if (tx.length === 0 || tx.length > ECDSA_DIGEST_BYTES) {
+    throw new ValidationError('tx', `must be 1..${ECDSA_DIGEST_BYTES} bytes, got ${tx.length}`);
+  }
+  const digest = new Uint8Array(ECDSA_DIGEST_BYTES);
+  digest.set(tx, ECDSA_DIGEST_BYTES - tx.length);
+  return digest;
 }
 
 function readDerivationPathSignature(reader: GoFieldReader): {

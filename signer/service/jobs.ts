@@ -8,12 +8,13 @@ import type { PartyId } from '../crypto/round-protocol.ts';
 import { wipeBytes } from '../crypto/wipe.ts';
 import { deriveEd25519Child, deriveSecp256k1Child } from '../crypto/hd/index.ts';
 import { ErrorCode, MpcError } from '../protocol/errors.ts';
-import type {
-  GenerateKeyMessage,
-  KeyType,
-  PairRefreshMessage,
-  ResharingMessage,
-  SignTxMessage,
+import {
+  ecdsaSigningDigest,
+  type GenerateKeyMessage,
+  type KeyType,
+  type PairRefreshMessage,
+  type ResharingMessage,
+  type SignTxMessage,
 } from '../protocol/messages.ts';
 import type { InviteParticipant, SessionInvite } from '../transport/control-messages.ts';
 import { checkReshareInvite } from './reshare-plan.ts';
@@ -498,7 +499,7 @@ export class JobFactory {
         options: {
           signers,
           sessionId: session,
-          digest: message.tx,
+          digest: ecdsaSigningDigest(message.tx),
           ...(tweak === undefined ? {} : { tweak }),
         },
       });

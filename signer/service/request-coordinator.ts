@@ -9,6 +9,7 @@ import type { JsMsg } from '@nats-io/jetstream';
 import type { Logger } from 'pino';
 import { ErrorCode, MpcError, errorCodeOf } from '../protocol/errors.ts';
 import {
+  ecdsaSigningDigest,
   encodeKeygenResult,
   encodeResharingResult,
   encodeSigningResult,
@@ -691,7 +692,8 @@ export class RequestCoordinator {
       job: { ...job, operation: request.operation },
       awaitAllDone: false,
     });
-    if (!verifyIndependently(outcome, message.tx)) {
+    const signed = message.keyType === 'secp256k1' ? ecdsaSigningDigest(message.tx) : message.tx;
+    if (!verifyIndependently(outcome, signed)) {
       throw new MpcError(
         ErrorCode.SignatureVerification,
         'assembled signature failed verification',

@@ -41,6 +41,7 @@ import { SessionHost } from '../session/session-host.ts';
 import { ShareStore } from '../store/index.ts';
 import { PeerMessenger } from '../transport/peer-messenger.ts';
 import { ensureMpcStreams, ensureRefreshPairConsumer } from '../transport/streams.ts';
+import { natsServerVersionWarning } from '../transport/nats-version.ts';
 import { JobFactory } from './jobs.ts';
 import { pooledProtocolDrivers } from './protocol-drivers.ts';
 import { PeerBans, isPairBanVerdict } from './peer-bans.ts';
@@ -134,6 +135,8 @@ export async function startSignerNode(config: SignerConfig, log: Logger): Promis
           },
         }),
   });
+  const oldNats = natsServerVersionWarning(nc.info?.version);
+  if (oldNats !== undefined) log.warn({ natsServerVersion: nc.info?.version }, oldNats);
   void (async () => {
     for await (const status of nc.status()) log.info({ natsStatus: status.type }, 'nats status');
   })();

@@ -23,7 +23,9 @@
  * to the update path.
  *
  * Filters use the single `filter_subject` field, which nats-server 2.9 understands (Go's
- * `FilterSubjects` needs 2.10).
+ * `FilterSubjects` needs 2.10; see nats-version.ts). A Go client's later `CreateOrUpdateConsumer`
+ * of a legacy durable with `filter_subjects: [same filter]` is accepted and still matches here
+ * (test/integration/go-client-wire.test.ts).
  */
 import {
   AckPolicy,

@@ -404,7 +404,10 @@ describe('MpcClient promise helpers', () => {
   it('refuse invalid requests before publishing', async () => {
     const client = await newClient(newSigner('ed25519'), 'svc-v');
     await expect(
-      client.signTransaction({ walletId: 'w', keyType: 'secp256k1', tx: 'AA==' }),
+      client.signTransaction({ walletId: 'w', keyType: 'secp256k1', tx: new Uint8Array(33) }),
+    ).rejects.toMatchObject({ code: 'ERROR_MSG_VALIDATION', field: 'tx' });
+    await expect(
+      client.signTransaction({ walletId: 'w', keyType: 'secp256k1', tx: '' }),
     ).rejects.toMatchObject({ code: 'ERROR_MSG_VALIDATION', field: 'tx' });
     await expect(client.createWallet('bad.wallet')).rejects.toMatchObject({ field: 'wallet_id' });
     await expect(

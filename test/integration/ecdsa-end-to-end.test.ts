@@ -115,6 +115,19 @@ describe('ECDSA and Ed25519 wallets with HD derivation (3 signers, threshold 1)'
     expect(verify(null, message, key, b64(eddsaResult['signature'] as string))).toBe(true);
   });
 
+  it('signs under a path of the full BIP32 depth (255 levels, as mpcium allows)', async () => {
+    const chainCode = new Uint8Array(Buffer.from(test.cluster.chainCodeHex, 'hex'));
+    const digest = sha256(new TextEncoder().encode('deep'));
+    const path = Array.from({ length: 255 }, (_, index) => (index * 7919) % 0x8000_0000);
+    const result = await sign('secp256k1', digest, path);
+    expect(result, JSON.stringify(result)).toMatchObject({ result_type: 'success' });
+    const child = deriveSecp256k1Child(ecdsaKey, chainCode, path).publicKey;
+    const compact = Uint8Array.of(...b64(result['r'] as string), ...b64(result['s'] as string));
+    expect(secp256k1.verify(compact, digest, child, { prehash: false, lowS: true })).toBe(true);
+    const tooDeep = await sign('secp256k1', digest, [...path, 0]);
+    expect(tooDeep).toMatchObject({ result_type: 'error', error_code: 'ERROR_MSG_VALIDATION' });
+  });
+
   it('our SDK binds the derivation path to the request and the signers accept it', async () => {
     const sdk = await MpcClient.create({
       nc,
@@ -142,8 +155,11 @@ describe('ECDSA and Ed25519 wallets with HD derivation (3 signers, threshold 1)'
     }
   });
 
-  it('rejects a secp256k1 tx that is not a 32-byte digest', async () => {
-    const result = await sign('secp256k1', new TextEncoder().encode('not a digest'));
-    expect(result).toMatchObject({ result_type: 'error', error_code: 'ERROR_MSG_VALIDATION' });
+  it('rejects a secp256k1 tx that is empty or longer than a 32-byte digest', async () => {
+    for (const tx of [new Uint8Array(0), new Uint8Array(33).fill(1)]) {
+      const result = await sign('secp256k1', tx);
+      expect(result).toMatchObject({ result_type: 'error', error_code: 'ERROR_MSG_VALIDATION' });
+      expect(String(result['error_reason'])).toContain('tx');
+    }
   });
 });
