@@ -60,3 +60,38 @@ describe('RequestAuthenticator: derivation path binding (our extension)', () => 
     );
   });
 });
+
+describe('RequestAuthenticator: require_signed_derivation_path (security review H1)', () => {
+  const strict = new RequestAuthenticator(
+    createInitiatorVerifier({
+      algorithm: 'ed25519',
+      publicKey: Buffer.from(publicKey.export({ format: 'jwk' }).x ?? '', 'base64url').toString(
+        'hex',
+      ),
+    }),
+    createAuthorizerPolicy({ enabled: false, requiredAuthorizers: [], authorizerPublicKeys: {} }),
+    { requireSignedDerivationPath: true },
+  );
+
+  it('refuses requests without a path signature, the empty path included', () => {
+    for (const path of [null, [], [44, 60, 0, 0, 1]]) {
+      expect(() => strict.sign(body(path))).toThrow(
+        expect.objectContaining({ code: ErrorCode.InvalidInitiatorSignature }),
+      );
+    }
+  });
+
+  it('accepts a signed path, and a signed empty path for the master key', () => {
+    expect(strict.sign(body([1, 2], [1, 2])).message.derivationPath).toEqual([1, 2]);
+    expect(strict.sign(body(null, [])).message.derivationPath ?? []).toEqual([]);
+  });
+
+  it('refuses a path added to a request signed for the master key', () => {
+    expect(() => strict.sign(body([7], []))).toThrow(
+      expect.objectContaining({ code: ErrorCode.InvalidInitiatorSignature }),
+    );
+    expect(() => authenticator.sign(body([7], []))).toThrow(
+      expect.objectContaining({ code: ErrorCode.InvalidInitiatorSignature }),
+    );
+  });
+});
