@@ -108,6 +108,25 @@ export class OperationLedger {
     return { kind: 'running', node: 'unknown' };
   }
 
+  /**
+   * Reads an operation's state without changing it: `none` (never claimed, released or
+   * expired), `running` (claimed by `node` for request message `seq`) or `done`.
+   */
+  async peek(
+    key: string,
+  ): Promise<
+    | { readonly kind: 'none' }
+    | { readonly kind: 'running'; readonly node: string; readonly seq: number }
+    | { readonly kind: 'done' }
+  > {
+    const entry = await this.kv.get(key);
+    if (entry === null || entry.operation !== 'PUT') return { kind: 'none' };
+    const current = entry.json<LedgerEntry>();
+    return current.state === 'done'
+      ? { kind: 'done' }
+      : { kind: 'running', node: current.node, seq: current.seq };
+  }
+
   async complete(
     key: string,
     requestDigest: string,

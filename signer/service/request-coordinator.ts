@@ -12,18 +12,20 @@ import {
   encodeKeygenResult,
   encodeResharingResult,
   encodeSigningResult,
+  salvageRawId,
   salvageRequestIds,
   type GenerateKeyMessage,
   type ResharingMessage,
   type SignTxMessage,
 } from '../protocol/messages.ts';
 import {
-  ClientIdHeader,
   keygenResultMessageId,
   keygenResultSubject,
   reshareResultMessageId,
   reshareResultSubject,
   signingResultMessageId,
+  readClientIdHeader,
+  resultIdToken,
   signingResultSubject,
 } from '../protocol/subjects.ts';
 import type { Membership } from '../membership/membership.ts';
@@ -98,8 +100,9 @@ export class RequestCoordinator {
 
   /** Handles one signing request; never throws; always acks (or naks when publishing failed). */
   async handleSigning(msg: JsMsg): Promise<void> {
-    const clientId = msg.headers?.get(ClientIdHeader) ?? '';
     const started = performance.now();
+    const clientId = this.clientIdOrTerminate('sign', msg, started);
+    if (clientId === undefined) return;
     const stopWorking = this.keepWorking(msg);
     let keyType = 'unknown';
     let ids = { walletId: '', txId: '', networkInternalCode: '' };
@@ -157,8 +160,8 @@ export class RequestCoordinator {
       await this.reject('sign', keyType, error, started, msg, async (failure) => {
         const body = encodeSigningResult({
           resultType: 'error',
-          walletId: ids.walletId,
-          txId: ids.txId,
+          walletId: ids.walletId === '' ? salvageRawId(msg.data, 'wallet_id') : ids.walletId,
+          txId: ids.txId === '' ? salvageRawId(msg.data, 'tx_id') : ids.txId,
           networkInternalCode: ids.networkInternalCode,
           errorCode: failure.code,
           errorReason: failure.message,
@@ -166,7 +169,7 @@ export class RequestCoordinator {
         await this.options.publisher.publish(
           signingResultSubject(clientId),
           body,
-          signingResultMessageId(clientId, ids.txId, String(msg.seq)),
+          signingResultMessageId(clientId, resultIdToken(ids.txId), String(msg.seq)),
         );
       });
     } finally {
@@ -176,8 +179,9 @@ export class RequestCoordinator {
 
   /** Handles one keygen request; never throws. */
   async handleKeygen(msg: JsMsg): Promise<void> {
-    const clientId = msg.headers?.get(ClientIdHeader) ?? '';
     const started = performance.now();
+    const clientId = this.clientIdOrTerminate('keygen', msg, started);
+    if (clientId === undefined) return;
     const stopWorking = this.keepWorking(msg);
     let walletId = salvageRequestIds(msg.data).walletId;
     try {
@@ -212,16 +216,19 @@ export class RequestCoordinator {
       );
     } catch (error) {
       await this.reject('keygen', 'all', error, started, msg, async (failure) => {
+        // An unreadable wallet id is answered on the `_invalid` token (README, failure
+        // semantics), echoing the raw id when it was a string.
+        const token = resultIdToken(walletId);
         const body = encodeKeygenResult({
           resultType: 'error',
-          walletId,
+          walletId: walletId === '' ? salvageRawId(msg.data, 'wallet_id') : walletId,
           errorCode: failure.code,
           errorReason: failure.message,
         });
         await this.options.publisher.publish(
-          keygenResultSubject(clientId, walletId),
+          keygenResultSubject(clientId, token),
           body,
-          keygenResultMessageId(clientId, walletId, String(msg.seq)),
+          keygenResultMessageId(clientId, token, String(msg.seq)),
         );
       });
     } finally {
@@ -235,21 +242,17 @@ export class RequestCoordinator {
    * request on. A request without a session id cannot be answered (mpcium drops it too).
    */
   async handleReshare(msg: JsMsg): Promise<void> {
-    const clientId = msg.headers?.get(ClientIdHeader) ?? '';
     const started = performance.now();
+    const clientId = this.clientIdOrTerminate('reshare', msg, started);
+    if (clientId === undefined) return;
     const stopWorking = this.keepWorking(msg);
     const salvaged = salvageRequestIds(msg.data);
     let keyType = salvaged.keyType === '' ? 'unknown' : salvaged.keyType;
     let walletId = salvaged.walletId;
     let newThreshold = 0;
-    const sessionId = salvaged.sessionId;
+    // An unreadable session id is answered on the `_invalid` token (README, failure semantics).
+    const sessionId = resultIdToken(salvaged.sessionId);
     try {
-      if (sessionId === '') {
-        this.options.log.warn('resharing request without a session_id dropped: no result subject');
-        this.count('reshare', keyType, new MpcError(ErrorCode.MsgValidation, 'no id'), started);
-        msg.ack();
-        return;
-      }
       const subject = reshareResultSubject(clientId, sessionId);
       const messageId = reshareResultMessageId(clientId, `${sessionId}:${msg.seq}`);
       try {
@@ -289,7 +292,7 @@ export class RequestCoordinator {
         await this.reject('reshare', keyType, error, started, msg, async (failure) => {
           const body = encodeResharingResult({
             resultType: 'error',
-            walletId,
+            walletId: walletId === '' ? salvageRawId(msg.data, 'wallet_id') : walletId,
             newThreshold,
             keyType,
             errorCode: failure.code,
@@ -503,6 +506,22 @@ export class RequestCoordinator {
       awaitAllDone: true,
     });
     return { eddsa: keys.eddsa.publicKey, ecdsa: keys.ecdsa.publicKey };
+  }
+
+  /**
+   * The request's ClientID, or undefined after terminating a request whose ClientID header is
+   * invalid: no subject reaches its client (its scoped subject is not a valid subject and the
+   * legacy one belongs to other clients), and redelivery cannot fix it, so JetStream must not
+   * redeliver it or count it against the in-flight limit (README, failure semantics).
+   */
+  private clientIdOrTerminate(kind: string, msg: JsMsg, started: number): string | undefined {
+    const read = readClientIdHeader(msg.headers);
+    if (read !== undefined) return read.clientId;
+    const failure = new MpcError(ErrorCode.MsgValidation, 'invalid ClientID header');
+    this.count(kind, 'unknown', failure, started);
+    this.options.log.info({ kind, seq: msg.seq }, 'request with an invalid ClientID terminated');
+    msg.term('invalid ClientID header');
+    return undefined;
   }
 
   private keepWorking(msg: JsMsg): () => void {

@@ -314,7 +314,14 @@ export async function startSignerNode(config: SignerConfig, log: Logger): Promis
   }
   const reshareIntake = forwardReshareRequests({ nc, js, log });
 
-  const advisories = watchMaxDeliveryAdvisories({ nc, js, jsm, log });
+  const advisories = watchMaxDeliveryAdvisories({
+    nc,
+    js,
+    jsm,
+    ledger,
+    isLive: (node) => membership.isReady(node),
+    log,
+  });
 
   const http = await startHttpServer({
     host: config.http.host,
