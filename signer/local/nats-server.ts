@@ -3,18 +3,38 @@
  * port read from the ports file (the nats.js `nst` launcher pattern). The process is killed
  * and the directory removed by `stop()`. `restart()` keeps the port and the store, so
  * JetStream state survives, which is what a production NATS restart looks like.
+ *
+ * Authorization is on by default: a configuration file (mode 0600, in the server's directory)
+ * defines account `MPC` with the per-role users of `nats-permissions.ts` and passwords
+ * generated for this run (`credentials`); anonymous connections act as `client`
+ * (`no_auth_user`). `auth: false` runs an open server (for tests that need one).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
+import {
+  generateNatsCredentials,
+  natsAuthorizationConfig,
+  type NatsCredentials,
+} from './nats-permissions.ts';
 
 export interface NatsServerHandle {
   readonly url: string;
   readonly port: number;
   readonly storeDir: string;
   readonly pid: number | undefined;
+  /** Per-role users of this run; undefined when the server runs without authorization. */
+  readonly credentials: NatsCredentials | undefined;
   /** Stops the server (SIGKILL when `hard`), keeping the store for a restart. */
   kill(hard?: boolean): Promise<void>;
   /** Starts the server again on the same port and store. */
@@ -54,10 +74,27 @@ async function readPort(portsDir: string, pid: number, deadlineMs: number): Prom
 }
 
 export async function startNatsServer(
-  options: { rootDir?: string; detached?: boolean } = {},
+  options: {
+    rootDir?: string;
+    detached?: boolean;
+    /** Authorization (default on, anonymous = client); false: no authorization at all. */
+    auth?: false | { readonly anonymousAsClient?: boolean };
+  } = {},
 ): Promise<NatsServerHandle> {
   const root = options.rootDir ?? mkdtempSync(join(tmpdir(), 'mpc-nats-'));
   mkdirSync(root, { recursive: true });
+  const auth = options.auth ?? {};
+  const credentials = auth === false ? undefined : generateNatsCredentials();
+  const configFile = join(root, 'nats-server.conf');
+  if (credentials !== undefined && auth !== false) {
+    writeFileSync(
+      configFile,
+      natsAuthorizationConfig(credentials, {
+        anonymousAsClient: auth.anonymousAsClient ?? true,
+      }),
+      { mode: 0o600 },
+    );
+  }
   const storeDir = join(root, 'store');
   const portsDir = join(root, 'ports');
   let child: ChildProcess | undefined;
@@ -66,6 +103,7 @@ export async function startNatsServer(
   const launch = async (): Promise<void> => {
     rmSync(portsDir, { recursive: true, force: true });
     const args = [
+      ...(credentials === undefined ? [] : ['-c', configFile]),
       '-js',
       '-sd',
       storeDir,
@@ -111,6 +149,7 @@ export async function startNatsServer(
       return port;
     },
     storeDir,
+    credentials,
     kill,
     restart: launch,
     get pid() {

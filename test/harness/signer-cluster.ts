@@ -1,11 +1,14 @@
 /**
  * Test helpers around `LocalCluster`: a cluster of real signer processes (from the build
  * output) in a temp dir against the suite's NATS server, torn down by `stop()`.
+ * `natsConnectOptions` turns a role's credentials into nats.js connect options.
  */
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { inject } from 'vitest';
 import { LocalCluster, type LocalClusterOptions } from '../../signer/local/local-cluster.ts';
+import type { NatsUserCredentials } from '../../signer/local/nats-permissions.ts';
 import { newEd25519Initiator, type Ed25519Initiator } from './raw-client.ts';
 
 export const SIGNER_MAIN = resolve(import.meta.dirname, '../../dist/signer/main.js');
@@ -22,6 +25,11 @@ export async function startTestCluster(
     Pick<LocalClusterOptions, 'size' | 'threshold' | 'configFor' | 'env' | 'nodeIdPrefix'>
   > & {
     start?: boolean;
+    /**
+     * NATS user of the signers. Default: the suite server's `signer` user when `natsUrl` is
+     * the suite server (`inject('natsUrl')`), else none (a server without authorization).
+     */
+    natsUser?: NatsUserCredentials;
   } = {},
 ): Promise<TestCluster> {
   if (!existsSync(SIGNER_MAIN)) {
@@ -29,6 +37,9 @@ export async function startTestCluster(
   }
   const rootDir = mkdtempSync(join(tmpdir(), 'mpc-cluster-'));
   const initiator = newEd25519Initiator();
+  const natsUser =
+    options.natsUser ??
+    (natsUrl === inject('natsUrl') ? inject('natsCredentials').signer : undefined);
   const cluster = await LocalCluster.create({
     natsUrl,
     size: options.size ?? 3,
@@ -39,6 +50,7 @@ export async function startTestCluster(
     nodeIdPrefix: options.nodeIdPrefix ?? `s${Math.random().toString(36).slice(2, 7)}-`,
     ...(options.configFor === undefined ? {} : { configFor: options.configFor }),
     ...(options.env === undefined ? {} : { env: options.env }),
+    ...(natsUser === undefined ? {} : { natsUser }),
   });
   const handle: TestCluster = {
     cluster,
@@ -58,4 +70,12 @@ export async function startTestCluster(
     }
   }
   return handle;
+}
+
+/** nats.js connect options for a user (`{ user, pass }`). */
+export function natsConnectOptions(credentials: NatsUserCredentials): {
+  user: string;
+  pass: string;
+} {
+  return { user: credentials.user, pass: credentials.password };
 }
