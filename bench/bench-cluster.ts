@@ -1,7 +1,8 @@
 /**
  * Shared set-up of the cluster benchmarks: a private nats-server and 3 local signer
  * processes (threshold 1) built from dist/, plus an Ed25519 initiator key. `stop()` removes
- * everything it started.
+ * everything it started. NATS runs with authorization (signers use the signer user;
+ * benchmarks connect anonymously, which is the client role).
  */
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -37,6 +38,7 @@ export async function startBenchCluster(
     rootDir: join(root, 'signers'),
     mainScript: resolve(import.meta.dirname, '../signer/main.js'),
     initiator: { algorithm: 'ed25519', publicKey: initiatorPublicKey },
+    ...(nats.credentials === undefined ? {} : { natsUser: nats.credentials.signer }),
     ...options,
   });
   return {

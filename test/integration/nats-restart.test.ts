@@ -18,6 +18,7 @@ describe('NATS server restart under load', () => {
   beforeAll(async () => {
     nats = await startNatsServer();
     test = await startTestCluster(nats.url, {
+      ...(nats.credentials === undefined ? {} : { natsUser: nats.credentials.signer }),
       configFor: () => ({
         sessions: {
           ack_wait_ms: 3000,
