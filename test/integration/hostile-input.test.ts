@@ -7,8 +7,9 @@
  *
  * Every malformed keygen request uses its own ClientID, so "exactly one result" is one result
  * on `mpc.mpc_keygen_result.<cid>._invalid` (the subject for an unreadable wallet id, README
- * failure semantics). Requests with an invalid ClientID header are terminated: the
- * MSG_TERMINATED advisory shows each with `deliveries: 1` (never redelivered).
+ * failure semantics). Requests with an invalid ClientID header are terminated: each is
+ * handled exactly once (the signers' `mpc_sessions_total{error_code="ERROR_MSG_VALIDATION"}`
+ * grows by one per request, once nothing is in flight), and none produces a result.
  */
 import { randomUUID } from 'node:crypto';
 import { connect, headers, type NatsConnection } from '@nats-io/transport-node';
@@ -55,10 +56,13 @@ describe('hostile input', () => {
   let keygenResults: ResultWatcher;
   let signingResults: ResultWatcher;
   let reshareResults: ResultWatcher;
-  const terminated: { stream: string; seq: number; deliveries: number }[] = [];
 
   beforeAll(async () => {
-    test = await startTestCluster(inject('natsUrl'));
+    // Generous transport bounds: this suite checks routing, not failure detection, and the
+    // test machine is shared (a missed 250 ms ack would turn a keygen into an error).
+    test = await startTestCluster(inject('natsUrl'), {
+      configFor: () => ({ sessions: { direct_send_timeout_ms: 2000, keygen_timeout_ms: 120_000 } }),
+    });
     admin = await connect({
       servers: inject('natsUrl'),
       ...natsConnectOptions(inject('natsCredentials').admin),
@@ -68,18 +72,6 @@ describe('hostile input', () => {
     keygenResults = watcher.watchResults('mpc.mpc_keygen_result.>');
     signingResults = watcher.watchResults('mpc.mpc_signing_result.>');
     reshareResults = watcher.watchResults('mpc.mpc_reshare_result.>');
-    admin.subscribe('$JS.EVENT.ADVISORY.CONSUMER.MSG_TERMINATED.>', {
-      callback: (error, msg) => {
-        if (error !== null) return;
-        const advisory = msg.json<{ stream: string; stream_seq: number; deliveries: number }>();
-        terminated.push({
-          stream: advisory.stream,
-          seq: advisory.stream_seq,
-          deliveries: advisory.deliveries,
-        });
-      },
-    });
-    await admin.flush();
   });
 
   afterAll(async () => {
@@ -152,7 +144,7 @@ describe('hostile input', () => {
       keygenBody(test.initiator, sentinel),
       sentinel,
     );
-    await keygenResults.waitFor((r) => r['wallet_id'] === sentinel, 120_000);
+    await keygenResults.waitFor((r) => r['wallet_id'] === sentinel, 240_000);
     for (const [name] of cases) {
       const subject = `mpc.mpc_keygen_result.kg-${name}-${run}.${UnreadableIdToken}`;
       expect(keygenResults.received.filter((r) => subjectOf(r) === subject)).toHaveLength(1);
@@ -165,11 +157,21 @@ describe('hostile input', () => {
     expect(
       reshareResults.received.filter((r) => subjectOf(r).startsWith(`mpc.mpc_reshare_result.rs-`)),
     ).toHaveLength(1);
-  });
+  }, 300_000);
 
   it('terminates requests with an invalid ClientID at the first delivery, and serves another client', async () => {
     const js = jetstream(nc);
     const run = randomUUID().slice(0, 8);
+    const rejected = async (): Promise<number> => {
+      let total = 0;
+      for (const nodeId of test.cluster.nodeIds) {
+        total += await test.cluster.metric(nodeId, 'mpc_sessions_total', {
+          error_code: 'ERROR_MSG_VALIDATION',
+        });
+      }
+      return total;
+    };
+    const before = await rejected();
     const badIds = ['a b', 'tab\there', 'x.y', 'star*', 'gt>', 'c'.repeat(200)];
     const seqs: { stream: string; seq: number }[] = [];
     for (const clientId of badIds) {
@@ -195,20 +197,13 @@ describe('hostile input', () => {
       keygenBody(test.initiator, walletId),
       walletId,
     );
-    const good = await keygenResults.waitFor((r) => r['wallet_id'] === walletId, 120_000);
-    expect(good['result_type']).toBe('success');
+    const good = await keygenResults.waitFor((r) => r['wallet_id'] === walletId, 240_000);
+    expect([good['result_type'], good['error_code'], good['error_reason']]).toEqual([
+      'success',
+      '',
+      '',
+    ]);
 
-    await waitUntil(
-      () =>
-        seqs.every(({ stream, seq }) =>
-          terminated.some((t) => t.stream === stream && t.seq === seq),
-        ),
-      'every invalid-ClientID request to be terminated',
-    );
-    for (const { stream, seq } of seqs) {
-      const advisories = terminated.filter((t) => t.stream === stream && t.seq === seq);
-      expect(advisories).toEqual([{ stream, seq, deliveries: 1 }]);
-    }
     // Nothing reached any result subject for them, and nothing is left pending.
     expect(
       keygenResults.received.filter((r) => String(r['wallet_id']).startsWith(`bad-client-${run}`)),
@@ -224,5 +219,11 @@ describe('hostile input', () => {
         `${durable} to hold nothing in flight`,
       );
     }
-  });
+    // Each was handled once: terminated at its first delivery, never redelivered.
+    await waitUntil(
+      async () => (await rejected()) - before >= seqs.length,
+      'every invalid-ClientID request to be handled',
+    );
+    expect((await rejected()) - before).toBe(seqs.length);
+  }, 300_000);
 });

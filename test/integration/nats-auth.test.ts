@@ -195,7 +195,7 @@ describe('NATS authorization', () => {
       test = await startTestCluster(inject('natsUrl'), {
         env: { MPC_ENABLE_FAULT_INJECTION: '1' },
         configFor: (nodeId) => ({
-          sessions: { round_timeout_ms: 60_000 },
+          sessions: { round_timeout_ms: 60_000, direct_send_timeout_ms: 2000 },
           membership: { heartbeat_interval_ms: 250, peer_timeout_ms: 1000 },
           fault_injection: nodeId.endsWith('-0')
             ? { refuse_coordination: false }
