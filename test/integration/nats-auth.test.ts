@@ -130,6 +130,11 @@ describe('NATS authorization', () => {
     '$KV.mpc_membership.hb.signer-0',
     FORGED_ADVISORY_SUBJECT,
     '$JS.EVENT.ADVISORY.API',
+    // Pulling from the shared request durables would steal requests from the signers.
+    '$JS.API.CONSUMER.MSG.NEXT.mpc-signing.mpc_signing_consumer',
+    '$JS.API.CONSUMER.MSG.NEXT.mpc-keygen.mpc_keygen_consumer',
+    '$JS.API.STREAM.DELETE.mpc',
+    '$JS.API.STREAM.PURGE.mpc-signing',
   ];
 
   it('a client (named user) cannot publish on signer or server subjects', async () => {
