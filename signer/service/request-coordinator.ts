@@ -520,7 +520,9 @@ export class RequestCoordinator {
     const failure = new MpcError(ErrorCode.MsgValidation, 'invalid ClientID header');
     this.count(kind, 'unknown', failure, started);
     this.options.log.info({ kind, seq: msg.seq }, 'request with an invalid ClientID terminated');
-    msg.term('invalid ClientID header');
+    // No reason text: nats-server 2.9 only recognises a bare `+TERM` (with a reason it
+    // ignores the ack and redelivers after the ack wait).
+    msg.term();
     return undefined;
   }
 
