@@ -239,7 +239,8 @@ export class RequestCoordinator {
   /**
    * Handles one resharing request (from `mpc:reshare` via our intake stream); never throws.
    * The coordinator must be an old committee member holding a share; other signers pass the
-   * request on. A request without a session id cannot be answered (mpcium drops it too).
+   * request on. A request whose session id cannot be read is answered on the `_invalid`
+   * token (mpcium drops it).
    */
   async handleReshare(msg: JsMsg): Promise<void> {
     const started = performance.now();
