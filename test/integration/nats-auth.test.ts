@@ -278,7 +278,8 @@ describe('NATS authorization', () => {
         // The forge reaches the signers (admin may publish advisories): they must ignore it.
         admin.publish(FORGED_ADVISORY_SUBJECT, advisory(ack.seq));
         await admin.flush();
-        await waitForLog(test, 'the request is in flight');
+        // Either the signer logs that it ignored the forge, or (the defect) a result appears.
+        await waitForLog(test, 'the request is in flight', () => adminDriver.resultsFor(txId));
         expect(adminDriver.resultsFor(txId)).toHaveLength(0);
 
         // End the session: the coordinator answers once (the participant is gone).
@@ -288,7 +289,7 @@ describe('NATS authorization', () => {
 
         admin.publish(FORGED_ADVISORY_SUBJECT, advisory(ack.seq));
         await admin.flush();
-        await waitForLog(test, 'already acknowledged');
+        await waitForLog(test, 'already acknowledged', () => adminDriver.resultsFor(txId).slice(1));
         // A sentinel request answered after the forge was handled bounds any late publish.
         rmSync(pauseFile, { force: true });
         const sentinel = await driver.requestSignature(walletId);
@@ -308,10 +309,18 @@ describe('NATS authorization', () => {
   });
 });
 
-/** Waits (bounded) until some signer logged an ignored advisory with `reason`. */
-async function waitForLog(test: TestCluster, reason: string): Promise<void> {
+/**
+ * Waits (bounded) until some signer logged an ignored advisory with `reason`, or until
+ * `unexpected()` returns results (then the caller's assertion reports them).
+ */
+async function waitForLog(
+  test: TestCluster,
+  reason: string,
+  unexpected: () => unknown[],
+): Promise<void> {
   await waitUntil(
     () =>
+      unexpected().length > 0 ||
       test.cluster.nodeIds.some((nodeId) => {
         try {
           return readFileSync(test.cluster.logFile(nodeId), 'utf8')
