@@ -63,7 +63,12 @@ export const NATS_PERMISSIONS: Readonly<Record<Exclude<NatsRole, 'admin'>, NatsP
       deny: ['$JS.API.STREAM.DELETE.>', '$JS.API.STREAM.PURGE.>'],
     },
     subscribe: {
-      allow: ['mpcnode.>', 'mpc:reshare', '_INBOX.>', '$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.>'],
+      allow: [
+        'mpcnode.>',
+        'mpc:reshare',
+        '_INBOX.>',
+        '$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.>',
+      ],
     },
     allowResponses: true,
   },
