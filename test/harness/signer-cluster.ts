@@ -9,6 +9,7 @@ import { join, resolve } from 'node:path';
 import { inject } from 'vitest';
 import { LocalCluster, type LocalClusterOptions } from '../../signer/local/local-cluster.ts';
 import type { NatsUserCredentials } from '../../signer/local/nats-permissions.ts';
+import type { NatsServerHandle } from '../../signer/local/nats-server.ts';
 import { newEd25519Initiator, type Ed25519Initiator } from './raw-client.ts';
 
 export const SIGNER_MAIN = resolve(import.meta.dirname, '../../dist/signer/main.js');
@@ -20,7 +21,7 @@ export interface TestCluster {
 }
 
 export async function startTestCluster(
-  natsUrl: string,
+  nats: string | Pick<NatsServerHandle, 'url' | 'credentials'>,
   options: Partial<
     Pick<LocalClusterOptions, 'size' | 'threshold' | 'configFor' | 'env' | 'nodeIdPrefix'>
   > & {
@@ -37,9 +38,15 @@ export async function startTestCluster(
   }
   const rootDir = mkdtempSync(join(tmpdir(), 'mpc-cluster-'));
   const initiator = newEd25519Initiator();
+  // A server handle carries its users; a URL is the suite server's (or an open server's).
+  const natsUrl = typeof nats === 'string' ? nats : nats.url;
   const natsUser =
     options.natsUser ??
-    (natsUrl === inject('natsUrl') ? inject('natsCredentials').signer : undefined);
+    (typeof nats === 'string'
+      ? natsUrl === inject('natsUrl')
+        ? inject('natsCredentials').signer
+        : undefined
+      : nats.credentials?.signer);
   const cluster = await LocalCluster.create({
     natsUrl,
     size: options.size ?? 3,
