@@ -1,7 +1,8 @@
 /**
  * Shared set-up of the cluster benchmarks: a private nats-server and 3 local signer
- * processes (threshold 1) from the production build dist/ (not dist-bench/), plus an Ed25519 initiator key. `stop()` removes
- * everything it started.
+ * processes (threshold 1) from the production build dist/ (not dist-bench/), plus an Ed25519
+ * initiator key. `stop()` removes everything it started. NATS runs with authorization (signers
+ * use the signer user; benchmarks connect anonymously, which is the client role).
  */
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -38,6 +39,7 @@ export async function startBenchCluster(
     // This file runs from dist-bench/bench/; the signers are the production build in dist/.
     mainScript: resolve(import.meta.dirname, '../../dist/signer/main.js'),
     initiator: { algorithm: 'ed25519', publicKey: initiatorPublicKey },
+    ...(nats.credentials === undefined ? {} : { natsUser: nats.credentials.signer }),
     ...options,
   });
   return {

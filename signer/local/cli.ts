@@ -20,6 +20,7 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { MpcClient, ed25519SignerFromSeed } from '../client/index.ts';
 import { LocalCluster } from './local-cluster.ts';
 import { startNatsServer, type NatsServerHandle } from './nats-server.ts';
+import type { NatsUserCredentials } from './nats-permissions.ts';
 
 const STATE_DIR = resolve('.local-cluster');
 const STATE_FILE = join(STATE_DIR, 'state.json');
@@ -27,6 +28,12 @@ const RESULT_WAIT_MS = 60_000;
 
 interface LocalState {
   natsUrl: string;
+  /**
+   * NATS users of this run (README "NATS permissions"): `client` for clients (anonymous
+   * connections act as it too), `admin` for inspection with the nats CLI. Signers have their
+   * own user in their config files.
+   */
+  natsUsers: { client: NatsUserCredentials; admin: NatsUserCredentials } | undefined;
   natsPid: number | undefined;
   initiatorKeyFile: string;
   initiatorPublicKey: string;
@@ -103,12 +110,18 @@ async function run(options: { json: boolean; keep: boolean }): Promise<number> {
       rootDir: join(rootDir, 'signers'),
       mainScript: resolve(import.meta.dirname, '../main.js'),
       initiator: { algorithm: 'ed25519', publicKey: initiatorPublicKey },
+      ...(nats.credentials === undefined ? {} : { natsUser: nats.credentials.signer }),
       detached: options.keep,
     });
     progress(`starting 3 signers (${cluster.nodeIds.join(', ')}), threshold 1: any 2 can sign…`);
     await cluster.startAll();
     await cluster.waitForReady(3);
-    nc = await connect({ servers: nats.url });
+    nc = await connect({
+      servers: nats.url,
+      ...(nats.credentials === undefined
+        ? {}
+        : { user: nats.credentials.client.user, pass: nats.credentials.client.password }),
+    });
     // Our own SDK with a ClientID of its own: it consumes (and so removes) its results, so a
     // cluster kept with --keep hands no stale results to the next client.
     const client = await MpcClient.create({
@@ -205,6 +218,10 @@ async function run(options: { json: boolean; keep: boolean }): Promise<number> {
     if (options.keep) {
       const state: LocalState = {
         natsUrl: nats.url,
+        natsUsers:
+          nats.credentials === undefined
+            ? undefined
+            : { client: nats.credentials.client, admin: nats.credentials.admin },
         natsPid: nats.pid,
         initiatorKeyFile,
         initiatorPublicKey,
@@ -216,7 +233,7 @@ async function run(options: { json: boolean; keep: boolean }): Promise<number> {
           httpPort: signer.httpPort,
         })),
       };
-      writeFileSync(STATE_FILE, JSON.stringify(state, null, 2));
+      writeFileSync(STATE_FILE, JSON.stringify(state, null, 2), { mode: 0o600 });
     }
     if (options.json) {
       console.log(JSON.stringify(summary));

@@ -36,6 +36,8 @@ export interface LocalClusterOptions {
   /** Extra environment for every signer process. */
   readonly env?: Readonly<Record<string, string>>;
   readonly nodeIdPrefix?: string;
+  /** NATS user the signers authenticate as (the `signer` role of nats-permissions.ts). */
+  readonly natsUser?: { readonly user: string; readonly password: string };
   /** Start signers detached from this process (they outlive it; `npm run local -- --keep`). */
   readonly detached?: boolean;
 }
@@ -84,7 +86,14 @@ export class LocalCluster {
       writeFileSync(kekFile, randomBytes(32).toString('hex'), { mode: 0o600 });
       const config = {
         node_id: nodeId,
-        nats: { url: options.natsUrl },
+        nats:
+          options.natsUser === undefined
+            ? { url: options.natsUrl }
+            : {
+                url: options.natsUrl,
+                user: options.natsUser.user,
+                password: options.natsUser.password,
+              },
         threshold: options.threshold,
         peers: nodeIds,
         data_dir: dataDir,
@@ -100,7 +109,7 @@ export class LocalCluster {
         ...(options.configFor?.(nodeId) ?? {}),
       };
       const configFile = join(options.rootDir, `${nodeId}.yaml`);
-      writeFileSync(configFile, stringify(config));
+      writeFileSync(configFile, stringify(config), { mode: 0o600 });
       cluster.signers.push({
         nodeId,
         dataDir,

@@ -4,13 +4,23 @@
  * and the directory removed by `stop()`. `restart()` keeps the port and the store, so
  * JetStream state survives, which is what a production NATS restart looks like. The executable
  * is `options.binary` or `natsServerBinary()` (the pinned build; see nats-server-binary.ts).
+ *
+ * Authorization is on by default: a configuration file (mode 0600, in the server's directory)
+ * defines account `MPC` with the per-role users of `nats-permissions.ts` and passwords
+ * generated for this run (`credentials`); anonymous connections act as `client`
+ * (`no_auth_user`). `auth: false` runs an open server (for tests that need one).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { natsServerBinary } from './nats-server-binary.ts';
+import {
+  generateNatsCredentials,
+  natsAuthorizationConfig,
+  type NatsCredentials,
+} from './nats-permissions.ts';
 
 export { natsServerBinary };
 
@@ -19,6 +29,8 @@ export interface NatsServerHandle {
   readonly port: number;
   readonly storeDir: string;
   readonly pid: number | undefined;
+  /** Per-role users of this run; undefined when the server runs without authorization. */
+  readonly credentials: NatsCredentials | undefined;
   /** Stops the server (SIGKILL when `hard`), keeping the store for a restart. */
   kill(hard?: boolean): Promise<void>;
   /** Starts the server again on the same port and store. */
@@ -47,10 +59,28 @@ async function readPort(portsDir: string, pid: number, deadlineMs: number): Prom
 }
 
 export async function startNatsServer(
-  options: { rootDir?: string; detached?: boolean; binary?: string } = {},
+  options: {
+    rootDir?: string;
+    detached?: boolean;
+    binary?: string;
+    /** Authorization (default on, anonymous = client); false: no authorization at all. */
+    auth?: false | { readonly anonymousAsClient?: boolean };
+  } = {},
 ): Promise<NatsServerHandle> {
   const root = options.rootDir ?? mkdtempSync(join(tmpdir(), 'mpc-nats-'));
   mkdirSync(root, { recursive: true });
+  const auth = options.auth ?? {};
+  const credentials = auth === false ? undefined : generateNatsCredentials();
+  const configFile = join(root, 'nats-server.conf');
+  if (credentials !== undefined && auth !== false) {
+    writeFileSync(
+      configFile,
+      natsAuthorizationConfig(credentials, {
+        anonymousAsClient: auth.anonymousAsClient ?? true,
+      }),
+      { mode: 0o600 },
+    );
+  }
   const storeDir = join(root, 'store');
   const portsDir = join(root, 'ports');
   let child: ChildProcess | undefined;
@@ -59,6 +89,7 @@ export async function startNatsServer(
   const launch = async (): Promise<void> => {
     rmSync(portsDir, { recursive: true, force: true });
     const args = [
+      ...(credentials === undefined ? [] : ['-c', configFile]),
       '-js',
       '-sd',
       storeDir,
@@ -104,6 +135,7 @@ export async function startNatsServer(
       return port;
     },
     storeDir,
+    credentials,
     kill,
     restart: launch,
     get pid() {

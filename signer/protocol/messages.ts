@@ -351,6 +351,24 @@ export function salvageRequestIds(body: Uint8Array): SalvagedRequestIds {
 
 const utf8 = new TextEncoder();
 
+/** Longest raw id echoed in the error result of an unreadable request. */
+export const MAX_ECHOED_RAW_ID_BYTES = 1024;
+
+/**
+ * The raw string value of `field` (`wallet_id`, `tx_id`, `session_id`) of a request whose id
+ * is not a valid identifier, to echo in its error result so the client can correlate it
+ * (README, failure semantics): `''` unless the body is a JSON object within the size limit and
+ * the field is a string of at most `MAX_ECHOED_RAW_ID_BYTES` UTF-8 bytes. Never throws.
+ */
+export function salvageRawId(body: Uint8Array, field: string): string {
+  try {
+    const value = parseJsonObjectBody(body, MAX_REQUEST_BODY_BYTES).string(field);
+    return utf8Length(value) <= MAX_ECHOED_RAW_ID_BYTES ? value : '';
+  } catch {
+    return '';
+  }
+}
+
 function utf8Length(value: string): number {
   return utf8.encode(value).length;
 }

@@ -172,6 +172,35 @@ export function reshareResultSubscriptionSubject(clientId: string): string {
   return scopedSubject(ReshareResultPrefix, clientId, '*');
 }
 
+/**
+ * Last token of the result subject for a request whose operation id (keygen `wallet_id`,
+ * resharing `session_id`) cannot be read or is not a valid subject token: truncated or
+ * oversized JSON, an id with `.`, `*`, `>` or whitespace, longer than 256 bytes, not a string.
+ * mpcium would publish on `…result.<cid>.` (an empty token: NATS refuses it) or, worse, on a
+ * subject with extra tokens that lands in another client's scope. We answer on
+ * `mpc.mpc_keygen_result.[<cid>.]_invalid` / `mpc.mpc_reshare_result.[<cid>.]_invalid`, which
+ * every keygen/resharing result consumer of that scope (filter `….*`) receives; the body's
+ * `wallet_id` echoes the raw id when it was a readable string. (A real wallet may be called
+ * `_invalid`: its results share the subject, the body's `wallet_id` tells them apart.)
+ */
+export const UnreadableIdToken = '_invalid';
+
+/**
+ * True when `token` can be one token of a subject we publish on: non-empty, at most
+ * 256 UTF-8 bytes, no `.`, `*`, `>`, whitespace or control characters (NATS subject-token
+ * rules as `validateIdentifier` in messages.ts applies them to ids).
+ */
+export function isSubjectToken(token: string): boolean {
+  if (token === '' || Buffer.byteLength(token, 'utf8') > 256) return false;
+  // eslint-disable-next-line no-control-regex
+  return !/[\s.*>\u0000-\u001f\u007f\ufffd\u2028\u2029]/u.test(token);
+}
+
+/** The id itself when it is a valid subject token, else `UnreadableIdToken`. */
+export function resultIdToken(id: string): string {
+  return isSubjectToken(id) ? id : UnreadableIdToken;
+}
+
 /** Subjects of stream `mpc`: the three `….>` wildcards, in mpcium's order. */
 export function resultStreamSubjects(): string[] {
   return [`${KeygenResultPrefix}.>`, `${SigningResultPrefix}.>`, `${ReshareResultPrefix}.>`];
@@ -302,6 +331,20 @@ export function validateClientId(clientId: string): void {
   if (clientId.length > MAX_CLIENT_ID_LENGTH) {
     throw new ValidationError('ClientID', `must be at most ${MAX_CLIENT_ID_LENGTH} characters`);
   }
+}
+
+/**
+ * Reads a request's `ClientID` header: `{ clientId }` (empty = legacy routing) when valid,
+ * `undefined` when present but invalid (space, tab, `.`, `*`, `>`, control characters, too
+ * long). A request with an invalid ClientID cannot be answered: its scoped subject is not a
+ * valid subject, and the unscoped (legacy) one belongs to other clients. Signers terminate it
+ * (README, failure semantics).
+ */
+export function readClientIdHeader(
+  headers: { get(name: string): string } | undefined,
+): { readonly clientId: string } | undefined {
+  const clientId = headers?.get(ClientIdHeader) ?? '';
+  return isValidClientId(clientId) ? { clientId } : undefined;
 }
 
 /** True when `validateClientId` accepts the value. */

@@ -5,11 +5,27 @@
  * `ERROR_MAX_DELIVERY_ATTEMPTS`. A queue group makes exactly one signer handle each advisory;
  * the result's Nats-Msg-Id is the one a coordinator would have used for that delivery, so a
  * late normal result and this one collapse into one.
+ *
+ * Advisories are trusted only from the server. NATS permissions (README, "NATS permissions")
+ * keep clients and signers from publishing on `$JS.EVENT.>`; as a second line of defence a
+ * signer double-checks before it answers, and publishes nothing when any check fails
+ * (`checkAdvisory`):
+ * - the advisory names one of our request durables and a positive stream sequence, and the
+ *   message at that sequence still exists in the request stream;
+ * - the durable has delivered that sequence (`delivered.stream_seq >= seq`) and has not
+ *   acknowledged it (`ack_floor.stream_seq < seq`): an acked request was answered;
+ * - the request carries a valid ClientID and readable operation ids (requests without are
+ *   answered or terminated at once and never reach max deliveries);
+ * - the operation ledger holds no result for the operation (`done`: never publish after a
+ *   result exists) and no claim by a live signer (`running`: the request is in flight).
+ * Residual gap: the ack floor of a busy durable may move past a genuinely exhausted message
+ * before the check runs; that advisory is then skipped (no result rather than a wrong one).
  */
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import type { Logger } from 'pino';
 import { ErrorCode } from '../protocol/errors.ts';
+import { operationKey, type OperationLedger } from './operation-ledger.ts';
 import {
   encodeKeygenResult,
   encodeResharingResult,
@@ -17,15 +33,16 @@ import {
   salvageRequestIds,
 } from '../protocol/messages.ts';
 import {
-  ClientIdHeader,
   KeygenBrokerStream,
   KeygenRequestConsumerName,
   ReshareRequestConsumerName,
   ReshareRequestStream,
   SigningPublisherStream,
   SigningRequestConsumerName,
+  isSubjectToken,
   keygenResultMessageId,
   keygenResultSubject,
+  readClientIdHeader,
   reshareResultMessageId,
   reshareResultSubject,
   signingResultMessageId,
@@ -33,29 +50,94 @@ import {
 } from '../protocol/subjects.ts';
 
 interface MaxDeliveriesAdvisory {
-  readonly stream?: string;
-  readonly consumer?: string;
-  readonly stream_seq?: number;
+  readonly stream?: unknown;
+  readonly consumer?: unknown;
+  readonly stream_seq?: unknown;
+}
+
+/** What the double-check needs; injected so tests can drive it without a signer. */
+export interface AdvisoryCheckOptions {
+  readonly jsm: JetStreamManager;
+  readonly ledger: Pick<OperationLedger, 'peek'>;
+  /** True when a signer is live (its ledger claim means the request is in flight). */
+  readonly isLive: (node: string) => boolean;
+}
+
+export type AdvisoryVerdict =
+  | {
+      readonly kind: 'answer';
+      readonly request: 'sign' | 'keygen' | 'reshare';
+      readonly stream: string;
+      readonly seq: number;
+      readonly clientId: string;
+      readonly ids: ReturnType<typeof salvageRequestIds>;
+    }
+  | { readonly kind: 'ignore'; readonly reason: string };
+
+/** The double-check of the module header; never throws for bad input, only for NATS errors. */
+export async function checkAdvisory(
+  advisory: MaxDeliveriesAdvisory,
+  options: AdvisoryCheckOptions,
+): Promise<AdvisoryVerdict> {
+  const { stream, consumer, stream_seq: seq } = advisory;
+  const ignore = (reason: string): AdvisoryVerdict => ({ kind: 'ignore', reason });
+  if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq <= 0) {
+    return ignore('no valid stream_seq');
+  }
+  let request: 'sign' | 'keygen' | 'reshare';
+  if (stream === SigningPublisherStream && consumer === SigningRequestConsumerName) {
+    request = 'sign';
+  } else if (stream === KeygenBrokerStream && consumer === KeygenRequestConsumerName) {
+    request = 'keygen';
+  } else if (stream === ReshareRequestStream && consumer === ReshareRequestConsumerName) {
+    request = 'reshare';
+  } else return ignore('not one of our request durables');
+  const { jsm, ledger, isLive } = options;
+  const stored = await jsm.streams.getMessage(stream, { seq }).catch(() => null);
+  if (stored === null) return ignore('no such message');
+  const info = await jsm.consumers.info(stream, consumer);
+  if (info.delivered.stream_seq < seq) return ignore('never delivered');
+  if (info.ack_floor.stream_seq >= seq) return ignore('already acknowledged');
+  const client = readClientIdHeader(stored.header);
+  if (client === undefined) return ignore('invalid ClientID');
+  const { clientId } = client;
+  const ids = salvageRequestIds(stored.data);
+  const operation =
+    request === 'sign'
+      ? ids.walletId !== '' && ids.txId !== ''
+        ? `${ids.walletId}\n${ids.txId}`
+        : ''
+      : request === 'keygen'
+        ? ids.walletId
+        : ids.sessionId;
+  if (!isSubjectToken(request === 'sign' ? ids.txId : operation)) {
+    return ignore('unreadable operation id');
+  }
+  const state = await ledger.peek(operationKey(request, clientId, operation), seq);
+  if (state.kind === 'answered') return ignore('the request has a result');
+  if (state.kind === 'done') return ignore('the operation has a result');
+  if (state.kind === 'running' && isLive(state.node)) return ignore('the request is in flight');
+  return { kind: 'answer', request, stream, seq, clientId, ids };
 }
 
 export function watchMaxDeliveryAdvisories(options: {
   nc: NatsConnection;
   js: JetStreamClient;
   jsm: JetStreamManager;
+  ledger: Pick<OperationLedger, 'peek'>;
+  isLive: (node: string) => boolean;
   log: Logger;
 }): Subscription {
-  const { nc, js, jsm, log } = options;
+  const { nc, js, log } = options;
   const handle = async (advisory: MaxDeliveriesAdvisory): Promise<void> => {
-    const { stream, consumer, stream_seq: seq } = advisory;
-    if (seq === undefined) return;
-    const isSigning = stream === SigningPublisherStream && consumer === SigningRequestConsumerName;
-    const isKeygen = stream === KeygenBrokerStream && consumer === KeygenRequestConsumerName;
-    const isReshare = stream === ReshareRequestStream && consumer === ReshareRequestConsumerName;
-    if (!isSigning && !isKeygen && !isReshare) return;
-    const stored = await jsm.streams.getMessage(stream, { seq });
-    if (stored === null) return;
-    const clientId = stored.header?.get(ClientIdHeader) ?? '';
-    const ids = salvageRequestIds(stored.data);
+    const verdict = await checkAdvisory(advisory, options);
+    if (verdict.kind === 'ignore') {
+      log.info({ reason: verdict.reason }, 'max-delivery advisory ignored');
+      return;
+    }
+    const { request, stream, seq, clientId, ids } = verdict;
+    const isSigning = request === 'sign';
+    const isReshare = request === 'reshare';
     const reason = 'maximum delivery attempts exceeded';
     if (isSigning) {
       const body = encodeSigningResult({
@@ -71,7 +153,6 @@ export function watchMaxDeliveryAdvisories(options: {
         msgID: signingResultMessageId(clientId, ids.txId, String(seq)),
       });
     } else if (isReshare) {
-      if (ids.sessionId === '') return; // no subject to answer on (mpcium drops these too)
       const body = encodeResharingResult({
         resultType: 'error',
         walletId: ids.walletId,

@@ -214,6 +214,32 @@ export class OperationLedger {
   }
 
   /**
+   * Reads an operation's state without changing it (the max-deliveries advisory check):
+   * `answered` when request message `seq` already has an answer, `done` when another message
+   * completed the operation, `running` (claimed by `node` for message `seq`), or `none`
+   * (never claimed, or open after a failure).
+   */
+  async peek(
+    key: string,
+    seq: number,
+  ): Promise<
+    | { readonly kind: 'none' }
+    | { readonly kind: 'answered' }
+    | { readonly kind: 'running'; readonly node: string; readonly seq: number }
+    | { readonly kind: 'done' }
+  > {
+    const read = await this.kv.get(key);
+    if (read === null || read.operation !== 'PUT') return { kind: 'none' };
+    const current = parseEntry(read);
+    if (current.answers.some((answer) => answer.seq === seq)) return { kind: 'answered' };
+    if (current.state === 'done') return { kind: 'done' };
+    if (current.state === 'running' && current.node !== undefined && current.seq !== undefined) {
+      return { kind: 'running', node: current.node, seq: current.seq };
+    }
+    return { kind: 'none' };
+  }
+
+  /**
    * Write-ahead: stores `answer` for the claim's request message before it is published. A
    * success makes the entry `done` (or keeps it done, for a re-send's replay), an error makes
    * it `open`. Retries a write whose outcome is unknown within the write budget.

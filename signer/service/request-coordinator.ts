@@ -13,6 +13,7 @@ import {
   encodeKeygenResult,
   encodeResharingResult,
   encodeSigningResult,
+  salvageRawId,
   salvageRequestIds,
   type GenerateKeyMessage,
   type PairRefreshMessage,
@@ -20,12 +21,13 @@ import {
   type SignTxMessage,
 } from '../protocol/messages.ts';
 import {
-  ClientIdHeader,
   keygenResultMessageId,
   keygenResultSubject,
   reshareResultMessageId,
   reshareResultSubject,
   signingResultMessageId,
+  readClientIdHeader,
+  resultIdToken,
   signingResultSubject,
 } from '../protocol/subjects.ts';
 import type { Membership } from '../membership/membership.ts';
@@ -122,8 +124,9 @@ export class RequestCoordinator {
 
   /** Handles one signing request; never throws; always acks (or naks when publishing failed). */
   async handleSigning(msg: JsMsg): Promise<void> {
-    const clientId = msg.headers?.get(ClientIdHeader) ?? '';
     const started = performance.now();
+    const clientId = this.clientIdOrTerminate('sign', msg, started);
+    if (clientId === undefined) return;
     const stopWorking = this.keepWorking(msg);
     let keyType = 'unknown';
     let ids = { walletId: '', txId: '', networkInternalCode: '' };
@@ -176,13 +179,13 @@ export class RequestCoordinator {
         subject: signingResultSubject(clientId),
         body: encodeSigningResult({
           resultType: 'error',
-          walletId: ids.walletId,
-          txId: ids.txId,
+          walletId: ids.walletId === '' ? salvageRawId(msg.data, 'wallet_id') : ids.walletId,
+          txId: ids.txId === '' ? salvageRawId(msg.data, 'tx_id') : ids.txId,
           networkInternalCode: ids.networkInternalCode,
           errorCode: failure.code,
           errorReason: failure.message,
         }),
-        messageId: signingResultMessageId(clientId, ids.txId, String(msg.seq)),
+        messageId: signingResultMessageId(clientId, resultIdToken(ids.txId), String(msg.seq)),
       }));
     } finally {
       stopWorking();
@@ -191,8 +194,9 @@ export class RequestCoordinator {
 
   /** Handles one keygen request; never throws. */
   async handleKeygen(msg: JsMsg): Promise<void> {
-    const clientId = msg.headers?.get(ClientIdHeader) ?? '';
     const started = performance.now();
+    const clientId = this.clientIdOrTerminate('keygen', msg, started);
+    if (clientId === undefined) return;
     const stopWorking = this.keepWorking(msg);
     let walletId = salvageRequestIds(msg.data).walletId;
     let held: LedgerClaim | undefined;
@@ -220,15 +224,18 @@ export class RequestCoordinator {
       this.count('keygen', 'all', undefined, started);
       await this.deliver(msg, held, { subject, body, messageId, success: true });
     } catch (error) {
+      // An unreadable wallet id is answered on the `_invalid` token (README, failure
+      // semantics), echoing the raw id when it was a string.
+      const token = resultIdToken(walletId);
       await this.reject('keygen', 'all', error, started, msg, held, (failure) => ({
-        subject: keygenResultSubject(clientId, walletId),
+        subject: keygenResultSubject(clientId, token),
         body: encodeKeygenResult({
           resultType: 'error',
-          walletId,
+          walletId: walletId === '' ? salvageRawId(msg.data, 'wallet_id') : walletId,
           errorCode: failure.code,
           errorReason: failure.message,
         }),
-        messageId: keygenResultMessageId(clientId, walletId, String(msg.seq)),
+        messageId: keygenResultMessageId(clientId, token, String(msg.seq)),
       }));
     } finally {
       stopWorking();
@@ -238,25 +245,22 @@ export class RequestCoordinator {
   /**
    * Handles one resharing request (from `mpc:reshare` via our intake stream); never throws.
    * The coordinator must be an old committee member holding a share; other signers pass the
-   * request on. A request without a session id cannot be answered (mpcium drops it too).
+   * request on. A request whose session id cannot be read is answered on the `_invalid`
+   * token (mpcium drops it).
    */
   async handleReshare(msg: JsMsg): Promise<void> {
-    const clientId = msg.headers?.get(ClientIdHeader) ?? '';
     const started = performance.now();
+    const clientId = this.clientIdOrTerminate('reshare', msg, started);
+    if (clientId === undefined) return;
     const stopWorking = this.keepWorking(msg);
     const salvaged = salvageRequestIds(msg.data);
     let keyType = salvaged.keyType === '' ? 'unknown' : salvaged.keyType;
     let walletId = salvaged.walletId;
     let newThreshold = 0;
-    const sessionId = salvaged.sessionId;
+    // An unreadable session id is answered on the `_invalid` token (README, failure semantics).
+    const sessionId = resultIdToken(salvaged.sessionId);
     let held: LedgerClaim | undefined;
     try {
-      if (sessionId === '') {
-        this.options.log.warn('resharing request without a session_id dropped: no result subject');
-        this.count('reshare', keyType, new MpcError(ErrorCode.MsgValidation, 'no id'), started);
-        msg.ack();
-        return;
-      }
       const subject = reshareResultSubject(clientId, sessionId);
       const messageId = reshareResultMessageId(clientId, `${sessionId}:${msg.seq}`);
       try {
@@ -290,7 +294,7 @@ export class RequestCoordinator {
           subject,
           body: encodeResharingResult({
             resultType: 'error',
-            walletId,
+            walletId: walletId === '' ? salvageRawId(msg.data, 'wallet_id') : walletId,
             newThreshold,
             keyType,
             errorCode: failure.code,
@@ -311,8 +315,9 @@ export class RequestCoordinator {
    * subject of the request's session id. A request without a session id cannot be answered.
    */
   async handleRefreshPair(msg: JsMsg): Promise<void> {
-    const clientId = msg.headers?.get(ClientIdHeader) ?? '';
     const started = performance.now();
+    const clientId = this.clientIdOrTerminate('refresh-pair', msg, started);
+    if (clientId === undefined) return;
     const stopWorking = this.keepWorking(msg);
     const salvaged = salvageRequestIds(msg.data);
     const sessionId = salvaged.sessionId;
@@ -728,6 +733,24 @@ export class RequestCoordinator {
       awaitAllDone: true,
     });
     return { eddsa: keys.eddsa.publicKey, ecdsa: keys.ecdsa.publicKey };
+  }
+
+  /**
+   * The request's ClientID, or undefined after terminating a request whose ClientID header is
+   * invalid: no subject reaches its client (its scoped subject is not a valid subject and the
+   * legacy one belongs to other clients), and redelivery cannot fix it, so JetStream must not
+   * redeliver it or count it against the in-flight limit (README, failure semantics).
+   */
+  private clientIdOrTerminate(kind: string, msg: JsMsg, started: number): string | undefined {
+    const read = readClientIdHeader(msg.headers);
+    if (read !== undefined) return read.clientId;
+    const failure = new MpcError(ErrorCode.MsgValidation, 'invalid ClientID header');
+    this.count(kind, 'unknown', failure, started);
+    this.options.log.info({ kind, seq: msg.seq }, 'request with an invalid ClientID terminated');
+    // No reason text: nats-server 2.9 only recognises a bare `+TERM` (with a reason it
+    // ignores the ack and redelivers after the ack wait).
+    msg.term();
+    return undefined;
   }
 
   private keepWorking(msg: JsMsg): () => void {

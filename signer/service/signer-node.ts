@@ -332,6 +332,7 @@ export async function startSignerNode(config: SignerConfig, log: Logger): Promis
     durable: string,
     concurrency: number,
     handle: (msg: JsMsg) => Promise<void>,
+    prefetch = Math.max(1, Math.floor(concurrency / 4)),
   ): Promise<void> => {
     let inFlight = 0;
     while (!stopping) {
@@ -339,9 +340,7 @@ export async function startSignerNode(config: SignerConfig, log: Logger): Promis
         const consumer = await js.consumers.get(stream, durable);
         // Small prefetch: a message waiting in our buffer gets no working() heartbeats and
         // would be redelivered elsewhere after the ack wait.
-        const messages = await consumer.consume({
-          max_messages: Math.max(1, Math.floor(concurrency / 4)),
-        });
+        const messages = await consumer.consume({ max_messages: prefetch });
         consumers.push(messages);
         for await (const msg of messages) {
           // Not pinned (yet) or pinned to another key: peers would refuse our session, so
@@ -370,11 +369,16 @@ export async function startSignerNode(config: SignerConfig, log: Logger): Promis
       config.sessions.maxConcurrentSigning,
       (msg) => coordinator.handleSigning(msg),
     );
+    // Keygen: prefetch the whole concurrency. The durable's MaxAckPending is that same
+    // figure cluster-wide, so no fetched message ever waits here without a slot (and without
+    // working() heartbeats), and a burst of malformed requests is rejected `concurrency` at a
+    // time instead of one pull round trip each (hostile.flood_delay).
     void consumeLoop(
       KeygenBrokerStream,
       KeygenRequestConsumerName,
       config.sessions.maxConcurrentKeygen,
       (msg) => coordinator.handleKeygen(msg),
+      config.sessions.maxConcurrentKeygen,
     );
     void consumeLoop(
       ReshareRequestStream,
@@ -388,7 +392,14 @@ export async function startSignerNode(config: SignerConfig, log: Logger): Promis
   }
   const reshareIntake = forwardReshareRequests({ nc, js, log });
 
-  const advisories = watchMaxDeliveryAdvisories({ nc, js, jsm, log });
+  const advisories = watchMaxDeliveryAdvisories({
+    nc,
+    js,
+    jsm,
+    ledger,
+    isLive: (node) => membership.isReady(node),
+    log,
+  });
 
   const http = await startHttpServer({
     host: config.http.host,

@@ -28,7 +28,11 @@ import {
 } from '../../signer/protocol/subjects.ts';
 import { RawClient, keygenBody, signBody } from '../harness/raw-client.ts';
 import { ResultCollector, requestsSettled } from '../harness/result-collector.ts';
-import { startTestCluster, type TestCluster } from '../harness/signer-cluster.ts';
+import {
+  startTestCluster,
+  type TestCluster,
+  natsConnectOptions,
+} from '../harness/signer-cluster.ts';
 import { waitUntil } from '../harness/wallet-driver.ts';
 
 /**
@@ -83,7 +87,7 @@ describe('chaos: every fault class, every request answered exactly once', () => 
   beforeAll(async () => {
     console.log(`chaos seed ${seed} (reproduce with MPC_CHAOS_SEED=${seed})`);
     nats = await startNatsServer();
-    test = await startTestCluster(nats.url, {
+    test = await startTestCluster(nats, {
       configFor: () => ({
         sessions: {
           ack_wait_ms: 4000,
@@ -95,7 +99,13 @@ describe('chaos: every fault class, every request answered exactly once', () => 
         membership: { heartbeat_interval_ms: 250, peer_timeout_ms: 1500 },
       }),
     });
-    nc = await connect({ servers: nats.url, maxReconnectAttempts: -1, reconnectTimeWait: 100 });
+    // Admin: the test inspects the request durables as well as the results.
+    nc = await connect({
+      servers: nats.url,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 100,
+      ...natsConnectOptions(nats.credentials!.admin),
+    });
     client = new RawClient(nc);
   });
 

@@ -51,6 +51,7 @@ import {
   signingResultSubject,
 } from '../../signer/protocol/subjects.ts';
 import { startNatsServer, type NatsServerHandle } from '../../signer/local/nats-server.ts';
+import { natsConnectOptions } from '../harness/signer-cluster.ts';
 import { ensureMpcStreams } from '../../signer/transport/streams.ts';
 
 let server: NatsServerHandle;
@@ -59,7 +60,9 @@ const stops: (() => Promise<void>)[] = [];
 
 beforeEach(async () => {
   server = await startNatsServer();
-  nc = await connect({ servers: server.url });
+  // These suites check stream shapes and routing, acting as signer and client at once:
+  // they use the admin user (nats-auth.test.ts checks the per-role permissions).
+  nc = await connect({ servers: server.url, ...natsConnectOptions(server.credentials!.admin) });
   await ensureMpcStreams(await jetstreamManager(nc), {
     ackWaitMs: 30_000,
     maxDeliver: 4,

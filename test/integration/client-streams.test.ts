@@ -14,6 +14,7 @@ import {
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startNatsServer, type NatsServerHandle } from '../../signer/local/nats-server.ts';
+import { natsConnectOptions } from '../harness/signer-cluster.ts';
 import {
   ensureMpcStreams,
   ensureResultConsumers,
@@ -34,7 +35,9 @@ let jsm: JetStreamManager;
 
 beforeEach(async () => {
   server = await startNatsServer();
-  nc = await connect({ servers: server.url });
+  // These suites check stream shapes and routing, acting as signer and client at once:
+  // they use the admin user (nats-auth.test.ts checks the per-role permissions).
+  nc = await connect({ servers: server.url, ...natsConnectOptions(server.credentials!.admin) });
   jsm = await jetstreamManager(nc);
 });
 

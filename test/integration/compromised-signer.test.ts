@@ -34,7 +34,11 @@ import { WalletRepository } from '../../signer/service/wallet-repository.ts';
 import { SessionHost } from '../../signer/session/session-host.ts';
 import { ShareStore } from '../../signer/store/index.ts';
 import { PeerMessenger } from '../../signer/transport/peer-messenger.ts';
-import { startTestCluster, type TestCluster } from '../harness/signer-cluster.ts';
+import {
+  natsConnectOptions,
+  startTestCluster,
+  type TestCluster,
+} from '../harness/signer-cluster.ts';
 import { RawClient, signBody } from '../harness/raw-client.ts';
 import { WalletDriver } from '../harness/wallet-driver.ts';
 
@@ -70,6 +74,7 @@ function corruptingDrivers(): ProtocolDrivers {
 
 describe('a compromised signer against an honest signer process', () => {
   let nc: NatsConnection;
+  let attackerNc: NatsConnection;
   let jsm: JetStreamManager;
   let test: TestCluster;
   let driver: WalletDriver;
@@ -84,8 +89,14 @@ describe('a compromised signer against an honest signer process', () => {
   let honestNode: string;
 
   beforeAll(async () => {
+    // The client publishes requests (anonymous = the client role); the attacker is a signer
+    // and has the signer role's NATS rights.
     nc = await connect({ servers: inject('natsUrl') });
-    jsm = await jetstreamManager(nc);
+    attackerNc = await connect({
+      servers: inject('natsUrl'),
+      ...natsConnectOptions(inject('natsCredentials').signer),
+    });
+    jsm = await jetstreamManager(attackerNc);
     // Signer 0 coordinates the keygen; the others never take requests from the stream, so
     // the signing requests below wait there for the attacker (as a compromised signer that
     // pulls them first would arrange).
@@ -139,7 +150,7 @@ describe('a compromised signer against an honest signer process', () => {
       prepare: () => Promise.reject(new MpcError(ErrorCode.Unknown, 'attacker joins nothing')),
     });
     const messenger = new PeerMessenger({
-      nc,
+      nc: attackerNc,
       selfNodeId: attackerNode,
       sendTimeoutMs: 2000,
       sendAttempts: 3,
@@ -156,6 +167,7 @@ describe('a compromised signer against an honest signer process', () => {
     driver?.stop();
     await test?.stop();
     await nc?.drain();
+    await attackerNc?.drain();
   });
 
   /** Publishes a genuine client signing request; returns its body and stream sequence. */

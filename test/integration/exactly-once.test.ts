@@ -23,7 +23,11 @@ import {
   SigningResultConsumerBase,
   resultConsumerDurableName,
 } from '../../signer/protocol/subjects.ts';
-import { startTestCluster, type TestCluster } from '../harness/signer-cluster.ts';
+import {
+  startTestCluster,
+  type TestCluster,
+  natsConnectOptions,
+} from '../harness/signer-cluster.ts';
 import { WalletDriver, verifiesEd25519, waitUntil } from '../harness/wallet-driver.ts';
 import { ResultCollector, requestsSettled } from '../harness/result-collector.ts';
 import { signBody } from '../harness/raw-client.ts';
@@ -39,7 +43,7 @@ describe('exactly one result when nats-server dies between result store and ack'
 
   beforeAll(async () => {
     nats = await startNatsServer();
-    test = await startTestCluster(nats.url, {
+    test = await startTestCluster(nats, {
       env: { MPC_ENABLE_FAULT_INJECTION: '1' },
       configFor: () => ({
         // Short ack wait (the redelivery is what is tested); generous session bounds, since
@@ -54,7 +58,13 @@ describe('exactly one result when nats-server dies between result store and ack'
         fault_injection: { hold_before_ack_file: holdFile },
       }),
     });
-    nc = await connect({ servers: nats.url, maxReconnectAttempts: -1, reconnectTimeWait: 100 });
+    // Admin: the test inspects and reconfigures streams as well as reading results.
+    nc = await connect({
+      servers: nats.url,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 100,
+      ...natsConnectOptions(nats.credentials!.admin),
+    });
   });
 
   afterAll(async () => {

@@ -43,7 +43,11 @@ import {
   goResultStreamConfig,
   type ReceivedResult,
 } from '../harness/go-style-client.ts';
-import { startTestCluster, type TestCluster } from '../harness/signer-cluster.ts';
+import {
+  natsConnectOptions,
+  startTestCluster,
+  type TestCluster,
+} from '../harness/signer-cluster.ts';
 import {
   bytesToInteger,
   deriveChild,
@@ -91,7 +95,8 @@ describe.each([NATS_SERVER_VERSION, NATS_SERVER_OLDEST_VERSION])(
         throw new Error(`${binary} is missing: run "bash scripts/ensure-deps.sh" (needs Go)`);
       }
       nats = await startNatsServer({ binary });
-      nc = await connect({ servers: nats.url });
+      // Admin: the test inspects streams and durables besides acting as the Go client.
+      nc = await connect({ servers: nats.url, ...natsConnectOptions(nats.credentials!.admin) });
     });
 
     afterAll(async () => {
@@ -131,7 +136,7 @@ describe.each([NATS_SERVER_VERSION, NATS_SERVER_OLDEST_VERSION])(
         expect(config.filter_subjects ?? [config.filter_subject]).toEqual([filter]);
       }
 
-      test = await startTestCluster(nats!.url, {
+      test = await startTestCluster(nats!, {
         configFor: () => ({ sessions: SESSION_BOUNDS }),
       });
       for (const nodeId of test.cluster.nodeIds) {

@@ -9,6 +9,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { Kvm } from '@nats-io/kv';
 import { pino } from 'pino';
+import { natsConnectOptions } from '../harness/signer-cluster.ts';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { signHeartbeat } from '../../signer/membership/heartbeat.ts';
 import { MEMBERSHIP_BUCKET, NatsKvMembership } from '../../signer/membership/nats-kv-membership.ts';
@@ -37,7 +38,10 @@ describe('NATS KV membership with signed heartbeats', () => {
   const connections: NatsConnection[] = [];
   const members: NatsKvMembership[] = [];
   const member = async (self: string) => {
-    const nc = await connect({ servers: inject('natsUrl') });
+    const nc = await connect({
+      servers: inject('natsUrl'),
+      ...natsConnectOptions(inject('natsCredentials').signer),
+    });
     connections.push(nc);
     const membership = new NatsKvMembership({
       nc,
@@ -69,7 +73,10 @@ describe('NATS KV membership with signed heartbeats', () => {
     await eventually('a sees b', () => a.isReady(node1));
 
     // node2 is compromised and may write the bucket: it records node1's genuine value...
-    const nc = await connect({ servers: inject('natsUrl') });
+    const nc = await connect({
+      servers: inject('natsUrl'),
+      ...natsConnectOptions(inject('natsCredentials').signer),
+    });
     connections.push(nc);
     const kv = await new Kvm(nc).open(MEMBERSHIP_BUCKET);
     const genuine = (await kv.get(`hb.${node1}`))?.string();

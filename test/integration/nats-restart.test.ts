@@ -17,7 +17,8 @@ describe('NATS server restart under load', () => {
 
   beforeAll(async () => {
     nats = await startNatsServer();
-    test = await startTestCluster(nats.url, {
+    // The handle carries the server's users: the signers get the signer user.
+    test = await startTestCluster(nats, {
       configFor: () => ({
         sessions: {
           ack_wait_ms: 3000,

@@ -8,6 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { Kvm } from '@nats-io/kv';
+import { natsConnectOptions } from '../harness/signer-cluster.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import {
@@ -31,7 +32,11 @@ describe('operation ledger', () => {
   let ledger: OperationLedger;
 
   beforeAll(async () => {
-    nc = await connect({ servers: inject('natsUrl') });
+    // The ledger is the signers' bucket: connect with the signer role.
+    nc = await connect({
+      servers: inject('natsUrl'),
+      ...natsConnectOptions(inject('natsCredentials').signer),
+    });
     ledger = await OperationLedger.open(nc, { writeBudgetMs: 2000 });
   });
 

@@ -4,6 +4,7 @@
  */
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { natsConnectOptions } from '../harness/signer-cluster.ts';
 import { ErrorCode } from '../../signer/protocol/errors.ts';
 import { PeerUnavailableError, SessionAbortedError } from '../../signer/session/errors.ts';
 import {
@@ -32,8 +33,10 @@ describe('PeerMessenger over NATS', () => {
   const prefix = `pm${Math.random().toString(36).slice(2, 7)}`;
 
   beforeAll(async () => {
-    ncA = await connect({ servers: inject('natsUrl') });
-    ncB = await connect({ servers: inject('natsUrl') });
+    // Messengers are signers: they need the signer role (node-to-node subjects).
+    const signer = natsConnectOptions(inject('natsCredentials').signer);
+    ncA = await connect({ servers: inject('natsUrl'), ...signer });
+    ncB = await connect({ servers: inject('natsUrl'), ...signer });
   });
   afterAll(async () => {
     await ncA.close();

@@ -283,8 +283,11 @@ describe('resharing (real signers, mpc:reshare)', () => {
       expect(result['result_type'], JSON.stringify(result)).toBe('error');
       expect(result['error_code'], JSON.stringify(result)).toBe(code);
     }
-    // Not JSON at all: no session id to answer on, and the signers keep serving.
+    // Not JSON at all: no session id to read, so the answer goes to the `_invalid` token
+    // (README, failure semantics), and the signers keep serving.
     nc.publish('mpc:reshare', new TextEncoder().encode('{not json'));
+    const unreadable = await reshares.waitFor((r) => resultSession(r) === '_invalid', 60_000);
+    expect(unreadable['error_code']).toBe('ERROR_UNMARSHAL_FAILURE');
     expect((await sign(wallet, 'ed25519'))['result_type']).toBe('success');
   });
 

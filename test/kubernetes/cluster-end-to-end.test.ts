@@ -221,6 +221,7 @@ describe('operator + signers on a real control plane', () => {
       mainScript: SIGNER_MAIN,
       initiator: { algorithm: 'ed25519', publicKey: initiator.publicKeyHex },
       nodeIdPrefix: `${NAME}-signer-`,
+      ...(nats.credentials === undefined ? {} : { natsUser: nats.credentials.signer }),
       env: { KUBECONFIG: signerKubeconfig, POD_NAMESPACE: namespace },
       configFor: () => ({
         cluster_name: `${namespace}/${NAME}`,
