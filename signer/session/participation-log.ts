@@ -23,6 +23,8 @@ export const PARTICIPATION_LOG_FILE = 'participation.log';
 
 /** The operation already has a session here, or used up its sessions. */
 export class OperationReplayError extends MpcError {
+  readonly reason: 'running' | 'exhausted';
+
   constructor(reason: 'running' | 'exhausted') {
     super(
       ErrorCode.SessionDuplicate,
@@ -30,6 +32,7 @@ export class OperationReplayError extends MpcError {
         ? 'this signer already takes part in a session for this operation'
         : 'this operation used up the sessions a participant allows it',
     );
+    this.reason = reason;
   }
 }
 

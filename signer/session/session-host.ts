@@ -37,7 +37,11 @@ import {
 import { missingConfirmations } from './commit-evidence.ts';
 import { ParticipantSession } from './participant-session.ts';
 import type { PairSlots, SlotLease } from './pair-slots.ts';
-import type { Participation, ParticipationLog } from './participation-log.ts';
+import {
+  OperationReplayError,
+  type Participation,
+  type ParticipationLog,
+} from './participation-log.ts';
 import type { PartyDriver } from './round-runner.ts';
 
 /**
@@ -417,7 +421,7 @@ export class SessionHost implements PeerMessageHandler {
     const leases: Lease[] = [];
     try {
       if (job.operation !== undefined && this.options.participation !== undefined) {
-        leases.push(await this.options.participation.begin(job.operation));
+        leases.push(await this.beginParticipation(this.options.participation, job.operation));
       }
       const pairState = job.pairState;
       if (pairState !== undefined) {
@@ -438,6 +442,42 @@ export class SessionHost implements PeerMessageHandler {
       releaseAll(leases);
       throw error;
     }
+  }
+
+  /**
+   * One session per operation at a time: a newer session for an operation whose earlier
+   * session is still held here (its coordinator died, or a redelivery took the request over)
+   * supersedes it. The earlier session is stopped and gone before the newer one is admitted;
+   * the total per operation still bounds how often that can happen.
+   */
+  private async beginParticipation(
+    participation: ParticipationLog,
+    operation: string,
+  ): Promise<Lease> {
+    try {
+      return await participation.begin(operation);
+    } catch (error) {
+      if (!(error instanceof OperationReplayError) || error.reason !== 'running') throw error;
+    }
+    const superseded = [...this.sessions.values()].filter(
+      (active) => active.job.operation === operation,
+    );
+    for (const active of superseded) {
+      const why = new SessionCancelledError(
+        active.invite.sessionId,
+        'superseded by a newer session',
+      );
+      active.session.abort(why);
+      // A participant's session that never started has no runner to notice the abort.
+      if (active.invite.coordinator !== this.options.self.nodeId && active.started !== true) {
+        this.end(active, why);
+      }
+    }
+    const deadline = Date.now() + this.options.roundTimeoutMs;
+    while (superseded.some((active) => !active.ended) && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    return participation.begin(operation);
   }
 
   private async acceptInvite(invite: SessionInvite): Promise<InviteReply> {

@@ -250,7 +250,8 @@ describe('a compromised signer against an honest signer process', () => {
         ErrorCode.MessageVerification,
         ErrorCode.IncompatiblePeerIds, // banned, or stopped by the ban
         ErrorCode.ConcurrencyLimit, // past the pair cap
-        ErrorCode.SessionDuplicate, // the replayed request while its first session runs
+        ErrorCode.SessionDuplicate, // the replayed request past its per-operation total
+        ErrorCode.PeerUnavailable, // a replay superseded by the next one (attacker's view)
       ]).toContain(code);
     }
 
