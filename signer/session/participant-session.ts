@@ -106,6 +106,7 @@ export class ParticipantSession<Result> {
    */
   async start(hellos: readonly SignedControl[]): Promise<Result> {
     if (this.started) throw new ProtocolViolationError('session started twice');
+    if (this.disposed) throw new ProtocolViolationError('session already ended');
     this.started = true;
     const seen = new Set<string>();
     const ephemeralKeys = new Map<string, Uint8Array>([

@@ -421,7 +421,9 @@ export class SessionHost implements PeerMessageHandler {
     const leases: Lease[] = [];
     try {
       if (job.operation !== undefined && this.options.participation !== undefined) {
-        leases.push(await this.beginParticipation(this.options.participation, job.operation));
+        leases.push(
+          await this.beginParticipation(this.options.participation, job.operation, bucket),
+        );
       }
       const pairState = job.pairState;
       if (pairState !== undefined) {
@@ -445,14 +447,18 @@ export class SessionHost implements PeerMessageHandler {
   }
 
   /**
-   * One session per operation at a time: a newer session for an operation whose earlier
-   * session is still held here (its coordinator died, or a redelivery took the request over)
-   * supersedes it. The earlier session is stopped and gone before the newer one is admitted;
-   * the total per operation still bounds how often that can happen.
+   * One session per operation at a time. As a participant, a newer session for an operation
+   * whose earlier session is still held here (its coordinator died, or a redelivery took the
+   * request over) supersedes it: the earlier session is stopped and gone before the newer one
+   * is admitted, and the total per operation still bounds how often that can happen. As the
+   * coordinator (the request came back to this signer while its earlier session still runs),
+   * the newer session waits, bounded by a session's lifetime, for the earlier one to end: that
+   * one may still produce the operation's result, which the ledger then replays.
    */
   private async beginParticipation(
     participation: ParticipationLog,
     operation: string,
+    bucket: 'own' | 'foreign',
   ): Promise<Lease> {
     try {
       return await participation.begin(operation);
@@ -462,16 +468,22 @@ export class SessionHost implements PeerMessageHandler {
     const superseded = [...this.sessions.values()].filter(
       (active) => active.job.operation === operation,
     );
+    if (bucket === 'own') {
+      const lifetime = Date.now() + 8 * this.roundTimeoutFor(superseded[0]?.invite.kind ?? 'sign');
+      while (superseded.some((active) => !active.ended) && Date.now() < lifetime) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      return participation.begin(operation);
+    }
     for (const active of superseded) {
       const why = new SessionCancelledError(
         active.invite.sessionId,
         'superseded by a newer session',
       );
       active.session.abort(why);
-      // A participant's session that never started has no runner to notice the abort.
-      if (active.invite.coordinator !== this.options.self.nodeId && active.started !== true) {
-        this.end(active, why);
-      }
+      // A session whose rounds have not started has no runner to notice the abort (a
+      // coordinator may be stuck inviting while NATS is away): end it here.
+      if (active.started !== true) this.end(active, why);
     }
     const deadline = Date.now() + this.options.roundTimeoutMs;
     while (superseded.some((active) => !active.ended) && Date.now() < deadline) {
@@ -715,8 +727,10 @@ export class SessionHost implements PeerMessageHandler {
         }),
       );
       const hellos = [signControl(this.options.self, active.session.hello()), ...replies];
+      if (active.ended) throw new SessionCancelledError(sessionId, 'superseded by a newer session');
       const start = signControl(this.options.self, { type: 'start', sessionId, hellos });
       await Promise.all(peers.map((peer) => this.messenger.sendControl(peer, sessionId, start)));
+      active.started = true;
       const result = (await active.session.start(hellos)) as Result;
       const digest = await job.complete(result);
       if (params.awaitAllDone || job.commit !== undefined) {
