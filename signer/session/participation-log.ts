@@ -139,6 +139,11 @@ export class ParticipationLog {
     }
   }
 
+  /** True while a session admitted for `operation` has not been released. */
+  isRunning(operation: string): boolean {
+    return (this.records.get(operation)?.active ?? 0) > 0;
+  }
+
   /** Sessions recorded for `operation` (for tests and diagnostics). */
   sessionsOf(operation: string): number {
     return this.records.get(operation)?.total ?? 0;

@@ -57,6 +57,8 @@ async function fixture(
     failing?: string;
     slots?: number;
     roundTimeoutMs?: number;
+    /** false: a job without pairwise OT state (like FROST), so no pair cap applies. */
+    pairState?: boolean;
   } = {},
 ): Promise<Fixture> {
   const banned = new Set<string>();
@@ -85,13 +87,18 @@ async function fixture(
     complete: async () => 'digest',
     dispose: () => undefined,
     operation: `op.${JSON.parse(Buffer.from(invite.request, 'base64').toString()).tx as string}`,
-    pairState: {
-      key: 'wallet\nsecp256k1\n1',
-      peers: ['mallory'],
-      assertUsable: () => {
-        if (banned.has('mallory')) throw new MpcError(ErrorCode.IncompatiblePeerIds, 'banned');
-      },
-    },
+    ...(options.pairState === false
+      ? {}
+      : {
+          pairState: {
+            key: 'wallet\nsecp256k1\n1',
+            peers: ['mallory'],
+            assertUsable: () => {
+              if (banned.has('mallory'))
+                throw new MpcError(ErrorCode.IncompatiblePeerIds, 'banned');
+            },
+          },
+        }),
   });
   const host = new SessionHost({
     self: honest,
@@ -202,7 +209,7 @@ describe('SessionHost admission limits', () => {
 
   it('admits one session per operation at a time and a bounded number in all (M3)', async () => {
     // Sessions whose start never comes end after one round deadline (50 ms here).
-    const { host } = await fixture({ roundTimeoutMs: 50 });
+    const { host } = await fixture({ roundTimeoutMs: 50, pairState: false });
     const replies = await Promise.all(
       Array.from({ length: 50 }, (_, index) => host.onInvite(invite(`same${index}`, 'one-tx'))),
     );

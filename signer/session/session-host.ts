@@ -420,11 +420,6 @@ export class SessionHost implements PeerMessageHandler {
   private async admit(job: SessionJob<unknown>, bucket: 'own' | 'foreign'): Promise<Lease[]> {
     const leases: Lease[] = [];
     try {
-      if (job.operation !== undefined && this.options.participation !== undefined) {
-        leases.push(
-          await this.beginParticipation(this.options.participation, job.operation, bucket),
-        );
-      }
       const pairState = job.pairState;
       if (pairState !== undefined) {
         pairState.assertUsable();
@@ -437,8 +432,14 @@ export class SessionHost implements PeerMessageHandler {
             await this.options.pairSlots.acquire(pairState.key, pairState.peers, bucket, waitMs),
           );
         }
-        pairState.assertUsable(); // a ban may have come while waiting
       }
+      // After the slot wait, so a request waiting for a slot does not hold its operation.
+      if (job.operation !== undefined && this.options.participation !== undefined) {
+        leases.push(
+          await this.beginParticipation(this.options.participation, job.operation, bucket),
+        );
+      }
+      pairState?.assertUsable(); // a ban may have come while waiting
       return leases;
     } catch (error) {
       releaseAll(leases);
@@ -470,7 +471,7 @@ export class SessionHost implements PeerMessageHandler {
     );
     if (bucket === 'own') {
       const lifetime = Date.now() + 8 * this.roundTimeoutFor(superseded[0]?.invite.kind ?? 'sign');
-      while (superseded.some((active) => !active.ended) && Date.now() < lifetime) {
+      while (participation.isRunning(operation) && Date.now() < lifetime) {
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
       return participation.begin(operation);
@@ -486,7 +487,7 @@ export class SessionHost implements PeerMessageHandler {
       if (active.started !== true) this.end(active, why);
     }
     const deadline = Date.now() + this.options.roundTimeoutMs;
-    while (superseded.some((active) => !active.ended) && Date.now() < deadline) {
+    while (participation.isRunning(operation) && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
     return participation.begin(operation);

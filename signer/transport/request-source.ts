@@ -20,6 +20,9 @@ import {
 } from '../protocol/subjects.ts';
 import type { SessionKind } from './control-messages.ts';
 
+/** Reads of the request stream while JetStream is unavailable (250 ms, 500 ms, … apart). */
+const FETCH_ATTEMPTS = 4;
+
 /** A client request as JetStream stored it. */
 export interface StoredRequest {
   readonly body: Uint8Array;
@@ -69,18 +72,26 @@ export class JetStreamRequestSource implements RequestSource {
   async fetch(kind: SessionKind, seq: number): Promise<StoredRequest> {
     if (!Number.isSafeInteger(seq) || seq < 1) throw new RequestNotInStreamError(kind, seq);
     let stored;
-    try {
-      stored = await this.jsm.streams.getMessage(requestStreamOf(kind), { seq });
-    } catch (error) {
-      // "no message found" and a deleted sequence both mean: nothing to take part in.
-      const code = (error as { code?: unknown; api_error?: { err_code?: number } } | null)
-        ?.api_error?.err_code;
-      if (code === 10037 || /no message found/i.test(String(error))) {
-        throw new RequestNotInStreamError(kind, seq);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        stored = await this.jsm.streams.getMessage(requestStreamOf(kind), { seq });
+        break;
+      } catch (error) {
+        // "no message found" and a deleted sequence both mean: nothing to take part in.
+        const code = (error as { code?: unknown; api_error?: { err_code?: number } } | null)
+          ?.api_error?.err_code;
+        if (code === 10037 || /no message found/i.test(String(error))) {
+          throw new RequestNotInStreamError(kind, seq);
+        }
+        // JetStream is briefly unavailable (a server restart): retry, then report the transport
+        // failure the way every other one is reported to the client.
+        if (attempt >= FETCH_ATTEMPTS) {
+          throw new MpcError(ErrorCode.PeerUnavailable, 'request stream not readable', {
+            cause: error,
+          });
+        }
+        await new Promise((resolve) => setTimeout(resolve, 250 * attempt));
       }
-      throw new MpcError(ErrorCode.NetworkConnection, 'request stream not readable', {
-        cause: error,
-      });
     }
     if (stored === null) throw new RequestNotInStreamError(kind, seq);
     const clientId = stored.header?.get(ClientIdHeader) ?? '';

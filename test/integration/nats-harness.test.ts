@@ -1,10 +1,15 @@
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { describe, expect, inject, it } from 'vitest';
+import { natsConnectOptions } from '../harness/signer-cluster.ts';
 
 describe('nats harness', () => {
   it('serves core NATS and JetStream on the injected URL', async () => {
-    const nc = await connect({ servers: inject('natsUrl') });
+    // The suite's server runs with authorization: the admin user may use any subject.
+    const nc = await connect({
+      servers: inject('natsUrl'),
+      ...natsConnectOptions(inject('natsCredentials').admin),
+    });
     try {
       const jsm = await jetstreamManager(nc);
       const info = await jsm.getAccountInfo();
