@@ -6,7 +6,9 @@
  * survive deleting and recreating the MpcCluster; scheduling/resource defaults reach the pods.
  * Runs the operator in-process under the chart's ServiceAccount. Test order matters.
  */
+import { generateKeyPairSync, sign } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { HEARTBEAT_ANNOTATION, signHeartbeat } from '../../signer/membership/heartbeat.ts';
 import {
   IDENTITY_PUBLIC_KEY_ANNOTATION,
   startOperator,
@@ -312,14 +314,35 @@ describe('only the operator restarts signers', () => {
 });
 
 describe('identity pins survive deleting and recreating the MpcCluster', () => {
-  const lease = (key: string) => ({
+  /** A signer identity: its Lease proves the key with a heartbeat signed by it (issue 11). */
+  const identity = () => {
+    const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+    const hex = Buffer.from(publicKey.export({ format: 'jwk' }).x ?? '', 'base64url').toString(
+      'hex',
+    );
+    return { hex, sign: (bytes: Uint8Array) => new Uint8Array(sign(null, bytes, privateKey)) };
+  };
+  let counter = Date.now();
+  const lease = (key: ReturnType<typeof identity>) => ({
     apiVersion: 'coordination.k8s.io/v1',
     kind: 'Lease',
     metadata: {
       name: 'wedge-signer-0',
       namespace: NS,
       labels: { 'app.kubernetes.io/name': 'mpc-signer', 'app.kubernetes.io/instance': 'wedge' },
-      annotations: { [IDENTITY_PUBLIC_KEY_ANNOTATION]: key },
+      annotations: {
+        [IDENTITY_PUBLIC_KEY_ANNOTATION]: key.hex,
+        [HEARTBEAT_ANNOTATION]: signHeartbeat(
+          {
+            cluster: `${NS}/wedge`,
+            nodeId: 'wedge-signer-0',
+            holderIdentity: 'wedge-signer-0',
+            publicKey: key.hex,
+            counter: (counter += 1),
+          },
+          key.sign,
+        ),
+      },
     },
     spec: {
       holderIdentity: 'wedge-signer-0',
@@ -329,8 +352,9 @@ describe('identity pins survive deleting and recreating the MpcCluster', () => {
   });
 
   it('a recreated cluster keeps the old pin and reports a new key as a mismatch', async () => {
-    const first = 'ab'.repeat(32);
-    await kc(cluster, ['apply', '-f', '-'], JSON.stringify(lease(first)));
+    const firstKey = identity();
+    const first = firstKey.hex;
+    await kc(cluster, ['apply', '-f', '-'], JSON.stringify(lease(firstKey)));
     await eventually(
       'the first key pinned',
       async () => (await mpc('wedge'))?.['status']?.roster?.['wedge-signer-0'] === first,
@@ -345,7 +369,7 @@ describe('identity pins survive deleting and recreating the MpcCluster', () => {
     expect(roster?.['metadata'].ownerReferences).toBeUndefined();
 
     // An attacker (or a wiped volume) now presents another key before the cluster returns.
-    await kc(cluster, ['apply', '-f', '-'], JSON.stringify(lease('cd'.repeat(32))));
+    await kc(cluster, ['apply', '-f', '-'], JSON.stringify(lease(identity())));
     await kc(cluster, ['apply', '-f', '-'], JSON.stringify(manifest('wedge')));
     const mismatch = await eventually('IdentityMismatch=True', async () => {
       const c = await condition('wedge', 'IdentityMismatch');
