@@ -204,13 +204,34 @@ function resultRouter<T>(
   };
 }
 
+export interface ThroughputRun {
+  readonly perSecond: number;
+  readonly failed: number;
+  readonly failures: Record<string, number>;
+  readonly firstError: string | undefined;
+}
+
+/** A signing request that got an error result (the result's code is kept). */
+class SigningFailedError extends Error {
+  constructor(
+    readonly code: string,
+    reason: string,
+  ) {
+    super(`signing failed: ${code} ${reason}`);
+  }
+}
+
 export interface BenchClient {
   /** Runs one keygen (both key types); later signatures use that wallet. Returns ms. */
   keygen(): Promise<number>;
   /** Signs one message, verifies the signature with node:crypto/noble, returns ms. */
   signOnce(keyType?: BenchKeyType): Promise<number>;
-  /** Runs `requests` signatures with `concurrency` in flight; returns signatures/s. */
-  throughput(keyType: BenchKeyType, requests: number, concurrency: number): Promise<number>;
+  /**
+   * Runs `requests` signing requests with `concurrency` in flight. `perSecond` counts requests
+   * answered (success or error) per second; failures are counted by error code, and
+   * `firstError` keeps one message. Callers that need every request to succeed check `failed`.
+   */
+  throughput(keyType: BenchKeyType, requests: number, concurrency: number): Promise<ThroughputRun>;
   close(): Promise<void>;
 }
 
@@ -254,7 +275,7 @@ export async function openBenchClient(bench: BenchCluster): Promise<BenchClient>
     const result = await pending;
     const elapsed = performance.now() - started;
     if (result.result_type !== 'success') {
-      throw new Error(`signing failed: ${result.error_code} ${result.error_reason}`);
+      throw new SigningFailedError(String(result.error_code), String(result.error_reason));
     }
     const valid =
       keyType === 'ed25519'
@@ -305,16 +326,32 @@ export async function openBenchClient(bench: BenchCluster): Promise<BenchClient>
     signOnce,
     async throughput(keyType, requests, concurrency) {
       let next = 0;
+      let failed = 0;
+      const failures: Record<string, number> = {};
+      let firstError: string | undefined;
       const started = performance.now();
       await Promise.all(
         Array.from({ length: concurrency }, async () => {
           while (next < requests) {
             next += 1;
-            await signOnce(keyType);
+            try {
+              await signOnce(keyType);
+            } catch (error) {
+              // Only error results are tolerated here; a bad signature or a timeout aborts.
+              if (!(error instanceof SigningFailedError)) throw error;
+              failed += 1;
+              failures[error.code] = (failures[error.code] ?? 0) + 1;
+              firstError ??= error.message;
+            }
           }
         }),
       );
-      return requests / ((performance.now() - started) / 1000);
+      return {
+        perSecond: requests / ((performance.now() - started) / 1000),
+        failed,
+        failures,
+        firstError,
+      };
     },
     async close() {
       keygens.stop();

@@ -54,8 +54,10 @@ async function measureKeyType(
     }),
   );
   const before = await bench.usage();
-  const perSecond = await client.throughput(keyType, requests, THROUGHPUT_CONCURRENCY);
+  const run = await client.throughput(keyType, requests, THROUGHPUT_CONCURRENCY);
   const figures = perSignature(before, await bench.usage(), requests);
+  if (run.failed > 0) throw new Error(`${run.failed} of ${requests} failed: ${run.firstError}`);
+  const perSecond = run.perSecond;
   console.log(
     JSON.stringify({
       bench: `${keyType}.sign.throughput`,
