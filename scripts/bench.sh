@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Benchmarks (npm run bench): builds, then runs every dist-bench/bench/*.bench.js in turn.
+# Benchmarks (npm run bench): builds, then runs every dist-bench/bench/*.bench.js in turn,
+# the scaling table (scaling.bench.js: 3, 5, 7 signers; minutes, most of it keygen) included.
 # Each prints one JSON object per line; nothing else goes to stdout.
 # The benchmarks use test-only helpers (the DKLs23 trusted dealer, the in-memory drivers), so
 # they are built apart from the production tree: dist/ (what the image ships, which

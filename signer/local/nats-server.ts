@@ -9,6 +9,9 @@
  * defines account `MPC` with the per-role users of `nats-permissions.ts` and passwords
  * generated for this run (`credentials`); anonymous connections act as `client`
  * (`no_auth_user`). `auth: false` runs an open server (for tests that need one).
+ *
+ * `monitoring: true` also opens the HTTP monitoring endpoint (/varz…) on a random loopback port,
+ * `monitorUrl`; the benchmarks read message counters there. Off by default.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -31,6 +34,8 @@ export interface NatsServerHandle {
   readonly pid: number | undefined;
   /** Per-role users of this run; undefined when the server runs without authorization. */
   readonly credentials: NatsCredentials | undefined;
+  /** http://127.0.0.1:<port> of the monitoring endpoint, when started with `monitoring: true`. */
+  readonly monitorUrl: string | undefined;
   /** Stops the server (SIGKILL when `hard`), keeping the store for a restart. */
   kill(hard?: boolean): Promise<void>;
   /** Starts the server again on the same port and store. */
@@ -44,14 +49,25 @@ function waitForExit(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => child.once('exit', () => resolve()));
 }
 
-async function readPort(portsDir: string, pid: number, deadlineMs: number): Promise<number> {
+async function readPorts(
+  portsDir: string,
+  pid: number,
+  deadlineMs: number,
+  monitoring: boolean,
+): Promise<{ port: number; monitorUrl: string | undefined }> {
   const started = Date.now();
   while (Date.now() - started < deadlineMs) {
     const file = readdirSync(portsDir).find((name) => name.endsWith(`_${pid}.ports`));
     if (file !== undefined) {
-      const ports = JSON.parse(readFileSync(join(portsDir, file), 'utf8')) as { nats?: string[] };
+      const ports = JSON.parse(readFileSync(join(portsDir, file), 'utf8')) as {
+        nats?: string[];
+        monitoring?: string[];
+      };
       const url = ports.nats?.[0];
-      if (url !== undefined) return Number(new URL(url).port);
+      const monitorUrl = ports.monitoring?.[0];
+      if (url !== undefined && (!monitoring || monitorUrl !== undefined)) {
+        return { port: Number(new URL(url).port), monitorUrl };
+      }
     }
     await delay(20);
   }
@@ -65,8 +81,10 @@ export async function startNatsServer(
     binary?: string;
     /** Authorization (default on, anonymous = client); false: no authorization at all. */
     auth?: false | { readonly anonymousAsClient?: boolean };
+    monitoring?: boolean;
   } = {},
 ): Promise<NatsServerHandle> {
+  const monitoring = options.monitoring ?? false;
   const root = options.rootDir ?? mkdtempSync(join(tmpdir(), 'mpc-nats-'));
   mkdirSync(root, { recursive: true });
   const auth = options.auth ?? {};
@@ -85,6 +103,7 @@ export async function startNatsServer(
   const portsDir = join(root, 'ports');
   let child: ChildProcess | undefined;
   let port = -1;
+  let monitorUrl: string | undefined;
 
   const launch = async (): Promise<void> => {
     rmSync(portsDir, { recursive: true, force: true });
@@ -99,6 +118,8 @@ export async function startNatsServer(
       String(port),
       '--ports_file_dir',
       portsDir,
+      // -1: a random port, kept across restart() like the client port once assigned.
+      ...(monitoring ? ['-m', monitorUrl === undefined ? '-1' : new URL(monitorUrl).port] : []),
     ];
     mkdirSync(portsDir, { recursive: true });
     const proc = spawn(options.binary ?? natsServerBinary(), args, {
@@ -114,8 +135,12 @@ export async function startNatsServer(
     const exited = waitForExit(proc).then(() => {
       throw new Error(`nats-server exited early: ${stderr}`);
     });
-    const assigned = await Promise.race([readPort(portsDir, proc.pid ?? -1, 15_000), exited]);
-    port = assigned;
+    const assigned = await Promise.race([
+      readPorts(portsDir, proc.pid ?? -1, 15_000, monitoring),
+      exited,
+    ]);
+    port = assigned.port;
+    monitorUrl = assigned.monitorUrl;
   };
 
   const kill = async (hard = false): Promise<void> => {
@@ -140,6 +165,9 @@ export async function startNatsServer(
     restart: launch,
     get pid() {
       return child?.pid;
+    },
+    get monitorUrl() {
+      return monitorUrl;
     },
     async stop() {
       await kill(true);
