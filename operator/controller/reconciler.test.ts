@@ -444,6 +444,7 @@ describe('Reconciler: reshare ids and scale-down (issue 14 item 3)', () => {
   ) {
     const api = new FakeApi();
     const asked: string[] = [];
+    const metricReplicas: number[] = [];
     const reconciler = new Reconciler({
       api,
       getCluster: () => cluster,
@@ -468,6 +469,7 @@ describe('Reconciler: reshare ids and scale-down (issue 14 item 3)', () => {
       randomBytes: (n) => new Uint8Array(n).fill(7),
       now: () => new Date('2026-01-01T00:00:00Z'),
       logger: { info: () => {}, warn: () => {} },
+      onStatus: (running) => metricReplicas.push(running.spec.replicas),
       signerWallets: {
         walletsNeeding: async (target, node) => {
           asked.push(`${target.pod}?${node}`);
@@ -480,7 +482,7 @@ describe('Reconciler: reshare ids and scale-down (issue 14 item 3)', () => {
         ?.replicas;
     const condition = (type: string) =>
       api.statuses.at(-1)?.conditions?.find((c) => c.type === type);
-    return { api, reconciler, asked, stsReplicas, condition };
+    return { api, reconciler, asked, stsReplicas, condition, metricReplicas };
   }
   const none: SignerAnswer = { ok: true, count: 0, wallets: [] };
   const record = { id: 'grow', replicas: 5, threshold: 2, usedIds: ['first', 'grow'] };
@@ -501,7 +503,7 @@ describe('Reconciler: reshare ids and scale-down (issue 14 item 3)', () => {
   });
 
   it('refuses a reused id: keeps the accepted size and threshold, Degraded ReshareIdReused', async () => {
-    const { api, reconciler, asked, stsReplicas, condition } = scalingSetup(
+    const { api, reconciler, asked, stsReplicas, condition, metricReplicas } = scalingSetup(
       makeCluster(
         { replicas: 3, threshold: 1, reshare: { id: 'first' } },
         { status: { reshare: record } },
@@ -511,6 +513,8 @@ describe('Reconciler: reshare ids and scale-down (issue 14 item 3)', () => {
     );
     await reconciler.reconcile('n', 'w');
     expect(stsReplicas()).toBe(5);
+    // Metrics (and the alerts on them) compare with the signers that run, not the refused n.
+    expect(metricReplicas).toEqual([5]);
     expect(asked).toEqual([]);
     const config = api.manifests.get('ConfigMap/w-config') as { data?: Record<string, string> };
     expect(config.data?.['signer.yaml']).toMatch(/threshold: 2/);

@@ -260,7 +260,8 @@ export class Reconciler {
       },
       this.deps.now().toISOString(),
     );
-    this.deps.onStatus?.(cluster, status);
+    // The running n (not a refused or still-shrinking spec) is what the alerts compare with.
+    this.deps.onStatus?.(effective, status);
     // Lease ages alone do not warrant a write (they change every second).
     if (canonicalJson(withoutAges(status)) !== canonicalJson(withoutAges(cluster.status ?? {}))) {
       await api.applyStatus(cluster, status);
