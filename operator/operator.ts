@@ -12,6 +12,7 @@ import { MPC_API_VERSION, MPC_KIND, MPC_PLURAL, type MpcCluster } from './api/mp
 import { Reconciler, type ReconcileLogger } from './controller/reconciler.ts';
 import { OperatorMetrics } from './controller/metrics.ts';
 import { WorkQueue } from './controller/work-queue.ts';
+import { httpSignerWalletQuery, type SignerWalletQuery } from './controller/signer-wallets.ts';
 import { startHealthServer, type HealthServer } from './http/health-server.ts';
 import {
   createKubeApi,
@@ -48,6 +49,12 @@ export interface OperatorOptions {
   readonly signerClusterRole?: string;
   /** Overrides the Kubernetes I/O (tests). */
   readonly api?: KubeApi;
+  /**
+   * How the operator asks signers which wallets still need a node before removing it
+   * (default: HTTP to each signer pod over the headless Service; tests with kwok pods
+   * replace it).
+   */
+  readonly signerWallets?: SignerWalletQuery;
   /**
    * Run as one of several replicas: only the holder of this Lease reconciles
    * (leader/leader-election.ts). Absent: this process always reconciles.
@@ -104,6 +111,7 @@ interface StatefulSetObject extends LabelledObject {
     readonly generation?: number;
     readonly annotations?: Record<string, string>;
   };
+  readonly spec?: { readonly replicas?: number };
   readonly status?: {
     readonly observedGeneration?: number;
     readonly replicas?: number;
@@ -277,6 +285,7 @@ export async function startOperator(options: OperatorOptions): Promise<OperatorH
         generation: sts.metadata?.generation ?? 0,
         observedGeneration: status.observedGeneration ?? 0,
         replicas: status.replicas ?? 0,
+        ...(sts.spec?.replicas === undefined ? {} : { specReplicas: sts.spec.replicas }),
         readyReplicas: status.readyReplicas ?? 0,
         updatedReplicas: status.updatedReplicas ?? 0,
         ...(status.currentRevision === undefined
@@ -327,6 +336,7 @@ export async function startOperator(options: OperatorOptions): Promise<OperatorH
     now: () => new Date(),
     logger,
     onStatus: (cluster, status) => metrics.recordStatus(cluster, status),
+    signerWallets: options.signerWallets ?? httpSignerWalletQuery(),
     ...(options.signerClusterRole === undefined
       ? {}
       : { signerClusterRole: options.signerClusterRole }),

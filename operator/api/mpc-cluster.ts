@@ -110,6 +110,15 @@ export interface SignerStatus {
   readonly revision?: string;
 }
 
+export interface ReshareStatus {
+  /** The id that authorised `replicas`/`threshold` (absent for an initial spec without one). */
+  readonly id?: string;
+  readonly replicas: number;
+  readonly threshold: number;
+  /** Ids already used, oldest first (bounded). */
+  readonly usedIds: readonly string[];
+}
+
 export interface MpcClusterStatus {
   readonly observedGeneration?: number;
   readonly phase?: MpcClusterPhase;
@@ -124,6 +133,8 @@ export interface MpcClusterStatus {
   readonly signers?: readonly SignerStatus[];
   /** Pinned identity keys: signer name → Ed25519 public key (hex). Also ConfigMap <name>-roster. */
   readonly roster?: Readonly<Record<string, string>>;
+  /** The n/t the operator accepted last and the reshare ids already used (status/scaling.ts). */
+  readonly reshare?: ReshareStatus;
   /** Repin tokens (signer/identity/repin.ts) authorising current pins; ConfigMap repins.json. */
   readonly repinAuthorizations?: readonly string[];
   readonly conditions?: readonly Condition[];

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { MpcCluster, MpcClusterStatus } from '../api/mpc-cluster.ts';
 import type { EventRecord, KubeApi } from '../kube/kube-api.ts';
 import type { Manifest } from '../resources/manifest.ts';
+import type { SignerAnswer } from '../status/scaling.ts';
 import { Reconciler, canonicalJson } from './reconciler.ts';
 
 class FakeApi implements KubeApi {
@@ -431,5 +432,152 @@ describe('canonicalJson', () => {
       canonicalJson({ b: { d: 3, c: 2 }, a: 1 }),
     );
     expect(canonicalJson({ a: [1, 2] })).not.toBe(canonicalJson({ a: [2, 1] }));
+  });
+});
+
+describe('Reconciler: reshare ids and scale-down (issue 14 item 3)', () => {
+  /** A StatefulSet of `size` signers, all present and ready; a fake signer query. */
+  function scalingSetup(
+    cluster: MpcCluster,
+    size: number,
+    answer: (pod: string, node: string) => SignerAnswer,
+  ) {
+    const api = new FakeApi();
+    const asked: string[] = [];
+    const metricReplicas: number[] = [];
+    const reconciler = new Reconciler({
+      api,
+      getCluster: () => cluster,
+      observe: () => ({
+        statefulSet: {
+          generation: 1,
+          observedGeneration: 1,
+          replicas: size,
+          specReplicas: size,
+          readyReplicas: size,
+          updatedReplicas: size,
+          currentRevision: 'r',
+          updateRevision: 'r',
+        },
+        pods: Array.from({ length: size }, (_, i) => ({
+          name: `w-signer-${i}`,
+          ready: true,
+          terminating: false,
+          revision: 'r',
+        })),
+      }),
+      randomBytes: (n) => new Uint8Array(n).fill(7),
+      now: () => new Date('2026-01-01T00:00:00Z'),
+      logger: { info: () => {}, warn: () => {} },
+      onStatus: (running) => metricReplicas.push(running.spec.replicas),
+      signerWallets: {
+        walletsNeeding: async (target, node) => {
+          asked.push(`${target.pod}?${node}`);
+          return answer(target.pod, node);
+        },
+      },
+    });
+    const stsReplicas = () =>
+      (api.manifests.get('StatefulSet') as { spec?: { replicas?: number } } | undefined)?.spec
+        ?.replicas;
+    const condition = (type: string) =>
+      api.statuses.at(-1)?.conditions?.find((c) => c.type === type);
+    return { api, reconciler, asked, stsReplicas, condition, metricReplicas };
+  }
+  const none: SignerAnswer = { ok: true, count: 0, wallets: [] };
+  const record = { id: 'grow', replicas: 5, threshold: 2, usedIds: ['first', 'grow'] };
+
+  it('records the first reshare id in status.reshare', async () => {
+    const { api, reconciler } = scalingSetup(
+      makeCluster({ replicas: 3, threshold: 1, reshare: { id: 'first' } }),
+      3,
+      () => none,
+    );
+    await reconciler.reconcile('n', 'w');
+    expect(api.statuses[0]?.reshare).toEqual({
+      id: 'first',
+      replicas: 3,
+      threshold: 1,
+      usedIds: ['first'],
+    });
+  });
+
+  it('refuses a reused id: keeps the accepted size and threshold, Degraded ReshareIdReused', async () => {
+    const { api, reconciler, asked, stsReplicas, condition, metricReplicas } = scalingSetup(
+      makeCluster(
+        { replicas: 3, threshold: 1, reshare: { id: 'first' } },
+        { status: { reshare: record } },
+      ),
+      5,
+      () => none,
+    );
+    await reconciler.reconcile('n', 'w');
+    expect(stsReplicas()).toBe(5);
+    // Metrics (and the alerts on them) compare with the signers that run, not the refused n.
+    expect(metricReplicas).toEqual([5]);
+    expect(asked).toEqual([]);
+    const config = api.manifests.get('ConfigMap/w-config') as { data?: Record<string, string> };
+    expect(config.data?.['signer.yaml']).toMatch(/threshold: 2/);
+    expect(condition('Degraded')).toMatchObject({ status: 'True', reason: 'ReshareIdReused' });
+    expect(condition('Degraded')?.message).toContain('"first" was already used');
+    expect(api.statuses.at(-1)?.reshare).toEqual(record);
+    expect(api.events.map((e) => e.reason)).toContain('ReshareIdReused');
+  });
+
+  it('blocks a scale-down while a staying signer reports wallets, naming them', async () => {
+    const { api, reconciler, asked, stsReplicas, condition } = scalingSetup(
+      makeCluster(
+        { replicas: 3, threshold: 1, reshare: { id: 'shrink' } },
+        { status: { reshare: record } },
+      ),
+      5,
+      (pod) =>
+        pod === 'w-signer-1'
+          ? { ok: true, count: 1, wallets: [{ walletId: 'treasury', keyType: 'secp256k1' }] }
+          : none,
+    );
+    await reconciler.reconcile('n', 'w');
+    expect(stsReplicas()).toBe(5);
+    expect(asked.sort()).toEqual([0, 1, 2, 3, 4].map((i) => `w-signer-${i}?w-signer-4`));
+    expect(condition('ScaleDownBlocked')).toMatchObject({
+      status: 'True',
+      reason: 'WalletsNeedSigner',
+    });
+    expect(condition('ScaleDownBlocked')?.message).toContain('treasury/secp256k1');
+    expect(condition('Progressing')).toMatchObject({ status: 'True', reason: 'ScaleDownBlocked' });
+    expect(api.statuses.at(-1)?.reshare?.usedIds).toEqual(['first', 'grow', 'shrink']);
+    expect(api.events.find((e) => e.reason === 'ScaleDownBlocked')?.type).toBe('Warning');
+  });
+
+  it('removes one signer at a time (5 → 4, never 5 → 3) once no wallet needs it', async () => {
+    const { reconciler, stsReplicas, condition } = scalingSetup(
+      makeCluster(
+        { replicas: 3, threshold: 1, reshare: { id: 'shrink' } },
+        { status: { reshare: record } },
+      ),
+      5,
+      () => none,
+    );
+    await reconciler.reconcile('n', 'w');
+    expect(stsReplicas()).toBe(4);
+    expect(condition('ScaleDownBlocked')).toMatchObject({ status: 'False', reason: 'ScalingDown' });
+    expect(condition('Progressing')).toMatchObject({ status: 'True', reason: 'ScalingDown' });
+  });
+
+  it('blocks when no signer query is configured or a staying signer does not answer', async () => {
+    const { reconciler, stsReplicas, condition } = scalingSetup(
+      makeCluster(
+        { replicas: 3, threshold: 1, reshare: { id: 'shrink' } },
+        { status: { reshare: record } },
+      ),
+      5,
+      (pod) => (pod === 'w-signer-0' ? { ok: false, error: 'connect ECONNREFUSED' } : none),
+    );
+    await reconciler.reconcile('n', 'w');
+    expect(stsReplicas()).toBe(5);
+    expect(condition('ScaleDownBlocked')).toMatchObject({
+      status: 'True',
+      reason: 'SignersUnreachable',
+    });
   });
 });

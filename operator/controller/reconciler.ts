@@ -29,6 +29,14 @@ import {
   type Observation,
 } from '../status/compute-status.ts';
 import { kubeErrorMessage, type KubeApi } from '../kube/kube-api.ts';
+import {
+  decideReshare,
+  decideScaleDown,
+  planScaleStep,
+  type SignerAnswer,
+} from '../status/scaling.ts';
+import type { ScalingObservation } from '../status/compute-status.ts';
+import type { SignerWalletQuery } from './signer-wallets.ts';
 
 export interface ReconcileLogger {
   info(fields: object, message: string): void;
@@ -48,6 +56,11 @@ export interface ReconcilerDeps {
   readonly logger: ReconcileLogger;
   /** The chart's signer ClusterRole to bind instead of granting Lease rights (children.ts). */
   readonly signerClusterRole?: string;
+  /**
+   * Asks a signer which wallets still need a node, before a scale-down removes it
+   * (signer-wallets.ts). Without it no signer is ever removed (ScaleDownBlocked).
+   */
+  readonly signerWallets?: SignerWalletQuery;
   /** Called with every status the reconciler computed (metrics). */
   readonly onStatus?: (cluster: MpcCluster, status: MpcClusterStatus) => void;
 }
@@ -143,7 +156,10 @@ export class Reconciler {
       failures.push(`Secrets: ${kubeErrorMessage(error)}`);
     }
 
-    const observed = this.deps.observe(cluster);
+    // n/t changes (issue 14 item 3): the operator runs `effective`, which differs from the
+    // spec while a reshare id is refused or a scale-down proceeds one signer at a time.
+    const { effective, scaling } = await this.scaling(cluster);
+    const observed = this.deps.observe(effective);
     const unpin = parseUnpin(cluster.metadata.annotations?.[UNPIN_ANNOTATION]);
     const presented = new Map<string, string>();
     for (const [signer, lease] of observed.leases ?? new Map()) {
@@ -164,7 +180,7 @@ export class Reconciler {
     const pins = computePins({
       previous: previousPins,
       presented,
-      signers: signerPodNames(cluster),
+      signers: signerPodNames(effective),
       unpin,
       repin: {
         tokens: parseUnpin(cluster.metadata.annotations?.[REPIN_ANNOTATION]),
@@ -187,7 +203,7 @@ export class Reconciler {
     });
     // Every child is attempted even when an earlier one fails: they are independent enough
     // (a refused StatefulSet must not keep the PodDisruptionBudget or roster stale).
-    for (const child of buildChildren(cluster, {
+    for (const child of buildChildren(effective, {
       roster: pins.pins,
       repins: pins.authorizations,
       ...(this.deps.signerClusterRole === undefined
@@ -205,8 +221,8 @@ export class Reconciler {
     // Only the operator replaces signers (OnDelete): one outdated pod at a time, while
     // min(quorum + 1, replicas) signers count as ready (status/rollout-guard.ts).
     const rollout = nextRolloutStep({
-      replicas: cluster.spec.replicas,
-      quorum: quorumOf(cluster.spec),
+      replicas: effective.spec.replicas,
+      quorum: quorumOf(effective.spec),
       statefulSet: observed.statefulSet,
       pods: countedPods,
       ...(this.lastDeleted.has(key) ? { lastDeletedUid: this.lastDeleted.get(key) ?? '' } : {}),
@@ -221,7 +237,7 @@ export class Reconciler {
           await this.event(cluster, {
             type: 'Normal',
             reason: 'SignerReplaced',
-            message: `deleted ${pod} to roll it onto the current spec (${ready}/${cluster.spec.replicas} signers ready)`,
+            message: `deleted ${pod} to roll it onto the current spec (${ready}/${effective.spec.replicas} signers ready)`,
           });
         }
       } catch (error) {
@@ -231,11 +247,12 @@ export class Reconciler {
     const reconcileError = failures.length === 0 ? undefined : failures.join('; ');
 
     // Re-read: the watches may already have seen effects of the applies above.
-    const latest = this.deps.observe(cluster);
+    const latest = this.deps.observe(effective);
     const status = computeStatus(
-      cluster,
+      effective,
       {
         ...latest,
+        scaling,
         missingSecrets,
         rolloutPaused: rollout.paused,
         pins,
@@ -243,7 +260,8 @@ export class Reconciler {
       },
       this.deps.now().toISOString(),
     );
-    this.deps.onStatus?.(cluster, status);
+    // The running n (not a refused or still-shrinking spec) is what the alerts compare with.
+    this.deps.onStatus?.(effective, status);
     // Lease ages alone do not warrant a write (they change every second).
     if (canonicalJson(withoutAges(status)) !== canonicalJson(withoutAges(cluster.status ?? {}))) {
       await api.applyStatus(cluster, status);
@@ -285,6 +303,81 @@ export class Reconciler {
     return requeues.length === 0
       ? { outcome: 'reconciled' }
       : { outcome: 'reconciled', requeueAfterMs: Math.max(100, Math.min(...requeues)) };
+  }
+
+  /**
+   * The cluster as the operator runs it this round: replicas/threshold accepted by
+   * decideReshare, and replicas shrunk by at most one, only once the signers confirmed that no
+   * wallet needs the leaving one (status/scaling.ts).
+   */
+  private async scaling(
+    cluster: MpcCluster,
+  ): Promise<{ effective: MpcCluster; scaling: ScalingObservation }> {
+    const reshare = decideReshare(cluster.spec, cluster.status?.reshare);
+    const names = clusterNames(cluster);
+    const observed = this.deps.observe(cluster);
+    const sts = observed.statefulSet;
+    const step = planScaleStep({
+      target: reshare.replicas,
+      current: sts === undefined ? undefined : (sts.specReplicas ?? sts.replicas),
+      pods: observed.pods,
+      podName: (ordinal) => `${names.statefulSet}-${ordinal}`,
+    });
+    let replicas = step.replicas;
+    let blocked: ScalingObservation['blocked'];
+    if (step.kind === 'check') {
+      const query = this.deps.signerWallets;
+      const answers = new Map<string, SignerAnswer>();
+      await Promise.all(
+        [...step.stay, step.remove].map(async (pod) => {
+          answers.set(
+            pod,
+            query === undefined
+              ? { ok: false, error: 'no signer query configured' }
+              : await query.walletsNeeding(
+                  { namespace: cluster.metadata.namespace, service: names.headlessService, pod },
+                  step.remove,
+                ),
+          );
+        }),
+      );
+      const verdict = decideScaleDown(step, answers);
+      replicas = verdict.replicas;
+      blocked = verdict.blocked;
+      const log = { namespace: cluster.metadata.namespace, mpccluster: cluster.metadata.name };
+      if (blocked === undefined) {
+        this.deps.logger.info({ ...log, signer: step.remove }, 'removing signer (scale-down)');
+        await this.event(cluster, {
+          type: 'Normal',
+          reason: 'SignerRemoved',
+          message: `removing ${step.remove}: the ${step.stay.length} signers that stay confirmed no wallet needs it (${step.replicas} → ${replicas} signers, target ${reshare.replicas})`,
+        });
+      } else {
+        this.deps.logger.warn(
+          { ...log, signer: step.remove, reason: blocked.reason },
+          'scale-down blocked',
+        );
+        await this.event(cluster, {
+          type: 'Warning',
+          reason: 'ScaleDownBlocked',
+          message: blocked.message,
+        });
+      }
+    }
+    const effective: MpcCluster = {
+      ...cluster,
+      spec: { ...cluster.spec, replicas, threshold: reshare.threshold },
+    };
+    return {
+      effective,
+      scaling: {
+        record: reshare.record,
+        targetReplicas: reshare.replicas,
+        ...(reshare.refused === undefined ? {} : { refused: reshare.refused }),
+        ...(blocked === undefined ? {} : { blocked }),
+        ...(step.kind === 'wait' ? { waiting: step.message } : {}),
+      },
+    };
   }
 
   /** Events for the repin annotation's outcome; removes the annotation once processed. */

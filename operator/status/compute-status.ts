@@ -32,6 +32,7 @@ import {
 import { clusterNames, signerPodNames } from '../resources/names.ts';
 import { podTemplateHash } from '../resources/statefulset.ts';
 import type { SignerLeaseView } from './lease-tracker.ts';
+import type { ReshareRecord } from './scaling.ts';
 import { keyFingerprint, type PinOutcome } from './roster-pins.ts';
 
 export interface ObservedPod {
@@ -50,6 +51,8 @@ export interface ObservedStatefulSet {
   readonly updatedReplicas: number;
   readonly currentRevision?: string;
   readonly updateRevision?: string;
+  /** spec.replicas of the StatefulSet (the size the operator applied last). */
+  readonly specReplicas?: number;
   /** The applied StatefulSet's pod-template-hash annotation. */
   readonly podTemplateHash?: string;
 }
@@ -70,6 +73,22 @@ export interface Observation {
   readonly nextLeaseExpiryMs?: number;
   /** Why this reconcile could not apply the spec (reconciler.ts), if it could not. */
   readonly reconcileError?: string;
+  /**
+   * Resharing/scaling state (scaling.ts). `cluster.spec.replicas/threshold` passed to
+   * computeStatus are then the ones the operator runs; `targetReplicas` the accepted n.
+   */
+  readonly scaling?: ScalingObservation;
+}
+
+export interface ScalingObservation {
+  readonly record: ReshareRecord;
+  readonly targetReplicas: number;
+  /** The spec's n/t change is not applied (reason ReshareIdReused). */
+  readonly refused?: string;
+  /** A scale-down step is held back (ScaleDownBlocked=True). */
+  readonly blocked?: { readonly reason: string; readonly message: string };
+  /** A scale-down step waits for the previous removal. */
+  readonly waiting?: string;
 }
 
 function rolloutPending(
@@ -138,7 +157,16 @@ export function computeStatus(
   });
   const readySigners = signers.filter((s) => s.ready).length;
   const readyReplicas = observed.statefulSet?.readyReplicas ?? 0;
-  const pending = rolloutPending(cluster, observed.statefulSet);
+  const scaling = observed.scaling;
+  const shrinking =
+    scaling !== undefined && scaling.targetReplicas < replicas
+      ? `scaling down from ${replicas} to ${scaling.targetReplicas} signers, one at a time: ${
+          scaling.blocked?.message ??
+          scaling.waiting ??
+          `removing ${signerPodNames(cluster).at(-1) ?? ''}`
+        }`
+      : undefined;
+  const pending = shrinking ?? rolloutPending(cluster, observed.statefulSet);
   const previous = cluster.status?.conditions;
   const tally = `${readySigners}/${replicas} signers ready, signing needs ${quorum}`;
 
@@ -150,6 +178,9 @@ export function computeStatus(
   if (reconcileError !== undefined) {
     degradedReason = 'ReconcileError';
     degradedMessage = `the spec cannot be applied (${tally}): ${reconcileError}`;
+  } else if (scaling?.refused !== undefined) {
+    degradedReason = 'ReshareIdReused';
+    degradedMessage = scaling.refused;
   } else if (observed.missingSecrets.length > 0) {
     degradedReason = 'SecretMissing';
     degradedMessage = `referenced Secret(s) not found: ${observed.missingSecrets.join(', ')}`;
@@ -207,12 +238,16 @@ export function computeStatus(
           pending === undefined ? 'False' : 'True',
           pending === undefined
             ? 'RolloutComplete'
-            : observed.rolloutPaused === true
-              ? 'QuorumAtRisk'
-              : 'RollingOut',
+            : shrinking !== undefined
+              ? scaling?.blocked !== undefined
+                ? 'ScaleDownBlocked'
+                : 'ScalingDown'
+              : observed.rolloutPaused === true
+                ? 'QuorumAtRisk'
+                : 'RollingOut',
           pending === undefined
             ? `all ${replicas} signers run the current spec`
-            : observed.rolloutPaused === true
+            : shrinking === undefined && observed.rolloutPaused === true
               ? `rollout paused until ${Math.min(quorum + 1, replicas)} signers are ready (${tally}); ${pending}`
               : pending,
           generation,
@@ -252,6 +287,19 @@ export function computeStatus(
       generation,
       now,
     ),
+    ...(scaling === undefined
+      ? []
+      : [
+          condition(
+            previous,
+            'ScaleDownBlocked',
+            scaling.blocked === undefined ? 'False' : 'True',
+            scaling.blocked?.reason ?? (shrinking === undefined ? 'NoScaleDown' : 'ScalingDown'),
+            scaling.blocked?.message ?? shrinking ?? `no scale-down pending (${replicas} signers)`,
+            generation,
+            now,
+          ),
+        ]),
   ];
 
   let phase: MpcClusterPhase;
@@ -278,6 +326,7 @@ export function computeStatus(
     ...(observed.pins === undefined || observed.pins.authorizations.length === 0
       ? {}
       : { repinAuthorizations: observed.pins.authorizations }),
+    ...(scaling === undefined ? {} : { reshare: scaling.record }),
     conditions,
   };
 }

@@ -55,6 +55,7 @@ import { JetStreamRequestSource, requestOfInvite } from '../transport/request-so
 import { RequestAuthenticator } from './request-authenticator.ts';
 import { RequestCoordinator } from './request-coordinator.ts';
 import { WalletRepository } from './wallet-repository.ts';
+import { walletsNeedingNode } from './wallets-needing.ts';
 import { decodeStdBase64 } from '../protocol/go-json.ts';
 import { ErrorCode, MpcError } from '../protocol/errors.ts';
 
@@ -405,6 +406,12 @@ export async function startSignerNode(config: SignerConfig, log: Logger): Promis
     host: config.http.host,
     port: config.http.port,
     registry: metrics.registry,
+    walletsNeeding: (node, limit) =>
+      walletsNeedingNode(
+        { listWallets: () => store.listWallets(), load: (id, type) => wallets.load(id, type) },
+        node,
+        limit,
+      ),
     prestop: async () => {
       const outcome = await waitUntilSafeToLeave({
         otherReadySigners: () =>

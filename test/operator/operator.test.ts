@@ -397,7 +397,9 @@ describe('MpcCluster lifecycle', () => {
       Progressing: 'False',
       Degraded: 'False',
       IdentityMismatch: 'False',
+      ScaleDownBlocked: 'False',
     });
+    expect(status.reshare).toEqual({ replicas: 3, threshold: 1, usedIds: [] });
     const table = await kc(cluster, ['-n', NS, 'get', 'mpcc', 'wallet']);
     expect(table).toMatch(/NAME\s+REPLICAS\s+THRESHOLD\s+QUORUM\s+READY\s+PHASE\s+AGE/);
     expect(table).toMatch(/wallet\s+3\s+1\s+2\s+3\s+Ready/);
