@@ -60,13 +60,11 @@ export async function startHttpServer(options: {
       const limitText = query.get('limit') ?? '10';
       const limit = /^\d{1,3}$/.test(limitText) ? Number(limitText) : -1;
       if (!/^[A-Za-z0-9._-]{1,64}$/.test(node) || limit < 0 || limit > 100) {
-        response
-          .writeHead(400, { 'content-type': 'application/json' })
-          .end(
-            JSON.stringify({
-              error: 'node must be a node id ([A-Za-z0-9._-]{1,64}), limit 0..100',
-            }),
-          );
+        response.writeHead(400, { 'content-type': 'application/json' }).end(
+          JSON.stringify({
+            error: 'node must be a node id ([A-Za-z0-9._-]{1,64}), limit 0..100',
+          }),
+        );
         return;
       }
       options.walletsNeeding(node, limit).then(
