@@ -16,6 +16,7 @@ import {
   salvageRawId,
   salvageRequestIds,
   type GenerateKeyMessage,
+  type KeyType,
   type PairRefreshMessage,
   type ResharingMessage,
   type SignTxMessage,
@@ -114,6 +115,24 @@ export interface RequestCoordinatorOptions {
    * published in the ledger, before the request is acked (a test kills NATS here).
    */
   readonly beforeAck?: () => Promise<void>;
+}
+
+/** What differs between the requests answered with a `ResharingResultEvent`. */
+interface ResharingKind<Message> {
+  /** Ledger operation kind and metrics label. */
+  readonly kind: 'reshare' | 'refresh-pair';
+  /** Prefix of the result's `Nats-Msg-Id` id part (keeps the two kinds' ids apart). */
+  readonly messageIdPrefix: string;
+  readonly authenticate: (data: Uint8Array) => { message: Message; raw: Uint8Array };
+  /** Result fields known once the request is authenticated (error results carry them). */
+  readonly known: (message: Message) => { keyType: KeyType; newThreshold: number };
+  /** Runs the session; the public key as stored: SEC1 for secp256k1, raw for Ed25519. */
+  readonly run: (
+    message: Message,
+    clientId: string,
+    requestSeq: number,
+    operation: string,
+  ) => Promise<{ keyType: KeyType; newThreshold: number; publicKey: Uint8Array }>;
 }
 
 export class RequestCoordinator {
@@ -245,132 +264,108 @@ export class RequestCoordinator {
   /**
    * Handles one resharing request (from `mpc:reshare` via our intake stream); never throws.
    * The coordinator must be an old committee member holding a share; other signers pass the
-   * request on. A request whose session id cannot be read is answered on the `_invalid`
-   * token (mpcium drops it).
+   * request on.
    */
-  async handleReshare(msg: JsMsg): Promise<void> {
+  handleReshare(msg: JsMsg): Promise<void> {
+    return this.handleResharingKind(msg, {
+      kind: 'reshare',
+      messageIdPrefix: '',
+      authenticate: (data) => this.options.authenticator.reshare(data),
+      known: (message) => ({ keyType: message.keyType, newThreshold: message.newThreshold }),
+      run: async (message, clientId, seq, operation) => ({
+        keyType: message.keyType,
+        newThreshold: message.newThreshold,
+        publicKey: await this.reshare(message, msg.data, clientId, seq, operation),
+      }),
+    });
+  }
+
+  /**
+   * Handles one pairwise refresh request (our stream `mpc-refresh-pair`, this signer's own
+   * subject); never throws. This signer must be one of the pair; the peer must be ready. The
+   * one result is a `ResharingResultEvent` (same key, same threshold).
+   */
+  handleRefreshPair(msg: JsMsg): Promise<void> {
+    return this.handleResharingKind(msg, {
+      kind: 'refresh-pair',
+      messageIdPrefix: 'refresh-pair:',
+      authenticate: (data) => this.options.authenticator.refreshPair(data),
+      known: () => ({ keyType: 'secp256k1', newThreshold: 0 }),
+      run: async (message, clientId, seq, operation) => {
+        const metadata = await this.refreshPair(message, msg.data, clientId, seq, operation);
+        return {
+          keyType: 'secp256k1',
+          newThreshold: metadata.threshold,
+          publicKey: new Uint8Array(Buffer.from(metadata.publicKey, 'hex')),
+        };
+      },
+    });
+  }
+
+  /**
+   * The shared flow of the two requests answered with a `ResharingResultEvent` on the
+   * resharing result subject of the request's session id. A request whose session id cannot
+   * be read is answered once on the `_invalid` token (README, failure semantics; mpcium drops
+   * it), so no client waits and nothing is redelivered.
+   */
+  private async handleResharingKind<Message extends { walletId: string; sessionId: string }>(
+    msg: JsMsg,
+    request: ResharingKind<Message>,
+  ): Promise<void> {
+    const { kind } = request;
     const started = performance.now();
-    const clientId = this.clientIdOrTerminate('reshare', msg, started);
+    const clientId = this.clientIdOrTerminate(kind, msg, started);
     if (clientId === undefined) return;
     const stopWorking = this.keepWorking(msg);
     const salvaged = salvageRequestIds(msg.data);
-    let keyType = salvaged.keyType === '' ? 'unknown' : salvaged.keyType;
+    let keyType: string =
+      kind === 'refresh-pair'
+        ? 'secp256k1'
+        : salvaged.keyType === ''
+          ? 'unknown'
+          : salvaged.keyType;
     let walletId = salvaged.walletId;
     let newThreshold = 0;
-    // An unreadable session id is answered on the `_invalid` token (README, failure semantics).
     const sessionId = resultIdToken(salvaged.sessionId);
     let held: LedgerClaim | undefined;
     try {
       const subject = reshareResultSubject(clientId, sessionId);
-      const messageId = reshareResultMessageId(clientId, `${sessionId}:${msg.seq}`);
+      const messageId = reshareResultMessageId(
+        clientId,
+        `${request.messageIdPrefix}${sessionId}:${msg.seq}`,
+      );
       try {
-        const { message, raw } = this.options.authenticator.reshare(msg.data);
-        keyType = message.keyType;
+        const { message, raw } = request.authenticate(msg.data);
         walletId = message.walletId;
-        newThreshold = message.newThreshold;
-        const key = operationKey('reshare', clientId, message.sessionId);
+        ({ keyType, newThreshold } = request.known(message));
+        const key = operationKey(kind, clientId, message.sessionId);
         const digest = createHash('sha256').update(raw).digest('hex');
         const claimed = await this.claim(msg, key, digest, messageId);
         if (claimed === undefined) return;
         held = claimed;
-        let body: Uint8Array;
-        {
-          const publicKey = await this.reshare(message, msg.data, clientId, msg.seq, key);
-          body = encodeResharingResult({
-            resultType: 'success',
-            walletId: message.walletId,
-            newThreshold: message.newThreshold,
-            keyType: message.keyType,
-            publicKey:
-              message.keyType === 'secp256k1'
-                ? secp256k1.Point.fromBytes(publicKey).toBytes(false).slice(1)
-                : publicKey,
-          });
-        }
-        this.count('reshare', keyType, undefined, started);
+        const outcome = await request.run(message, clientId, msg.seq, key);
+        keyType = outcome.keyType;
+        newThreshold = outcome.newThreshold;
+        const body = encodeResharingResult({
+          resultType: 'success',
+          walletId: message.walletId,
+          newThreshold: outcome.newThreshold,
+          keyType: outcome.keyType,
+          publicKey:
+            outcome.keyType === 'secp256k1'
+              ? secp256k1.Point.fromBytes(outcome.publicKey).toBytes(false).slice(1)
+              : outcome.publicKey,
+        });
+        this.count(kind, keyType, undefined, started);
         await this.deliver(msg, held, { subject, body, messageId, success: true });
       } catch (error) {
-        await this.reject('reshare', keyType, error, started, msg, held, (failure) => ({
+        await this.reject(kind, keyType, error, started, msg, held, (failure) => ({
           subject,
           body: encodeResharingResult({
             resultType: 'error',
             walletId: walletId === '' ? salvageRawId(msg.data, 'wallet_id') : walletId,
             newThreshold,
             keyType,
-            errorCode: failure.code,
-            errorReason: failure.message,
-          }),
-          messageId,
-        }));
-      }
-    } finally {
-      stopWorking();
-    }
-  }
-
-  /**
-   * Handles one pairwise refresh request (our stream `mpc-refresh-pair`, this signer's own
-   * subject); never throws. This signer must be one of the pair; the peer must be ready. The
-   * one result is a `ResharingResultEvent` (same key, same threshold) on the resharing result
-   * subject of the request's session id. A request without a session id cannot be answered.
-   */
-  async handleRefreshPair(msg: JsMsg): Promise<void> {
-    const started = performance.now();
-    const clientId = this.clientIdOrTerminate('refresh-pair', msg, started);
-    if (clientId === undefined) return;
-    const stopWorking = this.keepWorking(msg);
-    const salvaged = salvageRequestIds(msg.data);
-    const sessionId = salvaged.sessionId;
-    let walletId = salvaged.walletId;
-    let threshold = 0;
-    let held: LedgerClaim | undefined;
-    try {
-      if (sessionId === '') {
-        this.options.log.warn(
-          'pair refresh request without a session_id dropped: no result subject',
-        );
-        this.count(
-          'refresh-pair',
-          'secp256k1',
-          new MpcError(ErrorCode.MsgValidation, 'no id'),
-          started,
-        );
-        msg.ack();
-        return;
-      }
-      const subject = reshareResultSubject(clientId, sessionId);
-      const messageId = reshareResultMessageId(clientId, `refresh-pair:${sessionId}:${msg.seq}`);
-      try {
-        const { message, raw } = this.options.authenticator.refreshPair(msg.data);
-        walletId = message.walletId;
-        const key = operationKey('refresh-pair', clientId, message.sessionId);
-        const digest = createHash('sha256').update(raw).digest('hex');
-        const claimed = await this.claim(msg, key, digest, messageId);
-        if (claimed === undefined) return;
-        held = claimed;
-        const metadata = await this.refreshPair(message, msg.data, clientId, msg.seq, key);
-        threshold = metadata.threshold;
-        const body = encodeResharingResult({
-          resultType: 'success',
-          walletId: message.walletId,
-          newThreshold: metadata.threshold,
-          keyType: 'secp256k1',
-          publicKey: secp256k1.Point.fromBytes(
-            new Uint8Array(Buffer.from(metadata.publicKey, 'hex')),
-          )
-            .toBytes(false)
-            .slice(1),
-        });
-        this.count('refresh-pair', 'secp256k1', undefined, started);
-        await this.deliver(msg, held, { subject, body, messageId, success: true });
-      } catch (error) {
-        await this.reject('refresh-pair', 'secp256k1', error, started, msg, held, (failure) => ({
-          subject,
-          body: encodeResharingResult({
-            resultType: 'error',
-            walletId,
-            newThreshold: threshold,
-            keyType: 'secp256k1',
             errorCode: failure.code,
             errorReason: failure.message,
           }),

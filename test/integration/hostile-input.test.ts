@@ -18,6 +18,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import {
   KeygenBrokerStream,
   KeygenRequestConsumerName,
+  refreshPairRequestSubject,
   SigningPublisherStream,
   SigningRequestConsumerName,
   UnreadableIdToken,
@@ -87,7 +88,7 @@ describe('hostile input', () => {
     return (result as { __subject?: string }).__subject ?? '';
   }
 
-  it('answers each unreadable keygen, signing and resharing request once, on a subject its client sees', async () => {
+  it('answers each unreadable keygen, signing, resharing and refresh request once, on a subject its client sees', async () => {
     const js = jetstream(nc);
     const run = randomUUID().slice(0, 8);
     const cases = Object.entries(unreadableKeygenBodies());
@@ -114,6 +115,15 @@ describe('hostile input', () => {
       headers: reshareH,
     });
 
+    // Pairwise refresh (our stream, the coordinating signer's own subject): the same rule.
+    const refreshH = headers();
+    refreshH.set('ClientID', `rp-${run}`);
+    await js.publish(
+      refreshPairRequestSubject(test.cluster.nodeIds[0] as string),
+      encoder.encode(JSON.stringify({ session_id: 'a b', wallet_id: 'w' })),
+      { headers: refreshH },
+    );
+
     for (const [name] of cases) {
       const subject = `mpc.mpc_keygen_result.kg-${name}-${run}.${UnreadableIdToken}`;
       const result = await keygenResults.waitFor((r) => subjectOf(r) === subject);
@@ -137,6 +147,11 @@ describe('hostile input', () => {
       (r) => subjectOf(r) === `mpc.mpc_reshare_result.rs-${run}.${UnreadableIdToken}`,
     );
     expect(reshare['result_type']).toBe('error');
+    const refresh = await reshareResults.waitFor(
+      (r) => subjectOf(r) === `mpc.mpc_reshare_result.rp-${run}.${UnreadableIdToken}`,
+    );
+    expect(refresh['result_type']).toBe('error');
+    expect(refresh['wallet_id']).toBe('w');
 
     // Exactly once: a valid request sent after them is answered, and still no second result.
     const sentinel = `sentinel-${run}`;
@@ -156,6 +171,9 @@ describe('hostile input', () => {
     ).toHaveLength(2);
     expect(
       reshareResults.received.filter((r) => subjectOf(r).startsWith(`mpc.mpc_reshare_result.rs-`)),
+    ).toHaveLength(1);
+    expect(
+      reshareResults.received.filter((r) => subjectOf(r).startsWith(`mpc.mpc_reshare_result.rp-`)),
     ).toHaveLength(1);
   }, 300_000);
 
