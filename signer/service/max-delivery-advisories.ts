@@ -18,6 +18,11 @@
  *   answered or terminated at once and never reach max deliveries);
  * - the operation ledger holds no result for the operation (`done`: never publish after a
  *   result exists) and no claim by a live signer (`running`: the request is in flight).
+ * The error result is then written ahead into the ledger like every result
+ * (`OperationLedger.recordUnclaimed`, a compare-and-set that repeats the ledger checks), and
+ * published only when that write took it: a coordinator that was taken for dead but still
+ * finishes later finds this answer and replays it rather than publishing a second result,
+ * however long after JetStream's duplicate window.
  * Residual gap: the ack floor of a busy durable may move past a genuinely exhausted message
  * before the check runs; that advisory is then skipped (no result rather than a wrong one).
  */
@@ -71,6 +76,8 @@ export type AdvisoryVerdict =
       readonly seq: number;
       readonly clientId: string;
       readonly ids: ReturnType<typeof salvageRequestIds>;
+      /** The operation's ledger key. */
+      readonly key: string;
     }
   | { readonly kind: 'ignore'; readonly reason: string };
 
@@ -113,18 +120,68 @@ export async function checkAdvisory(
   if (!isSubjectToken(request === 'sign' ? ids.txId : operation)) {
     return ignore('unreadable operation id');
   }
-  const state = await ledger.peek(operationKey(request, clientId, operation), seq);
+  const key = operationKey(request, clientId, operation);
+  const state = await ledger.peek(key, seq);
   if (state.kind === 'answered') return ignore('the request has a result');
   if (state.kind === 'done') return ignore('the operation has a result');
   if (state.kind === 'running' && isLive(state.node)) return ignore('the request is in flight');
-  return { kind: 'answer', request, stream, seq, clientId, ids };
+  return { kind: 'answer', request, stream, seq, clientId, ids, key };
+}
+
+/** The error result for an advisory the check let through, with its `Nats-Msg-Id`. */
+function advisoryResult(verdict: Extract<AdvisoryVerdict, { kind: 'answer' }>): {
+  readonly subject: string;
+  readonly body: Uint8Array;
+  readonly messageId: string;
+} {
+  const { request, seq, clientId, ids } = verdict;
+  const reason = 'maximum delivery attempts exceeded';
+  if (request === 'sign') {
+    return {
+      subject: signingResultSubject(clientId),
+      body: encodeSigningResult({
+        resultType: 'error',
+        walletId: ids.walletId,
+        txId: ids.txId,
+        networkInternalCode: ids.networkInternalCode,
+        errorCode: ErrorCode.MaxDeliveryAttempts,
+        errorReason: `Signing failed: ${reason}`,
+        isTimeout: true,
+      }),
+      messageId: signingResultMessageId(clientId, ids.txId, String(seq)),
+    };
+  }
+  if (request === 'reshare') {
+    return {
+      subject: reshareResultSubject(clientId, ids.sessionId),
+      body: encodeResharingResult({
+        resultType: 'error',
+        walletId: ids.walletId,
+        newThreshold: 0,
+        keyType: ids.keyType,
+        errorCode: ErrorCode.MaxDeliveryAttempts,
+        errorReason: `Resharing failed: ${reason}`,
+      }),
+      messageId: reshareResultMessageId(clientId, `${ids.sessionId}:${seq}`),
+    };
+  }
+  return {
+    subject: keygenResultSubject(clientId, ids.walletId),
+    body: encodeKeygenResult({
+      resultType: 'error',
+      walletId: ids.walletId,
+      errorCode: ErrorCode.MaxDeliveryAttempts,
+      errorReason: `Key generation failed: ${reason}`,
+    }),
+    messageId: keygenResultMessageId(clientId, ids.walletId, String(seq)),
+  };
 }
 
 export function watchMaxDeliveryAdvisories(options: {
   nc: NatsConnection;
   js: JetStreamClient;
   jsm: JetStreamManager;
-  ledger: Pick<OperationLedger, 'peek'>;
+  ledger: Pick<OperationLedger, 'peek' | 'recordUnclaimed' | 'markPublished'>;
   isLive: (node: string) => boolean;
   log: Logger;
 }): Subscription {
@@ -135,46 +192,23 @@ export function watchMaxDeliveryAdvisories(options: {
       log.info({ reason: verdict.reason }, 'max-delivery advisory ignored');
       return;
     }
-    const { request, stream, seq, clientId, ids } = verdict;
-    const isSigning = request === 'sign';
-    const isReshare = request === 'reshare';
-    const reason = 'maximum delivery attempts exceeded';
-    if (isSigning) {
-      const body = encodeSigningResult({
-        resultType: 'error',
-        walletId: ids.walletId,
-        txId: ids.txId,
-        networkInternalCode: ids.networkInternalCode,
-        errorCode: ErrorCode.MaxDeliveryAttempts,
-        errorReason: `Signing failed: ${reason}`,
-        isTimeout: true,
-      });
-      await js.publish(signingResultSubject(clientId), body, {
-        msgID: signingResultMessageId(clientId, ids.txId, String(seq)),
-      });
-    } else if (isReshare) {
-      const body = encodeResharingResult({
-        resultType: 'error',
-        walletId: ids.walletId,
-        newThreshold: 0,
-        keyType: ids.keyType,
-        errorCode: ErrorCode.MaxDeliveryAttempts,
-        errorReason: `Resharing failed: ${reason}`,
-      });
-      await js.publish(reshareResultSubject(clientId, ids.sessionId), body, {
-        msgID: reshareResultMessageId(clientId, `${ids.sessionId}:${seq}`),
-      });
-    } else {
-      const body = encodeKeygenResult({
-        resultType: 'error',
-        walletId: ids.walletId,
-        errorCode: ErrorCode.MaxDeliveryAttempts,
-        errorReason: `Key generation failed: ${reason}`,
-      });
-      await js.publish(keygenResultSubject(clientId, ids.walletId), body, {
-        msgID: keygenResultMessageId(clientId, ids.walletId, String(seq)),
-      });
+    const result = advisoryResult(verdict);
+    const { ledger, isLive } = options;
+    const { stream, seq, key } = verdict;
+    const stored = await ledger.recordUnclaimed(key, seq, result, isLive);
+    if (stored.kind !== 'recorded') {
+      const reason = {
+        answered: 'the request has a result',
+        done: 'the operation has a result',
+        running: 'the request is in flight',
+      }[stored.kind];
+      log.info({ reason }, 'max-delivery advisory ignored');
+      return;
     }
+    await js.publish(result.subject, result.body, { msgID: result.messageId });
+    await ledger.markPublished(key, seq).catch((error: unknown) => {
+      log.warn({ err: error }, 'publication not marked in the ledger');
+    });
     log.warn({ stream, seq }, 'request gave up after max deliveries; error result published');
   };
   return nc.subscribe('$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.>', {

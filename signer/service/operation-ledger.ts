@@ -183,7 +183,10 @@ export class OperationLedger {
         // Our own create, whose reply was lost.
         return { kind: 'claimed', claim: { key, seq, revision: read.revision, entry: current } };
       }
-      if (current.requestDigest !== requestDigest) return { kind: 'conflict' };
+      // An entry written by `recordUnclaimed` has no digest yet: the first claim adopts its own.
+      if (current.requestDigest !== '' && current.requestDigest !== requestDigest) {
+        return { kind: 'conflict' };
+      }
       const mine = current.answers.find((answer) => answer.seq === seq);
       if (mine !== undefined) return { kind: 'answered', answer: toAnswer(mine) };
       if (current.state === 'done') {
@@ -299,6 +302,67 @@ export class OperationLedger {
       revision = read.revision;
       await pause(attempt);
     }
+  }
+
+  /**
+   * Write-ahead for an answer nobody claimed the operation for (the max-deliveries advisory:
+   * JetStream gave up on request message `seq`). Stores `answer` for that message unless it
+   * already has one (`answered`), the operation completed (`done`), or a live node holds it
+   * (`running`). A claim by a node `isLive` says is gone is ended: should that coordinator
+   * still be working, its own `record` finds this answer and replays it instead of
+   * publishing a second result. The entry stays `open` (an error), so a client re-send may
+   * run again; an entry created here has no request digest, and the next claim adopts its own.
+   */
+  async recordUnclaimed(
+    key: string,
+    seq: number,
+    answer: Omit<LedgerAnswer, 'seq' | 'published' | 'success'>,
+    isLive: (node: string) => boolean,
+  ): Promise<
+    | { readonly kind: 'recorded' }
+    | { readonly kind: 'answered' }
+    | { readonly kind: 'done' }
+    | { readonly kind: 'running'; readonly node: string }
+  > {
+    const stored: StoredAnswer = {
+      seq,
+      subject: answer.subject,
+      messageId: answer.messageId,
+      body: Buffer.from(answer.body).toString('base64'),
+      success: false,
+      published: false,
+    };
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const read = await this.kv.get(key);
+      if (read === null || read.operation !== 'PUT') {
+        const entry: Entry = { state: 'open', requestDigest: '', answers: [stored] };
+        try {
+          if (read === null) await this.kv.create(key, encode(entry));
+          else await this.kv.update(key, encode(entry), read.revision);
+          return { kind: 'recorded' };
+        } catch {
+          continue; // written meanwhile (or the reply was lost): the next read tells
+        }
+      }
+      const current = parseEntry(read);
+      const existing = current.answers.find((entry) => entry.seq === seq);
+      if (existing !== undefined) {
+        return existing.messageId === stored.messageId && existing.body === stored.body
+          ? { kind: 'recorded' }
+          : { kind: 'answered' };
+      }
+      if (current.state === 'done') return { kind: 'done' };
+      if (current.state === 'running' && isLive(current.node ?? '')) {
+        return { kind: 'running', node: current.node ?? 'unknown' };
+      }
+      const next: Entry = {
+        state: 'open',
+        requestDigest: current.requestDigest,
+        answers: appendAnswer(current.answers, stored),
+      };
+      if ((await this.cas(key, next, read.revision)) !== undefined) return { kind: 'recorded' };
+    }
+    return { kind: 'running', node: 'unknown' };
   }
 
   /**

@@ -210,4 +210,50 @@ describe('operation ledger', () => {
     expect((await ledger.claim(running, 'b', 'b1', 'digest', 5, live)).kind).toBe('running');
     expect((await ledger.claim(running, 'b', 'b1', 'digest', 4, live)).kind).toBe('claimed');
   });
+
+  it('records an advisory answer only where nobody answers; a coordinator taken for dead then replays it', async () => {
+    const advisory = { subject: 's', messageId: 'id:5', body: bytes('max deliveries') };
+    const dead = (): boolean => false;
+    // A live claim stands: the request is in flight.
+    const inFlight = newKey();
+    claimed(await ledger.claim(inFlight, 'a', 'a1', 'digest', 5, live));
+    expect((await ledger.recordUnclaimed(inFlight, 5, advisory, live)).kind).toBe('running');
+    // A completed operation and an answered message are never answered again.
+    const done = newKey();
+    const doneClaim = claimed(await ledger.claim(done, 'a', 'a1', 'digest', 4, live));
+    await ledger.record(doneClaim, {
+      subject: 's',
+      messageId: 'id:4',
+      body: bytes('sig'),
+      success: true,
+    });
+    expect((await ledger.recordUnclaimed(done, 5, advisory, dead)).kind).toBe('done');
+    expect((await ledger.recordUnclaimed(done, 4, advisory, dead)).kind).toBe('answered');
+
+    // The claim of a node taken for dead is ended; its late result finds the advisory's.
+    const key = newKey();
+    const late = claimed(await ledger.claim(key, 'a', 'a1', 'digest', 5, live));
+    expect((await ledger.recordUnclaimed(key, 5, advisory, dead)).kind).toBe('recorded');
+    // Repeating it (a lost reply, or a second handler) changes nothing.
+    expect((await ledger.recordUnclaimed(key, 5, advisory, dead)).kind).toBe('recorded');
+    const outcome = await ledger.record(late, {
+      subject: 's',
+      messageId: 'id:5',
+      body: bytes('late signature'),
+      success: true,
+    });
+    expect(outcome.kind).toBe('superseded');
+    expect(outcome.kind === 'superseded' && Buffer.from(outcome.answer.body).toString()).toBe(
+      'max deliveries',
+    );
+    // A client re-send (another message) may run again.
+    expect((await ledger.claim(key, 'b', 'b1', 'digest', 9, live)).kind).toBe('claimed');
+
+    // Never claimed: the entry is created without a digest; the re-send's claim adopts its own.
+    const fresh = newKey();
+    expect((await ledger.recordUnclaimed(fresh, 5, advisory, live)).kind).toBe('recorded');
+    expect((await ledger.claim(fresh, 'a', 'a1', 'digest', 5, live)).kind).toBe('answered');
+    const resend = claimed(await ledger.claim(fresh, 'a', 'a1', 'digest', 6, live));
+    expect(resend.entry.requestDigest).toBe('digest');
+  });
 });
