@@ -196,9 +196,11 @@ export class JobFactory {
     const frost = deferParty(drivers, { protocol: 'frost-keygen', options });
     const dkls23 = deferParty(drivers, { protocol: 'dkls23-keygen', options });
     const party = parallelDrivers(frost.driver, dkls23.driver);
+    let pairOrigins: Record<string, string> = {};
     return {
       party: mapResult(party, ([eddsa, ecdsa]) => ({ eddsa, ecdsa })),
       bind: async (binding) => {
+        pairOrigins = originsFor(this.otherNodes(participants), binding);
         await Promise.all([frost.bind(binding), dkls23.bind(binding)]);
       },
       async complete(keys) {
@@ -219,6 +221,7 @@ export class JobFactory {
             metadata: {
               ...metadata('secp256k1', keys.ecdsa.publicKey),
               ...(pairEpochs === undefined ? {} : { pairEpochs }),
+              pairOrigins,
             },
             share: keys.ecdsa.share,
           });
@@ -296,16 +299,29 @@ export class JobFactory {
       ...(pairEpochs === undefined ? {} : { pairEpochs }),
     };
     let staged = false;
+    let pairOrigins: Record<string, string> | undefined;
     return {
       party,
-      bind: (binding) => deferred.bind(binding),
+      bind: (binding) => {
+        if (message.keyType === 'secp256k1') {
+          const peers = newCommittee.map((member) => member.nodeId);
+          pairOrigins = originsFor(
+            peers.filter((node) => node !== selfNodeId),
+            binding,
+          );
+        }
+        return deferred.bind(binding);
+      },
       async complete(result) {
         try {
           if (checked.isNewMember) {
             if (result.share === undefined) {
               throw new MpcError(ErrorCode.ReshareFailure, 'reshare produced no share');
             }
-            await wallets.stage({ metadata, share: result.share });
+            await wallets.stage({
+              metadata: { ...metadata, ...(pairOrigins === undefined ? {} : { pairOrigins }) },
+              share: result.share,
+            });
             staged = true;
           }
         } finally {
@@ -399,15 +415,22 @@ export class JobFactory {
       pairEpochs: { ...metadata.pairEpochs, [peer]: epoch },
     };
     let staged = false;
+    let origin: string | undefined;
     return {
       party,
-      bind: (binding) => deferred.bind(binding),
+      bind: (binding) => {
+        origin = pairOrigin(binding);
+        return deferred.bind(binding);
+      },
       async complete(result) {
         try {
-          if (result.share === undefined) {
+          if (result.share === undefined || origin === undefined) {
             throw new MpcError(ErrorCode.KeyGeneration, 'pair refresh produced no share');
           }
-          await wallets.stage({ metadata: refreshed, share: result.share });
+          await wallets.stage({
+            metadata: { ...refreshed, pairOrigins: { ...metadata.pairOrigins, [peer]: origin } },
+            share: result.share,
+          });
           staged = true;
         } finally {
           if (result.share !== undefined) wipeBytes(result.share);
@@ -509,12 +532,30 @@ export class JobFactory {
         bind: (binding) => deferred.bind(binding),
         complete: async (result) => hexDigest(signatureBytes(result)),
         dispose: () => party.wipe(),
-        pairState: { key: pairStateKey(record.metadata), peers, assertUsable },
+        pairState: {
+          key: pairStateKey(record.metadata),
+          peers,
+          assertUsable,
+          origins: new Map(peers.map((peer) => [peer, metadata.pairOrigins?.[peer] ?? ''])),
+        },
       };
     } finally {
       wipeBytes(record.share);
     }
   }
+}
+
+/**
+ * The origin of DKLs23 pair state a session creates: the first 16 bytes of its session binding
+ * (session-binding.ts), which every participant computes alike and no single one chooses.
+ */
+export function pairOrigin(binding: Uint8Array): string {
+  return Buffer.from(binding.subarray(0, 16)).toString('hex');
+}
+
+function originsFor(peers: readonly string[], binding: Uint8Array): Record<string, string> {
+  const origin = pairOrigin(binding);
+  return Object.fromEntries(peers.map((peer) => [peer, origin]));
 }
 
 /** The signature's bytes (Ed25519 R‖S, or ECDSA r‖s‖v) for digests and comparisons. */

@@ -16,7 +16,7 @@ import { EMPTY_ROUND_INPUT, type PartyId, type RoundInput } from '../crypto/roun
 import type { KeyType, PairRefreshMessage, SignTxMessage } from '../protocol/messages.ts';
 import type { SessionJob } from '../session/session-host.ts';
 import type { EncodedReshareResult } from '../session/worker-messages.ts';
-import { JobFactory } from './jobs.ts';
+import { JobFactory, pairOrigin } from './jobs.ts';
 import { BannedPeerError, PeerBans } from './peer-bans.ts';
 import { localProtocolDrivers } from './protocol-drivers.ts';
 import { decodeWalletRecord } from './wallet-record.ts';
@@ -200,10 +200,20 @@ describe('burned pairs and the pairwise refresh job', () => {
     expect(record?.metadata.pairEpochs).toEqual({ b: 1 });
     expect([...nodeA.store.files.keys()]).toEqual(['w/secp256k1/2']); // burned v1 deleted
     record?.share.fill(0);
-    (await nodeA.jobs.sign('signing-session-0004', signRequest, pairAB)).dispose();
+    const signJob = await nodeA.jobs.sign('signing-session-0004', signRequest, pairAB);
+    // The refreshed pair's origin is the refresh session's binding, the same on both ends;
+    // the untouched pair a–c keeps its (pre-origin) state, announced as "".
+    const origin = pairOrigin(new TextEncoder().encode('refresh-session-binding-32-bytes'));
+    expect(record?.metadata.pairOrigins).toEqual({ b: origin });
+    expect(signJob.pairState?.origins).toEqual(new Map([['b', origin]]));
+    signJob.dispose();
+    const signAC = await nodeA.jobs.sign('signing-session-0005', signRequest, pairAC);
+    expect(signAC.pairState?.origins).toEqual(new Map([['c', '']]));
+    signAC.dispose();
     // B had never banned A: its stamp is A's epoch there (0).
     const recordB = await nodeB.wallets.load('w', 'secp256k1');
     expect(recordB?.metadata.pairEpochs).toEqual({ a: 0 });
+    expect(recordB?.metadata.pairOrigins).toEqual({ a: origin });
     recordB?.share.fill(0);
   }, 300_000);
 

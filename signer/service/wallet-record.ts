@@ -35,6 +35,15 @@ export interface WalletMetadata {
    * absent entries count as 0.
    */
   readonly pairEpochs?: Readonly<Record<string, number>>;
+  /**
+   * secp256k1 only: per other committee member (node id), the origin of this version's DKLs23
+   * pair state with it: `pairOrigin(binding)` of the keygen, reshare or pairwise refresh
+   * session that ran its base OTs. Both ends of a pair record the same origin, so a signing
+   * session compares them before any OT state is used (participant-session.ts) and refuses a
+   * mismatch, left by an interrupted reshare or refresh, instead of failing the OT check and
+   * banning an honest peer. Absent entries (records from before) count as "".
+   */
+  readonly pairOrigins?: Readonly<Record<string, string>>;
 }
 
 export interface WalletRecord {

@@ -51,6 +51,24 @@ export class ProtocolViolationError extends MpcError {
   }
 }
 
+/**
+ * The two ends of a DKLs23 pair hold OT state from different sessions (an interrupted reshare
+ * or pairwise refresh committed on one side only). Found from the signed hellos before any OT
+ * state is used, so it is never a ban verdict; a pairwise refresh of the pair repairs it.
+ */
+export class PairStateMismatchError extends MpcError {
+  readonly peer: string;
+
+  constructor(sessionId: string, peer: string) {
+    super(
+      ErrorCode.IncompatiblePeerIds,
+      `session ${sessionId}: the DKLs23 pair state with ${peer} differs between the two signers ` +
+        `(an interrupted reshare or pairwise refresh); run a pairwise refresh of that pair`,
+    );
+    this.peer = peer;
+  }
+}
+
 /** Another participant aborted the session and told us why; we report the same code. */
 export class SessionAbortedError extends MpcError {
   readonly abortedBy: string;

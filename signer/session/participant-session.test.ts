@@ -1,12 +1,16 @@
 /**
  * Early envelopes (issue 12 item 3): before its start a session buffers only envelopes signed
  * by one of its participants, one per sender, round and kind, so forged frames injected into a
- * live session id never take the place of real ones.
+ * live session id never take the place of real ones. Pair-state origins: a DKLs23 session
+ * whose two ends of a pair hold OT state of different origins stops before round 0.
  */
 import { generateKeyPairSync, sign } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { PeerMessenger } from '../transport/peer-messenger.ts';
 import { EnvelopeKind, broadcastSignedBytes, type Envelope } from '../transport/secure-channel.ts';
+import { signControl, type SessionHello } from '../transport/control-messages.ts';
+import { isPairBanVerdict } from '../service/peer-bans.ts';
+import { PairStateMismatchError } from './errors.ts';
 import { ParticipantSession } from './participant-session.ts';
 
 function identity(nodeId: string) {
@@ -68,5 +72,76 @@ describe('ParticipantSession early envelopes', () => {
     );
     expect(session.acceptEnvelope(envelope(alice, { round: 1 }))).toBe(true);
     session.dispose();
+  });
+});
+
+describe('ParticipantSession pair-state origins', () => {
+  function session(
+    self: ReturnType<typeof identity>,
+    pairOrigins: ReadonlyMap<string, string> | undefined,
+    bound: string[],
+  ) {
+    return new ParticipantSession({
+      sessionId: 's',
+      self,
+      roster,
+      nodeOfParty: new Map([
+        [1, 'alice'],
+        [2, 'bob'],
+      ]),
+      party: { rounds: 0, round: async () => ({}), finish: async () => 42, wipe: () => undefined },
+      messenger: {} as PeerMessenger,
+      roundTimeoutMs: 1000,
+      probeIntervalMs: 1000,
+      bind: async () => {
+        bound.push(self.nodeId);
+      },
+      pairOrigins,
+    });
+  }
+
+  /** Alice's start with her own hello and a hello signed by Bob with `bobHello` fields. */
+  async function aliceStart(
+    aliceOrigins: ReadonlyMap<string, string> | undefined,
+    bobHello: Record<string, unknown>,
+  ): Promise<{ outcome: unknown; bound: string[] }> {
+    const bound: string[] = [];
+    const own = session(alice, aliceOrigins, bound);
+    const bobs = session(bob, undefined, []);
+    const hello = { ...bobs.hello(), ...bobHello } as SessionHello;
+    const outcome = await own
+      .start([signControl(alice, own.hello()), signControl(bob, hello)])
+      .catch((error: unknown) => error);
+    own.dispose();
+    bobs.dispose();
+    return { outcome, bound };
+  }
+
+  it('announces its origins in the hello', () => {
+    const own = session(alice, new Map([['bob', 'o1']]), []);
+    expect(own.hello().pairOrigins).toEqual({ bob: 'o1' });
+    own.dispose();
+  });
+
+  it('runs when both ends of the pair hold state of the same origin (or both predate origins)', async () => {
+    const same = await aliceStart(new Map([['bob', 'o1']]), { pairOrigins: { alice: 'o1' } });
+    expect(same.outcome).toBe(42);
+    const legacy = await aliceStart(new Map([['bob', '']]), {});
+    expect(legacy.outcome).toBe(42);
+  });
+
+  it('refuses a mismatch before the protocol party exists, and not as a ban verdict', async () => {
+    for (const bobHello of [
+      { pairOrigins: { alice: 'o2' } },
+      { pairOrigins: { alice: 7 } },
+      { pairOrigins: { carol: 'o1' } },
+      {},
+    ]) {
+      const { outcome, bound } = await aliceStart(new Map([['bob', 'o1']]), bobHello);
+      expect(outcome).toBeInstanceOf(PairStateMismatchError);
+      expect((outcome as PairStateMismatchError).peer).toBe('bob');
+      expect(isPairBanVerdict(outcome)).toBe(false);
+      expect(bound).toEqual([]);
+    }
   });
 });

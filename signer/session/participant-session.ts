@@ -26,7 +26,7 @@ import {
   type Envelope,
   type PairKeys,
 } from '../transport/secure-channel.ts';
-import { ProtocolViolationError } from './errors.ts';
+import { PairStateMismatchError, ProtocolViolationError } from './errors.ts';
 import { RoundRunner, type PartyDriver, type RoundNetwork } from './round-runner.ts';
 import { sessionBinding } from './session-binding.ts';
 
@@ -52,6 +52,11 @@ export interface ParticipantSessionOptions<Result> {
   readonly gate?: (() => void) | undefined;
   /** Creates the protocol party for the session binding (session-binding.ts) before round 0. */
   readonly bind?: ((binding: Uint8Array) => Promise<void>) | undefined;
+  /**
+   * DKLs23 sessions: this signer's pair-state origin per peer (`WalletMetadata.pairOrigins`),
+   * announced in the hello and compared with each peer's before round 0.
+   */
+  readonly pairOrigins?: ReadonlyMap<string, string> | undefined;
 }
 
 export class ParticipantSession<Result> {
@@ -97,6 +102,9 @@ export class ParticipantSession<Result> {
       sessionId: this.sessionId,
       nodeId: this.options.self.nodeId,
       ephemeralPublicKey: Buffer.from(this.ephemeral.publicKey).toString('base64'),
+      ...(this.options.pairOrigins === undefined
+        ? {}
+        : { pairOrigins: Object.fromEntries(this.options.pairOrigins) }),
     };
   }
 
@@ -130,6 +138,7 @@ export class ParticipantSession<Result> {
           hello.nodeId,
         );
       }
+      this.checkPairOrigin(hello);
       const peerKey = new Uint8Array(Buffer.from(hello.ephemeralPublicKey, 'base64'));
       ephemeralKeys.set(hello.nodeId, peerKey);
       this.pairKeys.set(
@@ -152,6 +161,19 @@ export class ParticipantSession<Result> {
     this.bufferedSlots.clear();
     for (const envelope of early) this.acceptEnvelope(envelope);
     return this.runner.run();
+  }
+
+  /** Both ends of the pair with the hello's sender must hold OT state of the same origin. */
+  private checkPairOrigin(hello: SessionHello): void {
+    const mine = this.options.pairOrigins;
+    if (mine === undefined) return;
+    const announced = (hello.pairOrigins as Record<string, unknown> | undefined)?.[
+      this.options.self.nodeId
+    ];
+    const theirs = announced === undefined ? '' : announced;
+    if (theirs !== (mine.get(hello.nodeId) ?? '')) {
+      throw new PairStateMismatchError(this.sessionId, hello.nodeId);
+    }
   }
 
   /** Returns false when the envelope is dropped (wrong session/recipient, bad auth, duplicate). */

@@ -56,6 +56,8 @@ export interface PairStateUse {
   readonly peers: readonly string[];
   /** Throws (an MpcError) when any of those pairs may not be used (banned, burned). */
   assertUsable(): void;
+  /** Per peer, the origin of this signer's pair state with it (compared in the hellos). */
+  readonly origins?: ReadonlyMap<string, string>;
 }
 
 /** How a failed check turns into a durable pair ban (security review C1, M1). */
@@ -305,6 +307,7 @@ export class SessionHost implements PeerMessageHandler {
       roundTimeoutMs: this.roundTimeoutFor(invite.kind),
       probeIntervalMs: this.options.probeIntervalMs,
       ...(job.pairState === undefined ? {} : { gate: () => job.pairState?.assertUsable() }),
+      ...(job.pairState?.origins === undefined ? {} : { pairOrigins: job.pairState.origins }),
       ...(job.bind === undefined
         ? {}
         : {

@@ -67,6 +67,11 @@ export interface SessionHello {
   readonly sessionId: string;
   readonly nodeId: string;
   readonly ephemeralPublicKey: string;
+  /**
+   * DKLs23 sessions: per other participant (node id), the origin of the sender's pairwise
+   * OT state with it (`WalletMetadata.pairOrigins`); every pair's two ends must agree.
+   */
+  readonly pairOrigins?: Readonly<Record<string, string>>;
 }
 
 /** Coordinator → participant: every participant's signed hello; rounds start now. */
