@@ -171,7 +171,7 @@ describe('DKLs23 key generation (real base OTs)', () => {
       2,
     ) as Dkls23Signature;
     checkSignature(tweaked, digest, tweakedKey(publicKey, tweak));
-  }, 60_000);
+  }, 300_000);
 
   it('rejects bad keygen arguments', () => {
     const base = { self: 1, participants: [1, 2, 3], threshold: 1, sessionId: new Uint8Array(32) };

@@ -102,7 +102,7 @@ describe('DKLs23 resharing', () => {
       before,
     );
     verifies(oldShares, [1, 3], publicKey);
-  });
+  }, 300_000);
 
   it('a dealer whose constant term is not λ·Y_i is named and nobody gets a share', () => {
     const committee = [1, 2];
