@@ -74,14 +74,22 @@ describe('drainVerdict', () => {
     ).toBe(false);
   });
 
-  it('a cluster already below quorum is not safe even with nothing on the node; one bad cluster decides', () => {
-    const verdict = drainVerdict('n9', [
+  it('a cluster already below quorum blocks only a drain that takes one of its ready signers', () => {
+    const clusters = [
       { namespace: 'b', name: 'ok', quorum: 1, signers: [signer('ok-0', 'n1', true)] },
       { namespace: 'a', name: 'down', quorum: 2, signers: [signer('down-0', 'n1', true)] },
+    ];
+    const elsewhere = drainVerdict('n9', clusters);
+    expect(elsewhere.clusters.map((c) => `${c.namespace}/${c.name}`)).toEqual(['a/down', 'b/ok']);
+    expect(elsewhere.clusters.map((c) => [c.safe, c.alreadyBelowQuorum])).toEqual([
+      [true, true],
+      [true, false],
     ]);
-    expect(verdict.clusters.map((c) => `${c.namespace}/${c.name}`)).toEqual(['a/down', 'b/ok']);
-    expect(verdict.clusters.map((c) => c.safe)).toEqual([false, true]);
-    expect(verdict.safe).toBe(false);
+    expect(elsewhere.safe).toBe(true);
+    // n1 holds the last ready signer of both: one unsafe cluster decides.
+    const there = drainVerdict('n1', clusters);
+    expect(there.clusters.map((c) => c.safe)).toEqual([false, false]);
+    expect(there.safe).toBe(false);
     expect(drainVerdict('n1', []).safe).toBe(true);
   });
 
@@ -89,6 +97,11 @@ describe('drainVerdict', () => {
     const verdict = drainVerdict('n1', [
       { namespace: 'a', name: 'w', quorum: 1, signers: [signer('w-0', undefined, false)] },
     ]);
-    expect(verdict.clusters[0]).toMatchObject({ readyOnNode: 0, readyNow: 0, safe: false });
+    expect(verdict.clusters[0]).toMatchObject({
+      readyOnNode: 0,
+      readyNow: 0,
+      safe: true,
+      alreadyBelowQuorum: true,
+    });
   });
 });

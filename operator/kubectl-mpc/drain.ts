@@ -8,6 +8,11 @@
  * the status does not list yet is judged by its pod alone. The quorum is the larger of the
  * spec's and the status's (during a refused or pending reshare they differ): the verdict errs
  * towards "not safe". Signers on the node that are not ready cost nothing to drain.
+ *
+ * Not safe = the drain takes at least one ready signer from a cluster and leaves it below
+ * quorum. A cluster already below quorum with no ready signer on the node is not affected by
+ * the drain (it is reported, but does not block it): otherwise one dead cluster anywhere would
+ * forbid every drain in the fleet.
  */
 
 export interface DrainSigner {
@@ -37,6 +42,8 @@ export interface ClusterDrainVerdict {
   /** readyNow - quorum: how many ready signers the cluster can lose and still sign. */
   readonly margin: number;
   readonly safe: boolean;
+  /** Below quorum already, with nothing ready on the node: signing is down, not by the drain. */
+  readonly alreadyBelowQuorum: boolean;
 }
 
 export interface DrainVerdict {
@@ -64,7 +71,8 @@ export function drainVerdict(node: string, clusters: readonly DrainCluster[]): D
         readyOnNode,
         readyAfter,
         margin: ready.length - cluster.quorum,
-        safe: readyAfter >= cluster.quorum,
+        safe: readyOnNode === 0 || readyAfter >= cluster.quorum,
+        alreadyBelowQuorum: ready.length < cluster.quorum,
       };
     })
     .sort((a, b) =>
@@ -74,7 +82,5 @@ export function drainVerdict(node: string, clusters: readonly DrainCluster[]): D
           ? 1
           : 0,
     );
-  // A cluster that already lacks quorum with nothing on the node is not made worse by the
-  // drain, but signing is down: the answer stays "not safe" so nobody drains into an outage.
   return { node, clusters: verdicts, safe: verdicts.every((v) => v.safe) };
 }

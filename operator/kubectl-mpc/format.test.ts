@@ -153,8 +153,23 @@ describe('formatDrain', () => {
     expect(out).toContain('a/w      2       3      2        1      1       NO');
     expect(out).toContain('NOT safe to drain n1: a/w would keep 1 ready signer(s), quorum is 2');
     expect(formatDrain(drainVerdict('n1', []))).toBe(
-      'no MpcClusters found\nsafe to drain n1: every cluster keeps its quorum of ready signers\n',
+      'no MpcClusters found\nsafe to drain n1: no cluster loses its quorum of ready signers\n',
     );
+    const down = formatDrain(
+      drainVerdict('n2', [
+        {
+          namespace: 'a',
+          name: 'd',
+          quorum: 2,
+          signers: [{ name: 'd-0', node: 'n1', podReady: true }],
+        },
+      ]),
+    );
+    expect(down).toContain('yes (below quorum already)');
+    expect(down).toContain(
+      'warning: already below quorum, not affected by this drain: a/d (1 of 2 ready)',
+    );
+    expect(down).toContain('safe to drain n2');
   });
 });
 

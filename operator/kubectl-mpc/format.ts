@@ -133,20 +133,26 @@ export function formatDrain(verdict: DrainVerdict): string {
       String(c.readyOnNode),
       String(c.readyAfter),
       String(c.margin),
-      c.safe ? 'yes' : 'NO',
+      c.safe ? (c.alreadyBelowQuorum ? 'yes (below quorum already)' : 'yes') : 'NO',
     ]),
   ];
   const unsafe = verdict.clusters.filter((c) => !c.safe);
+  const down = verdict.clusters.filter((c) => c.safe && c.alreadyBelowQuorum);
   const summary = verdict.safe
-    ? `safe to drain ${verdict.node}: every cluster keeps its quorum of ready signers`
+    ? `safe to drain ${verdict.node}: no cluster loses its quorum of ready signers`
     : `NOT safe to drain ${verdict.node}: ${unsafe
-        .map((c) =>
-          c.readyOnNode === 0
-            ? `${c.namespace}/${c.name} is already below quorum (${c.readyNow} of ${c.quorum} ready)`
-            : `${c.namespace}/${c.name} would keep ${c.readyAfter} ready signer(s), quorum is ${c.quorum}`,
+        .map(
+          (c) =>
+            `${c.namespace}/${c.name} would keep ${c.readyAfter} ready signer(s), quorum is ${c.quorum}`,
         )
         .join('; ')}`;
-  return `${verdict.clusters.length === 0 ? 'no MpcClusters found' : table(rows)}\n${summary}\n`;
+  const warning =
+    down.length === 0
+      ? ''
+      : `warning: already below quorum, not affected by this drain: ${down
+          .map((c) => `${c.namespace}/${c.name} (${c.readyNow} of ${c.quorum} ready)`)
+          .join(', ')}\n`;
+  return `${verdict.clusters.length === 0 ? 'no MpcClusters found' : table(rows)}\n${warning}${summary}\n`;
 }
 
 /** Steps printed by `kubectl mpc unpin`: what only the administrator can do. */

@@ -10,9 +10,9 @@ import {
   CoordinationV1Api,
   CoreV1Api,
   CustomObjectsApi,
+  KubeConfig,
   PatchStrategy,
   setHeaderOptions,
-  type KubeConfig,
   type V1Pod,
 } from '@kubernetes/client-node';
 import { MPC_GROUP, MPC_PLURAL, MPC_VERSION, type MpcCluster } from '../api/mpc-cluster.ts';
@@ -159,5 +159,29 @@ export function createPluginKube(kubeConfig: KubeConfig): PluginKube {
         throw error;
       }
     },
+  };
+}
+
+/**
+ * The user's kubeconfig as kubectl reads it: `--kubeconfig`, else $KUBECONFIG / ~/.kube/config
+ * / in-cluster; `--context` must name a context of it. The namespace is the context's, else
+ * "default".
+ */
+export function connectKubeconfig(options: { kubeconfig?: string; context?: string }): {
+  kube: PluginKube;
+  namespace: string;
+} {
+  const config = new KubeConfig();
+  if (options.kubeconfig === undefined) config.loadFromDefault();
+  else config.loadFromFile(options.kubeconfig);
+  if (options.context !== undefined) {
+    if (!config.getContexts().some((c) => c.name === options.context))
+      throw new Error(`context ${options.context} not found in the kubeconfig`);
+    config.setCurrentContext(options.context);
+  }
+  const namespace = config.getContextObject(config.getCurrentContext())?.namespace;
+  return {
+    kube: createPluginKube(config),
+    namespace: namespace === undefined || namespace === '' ? 'default' : namespace,
   };
 }
