@@ -6,7 +6,8 @@
  * decides. What must be allowed is proven end to end: the operator reconciles an MpcCluster in
  * a watched namespace using only its token.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
@@ -387,6 +388,84 @@ describe('namespace-scoped install (watchNamespaces)', () => {
     );
   });
 });
+
+// Runs only after `npm run build` (scripts/test.sh builds before this suite).
+describe.skipIf(!existsSync('dist/operator/main.js'))(
+  'the built entry point, configured as the namespace-scoped chart configures it',
+  () => {
+    const spawnOperator = (env: Record<string, string>) => {
+      const child = spawn(process.execPath, ['dist/operator/main.js'], {
+        env: {
+          PATH: process.env['PATH'] ?? '',
+          KUBECONFIG: nsToken.kubeconfigPath,
+          MPC_OPERATOR_HTTP_PORT: '0',
+          POD_NAMESPACE: NS_OPERATOR_NS,
+          ...env,
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let output = '';
+      child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      const exited = new Promise<number | null>((resolve) =>
+        child.on('exit', (code) => resolve(code)),
+      );
+      return { child, exited, output: () => output };
+    };
+
+    it('refuses a signer Role without a namespace list', async () => {
+      const { exited, output } = spawnOperator({ MPC_OPERATOR_SIGNER_ROLE: 'x' });
+      expect(await exited).toBe(1);
+      expect(output()).toContain('MPC_OPERATOR_SIGNER_ROLE needs MPC_OPERATOR_WATCH_NAMESPACES');
+    });
+
+    it('leads, syncs its per-namespace watches and reconciles with the Role-only token', async () => {
+      // Hand over from the in-process operator (it releases the leader Lease on stop).
+      await operator?.stop();
+      operator = undefined;
+      const { child, exited, output } = spawnOperator({
+        MPC_OPERATOR_WATCH_NAMESPACES: WATCHED.join(','),
+        MPC_OPERATOR_SIGNER_ROLE: `${NS_RELEASE}-mpc-operator-signer`,
+      });
+      try {
+        // /readyz is 200 on the leader only once every watch listed: a cluster-wide LIST
+        // would be forbidden with this token and never sync.
+        const port = await eventually(
+          'the operator to log its port',
+          async () => {
+            const match = /"httpPort":(\d+)/.exec(output());
+            return match === null ? undefined : Number(match[1]);
+          },
+          30_000,
+        );
+        await eventually(
+          'leader and synced',
+          async () => {
+            const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+            return (
+              /^mpc_operator_is_leader 1$/m.test(metrics) &&
+              (await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200
+            );
+          },
+          60_000,
+        );
+        expect(output()).toContain(`"watchNamespaces":["${WATCHED.join('","')}"]`);
+        await kc(cluster, ['apply', '-f', '-'], JSON.stringify(sample(WATCHED[1], 'late')));
+        await eventually(
+          'late Ready',
+          async () =>
+            (await getJson(cluster, ['-n', WATCHED[1], 'mpccluster', 'late']))?.['status']
+              ?.phase === 'Ready',
+          90_000,
+        );
+        child.kill('SIGTERM');
+        expect(await exited).toBe(0);
+      } finally {
+        if (child.exitCode === null) child.kill('SIGKILL');
+      }
+    });
+  },
+);
 
 describe('cluster-wide install', () => {
   it('holds no Secret read, no foreign Lease write and binds only the signer ClusterRole', async () => {
