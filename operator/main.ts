@@ -13,6 +13,12 @@
  *                                 client-go semantics (defaults 15 / 10 / 2)
  *   MPC_OPERATOR_SIGNER_CLUSTERROLE  ClusterRole bound to each cluster's signers (Leases, pods);
  *                                 the chart sets it so the operator needs no Lease write rights
+ *   MPC_OPERATOR_WATCH_NAMESPACES  comma-separated namespaces: namespace-scoped install (only
+ *                                 these are listed, watched and reconciled; the chart grants
+ *                                 Roles there only). Empty/unset: cluster-wide
+ *   MPC_OPERATOR_SIGNER_ROLE      with WATCH_NAMESPACES: the Role (same name in every watched
+ *                                 namespace) bound to each cluster's signers instead of the
+ *                                 ClusterRole above
  *   POD_NAMESPACE, HOSTNAME       the Lease's namespace; the candidate identity (+ random)
  * SIGTERM / SIGINT: graceful shutdown (finish the reconcile in progress, release the leader
  * Lease, then exit 0). Losing leadership exits 1 at once (restarted as a fresh candidate).
@@ -22,6 +28,8 @@ import { hostname } from 'node:os';
 import { KubeConfig } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { startOperator } from './operator.ts';
+import { parseWatchNamespaces } from './kube/scoped-watch.ts';
+import type { SignerRoleRef } from './resources/children.ts';
 
 function integerFromEnv(name: string, fallback: number, min: number, max: number): number {
   const raw = process.env[name];
@@ -51,14 +59,26 @@ async function main(): Promise<void> {
   if (electionEnabled && namespace === '') {
     throw new Error('leader election needs POD_NAMESPACE (or MPC_OPERATOR_LEADER_ELECTION=false)');
   }
+  const watchNamespaces = parseWatchNamespaces(process.env['MPC_OPERATOR_WATCH_NAMESPACES']);
+  const signerRoleName = process.env['MPC_OPERATOR_SIGNER_ROLE'] ?? '';
+  const signerClusterRoleName = process.env['MPC_OPERATOR_SIGNER_CLUSTERROLE'] ?? '';
+  if (signerRoleName !== '' && watchNamespaces === undefined) {
+    // A Role exists only where the chart created it: the watched namespaces.
+    throw new Error('MPC_OPERATOR_SIGNER_ROLE needs MPC_OPERATOR_WATCH_NAMESPACES');
+  }
+  const signerRole: SignerRoleRef | undefined =
+    signerRoleName !== ''
+      ? { kind: 'Role', name: signerRoleName }
+      : signerClusterRoleName !== ''
+        ? { kind: 'ClusterRole', name: signerClusterRoleName }
+        : undefined;
   const operator = await startOperator({
     kubeConfig,
     logger,
     httpPort: integerFromEnv('MPC_OPERATOR_HTTP_PORT', 8080, 0, 65535),
     resyncIntervalMs: integerFromEnv('MPC_OPERATOR_RESYNC_SECONDS', 300, 10, 86_400) * 1000,
-    ...((process.env['MPC_OPERATOR_SIGNER_CLUSTERROLE'] ?? '') === ''
-      ? {}
-      : { signerClusterRole: process.env['MPC_OPERATOR_SIGNER_CLUSTERROLE'] ?? '' }),
+    ...(signerRole === undefined ? {} : { signerRole }),
+    ...(watchNamespaces === undefined ? {} : { watchNamespaces }),
     ...(electionEnabled
       ? {
           leaderElection: {
@@ -80,7 +100,10 @@ async function main(): Promise<void> {
         }
       : {}),
   });
-  logger.info({ httpPort: operator.httpPort }, 'operator started');
+  logger.info(
+    { httpPort: operator.httpPort, watchNamespaces: watchNamespaces ?? 'all' },
+    'operator started',
+  );
   let stopping = false;
   const shutdown = (signal: string): void => {
     if (stopping) return;

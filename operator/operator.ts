@@ -1,6 +1,7 @@
 /**
- * Wires the operator: three resilient watches (MpcClusters, signer StatefulSets, signer
- * pods), a keyed work queue with one worker, the reconciler, metrics and the health server.
+ * Wires the operator: resilient watches (MpcClusters, signer StatefulSets, signer pods, signer
+ * Leases; cluster-wide, or per namespace with `watchNamespaces`), a keyed work queue with one
+ * worker, the reconciler, metrics and the health server.
  * `startOperator` returns once the HTTP server listens; readiness follows the watch caches.
  * `stop()` is the graceful shutdown: stop watching, finish the reconcile in progress, close
  * the HTTP server.
@@ -18,9 +19,12 @@ import {
   createKubeApi,
   createWatchSource,
   kubeErrorMessage,
+  type CollectionRef,
   type KubeApi,
 } from './kube/kube-api.ts';
 import { ResilientWatch, type ListedObject } from './kube/resilient-watch.ts';
+import { ScopedWatch } from './kube/scoped-watch.ts';
+import type { SignerRoleRef } from './resources/children.ts';
 import { clusterNames, signerPodNames } from './resources/names.ts';
 import { POD_TEMPLATE_HASH_ANNOTATION } from './resources/statefulset.ts';
 import type { ObservedPod, ObservedStatefulSet } from './status/compute-status.ts';
@@ -47,6 +51,18 @@ export interface OperatorOptions {
    * instead of a Role with Lease rights, so the operator itself needs no Lease write rights.
    */
   readonly signerClusterRole?: string;
+  /**
+   * The chart's signer role in general: a ClusterRole (as `signerClusterRole`) or, in a
+   * namespace-scoped install, a Role of that name in every watched namespace. Wins over
+   * `signerClusterRole`.
+   */
+  readonly signerRole?: SignerRoleRef;
+  /**
+   * Namespace-scoped install: watch and reconcile only MpcClusters (and their children) in
+   * these namespaces; every LIST/WATCH is namespaced, so Roles there suffice. Absent:
+   * cluster-wide.
+   */
+  readonly watchNamespaces?: readonly string[];
   /** Overrides the Kubernetes I/O (tests). */
   readonly api?: KubeApi;
   /**
@@ -177,12 +193,26 @@ export async function startOperator(options: OperatorOptions): Promise<OperatorH
     if (key !== undefined) queue.add(key);
   };
 
-  const clusters = new ResilientWatch<MpcCluster>(
-    createWatchSource(kubeConfig, {
-      apiVersion: MPC_API_VERSION,
-      kind: MPC_KIND,
-      plural: MPC_PLURAL,
-    }),
+  const namespaces = options.watchNamespaces;
+  const scoped = <T extends ListedObject>(
+    ref: Omit<CollectionRef, 'namespace'>,
+    onChange: (key: string, object: T | undefined, previous: T | undefined) => void,
+  ): ScopedWatch<T> =>
+    new ScopedWatch<T>(
+      namespaces,
+      (namespace) =>
+        new ResilientWatch<T>(
+          createWatchSource(kubeConfig, {
+            ...ref,
+            ...(namespace === undefined ? {} : { namespace }),
+          }),
+          onChange,
+          watchOptions(ref.plural),
+        ),
+    );
+
+  const clusters = scoped<MpcCluster>(
+    { apiVersion: MPC_API_VERSION, kind: MPC_KIND, plural: MPC_PLURAL },
     (key, object) => {
       if (object === undefined) {
         queue.forget(key);
@@ -193,27 +223,19 @@ export async function startOperator(options: OperatorOptions): Promise<OperatorH
       }
       enqueue(key);
     },
-    watchOptions('mpcclusters'),
   );
-  const statefulSets = new ResilientWatch<StatefulSetObject>(
-    createWatchSource(kubeConfig, {
+  const statefulSets = scoped<StatefulSetObject>(
+    {
       apiVersion: 'apps/v1',
       kind: 'StatefulSet',
       plural: 'statefulsets',
       labelSelector: SIGNER_SELECTOR,
-    }),
+    },
     (_key, object, previous) => enqueue(ownerKey(object ?? previous)),
-    watchOptions('statefulsets'),
   );
-  const pods = new ResilientWatch<PodObject>(
-    createWatchSource(kubeConfig, {
-      apiVersion: 'v1',
-      kind: 'Pod',
-      plural: 'pods',
-      labelSelector: SIGNER_SELECTOR,
-    }),
+  const pods = scoped<PodObject>(
+    { apiVersion: 'v1', kind: 'Pod', plural: 'pods', labelSelector: SIGNER_SELECTOR },
     (_key, object, previous) => enqueue(ownerKey(object ?? previous)),
-    watchOptions('pods'),
   );
 
   const leaseTracker = new LeaseTracker(() => performance.now(), 20, { signedHeartbeats: true });
@@ -244,13 +266,13 @@ export async function startOperator(options: OperatorOptions): Promise<OperatorH
       ? { identityPublicKey: presented, heartbeatCounter: counter }
       : { identityPublicKey: presented };
   };
-  const leases = new ResilientWatch<LeaseObject>(
-    createWatchSource(kubeConfig, {
+  const leases = scoped<LeaseObject>(
+    {
       apiVersion: 'coordination.k8s.io/v1',
       kind: 'Lease',
       plural: 'leases',
       labelSelector: SIGNER_LEASE_SELECTOR,
-    }),
+    },
     (key, object, previous) => {
       const relevant = leaseTracker.observe(
         key,
@@ -271,7 +293,6 @@ export async function startOperator(options: OperatorOptions): Promise<OperatorH
       );
       if (relevant) enqueue(ownerKey(object ?? previous));
     },
-    watchOptions('leases'),
   );
 
   const observe = (cluster: MpcCluster) => {
@@ -328,6 +349,11 @@ export async function startOperator(options: OperatorOptions): Promise<OperatorH
     };
   };
 
+  const signerRole: SignerRoleRef | undefined =
+    options.signerRole ??
+    (options.signerClusterRole === undefined
+      ? undefined
+      : { kind: 'ClusterRole', name: options.signerClusterRole });
   const reconciler = new Reconciler({
     api,
     getCluster: (namespace, name) => clusters.get(`${namespace}/${name}`),
@@ -337,9 +363,7 @@ export async function startOperator(options: OperatorOptions): Promise<OperatorH
     logger,
     onStatus: (cluster, status) => metrics.recordStatus(cluster, status),
     signerWallets: options.signerWallets ?? httpSignerWalletQuery(),
-    ...(options.signerClusterRole === undefined
-      ? {}
-      : { signerClusterRole: options.signerClusterRole }),
+    ...(signerRole === undefined ? {} : { signerRole }),
   });
 
   const synced = Promise.all([

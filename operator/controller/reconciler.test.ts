@@ -28,8 +28,8 @@ class FakeApi implements KubeApi {
     this.created.set(key, manifest);
     return true;
   }
-  async exists(_apiVersion: string, kind: string, _namespace: string, name: string) {
-    return this.existing.has(`${kind}/${name}`);
+  async secretExists(_namespace: string, name: string) {
+    return this.existing.has(`Secret/${name}`);
   }
   async applyStatus(_cluster: MpcCluster, status: MpcClusterStatus) {
     this.statuses.push(status);

@@ -12,7 +12,7 @@
  */
 import { quorumOf, type MpcCluster, type MpcClusterStatus } from '../api/mpc-cluster.ts';
 import { nextRolloutStep } from '../status/rollout-guard.ts';
-import { buildChildren } from '../resources/children.ts';
+import { buildChildren, type SignerRoleRef } from '../resources/children.ts';
 import { manifestKey } from '../resources/manifest.ts';
 import { clusterNames, signerPodNames } from '../resources/names.ts';
 import {
@@ -54,8 +54,8 @@ export interface ReconcilerDeps {
   readonly randomBytes: RandomBytes;
   readonly now: () => Date;
   readonly logger: ReconcileLogger;
-  /** The chart's signer ClusterRole to bind instead of granting Lease rights (children.ts). */
-  readonly signerClusterRole?: string;
+  /** The chart's signer role to bind instead of granting Lease rights (children.ts). */
+  readonly signerRole?: SignerRoleRef;
   /**
    * Asks a signer which wallets still need a node, before a scale-down removes it
    * (signer-wallets.ts). Without it no signer is ever removed (ScaleDownBlocked).
@@ -206,9 +206,7 @@ export class Reconciler {
     for (const child of buildChildren(effective, {
       roster: pins.pins,
       repins: pins.authorizations,
-      ...(this.deps.signerClusterRole === undefined
-        ? {}
-        : { signerClusterRole: this.deps.signerClusterRole }),
+      ...(this.deps.signerRole === undefined ? {} : { signerRole: this.deps.signerRole }),
     })) {
       try {
         await api.apply(child);
@@ -447,7 +445,7 @@ export class Reconciler {
     if (creds !== undefined) referenced.push(creds.name);
     const missing: string[] = [];
     for (const secret of referenced) {
-      if (!(await this.deps.api.exists('v1', 'Secret', cluster.metadata.namespace, secret)))
+      if (!(await this.deps.api.secretExists(cluster.metadata.namespace, secret)))
         missing.push(secret);
     }
     return missing;

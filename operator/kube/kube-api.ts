@@ -36,7 +36,13 @@ export interface KubeApi {
   apply(manifest: Manifest): Promise<void>;
   /** POST; false when it already exists (never overwritten). */
   createIfAbsent(manifest: Manifest): Promise<boolean>;
-  exists(apiVersion: string, kind: string, namespace: string, name: string): Promise<boolean>;
+  /**
+   * Whether a Secret of this name exists, learnt WITHOUT reading it: a dry-run POST of an
+   * empty Secret under that name (409 AlreadyExists = it exists; created = it does not, and
+   * nothing was stored). The operator holds no Secret `get`, so a stolen operator token
+   * cannot read key material or any other Secret; it learns only whether a name is taken.
+   */
+  secretExists(namespace: string, name: string): Promise<boolean>;
   applyStatus(cluster: MpcCluster, status: MpcClusterStatus): Promise<void>;
   /** Records an Event on the MpcCluster; identical repeats aggregate (event-recorder.ts). */
   recordEvent(cluster: MpcCluster, event: EventRecord): Promise<void>;
@@ -160,12 +166,17 @@ export function createKubeApi(kubeConfig: KubeConfig, component = 'mpc-operator'
         throw error;
       }
     },
-    async exists(apiVersion, kind, namespace, name) {
+    async secretExists(namespace, name) {
       try {
-        await objects.read({ apiVersion, kind, metadata: { name, namespace } });
-        return true;
+        await objects.create(
+          { apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace }, type: 'Opaque' },
+          undefined,
+          'All',
+          FIELD_MANAGER,
+        );
+        return false;
       } catch (error) {
-        if (statusCodeOf(error) === 404) return false;
+        if (statusCodeOf(error) === 409) return true;
         throw error;
       }
     },
@@ -248,18 +259,22 @@ export interface CollectionRef {
   /** Lower-case plural used in the watch URL. */
   readonly plural: string;
   readonly labelSelector?: string;
+  /** Only this namespace (namespace-scoped install); absent: all namespaces. */
+  readonly namespace?: string;
 }
 
-/** LIST + WATCH of one resource across all namespaces, for ResilientWatch. */
+/** LIST + WATCH of one resource in one namespace or across all, for ResilientWatch. */
 export function createWatchSource<T extends ListedObject>(
   kubeConfig: KubeConfig,
   ref: CollectionRef,
 ): WatchSource<T> {
   const objects = KubernetesObjectApi.makeApiClient(kubeConfig);
   const watcher = new Watch(kubeConfig);
+  const scope =
+    ref.namespace === undefined ? '' : `/namespaces/${encodeURIComponent(ref.namespace)}`;
   const path = ref.apiVersion.includes('/')
-    ? `/apis/${ref.apiVersion}/${ref.plural}`
-    : `/api/${ref.apiVersion}/${ref.plural}`;
+    ? `/apis/${ref.apiVersion}${scope}/${ref.plural}`
+    : `/api/${ref.apiVersion}${scope}/${ref.plural}`;
   return {
     async list(): Promise<ListResult<T>> {
       const items: T[] = [];
@@ -269,7 +284,7 @@ export function createWatchSource<T extends ListedObject>(
         const page = await objects.list(
           ref.apiVersion,
           ref.kind,
-          undefined,
+          ref.namespace,
           undefined,
           undefined,
           undefined,

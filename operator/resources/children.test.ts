@@ -247,7 +247,9 @@ describe('generated secrets', () => {
 
 describe('signer RBAC with the chart ClusterRole (issue 14 item 2)', () => {
   it('keeps only the roster rule in the Role and binds the ClusterRole in the namespace', () => {
-    const children = buildChildren(sampleCluster(), { signerClusterRole: 'mpc-signer' }) as Json[];
+    const children = buildChildren(sampleCluster(), {
+      signerRole: { kind: 'ClusterRole', name: 'mpc-signer' },
+    }) as Json[];
     const role = children.find((c) => c.kind === 'Role');
     expect(role.rules).toEqual([
       {
@@ -268,6 +270,16 @@ describe('signer RBAC with the chart ClusterRole (issue 14 item 2)', () => {
     expect(binding.subjects).toEqual([
       { kind: 'ServiceAccount', name: 'wallet-signer', namespace: 'prod' },
     ]);
+    // Namespace-scoped install: the chart's per-namespace Role of that name is bound instead.
+    const scoped = buildChildren(sampleCluster(), {
+      signerRole: { kind: 'Role', name: 'mpc-signer' },
+    }) as Json[];
+    expect(scoped.find((c) => c.metadata.name === 'wallet-signer-leases').roleRef).toEqual({
+      apiGroup: 'rbac.authorization.k8s.io',
+      kind: 'Role',
+      name: 'mpc-signer',
+    });
+    expect(scoped.find((c) => c.kind === 'Role').rules).toHaveLength(1);
     // Without it (admin kubeconfig, no chart) the Role carries the Lease rules itself.
     const plain = buildChildren(sampleCluster()) as Json[];
     expect(plain.find((c) => c.kind === 'Role').rules).toHaveLength(3);

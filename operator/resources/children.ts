@@ -37,16 +37,26 @@ export function buildServiceAccount(cluster: MpcCluster): Manifest {
 }
 
 /**
+ * The chart's role holding the signers' Lease and pod rules: the ClusterRole
+ * `<release>-mpc-operator-signer` (cluster-wide install), or a Role of that name in every
+ * watched namespace (namespace-scoped install, chart value `watchNamespaces`).
+ */
+export interface SignerRoleRef {
+  readonly kind: 'Role' | 'ClusterRole';
+  readonly name: string;
+}
+
+/**
  * The signers renew their own Leases, read peer pods' readiness (design §7) and read the
  * pinned roster ConfigMap (design §8; that one object only).
  *
- * With `signerClusterRole` (the chart's `<release>-mpc-operator-signer` ClusterRole, holding
- * the Lease and pod rules) the Role keeps only the roster rule and a second RoleBinding grants
- * the ClusterRole in this namespace: the operator then needs `bind` on that one ClusterRole
- * instead of Lease write rights everywhere (RBAC lets one grant only what one holds, or what
- * one may bind). Without it (no chart, e.g. an admin kubeconfig) the Role carries all rules.
+ * With `signerRole` (the chart's signer ClusterRole, or its per-namespace Role, holding the
+ * Lease and pod rules) the Role keeps only the roster rule and a second RoleBinding grants
+ * the chart's role in this namespace: the operator then needs `bind` on that one role instead
+ * of Lease write rights (RBAC lets one grant only what one holds, or what one may bind).
+ * Without it (no chart, e.g. an admin kubeconfig) the Role carries all rules.
  */
-export function buildRole(cluster: MpcCluster, signerClusterRole?: string): Manifest {
+export function buildRole(cluster: MpcCluster, signerRole?: SignerRoleRef): Manifest {
   const roster = {
     apiGroups: [''],
     resources: ['configmaps'],
@@ -58,7 +68,7 @@ export function buildRole(cluster: MpcCluster, signerClusterRole?: string): Mani
     kind: 'Role',
     metadata: metadata(cluster, clusterNames(cluster).role),
     rules:
-      signerClusterRole === undefined
+      signerRole === undefined
         ? [
             {
               apiGroups: ['coordination.k8s.io'],
@@ -85,11 +95,8 @@ export function buildRoleBinding(cluster: MpcCluster): Manifest {
   };
 }
 
-/** Grants the chart's signer ClusterRole (Leases, pods) to the signers, in their namespace only. */
-export function buildSignerClusterRoleBinding(
-  cluster: MpcCluster,
-  signerClusterRole: string,
-): Manifest {
+/** Grants the chart's signer role (Leases, pods) to the signers, in their namespace only. */
+export function buildSignerRoleBinding(cluster: MpcCluster, signerRole: SignerRoleRef): Manifest {
   const names = clusterNames(cluster);
   return {
     apiVersion: 'rbac.authorization.k8s.io/v1',
@@ -97,8 +104,8 @@ export function buildSignerClusterRoleBinding(
     metadata: metadata(cluster, `${names.roleBinding}-leases`),
     roleRef: {
       apiGroup: 'rbac.authorization.k8s.io',
-      kind: 'ClusterRole',
-      name: signerClusterRole,
+      kind: signerRole.kind,
+      name: signerRole.name,
     },
     subjects: [
       { kind: 'ServiceAccount', name: names.serviceAccount, namespace: cluster.metadata.namespace },
@@ -188,17 +195,15 @@ export function buildChildren(
   options: {
     readonly roster?: Readonly<Record<string, string>>;
     readonly repins?: readonly string[];
-    readonly signerClusterRole?: string;
+    readonly signerRole?: SignerRoleRef;
   } = {},
 ): Manifest[] {
-  const { signerClusterRole } = options;
+  const { signerRole } = options;
   return [
     buildServiceAccount(cluster),
-    buildRole(cluster, signerClusterRole),
+    buildRole(cluster, signerRole),
     buildRoleBinding(cluster),
-    ...(signerClusterRole === undefined
-      ? []
-      : [buildSignerClusterRoleBinding(cluster, signerClusterRole)]),
+    ...(signerRole === undefined ? [] : [buildSignerRoleBinding(cluster, signerRole)]),
     buildRosterConfigMap(
       cluster,
       options.roster ?? cluster.status?.roster ?? {},

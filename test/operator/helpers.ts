@@ -69,12 +69,14 @@ export async function eventually<T>(
 
 /**
  * Installs the chart's manifests (CRD included) as `helm install` would render them, into
- * `namespace` (created), under `release`. Idempotent for the cluster-scoped CRD.
+ * `namespace` (created), under `release`, with extra helm arguments (`--set ...`).
+ * Idempotent for the cluster-scoped CRD.
  */
 export async function installChart(
   cluster: Cluster,
   release: string,
   namespace: string,
+  helmArgs: readonly string[] = [],
 ): Promise<void> {
   const rendered = await helm(cluster, [
     'template',
@@ -83,6 +85,7 @@ export async function installChart(
     '--namespace',
     namespace,
     '--include-crds',
+    ...helmArgs,
   ]);
   await kc(cluster, ['create', 'namespace', namespace]);
   await kc(cluster, ['apply', '--server-side', '--force-conflicts', '-f', '-'], rendered);
