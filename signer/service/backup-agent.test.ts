@@ -1,0 +1,238 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { exportBackup, importBackup } from '../store/backup.ts';
+import { ShareStore } from '../store/share-store.ts';
+import {
+  BACKUP_NAME_PATTERN,
+  BackupAgent,
+  MAX_REPORTS,
+  backupDirectory,
+  parseReports,
+  planBackupWork,
+  selectRestoreRequest,
+  serialiseReports,
+  type BackupReport,
+  type ObservedBackup,
+} from './backup-agent.ts';
+
+const silent = { info: () => {}, warn: () => {} };
+
+describe('planBackupWork', () => {
+  const backups: ObservedBackup[] = [
+    { name: 'b-late', clusterName: 'wallet', creationTimestamp: '2026-01-02T00:00:00Z' },
+    { name: 'b-early', clusterName: 'wallet', creationTimestamp: '2026-01-01T00:00:00Z' },
+    { name: 'other', clusterName: 'other-cluster', creationTimestamp: '2025-01-01T00:00:00Z' },
+    { name: 'nightly', clusterName: 'wallet', schedule: '0 2 * * *' },
+    { name: 'done', clusterName: 'wallet', phase: 'Succeeded' },
+    { name: 'failed', clusterName: 'wallet', phase: 'Failed' },
+    { name: 'reported', clusterName: 'wallet' },
+    { name: 'Not.A.Label', clusterName: 'wallet' },
+  ];
+
+  it('exports the oldest pending one-off of this cluster, once', () => {
+    const plan = planBackupWork({
+      backups,
+      cluster: 'wallet',
+      reports: { reported: { completedAt: 'x' }, gone: { completedAt: 'x' } },
+      archives: ['reported', 'gone', 'done'],
+    });
+    expect(plan).toEqual({
+      next: 'b-early',
+      pending: 2,
+      dropReports: ['gone'],
+      deleteArchives: ['gone'],
+    });
+  });
+
+  it('has nothing to do when everything is reported', () => {
+    const plan = planBackupWork({
+      backups: backups.slice(0, 2),
+      cluster: 'wallet',
+      reports: { 'b-early': { completedAt: 'x' }, 'b-late': { completedAt: 'y' } },
+      archives: [],
+    });
+    expect(plan).toEqual({ pending: 0, dropReports: [], deleteArchives: [] });
+  });
+});
+
+describe('backupDirectory (a backup name is a path component)', () => {
+  it.each(['..', '.', '../x', 'a/b', '/abs', 'A', '', 'a..b', 'x'.repeat(64), '-a', 'a-', 'a\0b'])(
+    'refuses %j',
+    (name) => {
+      expect(backupDirectory('/backups', name)).toBeUndefined();
+      expect(BACKUP_NAME_PATTERN.test(name)).toBe(false);
+    },
+  );
+
+  it('accepts a DNS label directly inside the backup directory', () => {
+    expect(backupDirectory('/backups/', 'nightly-202612062200')).toBe(
+      '/backups/nightly-202612062200',
+    );
+  });
+});
+
+describe('reports', () => {
+  it('keeps at most MAX_REPORTS, newest first, and ignores malformed input', () => {
+    const many: Record<string, BackupReport> = {};
+    for (let i = 0; i < MAX_REPORTS + 10; i++) {
+      many[`b-${String(i).padStart(3, '0')}`] = {
+        completedAt: new Date(Date.UTC(2026, 0, 1, 0, i)).toISOString(),
+        error: 'x',
+      };
+    }
+    const kept = parseReports(serialiseReports(many));
+    expect(Object.keys(kept)).toHaveLength(MAX_REPORTS);
+    expect(kept['b-000']).toBeUndefined();
+    expect(kept[`b-${String(MAX_REPORTS + 9).padStart(3, '0')}`]).toBeDefined();
+    expect(parseReports('not json')).toEqual({});
+    expect(parseReports('[1]')).toEqual({});
+    expect(parseReports('{"../x":{"completedAt":"t"},"ok":{"completedAt":"t"}}')).toEqual({
+      ok: { completedAt: 't' },
+    });
+  });
+});
+
+describe('selectRestoreRequest', () => {
+  const base = { clusterName: 'wallet', phase: 'Succeeded' };
+  it('finds the one backup naming this node, refuses ambiguity and unfinished backups', () => {
+    expect(selectRestoreRequest([{ name: 'a', ...base }], 'wallet', 'wallet-signer-2')).toBe(
+      undefined,
+    );
+    const asked = { name: 'a', ...base, restoreNodes: ['wallet-signer-2'] };
+    expect(selectRestoreRequest([asked], 'wallet', 'wallet-signer-2')).toBe('a');
+    expect(selectRestoreRequest([asked], 'other', 'wallet-signer-2')).toBe(undefined);
+    expect(() =>
+      selectRestoreRequest([asked, { ...asked, name: 'b' }], 'wallet', 'wallet-signer-2'),
+    ).toThrow(/several/);
+    expect(() =>
+      selectRestoreRequest([{ ...asked, phase: 'Failed' }], 'wallet', 'wallet-signer-2'),
+    ).toThrow(/Failed/);
+  });
+});
+
+describe('BackupAgent on a real store', () => {
+  let root: string;
+  let store: ShareStore;
+  const backupKey = new Uint8Array(randomBytes(32));
+
+  beforeEach(async () => {
+    root = await mkdtemp(join(tmpdir(), 'backup-agent-'));
+    store = await ShareStore.open({
+      dataDir: join(root, 'data'),
+      kek: new Uint8Array(randomBytes(32)),
+    });
+    await store.put({ walletId: 'w1', keyType: 'ed25519', version: 1 }, randomBytes(100));
+    await store.setCurrentVersion('w1', 'ed25519', 1);
+  });
+  afterEach(async () => {
+    await store.close();
+    await rm(root, { recursive: true, force: true });
+  });
+
+  function agent(backups: () => ObservedBackup[], maxArchives = 4) {
+    const published: string[] = [];
+    let current: string | undefined;
+    const instance = new BackupAgent({
+      nodeId: 'wallet-signer-1',
+      cluster: 'wallet',
+      config: {
+        dir: join(root, 'backups'),
+        keyFile: '/nonexistent',
+        pollIntervalMs: 1000,
+        maxArchives,
+      },
+      listBackups: async () => backups(),
+      currentReports: () => current,
+      publishReports: async (value) => {
+        published.push(value);
+        current = value;
+      },
+      exportArchive: (outFile, key) => exportBackup(store, outFile, key, { nodeId: 'n' }),
+      readBackupKey: () => backupKey.slice(),
+      log: silent,
+    });
+    return { instance, published, reports: () => parseReports(current) };
+  }
+
+  it('writes <dir>/<backup>/<node>.mpcbak, reports its sha256 once, deletes it with its object', async () => {
+    let list: ObservedBackup[] = [{ name: 'b1', clusterName: 'wallet' }];
+    const { instance, published, reports } = agent(() => list);
+    expect(await instance.pollOnce()).toEqual({ exported: 'b1', pending: 1 });
+    const file = join(root, 'backups', 'b1', 'wallet-signer-1.mpcbak');
+    const bytes = await readFile(file);
+    expect(reports()['b1']).toMatchObject({
+      sha256: createHash('sha256').update(bytes).digest('hex'),
+      bytes: bytes.length,
+      wallets: 1,
+      shares: 1,
+    });
+    // The archive restores.
+    const target = await ShareStore.open({
+      dataDir: join(root, 'restored'),
+      kek: new Uint8Array(randomBytes(32)),
+    });
+    await importBackup(file, target, backupKey);
+    expect(await target.listWallets()).toEqual(['w1']);
+    await target.close();
+
+    expect(await instance.pollOnce()).toEqual({ pending: 0 });
+    expect(published).toHaveLength(1);
+
+    list = [];
+    await instance.pollOnce();
+    expect(await readdir(join(root, 'backups'))).toEqual([]);
+    expect(reports()).toEqual({});
+  });
+
+  it('bounds the archives it keeps: a backup beyond backup.max_archives fails without writing', async () => {
+    const list: ObservedBackup[] = ['a', 'b', 'c'].map((name, i) => ({
+      name,
+      clusterName: 'wallet',
+      creationTimestamp: `2026-01-0${i + 1}T00:00:00Z`,
+    }));
+    const { instance, reports } = agent(() => list, 2);
+    for (let i = 0; i < 3; i++) await instance.pollOnce();
+    expect(reports()['a']?.sha256).toBeDefined();
+    expect(reports()['b']?.sha256).toBeDefined();
+    expect(reports()['c']?.error).toMatch(/max_archives 2/);
+    expect((await readdir(join(root, 'backups'))).sort()).toEqual(['a', 'b']);
+  });
+
+  it('never writes outside the backup directory, whatever name the API returns', async () => {
+    const evil = ['..', '../escape', 'a/../../escape', '/tmp/escape', 'UPPER'];
+    const { instance, published } = agent(() =>
+      evil.map((name) => ({ name, clusterName: 'wallet' })),
+    );
+    expect(await instance.pollOnce()).toEqual({ pending: 0 });
+    expect(published).toEqual([]);
+    expect((await readdir(root)).sort()).toEqual(['data']);
+  });
+
+  it('reports a failed export (no backup key) without a secret and writes nothing', async () => {
+    await writeFile(join(root, 'key'), 'short');
+    const published: string[] = [];
+    const instance = new BackupAgent({
+      nodeId: 'wallet-signer-1',
+      cluster: 'wallet',
+      config: {
+        dir: join(root, 'backups'),
+        keyFile: join(root, 'key'),
+        pollIntervalMs: 1000,
+        maxArchives: 4,
+      },
+      listBackups: async () => [{ name: 'b1', clusterName: 'wallet' }],
+      currentReports: () => undefined,
+      publishReports: async (value) => {
+        published.push(value);
+      },
+      exportArchive: (outFile, key) => exportBackup(store, outFile, key),
+      log: silent,
+    });
+    await instance.pollOnce();
+    expect(parseReports(published[0])['b1']?.error).toMatch(/backup\.key_file/);
+    expect(await readdir(join(root, 'backups', 'b1'))).toEqual([]);
+  });
+});
