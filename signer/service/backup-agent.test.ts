@@ -28,7 +28,13 @@ describe('planBackupWork', () => {
     { name: 'nightly', clusterName: 'wallet', schedule: '0 2 * * *' },
     { name: 'done', clusterName: 'wallet', phase: 'Succeeded' },
     { name: 'failed', clusterName: 'wallet', phase: 'Failed' },
-    { name: 'reported', clusterName: 'wallet' },
+    { name: 'reported', clusterName: 'wallet', uid: 'u-r' },
+    {
+      name: 'recreated',
+      clusterName: 'wallet',
+      uid: 'u-new',
+      creationTimestamp: '2026-01-03T00:00:00Z',
+    },
     { name: 'Not.A.Label', clusterName: 'wallet' },
   ];
 
@@ -36,12 +42,17 @@ describe('planBackupWork', () => {
     const plan = planBackupWork({
       backups,
       cluster: 'wallet',
-      reports: { reported: { completedAt: 'x' }, gone: { completedAt: 'x' } },
+      reports: {
+        reported: { uid: 'u-r', completedAt: 'x' },
+        gone: { completedAt: 'x' },
+        // A report of an earlier object of the same name does not count.
+        recreated: { uid: 'u-old', completedAt: 'x' },
+      },
       archives: ['reported', 'gone', 'done'],
     });
     expect(plan).toEqual({
       next: 'b-early',
-      pending: 2,
+      pending: 3,
       dropReports: ['gone'],
       deleteArchives: ['gone'],
     });
@@ -158,12 +169,13 @@ describe('BackupAgent on a real store', () => {
   }
 
   it('writes <dir>/<backup>/<node>.mpcbak, reports its sha256 once, deletes it with its object', async () => {
-    let list: ObservedBackup[] = [{ name: 'b1', clusterName: 'wallet' }];
+    let list: ObservedBackup[] = [{ name: 'b1', clusterName: 'wallet', uid: 'u1' }];
     const { instance, published, reports } = agent(() => list);
     expect(await instance.pollOnce()).toEqual({ exported: 'b1', pending: 1 });
     const file = join(root, 'backups', 'b1', 'wallet-signer-1.mpcbak');
     const bytes = await readFile(file);
     expect(reports()['b1']).toMatchObject({
+      uid: 'u1',
       sha256: createHash('sha256').update(bytes).digest('hex'),
       bytes: bytes.length,
       wallets: 1,

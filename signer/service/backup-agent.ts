@@ -14,8 +14,9 @@
  *   complete. The backup name is a path component: only DNS labels are accepted (the CRD
  *   refuses others too), and the resolved directory must lie directly inside `backup.dir`.
  * - Report: annotation `mpc-platform.dev/backups` on the signer's own Lease, a JSON object
- *   backup name → `{ sha256, bytes, wallets, shares, identity, completedAt }` or
- *   `{ error, completedAt }`. Errors carry the error code and message of the store or file
+ *   backup name → `{ uid, sha256, bytes, wallets, shares, identity, completedAt }` or
+ *   `{ uid, error, completedAt }` (uid: the MpcBackup's, so a deleted and recreated object of
+ *   the same name is a new backup). Errors carry the error code and message of the store or file
  *   system (paths, ids), never key material.
  * - Lifetime: an archive lives as long as its MpcBackup. When the object is gone (deleted, or
  *   pruned by its schedule), the signer deletes its archive and its report at the next poll.
@@ -46,6 +47,8 @@ export const MAX_REPORTS = 64;
 const MAX_ERROR_LENGTH = 300;
 
 export interface BackupReport {
+  /** The MpcBackup's uid: a recreated object of the same name is a new backup. */
+  readonly uid?: string;
   readonly completedAt: string;
   readonly sha256?: string;
   readonly bytes?: number;
@@ -60,6 +63,7 @@ export type BackupReports = Readonly<Record<string, BackupReport>>;
 /** What the signer needs of an MpcBackup object. */
 export interface ObservedBackup {
   readonly name: string;
+  readonly uid?: string;
   readonly clusterName?: string;
   readonly schedule?: string;
   readonly phase?: string;
@@ -136,7 +140,8 @@ export function planBackupWork(input: {
   const pending = mine
     .filter(
       (backup) =>
-        !Object.hasOwn(input.reports, backup.name) &&
+        (!Object.hasOwn(input.reports, backup.name) ||
+          input.reports[backup.name]?.uid !== backup.uid) &&
         backup.phase !== 'Succeeded' &&
         backup.phase !== 'Failed',
     )
@@ -236,7 +241,9 @@ export class BackupAgent {
     if (plan.next !== undefined) {
       exported = plan.next;
       const remaining = archives.length - plan.deleteArchives.length;
-      reports[plan.next] = await this.export(plan.next, remaining);
+      const uid = backups.find((backup) => backup.name === plan.next)?.uid;
+      const report = await this.export(plan.next, remaining);
+      reports[plan.next] = uid === undefined ? report : { uid, ...report };
       changed = true;
     }
     if (changed) await options.publishReports(serialiseReports(reports));
@@ -380,6 +387,7 @@ export async function listMpcBackups(
     const object = item as {
       metadata?: {
         name?: string;
+        uid?: string;
         creationTimestamp?: string;
         annotations?: Record<string, string>;
       };
@@ -391,8 +399,10 @@ export async function listMpcBackups(
     const phase = text(object.status?.phase);
     const created = text(object.metadata?.creationTimestamp);
     const restore = text(object.metadata?.annotations?.[RESTORE_ANNOTATION]);
+    const uid = text(object.metadata?.uid);
     return {
       name: object.metadata?.name ?? '',
+      ...(uid === undefined ? {} : { uid }),
       ...(clusterName === undefined ? {} : { clusterName }),
       ...(schedule === undefined ? {} : { schedule }),
       ...(phase === undefined ? {} : { phase }),
