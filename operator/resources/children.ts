@@ -37,8 +37,9 @@ export function buildServiceAccount(cluster: MpcCluster): Manifest {
 }
 
 /**
- * The signers renew their own Leases, read peer pods' readiness (design §7) and read the
- * pinned roster ConfigMap (design §8; that one object only).
+ * The signers renew their own Leases, read peer pods' readiness (design §7), read the
+ * pinned roster ConfigMap (design §8; that one object only) and, with spec.backup, read
+ * MpcBackup objects (online backups; they never write them).
  *
  * With `signerClusterRole` (the chart's `<release>-mpc-operator-signer` ClusterRole, holding
  * the Lease and pod rules) the Role keeps only the roster rule and a second RoleBinding grants
@@ -53,6 +54,17 @@ export function buildRole(cluster: MpcCluster, signerClusterRole?: string): Mani
     resourceNames: [clusterNames(cluster).rosterConfigMap],
     verbs: ['get'],
   };
+  // With spec.backup: signers follow MpcBackup objects (read only; they report on their Leases).
+  const backups =
+    cluster.spec.backup === undefined
+      ? []
+      : [
+          {
+            apiGroups: ['mpc-platform.dev'],
+            resources: ['mpcbackups'],
+            verbs: ['get', 'list', 'watch'],
+          },
+        ];
   return {
     apiVersion: 'rbac.authorization.k8s.io/v1',
     kind: 'Role',
@@ -67,8 +79,9 @@ export function buildRole(cluster: MpcCluster, signerClusterRole?: string): Mani
             },
             { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch'] },
             roster,
+            ...backups,
           ]
-        : [roster],
+        : [roster, ...backups],
   };
 }
 
