@@ -2,8 +2,7 @@
  * The MpcBackup custom resource (crds/mpcbackup.yaml) as TypeScript types. Field docs live in
  * the CRD schema; the signer side of the contract is signer/service/backup-agent.ts.
  */
-import type { MPC_API_VERSION} from './mpc-cluster.ts';
-import { type Condition, type ObjectMeta } from './mpc-cluster.ts';
+import type { Condition, MPC_API_VERSION, ObjectMeta } from './mpc-cluster.ts';
 
 export const MPC_BACKUP_KIND = 'MpcBackup';
 export const MPC_BACKUP_PLURAL = 'mpcbackups';
