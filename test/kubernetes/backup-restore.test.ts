@@ -479,6 +479,17 @@ describe('online backups and restore on a real control plane', () => {
     await expect(applyBackup('before-loss', { clusterName: 'other' })).rejects.toThrow(
       /clusterName is immutable/,
     );
+    // The documented examples pass admission.
+    await kc([
+      '-n',
+      namespace,
+      'apply',
+      '--dry-run=server',
+      '-f',
+      'examples/mpcbackup.yaml',
+      '-f',
+      'examples/mpccluster-backup.yaml',
+    ]);
     // Nothing outside the backup directory: only backup-name directories of signer archives.
     for (const entry of readdirSync(backupDir)) {
       expect(entry).toMatch(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/);
