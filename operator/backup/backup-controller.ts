@@ -2,9 +2,10 @@
  * The MpcBackup controller (issue 14 item 6), run by the leading operator beside the
  * MpcCluster reconciler with its own watch and work queue:
  * - a one-off's status is aggregated from the reports the signers write on their own Leases
- *   (annotation `mpc-platform.dev/backups`, signer/service/backup-agent.ts) — signers have no
- *   write access to MpcBackups; re-evaluated on every change of a signer Lease of its cluster
- *   and at its deadline;
+ *   (annotation `mpc-platform.dev/backups`, signer/service/backup-agent.ts), counted only when
+ *   signed by the identity key pinned for that signer (status.roster) — signers have no write
+ *   access to MpcBackups; re-evaluated on every change of a signer Lease of its cluster and at
+ *   its deadline;
  * - a schedule creates its one-offs (`<name>-<yyyymmddhhmm>`, owned by it, so deleting the
  *   schedule deletes them and the signers then delete their archives) and prunes beyond `keep`.
  * Decisions are pure (backup-status.ts); the clock is injected, so tests can move it.
@@ -34,6 +35,7 @@ import { createWatchSource, kubeErrorMessage, statusCodeOf } from '../kube/kube-
 import { ResilientWatch, type ResilientWatchOptions } from '../kube/resilient-watch.ts';
 import { signerPodNames } from '../resources/names.ts';
 import { computeBackupStatus, planSchedule, type SignerReport } from './backup-status.ts';
+import { verifyReports } from '../../signer/service/backup-agent.ts';
 
 /** Lease annotation with a signer's backup reports (signer/service/backup-agent.ts). */
 export const BACKUP_REPORTS_ANNOTATION = 'mpc-platform.dev/backups';
@@ -117,7 +119,16 @@ export function startBackupController(options: BackupControllerOptions): BackupC
       const result = computeBackupStatus({
         backup,
         signers: cluster === undefined ? undefined : signerPodNames(cluster),
-        report: (node) => reportsOf(options.leaseReports(namespace, node))[name],
+        // Only reports signed by the key pinned for that signer count: every signer may write
+        // every signer's Lease (shared ServiceAccount), none can sign for another.
+        report: (node) =>
+          reportsOf(
+            verifyReports(options.leaseReports(namespace, node), {
+              cluster: `${namespace}/${backup.spec.clusterName}`,
+              nodeId: node,
+              publicKey: cluster?.status?.roster?.[node],
+            }),
+          )[name],
         now,
       });
       if (isTerminal(result.status.phase) && !isTerminal(backup.status?.phase)) {

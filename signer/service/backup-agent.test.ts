@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, generateKeyPairSync, randomBytes, sign } from 'node:crypto';
 import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,11 +14,30 @@ import {
   planBackupWork,
   selectRestoreRequest,
   serialiseReports,
+  signReports,
+  verifyReports,
   type BackupReport,
   type ObservedBackup,
 } from './backup-agent.ts';
 
 const silent = { info: () => {}, warn: () => {} };
+const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+const publicKeyHex = Buffer.from(
+  publicKey.export({ format: 'der', type: 'spki' }).subarray(-32),
+).toString('hex');
+const identity = {
+  cluster: 'ns/wallet',
+  sign: (message: Uint8Array) => new Uint8Array(sign(null, message, privateKey)),
+};
+/** The reports of an annotation value, verified like the operator does. */
+const verified = (value: string | undefined) =>
+  parseReports(
+    verifyReports(value, {
+      cluster: 'ns/wallet',
+      nodeId: 'wallet-signer-1',
+      publicKey: publicKeyHex,
+    }),
+  );
 
 describe('planBackupWork', () => {
   const backups: ObservedBackup[] = [
@@ -106,6 +125,22 @@ describe('reports', () => {
   });
 });
 
+describe('signed reports', () => {
+  it('verify only under the pinned key, for this cluster and node, unaltered', () => {
+    const json = serialiseReports({ b1: { uid: 'u', completedAt: 't', sha256: 'ab'.repeat(32) } });
+    const value = signReports(json, { ...identity, nodeId: 'wallet-signer-1' });
+    const expected = { cluster: 'ns/wallet', nodeId: 'wallet-signer-1', publicKey: publicKeyHex };
+    expect(verifyReports(value, expected)).toBe(json);
+    // Another signer cannot pass its own signed reports off as this one's.
+    expect(verifyReports(value, { ...expected, nodeId: 'wallet-signer-2' })).toBeUndefined();
+    expect(verifyReports(value, { ...expected, cluster: 'ns/other' })).toBeUndefined();
+    expect(verifyReports(value.replace('"u"', '"v"'), expected)).toBeUndefined();
+    expect(verifyReports(json, expected)).toBeUndefined();
+    expect(verifyReports(value, { ...expected, publicKey: 'cd'.repeat(32) })).toBeUndefined();
+    expect(verifyReports(value, { ...expected, publicKey: undefined })).toBeUndefined();
+  });
+});
+
 describe('selectRestoreRequest', () => {
   const base = { clusterName: 'wallet', phase: 'Succeeded' };
   it('finds the one backup naming this node, refuses ambiguity and unfinished backups', () => {
@@ -143,9 +178,9 @@ describe('BackupAgent on a real store', () => {
     await rm(root, { recursive: true, force: true });
   });
 
-  function agent(backups: () => ObservedBackup[], maxArchives = 4) {
+  function agent(backups: () => ObservedBackup[], maxArchives = 4, initial?: string) {
     const published: string[] = [];
-    let current: string | undefined;
+    let current: string | undefined = initial;
     const instance = new BackupAgent({
       nodeId: 'wallet-signer-1',
       cluster: 'wallet',
@@ -163,9 +198,10 @@ describe('BackupAgent on a real store', () => {
       },
       exportArchive: (outFile, key) => exportBackup(store, outFile, key, { nodeId: 'n' }),
       readBackupKey: () => backupKey.slice(),
+      identity,
       log: silent,
     });
-    return { instance, published, reports: () => parseReports(current) };
+    return { instance, published, reports: () => verified(current) };
   }
 
   it('writes <dir>/<backup>/<node>.mpcbak, reports its sha256 once, deletes it with its object', async () => {
@@ -192,6 +228,10 @@ describe('BackupAgent on a real store', () => {
 
     expect(await instance.pollOnce()).toEqual({ pending: 0 });
     expect(published).toHaveLength(1);
+    // A restarted signer resumes from the reports on its Lease: no second export.
+    const restarted = agent(() => list, 4, published[0]);
+    expect(await restarted.instance.pollOnce()).toEqual({ pending: 0 });
+    expect(restarted.published).toEqual([]);
 
     list = [];
     await instance.pollOnce();
@@ -241,10 +281,11 @@ describe('BackupAgent on a real store', () => {
         published.push(value);
       },
       exportArchive: (outFile, key) => exportBackup(store, outFile, key),
+      identity,
       log: silent,
     });
     await instance.pollOnce();
-    expect(parseReports(published[0])['b1']?.error).toMatch(/backup\.key_file/);
+    expect(verified(published[0])['b1']?.error).toMatch(/backup\.key_file/);
     expect(await readdir(join(root, 'backups', 'b1'))).toEqual([]);
   });
 });

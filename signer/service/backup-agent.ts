@@ -13,7 +13,12 @@
  *   KEK). Written to a temp file, fsynced and linked into place, so a present archive is
  *   complete. The backup name is a path component: only DNS labels are accepted (the CRD
  *   refuses others too), and the resolved directory must lie directly inside `backup.dir`.
- * - Report: annotation `mpc-platform.dev/backups` on the signer's own Lease, a JSON object
+ * - Report: annotation `mpc-platform.dev/backups` on the signer's own Lease,
+ *   `<Ed25519 signature, 128 hex>.<JSON>`: the signature by the signer's identity key over
+ *   `reportSigningBytes` (domain, cluster, node id, JSON), so another signer sharing the
+ *   ServiceAccount cannot forge or alter a peer's report (the operator verifies it under the
+ *   pinned key; replaying an older report cannot claim a newer backup, whose uid it lacks).
+ *   The JSON is an object
  *   backup name → `{ uid, sha256, bytes, wallets, shares, identity, completedAt }` or
  *   `{ uid, error, completedAt }` (uid: the MpcBackup's, so a deleted and recreated object of
  *   the same name is a new backup). Errors carry the error code and message of the store or file
@@ -27,6 +32,7 @@
  * it is reported as failed, nothing written); at most `MAX_REPORTS` reports on the Lease
  * (oldest dropped first; the operator then fails that backup at its deadline).
  */
+import { verify } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import { mkdir, readdir, rmdir, stat, unlink } from 'node:fs/promises';
@@ -35,6 +41,7 @@ import type { BackupConfig } from '../config/signer-config.ts';
 import { decodeSecretBytes } from '../config/load.ts';
 import { wipeBytes } from '../crypto/wipe.ts';
 import { ensureDirectory, errnoOf } from '../store/atomic-file.ts';
+import { ed25519PublicKeyObject } from '../identity/repin.ts';
 import type { ExportSummary } from '../store/backup.ts';
 
 /** Lease annotation carrying this signer's backup reports (JSON, see the module comment). */
@@ -98,6 +105,55 @@ export function parseReports(text: string | undefined): Record<string, BackupRep
     reports[name] = report as unknown as BackupReport;
   }
   return reports;
+}
+
+export const BACKUP_REPORTS_DOMAIN = 'mpc-platform.dev/backups/v1';
+
+/** What a signer signs for its report annotation: length-prefixed UTF-8 fields. */
+export function reportSigningBytes(cluster: string, nodeId: string, json: string): Uint8Array {
+  const parts: Buffer[] = [];
+  for (const field of [BACKUP_REPORTS_DOMAIN, cluster, nodeId, json]) {
+    const bytes = Buffer.from(field, 'utf8');
+    const length = Buffer.alloc(4);
+    length.writeUInt32BE(bytes.length);
+    parts.push(length, bytes);
+  }
+  return new Uint8Array(Buffer.concat(parts));
+}
+
+/** The annotation value: `<signature hex>.<json>`. */
+export function signReports(
+  json: string,
+  identity: { cluster: string; nodeId: string; sign: (message: Uint8Array) => Uint8Array },
+): string {
+  const signature = identity.sign(reportSigningBytes(identity.cluster, identity.nodeId, json));
+  return `${Buffer.from(signature).toString('hex')}.${json}`;
+}
+
+function splitReports(value: string): { signature: string; json: string } | undefined {
+  const dot = value.indexOf('.');
+  if (dot !== 128 || !/^[0-9a-f]{128}$/.test(value.slice(0, dot))) return undefined;
+  return { signature: value.slice(0, dot), json: value.slice(dot + 1) };
+}
+
+/**
+ * The JSON of a report annotation whose signature verifies under `publicKey` (64 hex) for
+ * this cluster and node, else undefined (unsigned, altered, another node's, no pinned key).
+ */
+export function verifyReports(
+  value: string | undefined,
+  expected: { cluster: string; nodeId: string; publicKey: string | undefined },
+): string | undefined {
+  if (value === undefined || expected.publicKey === undefined) return undefined;
+  const parts = splitReports(value);
+  if (parts === undefined || !/^[0-9a-f]{64}$/i.test(expected.publicKey)) return undefined;
+  try {
+    const key = ed25519PublicKeyObject(Buffer.from(expected.publicKey, 'hex'));
+    const message = reportSigningBytes(expected.cluster, expected.nodeId, parts.json);
+    return verify(null, message, key, Buffer.from(parts.signature, 'hex')) ? parts.json : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** At most `MAX_REPORTS` reports, newest kept; serialised with sorted keys. */
@@ -186,8 +242,13 @@ export interface BackupAgentOptions {
   readonly listBackups: () => Promise<ObservedBackup[]>;
   /** The report annotation as currently on our Lease (after a restart: the earlier reports). */
   readonly currentReports: () => string | undefined;
-  /** Writes the report annotation on our Lease. */
+  /** Writes the report annotation on our Lease (the signed form, see `signReports`). */
   readonly publishReports: (value: string) => Promise<void>;
+  /** Signs reports with the identity key; `cluster` is `<namespace>/<MpcCluster>`. */
+  readonly identity: {
+    readonly cluster: string;
+    readonly sign: (message: Uint8Array) => Uint8Array;
+  };
   /** Writes this node's archive to `outFile` (store/backup.ts `exportBackup`). */
   readonly exportArchive: (outFile: string, backupKey: Uint8Array) => Promise<ExportSummary>;
   /** Reads the backup key (default: `config.keyFile`, 32 bytes or 64 hex). Caller wipes. */
@@ -227,7 +288,10 @@ export class BackupAgent {
   async pollOnce(): Promise<{ exported?: string; pending: number }> {
     const { options } = this;
     const backups = await options.listBackups();
-    this.reports ??= parseReports(options.currentReports());
+    if (this.reports === undefined) {
+      const current = options.currentReports();
+      this.reports = parseReports(current === undefined ? undefined : splitReports(current)?.json);
+    }
     const reports = this.reports;
     const archives = await this.archivesOnVolume();
     const plan = planBackupWork({ backups, cluster: options.cluster, reports, archives });
@@ -246,7 +310,11 @@ export class BackupAgent {
       reports[plan.next] = uid === undefined ? report : { uid, ...report };
       changed = true;
     }
-    if (changed) await options.publishReports(serialiseReports(reports));
+    if (changed) {
+      await options.publishReports(
+        signReports(serialiseReports(reports), { ...options.identity, nodeId: options.nodeId }),
+      );
+    }
     return { ...(exported === undefined ? {} : { exported }), pending: plan.pending };
   }
 

@@ -300,7 +300,7 @@ export async function startSignerNode(config: SignerConfig, log: Logger): Promis
   await membership.start();
   const backups =
     config.backup !== undefined && baseMembership instanceof LeaseMembership
-      ? startBackupAgent(config, baseMembership, store, log)
+      ? startBackupAgent(config, baseMembership, store, log, (message) => identity.sign(message))
       : undefined;
 
   const coordinator = new RequestCoordinator({
@@ -505,6 +505,7 @@ function startBackupAgent(
   lease: LeaseMembership,
   store: ShareStore,
   log: Logger,
+  sign: (message: Uint8Array) => Uint8Array,
 ): BackupAgent | undefined {
   const backup = config.backup;
   const namespace = process.env['POD_NAMESPACE'];
@@ -519,6 +520,7 @@ function startBackupAgent(
     nodeId: config.nodeId,
     cluster,
     config: backup,
+    identity: { cluster: config.clusterName ?? `${namespace}/${cluster}`, sign },
     log,
     listBackups: () => listMpcBackups(kubeConfig, namespace),
     currentReports: () => lease.ownAnnotation(BACKUP_REPORTS_ANNOTATION),
