@@ -32,6 +32,11 @@ import { LeaseTracker, type SignerLeaseView } from './status/lease-tracker.ts';
 import { LeaderElector, type ElectionTimings } from './leader/leader-election.ts';
 import { HEARTBEAT_ANNOTATION, verifyHeartbeat } from '../signer/membership/heartbeat.ts';
 import { kubeLeaseStore } from './leader/kube-lease-store.ts';
+import {
+  BACKUP_REPORTS_ANNOTATION,
+  startBackupController,
+  type BackupController,
+} from './backup/backup-controller.ts';
 
 /** Lease annotation where each signer publishes its identity public key (signer side too). */
 export const IDENTITY_PUBLIC_KEY_ANNOTATION = 'mpc-platform.dev/identity-public-key';
@@ -63,6 +68,12 @@ export interface OperatorOptions {
    * cluster-wide.
    */
   readonly watchNamespaces?: readonly string[];
+  /**
+   * Run the MpcBackup controller (backup/backup-controller.ts; default true). Its clock
+   * (default the wall clock) is injectable so tests can step through schedules.
+   */
+  readonly backups?: boolean;
+  readonly backupClock?: () => Date;
   /** Overrides the Kubernetes I/O (tests). */
   readonly api?: KubeApi;
   /**
@@ -292,6 +303,14 @@ export async function startOperator(options: OperatorOptions): Promise<OperatorH
             },
       );
       if (relevant) enqueue(ownerKey(object ?? previous));
+      const before = previous?.metadata?.annotations?.[BACKUP_REPORTS_ANNOTATION];
+      const after = object?.metadata?.annotations?.[BACKUP_REPORTS_ANNOTATION];
+      const lease = object ?? previous;
+      const instance = lease?.metadata?.labels?.['app.kubernetes.io/instance'];
+      const leaseNamespace = lease?.metadata?.namespace;
+      if (before !== after && instance !== undefined && leaseNamespace !== undefined) {
+        backupController?.leaseChanged(leaseNamespace, instance);
+      }
     },
   );
 
@@ -366,6 +385,21 @@ export async function startOperator(options: OperatorOptions): Promise<OperatorH
     ...(signerRole === undefined ? {} : { signerRole }),
   });
 
+  // Online backups (issue 14 item 6): MpcBackup status from the signers' Lease reports.
+  const backupController: BackupController | undefined =
+    options.backups === false
+      ? undefined
+      : startBackupController({
+          kubeConfig,
+          logger,
+          now: options.backupClock ?? (() => new Date()),
+          getCluster: (namespace, name) => clusters.get(`${namespace}/${name}`),
+          leaseReports: (namespace, lease) =>
+            leases.get(`${namespace}/${lease}`)?.metadata?.annotations?.[BACKUP_REPORTS_ANNOTATION],
+          watchOptions: watchOptions('mpcbackups'),
+          watchNamespaces: namespaces,
+        });
+
   const synced = Promise.all([
     clusters.synced,
     statefulSets.synced,
@@ -397,7 +431,11 @@ export async function startOperator(options: OperatorOptions): Promise<OperatorH
     pods.start();
     leases.start();
     await Promise.all([statefulSets.synced, pods.synced, leases.synced]);
-    if (!stopping && leading) clusters.start();
+    if (!stopping && leading) {
+      clusters.start();
+      // Not part of `synced`: an install without the MpcBackup CRD still reconciles clusters.
+      backupController?.start();
+    }
   };
   const stopWatching = async (): Promise<void> => {
     clearInterval(resync);
@@ -405,6 +443,7 @@ export async function startOperator(options: OperatorOptions): Promise<OperatorH
     statefulSets.stop();
     pods.stop();
     leases.stop();
+    await backupController?.stop();
     await queue.stop();
   };
 
@@ -442,7 +481,10 @@ export async function startOperator(options: OperatorOptions): Promise<OperatorH
     metrics,
     synced,
     isLeader: () => leading,
-    whenIdle: () => queue.whenIdle(),
+    whenIdle: async () => {
+      await queue.whenIdle();
+      await backupController?.whenIdle();
+    },
     async stop() {
       stopping = true;
       await stopWatching();

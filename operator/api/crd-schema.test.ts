@@ -37,3 +37,15 @@ describe('crds/mpccluster.yaml', () => {
     expect(text).not.toContain('FaultTolerant');
   });
 });
+
+describe('crds/mpcbackup.yaml', () => {
+  const text = readFileSync('crds/mpcbackup.yaml', 'utf8');
+  const crd = parse(text) as Schema;
+  const schema = crd.spec.versions[0].schema.openAPIV3Schema;
+
+  it('describes every field (kubectl explain) and is the chart CRD', () => {
+    expect(undocumented(schema, '', [])).toEqual([]);
+    expect(readFileSync('charts/mpc-operator/crds/mpcbackup.yaml', 'utf8')).toBe(text);
+    expect(crd.spec.names.shortNames).toEqual(['mpcb']);
+  });
+});

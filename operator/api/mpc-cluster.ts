@@ -59,6 +59,16 @@ export interface MpcClusterSpec {
   readonly kekSecretRef?: SecretRef;
   readonly chainCodeSecretRef?: SecretRef;
   readonly storage?: { readonly size?: string | number; readonly storageClassName?: string };
+  /** Online backups (MpcBackup objects); see crds/mpcbackup.yaml. */
+  readonly backup?: {
+    readonly volume: {
+      readonly claimName?: string;
+      readonly size?: string | number;
+      readonly storageClassName?: string;
+    };
+    readonly keySecretRef?: SecretRef;
+    readonly maxArchives?: number;
+  };
   readonly resources?: {
     readonly limits?: Readonly<Record<string, string | number>>;
     readonly requests?: Readonly<Record<string, string | number>>;

@@ -342,3 +342,83 @@ describe('scheduling and resource defaults (issue 14)', () => {
     expect(pod.containers[0].resources).toEqual({ requests: { cpu: '1' } });
   });
 });
+
+describe('spec.backup (issue 14 item 6)', () => {
+  const withClaim = sampleCluster({ backup: { volume: { claimName: 'backups' } } });
+  const perSigner = sampleCluster({
+    backup: {
+      volume: { size: '2Gi', storageClassName: 'fast' },
+      keySecretRef: { name: 'my-backup-key' },
+      maxArchives: 5,
+    },
+  });
+
+  it('changes nothing for a cluster without it', () => {
+    const sts = buildStatefulSet(sampleCluster()) as Json;
+    expect(sts.spec.template.spec.initContainers).toBeUndefined();
+    expect(JSON.stringify(sts)).not.toContain('backup');
+    expect(secretsToGenerate(sampleCluster())).not.toContain('backup-key');
+    expect(buildSignerConfig(sampleCluster())['backup']).toBeUndefined();
+  });
+
+  it('mounts an existing claim and the generated key, and restores fresh volumes in an init container', () => {
+    const sts = buildStatefulSet(withClaim) as Json;
+    const pod = sts.spec.template.spec;
+    expect(pod.volumes).toContainEqual({
+      name: 'backup',
+      persistentVolumeClaim: { claimName: 'backups' },
+    });
+    expect(pod.volumes).toContainEqual({
+      name: 'backup-key',
+      secret: {
+        secretName: 'wallet-backup-key',
+        defaultMode: 0o400,
+        items: [{ key: 'backup-key', path: 'backup-key' }],
+      },
+    });
+    const [init] = pod.initContainers;
+    expect(init.command).toEqual(['node', 'dist/signer/main.js', 'restore', '--from-request']);
+    expect(init.volumeMounts).toEqual(pod.containers[0].volumeMounts);
+    expect(init.env).toEqual(pod.containers[0].env);
+    expect(init.securityContext.readOnlyRootFilesystem).toBe(true);
+    expect(sts.spec.volumeClaimTemplates).toHaveLength(1);
+    expect(buildSignerConfig(withClaim)['backup']).toEqual({
+      dir: '/backups',
+      key_file: '/etc/mpc/backup-key/backup-key',
+    });
+    expect(secretsToGenerate(withClaim)).toContain('backup-key');
+    const secret = buildGeneratedSecret(withClaim, 'backup-key', () => new Uint8Array(32).fill(7));
+    expect(secret.metadata.name).toBe('wallet-backup-key');
+    expect(Object.keys(secret['data'] as object)).toEqual(['backup-key']);
+  });
+
+  it('adds a per-signer claim template with size, and uses a referenced key Secret', () => {
+    const sts = buildStatefulSet(perSigner) as Json;
+    expect(sts.spec.volumeClaimTemplates[1]).toMatchObject({
+      metadata: { name: 'backup' },
+      spec: { resources: { requests: { storage: '2Gi' } }, storageClassName: 'fast' },
+    });
+    expect(secretsToGenerate(perSigner)).not.toContain('backup-key');
+    expect(JSON.stringify(sts)).toContain('my-backup-key');
+    expect(buildSignerConfig(perSigner)['backup']).toMatchObject({ max_archives: 5 });
+    // Swapping the key Secret rolls the signers (it is read at each export, but mounted).
+    expect(signerConfigHash(perSigner)).not.toBe(
+      signerConfigHash(
+        sampleCluster({ backup: { ...perSigner.spec.backup!, keySecretRef: { name: 'k2' } } }),
+      ),
+    );
+  });
+
+  it('lets the signers read MpcBackups only when backups are on', () => {
+    const role = (cluster: MpcCluster) =>
+      (buildChildren(cluster, { signerRole: { kind: 'ClusterRole', name: 'r' } }) as Json[]).find(
+        (c) => c.kind === 'Role',
+      );
+    expect(JSON.stringify(role(sampleCluster()))).not.toContain('mpcbackups');
+    expect(role(withClaim).rules).toContainEqual({
+      apiGroups: ['mpc-platform.dev'],
+      resources: ['mpcbackups'],
+      verbs: ['get', 'list', 'watch'],
+    });
+  });
+});

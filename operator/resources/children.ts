@@ -47,8 +47,9 @@ export interface SignerRoleRef {
 }
 
 /**
- * The signers renew their own Leases, read peer pods' readiness (design §7) and read the
- * pinned roster ConfigMap (design §8; that one object only).
+ * The signers renew their own Leases, read peer pods' readiness (design §7), read the
+ * pinned roster ConfigMap (design §8; that one object only) and, with spec.backup, read
+ * MpcBackup objects (online backups; they never write them).
  *
  * With `signerRole` (the chart's signer ClusterRole, or its per-namespace Role, holding the
  * Lease and pod rules) the Role keeps only the roster rule and a second RoleBinding grants
@@ -63,6 +64,17 @@ export function buildRole(cluster: MpcCluster, signerRole?: SignerRoleRef): Mani
     resourceNames: [clusterNames(cluster).rosterConfigMap],
     verbs: ['get'],
   };
+  // With spec.backup: signers follow MpcBackup objects (read only; they report on their Leases).
+  const backups =
+    cluster.spec.backup === undefined
+      ? []
+      : [
+          {
+            apiGroups: ['mpc-platform.dev'],
+            resources: ['mpcbackups'],
+            verbs: ['get', 'list', 'watch'],
+          },
+        ];
   return {
     apiVersion: 'rbac.authorization.k8s.io/v1',
     kind: 'Role',
@@ -77,8 +89,9 @@ export function buildRole(cluster: MpcCluster, signerRole?: SignerRoleRef): Mani
             },
             { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch'] },
             roster,
+            ...backups,
           ]
-        : [roster],
+        : [roster, ...backups],
   };
 }
 

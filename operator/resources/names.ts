@@ -8,6 +8,7 @@ export const SIGNER_HTTP_PORT = 8080;
 export const CONFIG_FILE_KEY = 'signer.yaml';
 export const KEK_SECRET_KEY = 'kek';
 export const CHAIN_CODE_SECRET_KEY = 'chain-code';
+export const BACKUP_KEY_SECRET_KEY = 'backup-key';
 export const DEFAULT_NATS_CREDS_KEY = 'nats.creds';
 /** Pod template annotation holding the hash of everything that must roll the signers. */
 export const CONFIG_HASH_ANNOTATION = 'mpc-platform.dev/config-hash';
@@ -28,6 +29,10 @@ export interface ClusterNames {
   readonly podDisruptionBudget: string;
   readonly kekSecret: string;
   readonly chainCodeSecret: string;
+  /** The backup key Secret (spec.backup; generated `<name>-backup-key` unless referenced). */
+  readonly backupKeySecret: string;
+  /** Volume (and per-signer PVC template) name of the backup volume. */
+  readonly backupVolume: string;
   /** PVC template name; PVCs are data-<statefulSet>-<ordinal>. */
   readonly dataVolume: string;
 }
@@ -46,6 +51,8 @@ export function clusterNames(cluster: Pick<MpcCluster, 'metadata' | 'spec'>): Cl
     podDisruptionBudget: `${name}-signer`,
     kekSecret: cluster.spec.kekSecretRef?.name ?? `${name}-kek`,
     chainCodeSecret: cluster.spec.chainCodeSecretRef?.name ?? `${name}-chain-code`,
+    backupKeySecret: cluster.spec.backup?.keySecretRef?.name ?? `${name}-backup-key`,
+    backupVolume: 'backup',
     dataVolume: 'data',
   };
 }

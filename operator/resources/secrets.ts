@@ -1,6 +1,7 @@
 /**
- * Generated key material Secrets: the key-encryption key (`<name>-kek`, key `kek`) and the HD
- * chain code (`<name>-chain-code`, key `chain-code`), each 32 random bytes as 64 hex chars.
+ * Generated key material Secrets: the key-encryption key (`<name>-kek`, key `kek`), the HD
+ * chain code (`<name>-chain-code`, key `chain-code`) and, with spec.backup, the backup key
+ * (`<name>-backup-key`, key `backup-key`), each 32 random bytes as 64 hex chars.
  *
  * Contract: created once, only when the spec does not reference a Secret, and never
  * regenerated: the operator only ever POSTs them (409 = exists = keep), they are `immutable`,
@@ -11,6 +12,7 @@
 import type { MpcCluster } from '../api/mpc-cluster.ts';
 import type { Manifest } from './manifest.ts';
 import {
+  BACKUP_KEY_SECRET_KEY,
   CHAIN_CODE_SECRET_KEY,
   GENERATED_ANNOTATION,
   KEK_SECRET_KEY,
@@ -18,7 +20,7 @@ import {
   commonLabels,
 } from './names.ts';
 
-export type SecretPurpose = 'kek' | 'chain-code';
+export type SecretPurpose = 'kek' | 'chain-code' | 'backup-key';
 export type RandomBytes = (length: number) => Uint8Array;
 
 /** The Secrets the operator must make sure exist (those the spec does not supply). */
@@ -26,6 +28,9 @@ export function secretsToGenerate(cluster: MpcCluster): SecretPurpose[] {
   const wanted: SecretPurpose[] = [];
   if (cluster.spec.kekSecretRef === undefined) wanted.push('kek');
   if (cluster.spec.chainCodeSecretRef === undefined) wanted.push('chain-code');
+  if (cluster.spec.backup !== undefined && cluster.spec.backup.keySecretRef === undefined) {
+    wanted.push('backup-key');
+  }
   return wanted;
 }
 
@@ -41,12 +46,23 @@ export function buildGeneratedSecret(
     throw new Error(`random source returned ${bytes.length} bytes, expected 32`);
   const hex = Buffer.from(bytes).toString('hex');
   bytes.fill(0);
-  const key = purpose === 'kek' ? KEK_SECRET_KEY : CHAIN_CODE_SECRET_KEY;
+  const key =
+    purpose === 'kek'
+      ? KEK_SECRET_KEY
+      : purpose === 'chain-code'
+        ? CHAIN_CODE_SECRET_KEY
+        : BACKUP_KEY_SECRET_KEY;
+  const name =
+    purpose === 'kek'
+      ? names.kekSecret
+      : purpose === 'chain-code'
+        ? names.chainCodeSecret
+        : names.backupKeySecret;
   return {
     apiVersion: 'v1',
     kind: 'Secret',
     metadata: {
-      name: purpose === 'kek' ? names.kekSecret : names.chainCodeSecret,
+      name,
       namespace: cluster.metadata.namespace,
       labels: { ...commonLabels(cluster), 'mpc-platform.dev/secret': purpose },
       annotations: { [GENERATED_ANNOTATION]: 'mpc-operator' },

@@ -8,6 +8,7 @@
 import { stringify } from 'yaml';
 import { clusterIdentity, type MpcCluster } from '../api/mpc-cluster.ts';
 import {
+  BACKUP_KEY_SECRET_KEY,
   CHAIN_CODE_SECRET_KEY,
   CONFIG_FILE_KEY,
   DEFAULT_NATS_CREDS_KEY,
@@ -27,6 +28,9 @@ export const SIGNER_PATHS = {
   chainCodeDir: '/etc/mpc/chain-code',
   chainCodeFile: `/etc/mpc/chain-code/${CHAIN_CODE_SECRET_KEY}`,
   natsDir: '/etc/mpc/nats',
+  backupDir: '/backups',
+  backupKeyDir: '/etc/mpc/backup-key',
+  backupKeyFile: `/etc/mpc/backup-key/${BACKUP_KEY_SECRET_KEY}`,
 } as const;
 
 export function natsCredsFile(cluster: MpcCluster): string | undefined {
@@ -66,6 +70,17 @@ export function buildSignerConfig(cluster: MpcCluster): Record<string, unknown> 
     },
     http: { host: '0.0.0.0', port: SIGNER_HTTP_PORT },
     membership: { backend: 'kubernetes', roster_config_map: clusterNames(cluster).rosterConfigMap },
+    ...(spec.backup === undefined
+      ? {}
+      : {
+          backup: {
+            dir: SIGNER_PATHS.backupDir,
+            key_file: SIGNER_PATHS.backupKeyFile,
+            ...(spec.backup.maxArchives === undefined
+              ? {}
+              : { max_archives: spec.backup.maxArchives }),
+          },
+        }),
     log_level: spec.logLevel ?? 'info',
   };
 }

@@ -13,12 +13,16 @@
  *   podTemplate.topologySpreadConstraints replace the defaults when set.
  * - Default resources when spec.resources is absent, so signers are never BestEffort.
  * - PVCs are retained when the StatefulSet is deleted or scaled: they hold key shares.
+ * - spec.backup: the backup volume at /backups (an existing claim, or a per-signer claim
+ *   template `backup`), the backup key Secret, and an init container that restores an empty
+ *   data volume from a requested MpcBackup (signer/service/backup-agent.ts).
  * Pure.
  */
 import { createHash } from 'node:crypto';
 import type { MpcCluster } from '../api/mpc-cluster.ts';
 import type { Manifest } from './manifest.ts';
 import {
+  BACKUP_KEY_SECRET_KEY,
   CHAIN_CODE_SECRET_KEY,
   CONFIG_HASH_ANNOTATION,
   DEFAULT_NATS_CREDS_KEY,
@@ -78,6 +82,10 @@ export function signerConfigHash(cluster: MpcCluster): string {
   hash.update(
     `\0${names.kekSecret}\0${names.chainCodeSecret}\0${cluster.spec.nats.credentialsSecretRef?.name ?? ''}`,
   );
+  // Only with spec.backup, so clusters without it keep their hash (no rollout on upgrade).
+  if (cluster.spec.backup !== undefined) {
+    hash.update(`\0${names.backupKeySecret}\0${cluster.spec.backup.volume.claimName ?? ''}`);
+  }
   return hash.digest('hex').slice(0, 16);
 }
 
@@ -124,6 +132,27 @@ export function buildStatefulSet(cluster: MpcCluster): Manifest {
     },
     { name: 'tmp', emptyDir: { medium: 'Memory', sizeLimit: '16Mi' } },
   ];
+  const backup = spec.backup;
+  if (backup !== undefined) {
+    volumeMounts.push(
+      { name: names.backupVolume, mountPath: SIGNER_PATHS.backupDir },
+      { name: 'backup-key', mountPath: SIGNER_PATHS.backupKeyDir, readOnly: true },
+    );
+    volumes.push({
+      name: 'backup-key',
+      secret: {
+        secretName: names.backupKeySecret,
+        defaultMode: 0o400,
+        items: [{ key: BACKUP_KEY_SECRET_KEY, path: BACKUP_KEY_SECRET_KEY }],
+      },
+    });
+    if (backup.volume.claimName !== undefined) {
+      volumes.push({
+        name: names.backupVolume,
+        persistentVolumeClaim: { claimName: backup.volume.claimName },
+      });
+    }
+  }
   if (creds !== undefined) {
     const key = creds.key ?? DEFAULT_NATS_CREDS_KEY;
     volumeMounts.push({
@@ -171,6 +200,24 @@ export function buildStatefulSet(cluster: MpcCluster): Manifest {
     },
   };
   container['resources'] = spec.resources ?? DEFAULT_RESOURCES;
+  // With backups: on an empty data volume only, restore from the MpcBackup annotated
+  // mpc-platform.dev/restore=<this pod> before the signer creates a new identity (a no-op
+  // otherwise; signer/main.ts `restore --from-request`). Same image, config, mounts, env.
+  const initContainers =
+    backup === undefined
+      ? []
+      : [
+          {
+            name: 'restore',
+            image: spec.image,
+            imagePullPolicy: spec.imagePullPolicy ?? 'IfNotPresent',
+            command: ['node', 'dist/signer/main.js', 'restore', '--from-request'],
+            env: container['env'],
+            volumeMounts,
+            securityContext: container['securityContext'],
+            resources: container['resources'],
+          },
+        ];
 
   const podSpec: Record<string, unknown> = {
     serviceAccountName: names.serviceAccount,
@@ -184,6 +231,7 @@ export function buildStatefulSet(cluster: MpcCluster): Manifest {
       fsGroup: SIGNER_UID,
       seccompProfile: { type: 'RuntimeDefault' },
     },
+    ...(initContainers.length === 0 ? {} : { initContainers }),
     containers: [container],
     volumes,
   };
@@ -247,6 +295,22 @@ export function buildStatefulSet(cluster: MpcCluster): Manifest {
           metadata: { name: names.dataVolume, labels: selectorLabels(cluster) },
           spec: claimSpec,
         },
+        ...(backup?.volume.size === undefined
+          ? []
+          : [
+              {
+                apiVersion: 'v1',
+                kind: 'PersistentVolumeClaim',
+                metadata: { name: names.backupVolume, labels: selectorLabels(cluster) },
+                spec: {
+                  accessModes: ['ReadWriteOnce'],
+                  resources: { requests: { storage: String(backup.volume.size) } },
+                  ...(backup.volume.storageClassName === undefined
+                    ? {}
+                    : { storageClassName: backup.volume.storageClassName }),
+                },
+              },
+            ]),
       ],
     },
   };

@@ -192,6 +192,7 @@ describe('loadSignerConfig', () => {
       chain_code: CHAIN_CODE,
       cluster_name: 'ns/vault',
       'administrator.public_key': INITIATOR_KEY,
+      'backup.poll_interval_ms': '500',
     };
     const skipped = new Set(['chain_code.file', 'nats.token', 'nats.creds_file']);
     const env: Record<string, string> = { MPC_ENABLE_FAULT_INJECTION: '1' };
@@ -230,6 +231,8 @@ describe('loadSignerConfig', () => {
     ['http: { port: 70000 }', 'http.port'],
     ['http: { prestop_max_wait_ms: -1 }', 'http.prestop_max_wait_ms'],
     ['membership: { roster_config_map: r }', 'membership.roster_config_map'],
+    ['backup: { dir: /b, key_file: /k }', 'backup'],
+    ['backup: { dir: /b }\nmembership: { backend: kubernetes }', 'backup.key_file'],
     ['log_level: loud', 'log_level'],
     ['membership: { backend: consul }', 'membership.backend'],
     ['membership: { heartbeat_interval_ms: 5000 }', 'membership.peer_timeout_ms'],

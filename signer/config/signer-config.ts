@@ -168,6 +168,22 @@ export interface AdministratorConfig {
   readonly publicKey: string;
 }
 
+/**
+ * Online backups on Kubernetes (signer/service/backup-agent.ts): the signer exports its
+ * shares for each MpcBackup of its cluster into `<dir>/<backup name>/<node id>.mpcbak`,
+ * encrypted under the key in `key_file`. Needs `membership.backend: kubernetes`.
+ */
+export interface BackupConfig {
+  /** The backup volume's mount point. */
+  readonly dir: string;
+  /** File with the 32-byte backup key (32 raw bytes or 64 hex characters); read per backup. */
+  readonly keyFile: string;
+  /** How often the signer lists MpcBackup objects. */
+  readonly pollIntervalMs: number;
+  /** Bound on this node's archives present on the volume; backups beyond it fail. */
+  readonly maxArchives: number;
+}
+
 export interface SignerConfig {
   readonly nodeId: string;
   /**
@@ -191,6 +207,7 @@ export interface SignerConfig {
   readonly rosterFile?: string;
   readonly http: HttpConfig;
   readonly membership: MembershipConfig;
+  readonly backup?: BackupConfig;
   readonly sessions: SessionsConfig;
   readonly logLevel: LogLevel;
   readonly faultInjection?: FaultInjectionConfig;
@@ -240,6 +257,7 @@ const TOP_LEVEL_KEYS = [
   'roster_file',
   'http',
   'membership',
+  'backup',
   'sessions',
   'log_level',
   'fault_injection',
@@ -600,6 +618,7 @@ export function parseSignerConfig(raw: unknown, context: ParseContext): ParsedSi
   };
 
   const membership = parseMembership(reader, raw);
+  const backup = parseBackup(reader, raw, membership);
   const sessions = parseSessions(reader, raw);
   const logLevel = reader.oneOf(raw, 'log_level', 'log_level', LOG_LEVELS, 'info');
 
@@ -680,6 +699,7 @@ export function parseSignerConfig(raw: unknown, context: ParseContext): ParsedSi
     ...(rosterFile === undefined ? {} : { rosterFile }),
     http,
     membership,
+    ...(backup === undefined ? {} : { backup }),
     sessions,
     logLevel,
     ...(faultInjection === undefined ? {} : { faultInjection }),
@@ -933,6 +953,43 @@ function parseMembership(reader: FieldReader, raw: Record<string, unknown>): Mem
     heartbeatIntervalMs,
     peerTimeoutMs,
     ...(rosterConfigMap === undefined ? {} : { rosterConfigMap }),
+  };
+}
+
+function parseBackup(
+  reader: FieldReader,
+  raw: Record<string, unknown>,
+  membership: MembershipConfig,
+): BackupConfig | undefined {
+  const section = reader.section(raw, 'backup', 'backup', [
+    'dir',
+    'key_file',
+    'poll_interval_ms',
+    'max_archives',
+  ]);
+  if (section === undefined) return undefined;
+  if (membership.backend !== 'kubernetes') {
+    reader.fail(
+      'backup',
+      'must only be set with membership.backend kubernetes (online backups follow MpcBackup objects)',
+    );
+  }
+  return {
+    dir: reader.string(section, 'dir', 'backup.dir', { required: true, expected: 'a directory' }),
+    keyFile: reader.string(section, 'key_file', 'backup.key_file', {
+      required: true,
+      expected: 'a file path',
+    }),
+    pollIntervalMs: reader.integer(section, 'poll_interval_ms', 'backup.poll_interval_ms', {
+      min: 100,
+      max: 3_600_000,
+      default: 10_000,
+    }),
+    maxArchives: reader.integer(section, 'max_archives', 'backup.max_archives', {
+      min: 1,
+      max: 1000,
+      default: 16,
+    }),
   };
 }
 

@@ -9,6 +9,11 @@
  *   identity/node.json  { "version": 1, "node_id": "...", "public_key": "<hex>" }
  * `node.json` binds the key to its node id: loading with another node id fails, so a data
  * volume attached to the wrong signer is refused instead of impersonating another node.
+ *
+ * One deliberate exception to "never leaves": an encrypted backup (store/backup.ts) carries
+ * the seed under the backup key, so a restored volume keeps the key its peers and the
+ * operator pinned (no repin). `readIdentitySeedForBackup` and `restoreIdentitySeed` are the
+ * only ways in and out; both hand raw bytes that the caller wipes.
  */
 import {
   createHash,
@@ -170,4 +175,74 @@ async function bindNodeId(infoPath: string, nodeId: string, publicKeyHex: string
 export async function initIdentity(location: IdentityLocation): Promise<string> {
   const identity = await loadOrCreateIdentity(location);
   return Buffer.from(identity.publicKey).toString('hex');
+}
+
+/**
+ * For backups only: this node's 32-byte identity seed, or undefined when no identity exists
+ * yet. Checks that `node.json` names this node and this key. The caller wipes the result.
+ */
+export async function readIdentitySeedForBackup(
+  location: IdentityLocation,
+): Promise<Uint8Array | undefined> {
+  checkNodeId(location.nodeId);
+  const directory = join(location.dataDir, IDENTITY_DIR);
+  const seedPath = join(directory, SEED_FILE);
+  let stored: Buffer | undefined;
+  try {
+    stored = await readFileIfExists(seedPath);
+  } catch (error) {
+    throw new IdentityFileError(`cannot read ${seedPath}`, { cause: error });
+  }
+  if (stored === undefined) return undefined;
+  if (stored.length !== 32) {
+    wipeBytes(stored);
+    throw new IdentityFileError(`${seedPath} must hold exactly 32 bytes`);
+  }
+  const seed = new Uint8Array(stored);
+  wipeBytes(stored);
+  try {
+    const publicKeyHex = Buffer.from(publicKeyOf(privateKeyFromSeed(seed))).toString('hex');
+    await bindNodeId(join(directory, INFO_FILE), location.nodeId, publicKeyHex);
+  } catch (error) {
+    wipeBytes(seed);
+    throw error;
+  }
+  return seed;
+}
+
+/**
+ * Restores an identity seed taken by `readIdentitySeedForBackup` into `location`. Idempotent
+ * for the same key; throws `IdentityFileError` when the data directory already holds another
+ * identity (a restore never replaces a key). Returns the public key as hex. `seed` is not
+ * modified.
+ */
+export async function restoreIdentitySeed(
+  location: IdentityLocation,
+  seed: Uint8Array,
+): Promise<string> {
+  checkNodeId(location.nodeId);
+  if (!(seed instanceof Uint8Array) || seed.length !== 32) {
+    throw new IdentityFileError('an identity seed must be 32 bytes');
+  }
+  const directory = join(location.dataDir, IDENTITY_DIR);
+  const seedPath = join(directory, SEED_FILE);
+  const publicKeyHex = Buffer.from(publicKeyOf(privateKeyFromSeed(seed))).toString('hex');
+  let stored: Buffer | undefined;
+  try {
+    await mkdir(location.dataDir, { recursive: true, mode: 0o700 });
+    await ensureDirectory(location.dataDir, directory);
+    await writeFileAtomic(seedPath, seed, { overwrite: false });
+    stored = await readFileIfExists(seedPath);
+  } catch (error) {
+    throw new IdentityFileError(`cannot restore ${seedPath}`, { cause: error });
+  }
+  const same = stored !== undefined && Buffer.from(stored).equals(seed);
+  if (stored !== undefined) wipeBytes(stored);
+  if (!same) {
+    throw new IdentityFileError(
+      `${seedPath} already holds another identity key: a restore never replaces one (restore into an empty data directory)`,
+    );
+  }
+  await bindNodeId(join(directory, INFO_FILE), location.nodeId, publicKeyHex);
+  return publicKeyHex;
 }

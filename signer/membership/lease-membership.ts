@@ -204,6 +204,8 @@ export class LeaseMembership implements Membership {
   private started = false;
   private stopped = false;
   private readonly counter: HeartbeatCounter;
+  /** Annotations published at run time (`publishAnnotation`), written with every renewal. */
+  private readonly published = new Map<string, string>();
 
   constructor(options: LeaseMembershipOptions) {
     requirePositiveInteger('leaseDurationSeconds', options.leaseDurationSeconds);
@@ -253,7 +255,12 @@ export class LeaseMembership implements Membership {
   /** Annotations for a write of our Lease: the configured ones plus a fresh heartbeat. */
   private ownAnnotations(): Record<string, string> | undefined {
     const heartbeat = this.options.heartbeat;
-    if (heartbeat === undefined) return this.options.annotations;
+    const published = Object.fromEntries(this.published);
+    if (heartbeat === undefined) {
+      return this.published.size === 0
+        ? this.options.annotations
+        : { ...this.options.annotations, ...published };
+    }
     const signed = signHeartbeat(
       {
         cluster: heartbeat.cluster,
@@ -264,7 +271,7 @@ export class LeaseMembership implements Membership {
       },
       heartbeat.sign,
     );
-    return { ...this.options.annotations, [HEARTBEAT_ANNOTATION]: signed };
+    return { ...this.options.annotations, ...published, [HEARTBEAT_ANNOTATION]: signed };
   }
 
   /** Continues after the counter on our own Lease if it is ours (clock stepped back). */
@@ -327,6 +334,28 @@ export class LeaseMembership implements Membership {
         this.options.log.debug({ err: error }, 'lease not released; peers time it out');
       }
     }
+  }
+
+  /**
+   * Publishes an annotation on our Lease besides the configured ones (e.g. backup reports,
+   * backup-agent.ts): set now, written by a renewal this call brings forward and by every
+   * renewal after it, so a failed write is repeated. Resolves once that write was attempted
+   * (failures are logged like any renewal's). The key must not be one the signer sets itself.
+   */
+  async publishAnnotation(key: string, value: string): Promise<void> {
+    if (key === HEARTBEAT_ANNOTATION || key === IDENTITY_PUBLIC_KEY_ANNOTATION) {
+      throw new RangeError(`annotation ${key} is the signer's own`);
+    }
+    this.published.set(key, value);
+    if (!this.started || this.stopped) return;
+    const write = this.renewing.then(() => this.renew());
+    this.renewing = write;
+    await write;
+  }
+
+  /** An annotation of our Lease as last written or read (undefined before `start`). */
+  ownAnnotation(key: string): string | undefined {
+    return this.published.get(key) ?? this.ownLease?.metadata?.annotations?.[key];
   }
 
   isReady(nodeId: string): boolean {

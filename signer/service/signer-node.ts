@@ -19,6 +19,10 @@ import {
   type Roster,
 } from '../identity/index.ts';
 import { createMembership, inClusterKubeConfig } from '../membership/create-membership.ts';
+import { LeaseMembership } from '../membership/lease-membership.ts';
+import { readIdentitySeedForBackup } from '../identity/node-identity.ts';
+import { exportBackup } from '../store/backup.ts';
+import { BACKUP_REPORTS_ANNOTATION, BackupAgent, listMpcBackups } from './backup-agent.ts';
 import { ConfigMapRosterSource } from '../membership/roster-config-map.ts';
 import { PinStore } from '../identity/pin-store.ts';
 import { RosterGatedMembership } from '../membership/roster-gated-membership.ts';
@@ -160,16 +164,17 @@ export async function startSignerNode(config: SignerConfig, log: Logger): Promis
   const js = jetstream(nc);
   const ledger = await OperationLedger.open(nc);
 
+  const baseMembership = createMembership({
+    config,
+    nc,
+    log,
+    env: process.env,
+    identityPublicKey: identity.publicKey,
+    sign: (message) => identity.sign(message),
+    roster,
+  });
   const membership = new RosterGatedMembership(
-    createMembership({
-      config,
-      nc,
-      log,
-      env: process.env,
-      identityPublicKey: identity.publicKey,
-      sign: (message) => identity.sign(message),
-      roster,
-    }),
+    baseMembership,
     roster,
     config.nodeId,
     identity.publicKey,
@@ -293,6 +298,10 @@ export async function startSignerNode(config: SignerConfig, log: Logger): Promis
   host.attachMessenger(messenger);
   await messenger.start();
   await membership.start();
+  const backups =
+    config.backup !== undefined && baseMembership instanceof LeaseMembership
+      ? startBackupAgent(config, baseMembership, store, log, (message) => identity.sign(message))
+      : undefined;
 
   const coordinator = new RequestCoordinator({
     selfNodeId: config.nodeId,
@@ -473,6 +482,7 @@ export async function startSignerNode(config: SignerConfig, log: Logger): Promis
       reshareIntake.unsubscribe();
       for (const messages of consumers) await messages.close().catch(() => undefined);
       clearInterval(pinWatch);
+      await backups?.stop();
       await rosterSource?.stop();
       await membership.stop();
       messenger.stop();
@@ -484,6 +494,54 @@ export async function startSignerNode(config: SignerConfig, log: Logger): Promis
       wipeBytes(secrets.chainCode);
     },
   };
+}
+
+/**
+ * Online backups (backup-agent.ts): MpcBackup objects of this signer's cluster, read with the
+ * pod's credentials; reports on our own Lease.
+ */
+function startBackupAgent(
+  config: SignerConfig,
+  lease: LeaseMembership,
+  store: ShareStore,
+  log: Logger,
+  sign: (message: Uint8Array) => Uint8Array,
+): BackupAgent | undefined {
+  const backup = config.backup;
+  const namespace = process.env['POD_NAMESPACE'];
+  const cluster =
+    config.clusterName?.split('/').pop() ?? /^(.+)-signer-\d+$/.exec(config.nodeId)?.[1];
+  if (backup === undefined || namespace === undefined || namespace === '' || !cluster) {
+    log.warn({}, 'backup configured but the cluster or namespace is unknown: backups disabled');
+    return undefined;
+  }
+  const kubeConfig = inClusterKubeConfig();
+  const agent = new BackupAgent({
+    nodeId: config.nodeId,
+    cluster,
+    config: backup,
+    identity: { cluster: config.clusterName ?? `${namespace}/${cluster}`, sign },
+    log,
+    listBackups: () => listMpcBackups(kubeConfig, namespace),
+    currentReports: () => lease.ownAnnotation(BACKUP_REPORTS_ANNOTATION),
+    publishReports: (value) => lease.publishAnnotation(BACKUP_REPORTS_ANNOTATION, value),
+    exportArchive: async (outFile, backupKey) => {
+      const seed = await readIdentitySeedForBackup({
+        dataDir: config.dataDir,
+        nodeId: config.nodeId,
+      });
+      try {
+        return await exportBackup(store, outFile, backupKey, {
+          nodeId: config.nodeId,
+          ...(seed === undefined ? {} : { identitySeed: seed }),
+        });
+      } finally {
+        if (seed !== undefined) wipeBytes(seed);
+      }
+    },
+  });
+  agent.start();
+  return agent;
 }
 
 /** Test-only (fault injection): holds a coordinator before an ack while `file` exists. */

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +14,12 @@ import {
   StoreWriteError,
 } from './index.ts';
 import { FORMAT_DATA_KEY } from './seal.ts';
+import {
+  loadOrCreateIdentity,
+  readIdentitySeedForBackup,
+  restoreIdentitySeed,
+} from '../identity/node-identity.ts';
+import { IdentityFileError } from '../identity/errors.ts';
 
 let dir: string;
 const stores: ShareStore[] = [];
@@ -77,11 +83,11 @@ describe('backup archive', () => {
   it('restores every share and pointer into a store with another KEK', async () => {
     const source = await populatedStore();
     const archive = join(dir, 'backup.mpcbak');
-    expect(await exportBackup(source, archive, backupKey)).toEqual({
-      wallets: 2,
-      shares: 4,
-      pointers: 2,
-    });
+    const exported = await exportBackup(source, archive, backupKey);
+    expect(exported).toMatchObject({ wallets: 2, shares: 4, pointers: 2, identity: false });
+    const bytes = await readFile(archive);
+    expect(exported.bytes).toBe(bytes.length);
+    expect(exported.sha256).toBe(createHash('sha256').update(bytes).digest('hex'));
     expect((await stat(archive)).mode & 0o777).toBe(0o600);
     expect((await readFile(archive)).includes(Buffer.from('w1-ed-1'))).toBe(false);
     const target = await openStore('target');
@@ -89,6 +95,7 @@ describe('backup archive', () => {
       wallets: 2,
       shares: 4,
       pointers: 2,
+      identity: false,
     });
     expect(await snapshot(target)).toEqual(await snapshot(source));
     // Re-importing the same archive is harmless.
@@ -123,7 +130,7 @@ describe('backup archive', () => {
     await writeFile(join(sourceDir, 'v1.share'), v1[0]!);
     await writeFile(join(sourceDir, 'v1.key'), v1[1]!);
     const after = join(dir, 'after-reshare.mpcbak');
-    expect(await exportBackup(source, after, backupKey)).toEqual({
+    expect(await exportBackup(source, after, backupKey)).toMatchObject({
       wallets: 1,
       shares: 1,
       pointers: 1,
@@ -204,5 +211,87 @@ describe('backup archive', () => {
     expect(await target.get({ walletId: 'w1', keyType: 'ed25519', version: 1 })).toEqual(
       record('different'),
     );
+  });
+});
+
+describe('origin, identity and online exports (format 2)', () => {
+  it('carries the node id and identity seed; a restore keeps the identity key and refuses another node', async () => {
+    const source = await populatedStore();
+    const identity = await loadOrCreateIdentity({ dataDir: join(dir, 'source'), nodeId: 'n-1' });
+    const seed = await readIdentitySeedForBackup({ dataDir: join(dir, 'source'), nodeId: 'n-1' });
+    const archive = join(dir, 'n-1.mpcbak');
+    expect(
+      await exportBackup(source, archive, backupKey, { nodeId: 'n-1', identitySeed: seed! }),
+    ).toMatchObject({ identity: true, shares: 4 });
+    // The seed is encrypted like the shares.
+    expect((await readFile(archive)).includes(Buffer.from(seed!))).toBe(false);
+
+    // Another node's archive is refused before anything is written.
+    const other = await openStore('other');
+    const refused = await importBackup(archive, other, backupKey, { expectNodeId: 'n-2' }).catch(
+      (e: unknown) => e,
+    );
+    expect(refused).toBeInstanceOf(StoreWriteError);
+    expect(String(refused)).toContain('"n-1"');
+    expect(await other.listWallets()).toEqual([]);
+
+    const target = await openStore('target');
+    const restoredTo = { dataDir: join(dir, 'target'), nodeId: 'n-1' };
+    expect(
+      await importBackup(archive, target, backupKey, {
+        expectNodeId: 'n-1',
+        restoreIdentity: async (nodeId, bytes) => {
+          await restoreIdentitySeed({ ...restoredTo, nodeId }, bytes);
+        },
+      }),
+    ).toMatchObject({ nodeId: 'n-1', identity: true, shares: 4 });
+    const restored = await loadOrCreateIdentity(restoredTo);
+    expect(restored.publicKey).toEqual(identity.publicKey);
+    expect(await snapshot(target)).toEqual(await snapshot(source));
+  });
+
+  it('never replaces an identity key the target already has', async () => {
+    const location = { dataDir: join(dir, 'victim'), nodeId: 'n-1' };
+    const existing = await loadOrCreateIdentity(location);
+    const error = await restoreIdentitySeed(location, new Uint8Array(randomBytes(32))).catch(
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(IdentityFileError);
+    expect((await loadOrCreateIdentity(location)).publicKey).toEqual(existing.publicKey);
+    // The same key again is harmless (a re-run of a restore).
+    const seed = await readIdentitySeedForBackup(location);
+    expect(await restoreIdentitySeed(location, seed!)).toBe(
+      Buffer.from(existing.publicKey).toString('hex'),
+    );
+  });
+
+  it('reads one consistent state of a wallet while a reshare switches versions during the export', async () => {
+    const source = await openStore('live');
+    const w = { walletId: 'w', keyType: 'secp256k1' as const };
+    await source.put({ ...w, version: 1 }, record('v1'));
+    await source.setCurrentVersion('w', 'secp256k1', 1);
+    // A reshare of the wallet starts right after the export read its pointer: it must wait
+    // until the wallet is exported, not retire v1 under the export's feet.
+    let reshare: Promise<void> | undefined;
+    const currentVersion = source.currentVersion.bind(source);
+    source.currentVersion = async (walletId, keyType) => {
+      const current = await currentVersion(walletId, keyType);
+      if (walletId === 'w' && keyType === 'secp256k1' && reshare === undefined) {
+        reshare = (async () => {
+          await source.put({ ...w, version: 2 }, record('v2'));
+          await source.setCurrentVersion('w', 'secp256k1', 2);
+        })();
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      return current;
+    };
+    const archive = join(dir, 'live.mpcbak');
+    await exportBackup(source, archive, backupKey);
+    await reshare;
+    expect(await currentVersion('w', 'secp256k1')).toBe(2);
+    const target = await openStore('restored');
+    await importBackup(archive, target, backupKey);
+    expect(await target.currentVersion('w', 'secp256k1')).toBe(1);
+    expect(await target.get({ ...w, version: 1 })).toEqual(record('v1'));
   });
 });

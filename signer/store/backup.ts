@@ -3,9 +3,9 @@
  * every current-version pointer, readable only with the backup key (independent of the KEK,
  * so a restore can target a data directory with a new KEK).
  *
- * Format 1 (all integers big-endian):
+ * Format 2 (format 1 is still read; all integers big-endian):
  *
- *   header  = "MPCBAK" ‖ format u8 = 1 ‖ salt (32 random bytes)
+ *   header  = "MPCBAK" ‖ format u8 = 2 ‖ salt (32 random bytes)
  *   frame_i = length u32 ‖ AES-256-GCM ciphertext ‖ tag (16), for i = 0, 1, …
  *
  * The archive key is HKDF-SHA256(backupKey, salt, "mpc-signer share backup v1"); frame i uses
@@ -13,13 +13,26 @@
  * reordered, dropped, spliced from another archive or truncated (the last frame must be the
  * only one marked final, and nothing may follow it). Frame plaintexts:
  *
+ *   origin  = 4 u8 ‖ nodeId (u32 len ‖ UTF-8) ‖ identity seed (u32 len ‖ 0 or 32 bytes)
+ *             (format 2, optional, only as frame 0)
  *   share   = 1 u8 ‖ walletId (u32 len ‖ UTF-8) ‖ keyType (u32 len ‖ ASCII) ‖ version u32 ‖
  *             record (u32 len ‖ bytes)
  *   pointer = 2 u8 ‖ walletId ‖ keyType ‖ current version u32
  *   final   = 3 u8 ‖ share count u32 ‖ pointer count u32
  *
- * Both functions need the store open, hence the signer stopped (the store lock), which is
- * also what makes the export a consistent snapshot.
+ * The origin frame names the signer the shares belong to (a share is one party's: restoring
+ * it under another node id would make that node answer with a foreign share, so a restore
+ * with `expectNodeId` refuses a mismatch) and may carry that signer's identity seed
+ * (node-identity.ts), so a restored volume keeps the identity key its peers pinned and needs
+ * no administrator repin. The seed is under the backup key like the shares, which are the
+ * more valuable secret: whoever can open an archive already holds that signer's shares.
+ *
+ * Consistency: `exportBackup` works on an open store, also a live one (online backups,
+ * backup-agent.ts): each wallet is read while the store holds that wallet's write queue
+ * (`ShareStore.whileWalletUnchanged`), so its pointers and records are one state between
+ * writes (never a pointer to a version being retired). Wallets are captured one after another,
+ * not at one instant: a wallet created during the export may be missing. The offline CLI
+ * (`mpc-signer backup`) holds the store lock, which also excludes every writer.
  *
  * An archive carries share records, not the store's wrapped data keys: it is readable with
  * the backup key alone, and a restore seals every record under a fresh data key of the
@@ -28,7 +41,7 @@
  * committee's shares for as long as the archive and its backup key exist. Versions older
  * than the current one (retired, awaiting recovery after a crash) are not exported.
  */
-import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from 'node:crypto';
 import { open, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { wipeBytes } from '../crypto/wipe.ts';
@@ -43,7 +56,8 @@ import { checkKeyType, checkVersion, TEMP_PREFIX, type ShareKeyType } from './la
 import { ShareStore, type ShareStoreOptions } from './share-store.ts';
 
 const MAGIC = Buffer.from('MPCBAK', 'ascii');
-const FORMAT = 1;
+const FORMAT = 2;
+const READABLE_FORMATS = new Set([1, 2]);
 const SALT_LENGTH = 32;
 const HEADER_LENGTH = MAGIC.length + 1 + SALT_LENGTH;
 const TAG_LENGTH = 16;
@@ -52,11 +66,46 @@ const MAX_FRAME_BYTES = 64 * 1024 * 1024;
 const FRAME_SHARE = 1;
 const FRAME_POINTER = 2;
 const FRAME_FINAL = 3;
+const FRAME_ORIGIN = 4;
+const SEED_LENGTH = 32;
 
 export interface BackupSummary {
   readonly wallets: number;
   readonly shares: number;
   readonly pointers: number;
+}
+
+/** What an export wrote: the counts, the archive's size and SHA-256 (hex) for checking copies. */
+export interface ExportSummary extends BackupSummary {
+  readonly bytes: number;
+  readonly sha256: string;
+  /** Whether the archive carries the signer's identity seed. */
+  readonly identity: boolean;
+}
+
+export interface ExportOptions {
+  /** The signer the shares belong to (written to the origin frame). */
+  readonly nodeId?: string;
+  /** Its 32-byte identity seed, to carry in the archive (needs `nodeId`); not modified. */
+  readonly identitySeed?: Uint8Array;
+}
+
+export interface ImportOptions {
+  /** Refuse an archive whose origin frame names another node (format 1 has none). */
+  readonly expectNodeId?: string;
+  /**
+   * Receives the identity seed when the archive carries one, before any share is written
+   * (node-identity.ts `restoreIdentitySeed`); the seed is wiped after it returns.
+   */
+  readonly restoreIdentity?: (nodeId: string, seed: Uint8Array) => Promise<void>;
+}
+
+/** What a restore found and wrote. */
+export interface ImportSummary extends BackupSummary {
+  /** The node the archive names (format 2), if any. */
+  readonly nodeId?: string;
+  /** Whether an identity seed was restored. */
+  readonly identity: boolean;
 }
 
 function archiveKey(backupKey: Uint8Array, salt: Uint8Array): Uint8Array {
@@ -153,13 +202,22 @@ class FrameDecoder {
 
 /**
  * Writes every share and pointer of `store` to a new archive `outFile` (mode 0600; refuses
- * to overwrite). Written to a temp file first, so a failed export leaves nothing behind.
+ * to overwrite). Written to a temp file in the same directory, fsynced, then linked into
+ * place and the directory fsynced, so a failed export leaves nothing behind and a present
+ * archive is complete. Works on a live store (see the module comment).
  */
 export async function exportBackup(
   store: ShareStore,
   outFile: string,
   backupKey: Uint8Array,
-): Promise<BackupSummary> {
+  options: ExportOptions = {},
+): Promise<ExportSummary> {
+  if (options.identitySeed !== undefined) {
+    if (options.nodeId === undefined) throw new RangeError('an identity seed needs its nodeId');
+    if (options.identitySeed.length !== SEED_LENGTH) {
+      throw new RangeError('an identity seed must be 32 bytes');
+    }
+  }
   const salt = randomBytes(SALT_LENGTH);
   const header = Buffer.concat([MAGIC, Buffer.of(FORMAT), salt]);
   const key = archiveKey(backupKey, salt);
@@ -168,6 +226,13 @@ export async function exportBackup(
     wipeBytes(key);
     throw new StoreWriteError(`cannot create a backup file next to ${outFile}`, { cause: error });
   });
+  const digest = createHash('sha256');
+  let bytes = 0;
+  const write = async (data: Buffer): Promise<void> => {
+    await handle.write(data);
+    digest.update(data);
+    bytes += data.length;
+  };
   let index = 0;
   const writeFrame = async (plaintext: Uint8Array, final: boolean): Promise<void> => {
     const cipher = createCipheriv('aes-256-gcm', key, frameNonce(index), {
@@ -177,7 +242,7 @@ export async function exportBackup(
     const body = Buffer.concat([cipher.update(plaintext), cipher.final(), cipher.getAuthTag()]);
     const length = Buffer.alloc(4);
     length.writeUInt32BE(body.length);
-    await handle.write(Buffer.concat([length, body]));
+    await write(Buffer.concat([length, body]));
     index++;
   };
   let shares = 0;
@@ -186,36 +251,58 @@ export async function exportBackup(
   let placed = false;
   try {
     try {
-      await handle.write(header);
-      for (const walletId of await store.listWallets()) {
-        wallets++;
-        for (const keyType of ['ed25519', 'secp256k1'] as const) {
-          const current = await store.currentVersion(walletId, keyType);
-          for (const version of await store.listVersions(walletId, keyType)) {
-            if (current !== undefined && version < current) continue; // retired
-            const record = await store.get({ walletId, keyType, version });
-            if (record === undefined) continue;
-            const frame = new FrameEncoder()
-              .u8(FRAME_SHARE)
-              .text(walletId)
-              .text(keyType)
-              .u32(version)
-              .bytes(record)
-              .finish();
-            wipeBytes(record);
-            try {
-              await writeFrame(frame, false);
-            } finally {
-              wipeBytes(frame);
-            }
-            shares++;
-          }
-          if (current !== undefined) {
-            const frame = new FrameEncoder().u8(FRAME_POINTER).text(walletId).text(keyType);
-            await writeFrame(frame.u32(current).finish(), false);
-            pointers++;
-          }
+      await write(header);
+      if (options.nodeId !== undefined) {
+        const frame = new FrameEncoder()
+          .u8(FRAME_ORIGIN)
+          .text(options.nodeId)
+          .bytes(options.identitySeed ?? new Uint8Array(0))
+          .finish();
+        try {
+          await writeFrame(frame, false);
+        } finally {
+          wipeBytes(frame);
         }
+      }
+      for (const walletId of await store.listWallets()) {
+        // One wallet's pointers and records as one state between writes (module comment).
+        const counted = await store.whileWalletUnchanged(walletId, async () => {
+          let walletShares = 0;
+          let walletPointers = 0;
+          for (const keyType of ['ed25519', 'secp256k1'] as const) {
+            const current = await store.currentVersion(walletId, keyType);
+            for (const version of await store.listVersions(walletId, keyType)) {
+              if (current !== undefined && version < current) continue; // retired
+              const record = await store.get({ walletId, keyType, version });
+              if (record === undefined) continue;
+              const frame = new FrameEncoder()
+                .u8(FRAME_SHARE)
+                .text(walletId)
+                .text(keyType)
+                .u32(version)
+                .bytes(record)
+                .finish();
+              wipeBytes(record);
+              try {
+                await writeFrame(frame, false);
+              } finally {
+                wipeBytes(frame);
+              }
+              walletShares++;
+            }
+            if (current !== undefined) {
+              const frame = new FrameEncoder().u8(FRAME_POINTER).text(walletId).text(keyType);
+              await writeFrame(frame.u32(current).finish(), false);
+              walletPointers++;
+            }
+          }
+          return { walletShares, walletPointers };
+        });
+        // Deleted between listing and reading: nothing of it was written.
+        if (counted.walletShares + counted.walletPointers === 0) continue;
+        wallets++;
+        shares += counted.walletShares;
+        pointers += counted.walletPointers;
       }
       await writeFrame(new FrameEncoder().u8(FRAME_FINAL).u32(shares).u32(pointers).finish(), true);
       await handle.sync();
@@ -229,7 +316,14 @@ export async function exportBackup(
     wipeBytes(key);
     await unlink(temp).catch(() => undefined);
   }
-  return { wallets, shares, pointers };
+  return {
+    wallets,
+    shares,
+    pointers,
+    bytes,
+    sha256: digest.digest('hex'),
+    identity: options.identitySeed !== undefined,
+  };
 }
 
 interface ShareEntry {
@@ -246,12 +340,18 @@ interface PointerEntry {
   readonly keyType: ShareKeyType;
   readonly version: number;
 }
+interface OriginEntry {
+  readonly kind: 'origin';
+  readonly nodeId: string;
+  /** View into the frame plaintext (empty when no identity was included): wiped with it. */
+  readonly seed: Uint8Array;
+}
 
 /** Authenticates and decodes the archive frame by frame, calling `visit` for each entry. */
 async function readArchive(
   inFile: string,
   backupKey: Uint8Array,
-  visit: (entry: ShareEntry | PointerEntry) => Promise<void>,
+  visit: (entry: ShareEntry | PointerEntry | OriginEntry) => Promise<void>,
 ): Promise<{ shares: number; pointers: number }> {
   const handle = await open(inFile, 'r').catch((error: unknown) => {
     throw new StoreReadError(`cannot open backup archive ${inFile}`, { cause: error });
@@ -262,7 +362,8 @@ async function readArchive(
     if (!header.subarray(0, MAGIC.length).equals(MAGIC)) {
       throw new DataCorruptionError(`${inFile} is not a share backup archive`);
     }
-    if (header[MAGIC.length] !== FORMAT) {
+    const format = header[MAGIC.length] as number;
+    if (!READABLE_FORMATS.has(format)) {
       throw new DataCorruptionError(`${inFile} has unknown backup format ${header[MAGIC.length]}`);
     }
     key = archiveKey(backupKey, header.subarray(MAGIC.length + 1));
@@ -294,6 +395,16 @@ async function readArchive(
             throw new DataCorruptionError('backup archive has data after its final frame');
           }
           return { shares, pointers };
+        }
+        if (type === FRAME_ORIGIN && format >= 2 && index === 0) {
+          const nodeId = decoder.text();
+          const seed = decoder.bytes();
+          decoder.end();
+          if (seed.length !== 0 && seed.length !== SEED_LENGTH) {
+            throw new DataCorruptionError('backup origin frame has a bad identity seed length');
+          }
+          await visit({ kind: 'origin', nodeId, seed });
+          continue;
         }
         if (type !== FRAME_SHARE && type !== FRAME_POINTER) {
           throw new DataCorruptionError(`backup frame ${index} has unknown type ${type}`);
@@ -383,19 +494,22 @@ async function readExactly(
 /**
  * Restores an archive into a store: an open `ShareStore`, or `{ dataDir, kek }` to open (and
  * close) one, which needs the signer stopped. The whole archive is authenticated first, so a damaged
- * or wrong-key archive writes nothing. Versions already present with identical contents are
- * skipped (a re-run is harmless); a present version with different contents is a
- * `KeyAlreadyExistsError`. Pointers are set after all shares are written.
+ * or wrong-key archive writes nothing; so is an archive of another node (`expectNodeId`).
+ * The identity seed, when carried and `restoreIdentity` is given, is restored before any
+ * share. Versions already present with identical contents are skipped (a re-run is
+ * harmless); a present version with different contents is a `KeyAlreadyExistsError`.
+ * Pointers are set after all shares are written.
  */
 export async function importBackup(
   inFile: string,
   target: ShareStore | ShareStoreOptions,
   backupKey: Uint8Array,
-): Promise<BackupSummary> {
-  if (target instanceof ShareStore) return importInto(inFile, target, backupKey);
+  options: ImportOptions = {},
+): Promise<ImportSummary> {
+  if (target instanceof ShareStore) return importInto(inFile, target, backupKey, options);
   const store = await ShareStore.open(target);
   try {
-    return await importInto(inFile, store, backupKey);
+    return await importInto(inFile, store, backupKey, options);
   } finally {
     await store.close();
   }
@@ -405,11 +519,32 @@ async function importInto(
   inFile: string,
   store: ShareStore,
   backupKey: Uint8Array,
-): Promise<BackupSummary> {
-  await readArchive(inFile, backupKey, async () => undefined);
+  options: ImportOptions,
+): Promise<ImportSummary> {
+  let origin: string | undefined;
+  await readArchive(inFile, backupKey, async (entry) => {
+    if (entry.kind === 'origin') origin = entry.nodeId;
+  });
+  if (
+    options.expectNodeId !== undefined &&
+    origin !== undefined &&
+    origin !== options.expectNodeId
+  ) {
+    throw new StoreWriteError(
+      `refusing to restore: the archive holds the shares of node ${JSON.stringify(origin)}, not ${JSON.stringify(options.expectNodeId)}`,
+    );
+  }
   const pointers: PointerEntry[] = [];
   const wallets = new Set<string>();
+  let identity = false;
   const { shares } = await readArchive(inFile, backupKey, async (entry) => {
+    if (entry.kind === 'origin') {
+      if (entry.seed.length > 0 && options.restoreIdentity !== undefined) {
+        await options.restoreIdentity(entry.nodeId, entry.seed);
+        identity = true;
+      }
+      return;
+    }
     wallets.add(entry.walletId);
     if (entry.kind === 'pointer') {
       pointers.push(entry);
@@ -428,5 +563,11 @@ async function importInto(
   for (const pointer of pointers) {
     await store.setCurrentVersion(pointer.walletId, pointer.keyType, pointer.version);
   }
-  return { wallets: wallets.size, shares, pointers: pointers.length };
+  return {
+    wallets: wallets.size,
+    shares,
+    pointers: pointers.length,
+    ...(origin === undefined ? {} : { nodeId: origin }),
+    identity,
+  };
 }

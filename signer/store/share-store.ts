@@ -25,6 +25,7 @@
  * - Exclusivity: `open` takes a lock file that refuses a second live process and takes over
  *   the lock of a dead one (data-dir-lock.ts).
  * - Writes to one wallet are serialised in process; versions are immutable once written.
+ *   `whileWalletUnchanged` joins that queue, so a reader sees one wallet's state between writes.
  *
  * Plaintext returned by `get` belongs to the caller, who wipes it. The record passed to `put`
  * is not modified. Layout and naming: layout.ts.
@@ -349,6 +350,17 @@ export class ShareStore {
         throw new StoreWriteError(describe(ref.walletId, keyType, version), { cause: error });
       }
     });
+  }
+
+  /**
+   * Runs `read` while no write to `walletId` runs: writes to that wallet queue behind it, and
+   * it starts after the ones already queued. What `read` reads of that wallet (pointers,
+   * versions, records) is therefore one consistent state, e.g. not a pointer to a version a
+   * concurrent `setCurrentVersion` is retiring. Used by online backups (backup.ts). `read` must
+   * not write to the same wallet (it would wait for itself).
+   */
+  async whileWalletUnchanged<T>(walletId: string, read: () => Promise<T>): Promise<T> {
+    return this.#serialised(this.#wallet(walletId).dir, read);
   }
 
   /** Waits for pending writes, wipes the derived key and releases the lock. Idempotent. */

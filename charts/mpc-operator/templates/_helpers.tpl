@@ -58,6 +58,14 @@ Role. Exactly the verbs it uses (server-side apply = patch, plus create for firs
 - apiGroups: [mpc-platform.dev]
   resources: [mpcclusters/finalizers]
   verbs: [update]
+# Online backups: schedules create and prune their one-off MpcBackups; get/list/watch is
+# also what the operator grants each cluster's signers (per-cluster Role, with spec.backup).
+- apiGroups: [mpc-platform.dev]
+  resources: [mpcbackups]
+  verbs: [get, list, watch, create, delete]
+- apiGroups: [mpc-platform.dev]
+  resources: [mpcbackups/status]
+  verbs: [get, patch, update]
 - apiGroups: [apps]
   resources: [statefulsets]
   verbs: [get, list, watch, create, patch]
