@@ -56,6 +56,12 @@ export function sha256(input: Uint8Array): Uint8Array {
   return new Uint8Array(digest.buffer, digest.byteOffset, digest.length);
 }
 
+/** SHA-512 of `input` (node:crypto), as a plain Uint8Array. */
+export function sha512(input: Uint8Array): Uint8Array {
+  const digest = createHash('sha512').update(input).digest();
+  return new Uint8Array(digest.buffer, digest.byteOffset, digest.length);
+}
+
 /** SHAKE256 of `input` with `length` output bytes (node:crypto), as a plain Uint8Array. */
 export function shake256(input: Uint8Array, length: number): Uint8Array {
   const digest = createHash('shake256', { outputLength: length }).update(input).digest();
