@@ -281,10 +281,12 @@ export function keccakScratchIsClear(): boolean {
   return true;
 }
 
-/** SHAKE256(`input`) with `length` output bytes. Any lengths; meant for short inputs. */
+/**
+ * SHAKE256(`input`) with `length` output bytes. Any lengths; meant for short inputs. Entry
+ * invariant: state and block buffer are zero (every call wipes both on its way out).
+ */
 export function shake256Wasm(input: Uint8Array, length: number): Uint8Array {
   const { memory, permute, absorb } = keccak();
-  const out = new Uint8Array(length);
   try {
     let offset = 0;
     while (input.length - offset >= RATE) {
@@ -292,22 +294,24 @@ export function shake256Wasm(input: Uint8Array, length: number): Uint8Array {
       absorb();
       offset += RATE;
     }
-    memory.fill(0, IN_OFFSET, IN_OFFSET + RATE);
-    memory.set(input.subarray(offset), IN_OFFSET);
-    // pad10*1 with the SHAKE domain bits 1111: 0x1F after the message, 0x80 on the last byte.
-    memory[IN_OFFSET + input.length - offset] =
-      (memory[IN_OFFSET + input.length - offset] as number) ^ 0x1f;
-    memory[IN_OFFSET + RATE - 1] = (memory[IN_OFFSET + RATE - 1] as number) ^ 0x80;
+    const rest = input.length - offset;
+    if (offset > 0) memory.fill(0, IN_OFFSET + rest, IN_OFFSET + RATE);
+    if (rest > 0) memory.set(offset === 0 ? input : input.subarray(offset), IN_OFFSET);
+    // pad10*1 with the SHAKE domain bits 1111: 0x1F after the message, 0x80 on the last byte
+    // (the same byte when rest = RATE − 1).
+    memory[IN_OFFSET + rest] = 0x1f;
+    memory[IN_OFFSET + RATE - 1] = (memory[IN_OFFSET + RATE - 1] as number) | 0x80;
     absorb();
+    if (length <= RATE) return memory.slice(0, length);
+    const out = new Uint8Array(length);
     let produced = 0;
     for (;;) {
       const take = Math.min(RATE, length - produced);
       out.set(memory.subarray(0, take), produced);
       produced += take;
-      if (produced >= length) break;
+      if (produced >= length) return out;
       permute();
     }
-    return out;
   } finally {
     memory.fill(0, 0, STATE_BYTES);
     memory.fill(0, IN_OFFSET, IN_OFFSET + RATE);
