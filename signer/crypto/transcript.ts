@@ -5,11 +5,15 @@
  * numbers are non-negative integers below 2^32 encoded as 4-byte big-endian parts.
  *
  * `taggedHash` is SHA-256 (32 bytes); `taggedExpand` is SHAKE256 with a caller-chosen output
- * length, for deriving several values (scalars, seeds) from one framed input. Both use
- * node:crypto (OpenSSL), about 4× faster than the pure-JS hashes on the OT-extension hot path;
- * the outputs are the standard functions, so any implementation reproduces them.
+ * length, for deriving several values (scalars, seeds) from one framed input. SHA-256 and
+ * SHA-512 use node:crypto (OpenSSL), about 4× faster than the pure-JS hashes on the
+ * OT-extension hot path; SHAKE256 of short inputs with short outputs (≤ 2 blocks each, the
+ * thousands of PRG rows and row hashes per DKLs23 signature) runs on keccak.ts's WebAssembly
+ * permutation, which avoids node:crypto's per-call cost, and everything longer on OpenSSL. The
+ * outputs are the standard functions, so any implementation reproduces them.
  */
 import { createHash } from 'node:crypto';
+import { SHAKE256_RATE, shake256Wasm } from './keccak.ts';
 
 /** One framed input of a tagged hash. */
 export type TranscriptPart = Uint8Array | string | number;
@@ -56,8 +60,17 @@ export function sha256(input: Uint8Array): Uint8Array {
   return new Uint8Array(digest.buffer, digest.byteOffset, digest.length);
 }
 
-/** SHAKE256 of `input` with `length` output bytes (node:crypto), as a plain Uint8Array. */
+/** SHA-512 of `input` (node:crypto), as a plain Uint8Array. */
+export function sha512(input: Uint8Array): Uint8Array {
+  const digest = createHash('sha512').update(input).digest();
+  return new Uint8Array(digest.buffer, digest.byteOffset, digest.length);
+}
+
+/** SHAKE256 of `input` with `length` output bytes, as a plain Uint8Array (see the header). */
 export function shake256(input: Uint8Array, length: number): Uint8Array {
+  if (input.length < 2 * SHAKE256_RATE && length <= 2 * SHAKE256_RATE) {
+    return shake256Wasm(input, length);
+  }
   const digest = createHash('shake256', { outputLength: length }).update(input).digest();
   return new Uint8Array(digest.buffer, digest.byteOffset, digest.length);
 }

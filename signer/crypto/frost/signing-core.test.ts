@@ -13,6 +13,7 @@ import {
   computeSignatureShare,
   computeSigningTranscript,
   aggregateSignature,
+  generateNonceCommitment,
   verifySignatureShare,
   type SignerCommitment,
 } from './signing-core.ts';
@@ -138,6 +139,24 @@ describe('RFC 9591 E.1 through noble ed25519_FROST', () => {
 });
 
 describe('RFC 9591 E.1 through the signing core', () => {
+  it('reproduces the round-one nonces and commitments (nonce_generate, node:crypto SHA-512)', () => {
+    for (const output of vector.round_one_outputs.outputs) {
+      const secret = hexToBytes(shareOf(output.identifier));
+      const draw = replay(output.hiding_nonce_randomness, output.binding_nonce_randomness);
+      const hiding = generateNonceCommitment(secret, draw);
+      const binding = generateNonceCommitment(secret, draw);
+      expect(bytesToHex(hiding.nonce)).toBe(output.hiding_nonce);
+      expect(bytesToHex(binding.nonce)).toBe(output.binding_nonce);
+      expect(bytesToHex(hiding.pointBytes)).toBe(output.hiding_nonce_commitment);
+      expect(bytesToHex(binding.pointBytes)).toBe(output.binding_nonce_commitment);
+      // The kept points are the decoded commitments (round one never re-decodes its own).
+      expect(hiding.point.equals(decodeElement(hiding.pointBytes, 'hiding'))).toBe(true);
+      expect(binding.point.equals(decodeElement(binding.pointBytes, 'binding'))).toBe(true);
+      // The secret share bytes are read, not wiped; the randomness is.
+      expect(bytesToHex(secret)).toBe(shareOf(output.identifier));
+    }
+  });
+
   it('reproduces binding factor inputs, binding factors, shares and signature', () => {
     const groupKey = hexToBytes(vector.inputs.group_public_key);
     const commitments: SignerCommitment[] = vector.round_one_outputs.outputs.map((output) => {

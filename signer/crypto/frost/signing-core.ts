@@ -10,15 +10,18 @@
  * H1 = SHA-512(ctx‖"rho"‖m), H2 = SHA-512(m) (undecorated, RFC 8032 compatible),
  * H3 = SHA-512(ctx‖"nonce"‖m), H4 = SHA-512(ctx‖"msg"‖m) (bytes), H5 = SHA-512(ctx‖"com"‖m)
  * (bytes), HDKG = SHA-512(ctx‖"dkg"‖m) (the frost-rs/noble DKG proof-of-knowledge challenge).
+ * SHA-512 is node:crypto's (OpenSSL); the function is the standard one, so the outputs are
+ * those of any implementation (the RFC vectors check it).
  */
-import { mulAddUnsafe } from '@noble/curves/abstract/curve.js';
-import { sha512 } from '@noble/hashes/sha2.js';
 import type { PartyId } from '../round-protocol.ts';
+import { sha512 } from '../transcript.ts';
 import { Point, bytesToIntegerLE, encodeScalar, mod, type EdwardsPoint } from './ed25519-group.ts';
+import { linearCombination } from './extended-coordinates.ts';
 
 const CONTEXT_STRING = 'FROST-ED25519-SHA512-v1';
 const encoder = new TextEncoder();
 const PREFIX_RHO = encoder.encode(`${CONTEXT_STRING}rho`);
+const PREFIX_NONCE = encoder.encode(`${CONTEXT_STRING}nonce`);
 const PREFIX_MSG = encoder.encode(`${CONTEXT_STRING}msg`);
 const PREFIX_COM = encoder.encode(`${CONTEXT_STRING}com`);
 const PREFIX_DKG = encoder.encode(`${CONTEXT_STRING}dkg`);
@@ -37,6 +40,40 @@ function concat(...parts: Uint8Array[]): Uint8Array {
 
 function hashToScalar(...parts: Uint8Array[]): bigint {
   return mod(bytesToIntegerLE(sha512(concat(...parts))));
+}
+
+/** A fresh nonce and its commitment (RFC 9591 §4.1 nonce_generate, §5.1 commit). Secret `nonce`. */
+export interface NonceCommitment {
+  /** SerializeScalar(nonce): 32 bytes, secret (wipe after use). */
+  readonly nonce: Uint8Array;
+  /** nonce·B and its encoding. */
+  readonly point: EdwardsPoint;
+  readonly pointBytes: Uint8Array;
+}
+
+/**
+ * RFC 9591 §4.1 nonce_generate(secret) = H3(random_bytes(32) ‖ SerializeScalar(secret)) and its
+ * commitment nonce·B, with noble's constant-time, blinded base multiplication (the nonce is
+ * secret). `secretBytes` is SerializeScalar(secret) as held in the key share. The commitment is
+ * kept as a point, so round one never decodes its own commitments again. A nonce of 0 (2^-252)
+ * throws, as noble's `commit` does (the commitment would be the identity, which has no wire form).
+ */
+export function generateNonceCommitment(
+  secretBytes: Uint8Array,
+  random: (length: number) => Uint8Array,
+): NonceCommitment {
+  const randomness = random(32);
+  if (!(randomness instanceof Uint8Array) || randomness.length !== 32) {
+    throw new RangeError('random source returned the wrong length');
+  }
+  const input = concat(PREFIX_NONCE, randomness, secretBytes);
+  const digest = sha512(input);
+  const value = mod(bytesToIntegerLE(digest));
+  digest.fill(0);
+  input.fill(0);
+  randomness.fill(0);
+  const point = Point.BASE.multiply(value);
+  return { nonce: encodeScalar(value), point, pointBytes: point.toBytes() };
 }
 
 /** One signer's published round-one commitment, already decoded and validated. */
@@ -92,20 +129,20 @@ export function computeSigningTranscript(
 ): SigningTranscript {
   const prefix = bindingFactorPrefix(groupKeyBytes, commitments, message);
   const bindingFactors = new Map<PartyId, bigint>();
-  let hidingSum = Point.ZERO;
   for (const entry of commitments) {
-    const rho = hashToScalar(PREFIX_RHO, prefix, encodeScalar(BigInt(entry.party)));
-    bindingFactors.set(entry.party, rho);
-    hidingSum = hidingSum.add(entry.hiding);
+    bindingFactors.set(
+      entry.party,
+      hashToScalar(PREFIX_RHO, prefix, encodeScalar(BigInt(entry.party))),
+    );
   }
-  // R = Σ D_i + Σ ρ_i·E_i; the second sum as one interleaved multi-scalar multiplication
-  // (public inputs, variable time is fine).
-  const groupCommitment = hidingSum.add(
-    mulAddUnsafe(
-      Point,
-      commitments.map((entry) => entry.binding),
-      commitments.map((entry) => bindingFactors.get(entry.party) as bigint),
-    ),
+  // R = Σ D_i + Σ ρ_i·E_i as one interleaved linear combination over a single chain of
+  // doublings (public inputs, variable time is fine; extended-coordinates.ts).
+  const groupCommitment = linearCombination(
+    [...commitments.map((entry) => entry.hiding), ...commitments.map((entry) => entry.binding)],
+    [
+      ...commitments.map(() => 1n),
+      ...commitments.map((entry) => bindingFactors.get(entry.party) as bigint),
+    ],
   );
   const groupCommitmentBytes = groupCommitment.toBytes();
   const challenge = hashToScalar(groupCommitmentBytes, groupKeyBytes, message);

@@ -2,8 +2,9 @@
  * FROST(Ed25519, SHA-512) threshold signing (RFC 9591 §5) as a two-round `RoundProtocol`,
  * optionally under an additive HD tweak (crypto.md §5.2, mpcium-contract.md §6).
  *
- * - round 0: draw nonces with RFC 9591 `nonce_generate` (noble `ed25519_FROST.commit`) and
- *   broadcast the commitments (D_i, E_i).
+ * - round 0: draw nonces with RFC 9591 `nonce_generate` (signing-core.ts
+ *   `generateNonceCommitment`, the same function as noble's `ed25519_FROST.commit`) and
+ *   broadcast the commitments (D_i, E_i), kept as points for round 1.
  * - round 1: validate every other signer's commitments (canonical, prime-order, non-identity,
  *   same context), compute binding factors, R and c, broadcast z_i; the nonces are wiped.
  * - finish: aggregate z = Σ z_i and verify (R, z) with `ed25519.verify` (strict RFC 8032)
@@ -16,8 +17,7 @@
  * Y_j + δ·B and the challenge uses P + δ·B. Since Σ λ_j = 1 over any signer set, Σ λ_j (s_j+δ)
  * = s + δ, so the result is an ordinary Ed25519 signature under the child key.
  */
-import { createPublicKey, verify } from 'node:crypto';
-import { ed25519_FROST } from '@noble/curves/ed25519.js';
+import { createPublicKey, getRandomValues, verify } from 'node:crypto';
 import type { PartyId, RoundInput, RoundOutput, RoundProtocol } from '../round-protocol.ts';
 import { wipeBytes } from '../wipe.ts';
 import {
@@ -31,11 +31,12 @@ import {
 } from './ed25519-group.ts';
 import { FrostError, FrostErrorCode, invalidArgument } from './errors.ts';
 import { validateFrostKeyShare, type FrostKeyShare } from './key-share.ts';
-import { expectMessages, nobleRandom } from './round-input.ts';
+import { expectMessages } from './round-input.ts';
 import {
   aggregateSignature,
   computeSignatureShare,
   computeSigningTranscript,
+  generateNonceCommitment,
   verifySignatureShare,
   type SignerCommitment,
   type SigningTranscript,
@@ -73,6 +74,11 @@ export interface FrostSignature {
   readonly signature: Uint8Array;
   /** 32-byte key the signature verifies under (the child key when a tweak was given). */
   readonly publicKey: Uint8Array;
+}
+
+/** Platform CSPRNG bytes, owned by the caller (wiped after use). */
+function defaultRandom(length: number): Uint8Array {
+  return getRandomValues(new Uint8Array(length));
 }
 
 function validateSigners(share: FrostKeyShare, signers: readonly PartyId[]): PartyId[] {
@@ -173,18 +179,17 @@ export function createFrostSigningProtocol(
   };
 
   const commitRound = (): RoundOutput => {
-    const generated = ed25519_FROST.commit(
-      { identifier: ed25519_FROST.Identifier.fromNumber(self), signingShare: secretShare },
-      nobleRandom(random),
-    );
-    hidingNonce = generated.nonces.hiding;
-    bindingNonce = generated.nonces.binding;
-    const hidingBytes = generated.commitments.hiding;
-    const bindingBytes = generated.commitments.binding;
+    const draw = random ?? defaultRandom;
+    const hidingCommitment = generateNonceCommitment(secretShare, draw);
+    const bindingCommitment = generateNonceCommitment(secretShare, draw);
+    hidingNonce = hidingCommitment.nonce;
+    bindingNonce = bindingCommitment.nonce;
+    const hidingBytes = hidingCommitment.pointBytes;
+    const bindingBytes = bindingCommitment.pointBytes;
     ownCommitment = {
       party: self,
-      hiding: Point.fromBytes(hidingBytes),
-      binding: Point.fromBytes(bindingBytes),
+      hiding: hidingCommitment.point,
+      binding: bindingCommitment.point,
       hidingBytes,
       bindingBytes,
     };
