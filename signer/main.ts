@@ -46,6 +46,7 @@ import {
 } from './service/backup-agent.ts';
 import { createLogger } from './observability/logger.ts';
 import { startSignerNode } from './service/signer-node.ts';
+import { readPeerBansForBackup, restorePeerBans } from './service/peer-bans.ts';
 
 async function main(argv: string[]): Promise<number> {
   const { positionals, values } = parseArgs({
@@ -197,9 +198,11 @@ async function backupOrRestore(
       const store = await ShareStore.open({ dataDir: config.dataDir, kek });
       const seed = await readIdentitySeedForBackup(location);
       try {
+        const peerBans = await readPeerBansForBackup(config.dataDir);
         const summary = await exportBackup(store, archive, backupKey, {
           nodeId: config.nodeId,
           ...(seed === undefined ? {} : { identitySeed: seed }),
+          ...(peerBans === undefined ? {} : { peerBans }),
         });
         process.stdout.write(`${JSON.stringify(summary)}\n`);
       } finally {
@@ -211,6 +214,9 @@ async function backupOrRestore(
         expectNodeId: config.nodeId,
         restoreIdentity: async (nodeId, seed) => {
           await restoreIdentitySeed({ dataDir: config.dataDir, nodeId }, seed);
+        },
+        restorePeerBans: async (bytes) => {
+          await restorePeerBans(config.dataDir, bytes);
         },
       });
       process.stdout.write(`${JSON.stringify({ restored: true, archive, ...summary })}\n`);

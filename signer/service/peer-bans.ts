@@ -76,7 +76,7 @@ export interface PairStateMarker {
   readonly walletId?: string;
 }
 
-interface BanEntry {
+export interface BanEntry {
   readonly epoch: number;
   readonly since: string;
   readonly reason: string;
@@ -186,6 +186,11 @@ export class PeerBans {
     return [...this.entries.keys()];
   }
 
+  /** Every ban with its epoch (restore merging). */
+  snapshot(): ReadonlyMap<string, BanEntry> {
+    return new Map(this.entries);
+  }
+
   /**
    * Burns every pair with `peer`: the in-memory epoch moves on before this returns (so every
    * later check refuses the old state), and the promise resolves once the file is durable.
@@ -207,6 +212,36 @@ export class PeerBans {
     );
     await writeFileAtomic(this.file, new TextEncoder().encode(body), { overwrite: true });
   }
+}
+
+/** The bytes of `<dataDir>/peer-bans.json` for a backup archive (undefined: no bans). */
+export async function readPeerBansForBackup(dataDir: string): Promise<Uint8Array | undefined> {
+  const bytes = await readFileIfExists(join(dataDir, PEER_BANS_FILE));
+  return bytes === undefined ? undefined : new Uint8Array(bytes);
+}
+
+/**
+ * Restores archived bans (a backup's `peer-bans.json`, store/backup.ts) into `dataDir`: per
+ * peer the higher epoch of the archive and of any file already there, so a restore never
+ * lowers a ban. The archive's bytes are checked like the file itself; unreadable bytes are a
+ * `PeerBansFileError` and nothing is written. Durable (atomic write, fsync) when it returns.
+ */
+export async function restorePeerBans(dataDir: string, archived: Uint8Array): Promise<number> {
+  const file = join(dataDir, PEER_BANS_FILE);
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(archived);
+  } catch (error) {
+    throw new PeerBansFileError(`${file} (from the backup)`, 'not UTF-8', error);
+  }
+  const restored = parseBanFile(`${file} (from the backup)`, text);
+  const merged = new Map((await PeerBans.load(dataDir)).snapshot());
+  for (const [peer, entry] of restored) {
+    if ((merged.get(peer)?.epoch ?? 0) < entry.epoch) merged.set(peer, entry);
+  }
+  const body = JSON.stringify({ version: FILE_VERSION, bans: Object.fromEntries(merged) }, null, 2);
+  await writeFileAtomic(file, new TextEncoder().encode(body), { overwrite: true });
+  return restored.size;
 }
 
 /** True when a session failure carries a DKLs23 "ban the pair" verdict (in-process or from a worker). */

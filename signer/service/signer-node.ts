@@ -48,7 +48,7 @@ import { ensureMpcStreams, ensureRefreshPairConsumer } from '../transport/stream
 import { natsServerVersionWarning } from '../transport/nats-version.ts';
 import { JobFactory } from './jobs.ts';
 import { pooledProtocolDrivers } from './protocol-drivers.ts';
-import { PeerBans, isPairBanVerdict } from './peer-bans.ts';
+import { PeerBans, isPairBanVerdict, readPeerBansForBackup } from './peer-bans.ts';
 import { PartyWorkerPool } from '../session/worker-pool.ts';
 import { watchMaxDeliveryAdvisories } from './max-delivery-advisories.ts';
 import { forwardReshareRequests } from './reshare-intake.ts';
@@ -531,9 +531,11 @@ function startBackupAgent(
         nodeId: config.nodeId,
       });
       try {
+        const peerBans = await readPeerBansForBackup(config.dataDir);
         return await exportBackup(store, outFile, backupKey, {
           nodeId: config.nodeId,
           ...(seed === undefined ? {} : { identitySeed: seed }),
+          ...(peerBans === undefined ? {} : { peerBans }),
         });
       } finally {
         if (seed !== undefined) wipeBytes(seed);

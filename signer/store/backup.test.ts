@@ -20,6 +20,12 @@ import {
   restoreIdentitySeed,
 } from '../identity/node-identity.ts';
 import { IdentityFileError } from '../identity/errors.ts';
+import {
+  PeerBans,
+  PeerBansFileError,
+  readPeerBansForBackup,
+  restorePeerBans,
+} from '../service/peer-bans.ts';
 
 let dir: string;
 const stores: ShareStore[] = [];
@@ -96,6 +102,7 @@ describe('backup archive', () => {
       shares: 4,
       pointers: 2,
       identity: false,
+      peerBans: false,
     });
     expect(await snapshot(target)).toEqual(await snapshot(source));
     // Re-importing the same archive is harmless.
@@ -248,6 +255,42 @@ describe('origin, identity and online exports (format 2)', () => {
     const restored = await loadOrCreateIdentity(restoredTo);
     expect(restored.publicKey).toEqual(identity.publicKey);
     expect(await snapshot(target)).toEqual(await snapshot(source));
+  });
+
+  it('carries the peer bans; a restore keeps the higher epoch of each peer and never lowers one', async () => {
+    const source = await populatedStore();
+    const sourceBans = await PeerBans.load(join(dir, 'source'));
+    await sourceBans.ban('mallory', 'DKLS23_OTE_CHECK_FAILED');
+    await sourceBans.ban('mallory', 'DKLS23_OTE_CHECK_FAILED');
+    await sourceBans.ban('eve', 'DKLS23_OTE_CHECK_FAILED');
+    const peerBans = await readPeerBansForBackup(join(dir, 'source'));
+    const archive = join(dir, 'bans.mpcbak');
+    expect(
+      await exportBackup(source, archive, backupKey, { nodeId: 'n-1', peerBans: peerBans! }),
+    ).toMatchObject({ peerBans: true, shares: 4 });
+
+    // The target already banned eve twice (after the backup) and never saw mallory.
+    const target = await openStore('target');
+    const targetBans = await PeerBans.load(join(dir, 'target'));
+    await targetBans.ban('eve', 'DKLS23_OTE_CHECK_FAILED');
+    await targetBans.ban('eve', 'DKLS23_OTE_CHECK_FAILED');
+    expect(
+      await importBackup(archive, target, backupKey, {
+        restorePeerBans: (bytes) => restorePeerBans(join(dir, 'target'), bytes).then(() => {}),
+      }),
+    ).toMatchObject({ peerBans: true, shares: 4 });
+    const restored = await PeerBans.load(join(dir, 'target'));
+    expect(restored.epochOf('mallory')).toBe(2);
+    expect(restored.epochOf('eve')).toBe(2);
+    // A restore without the callback (or an archive without bans) writes no bans.
+    const plain = await openStore('plain');
+    expect(await importBackup(archive, plain, backupKey)).toMatchObject({ peerBans: false });
+    expect((await PeerBans.load(join(dir, 'plain'))).list()).toEqual([]);
+    // Unreadable archived bans are refused, and the file already there stays.
+    await expect(
+      restorePeerBans(join(dir, 'target'), new TextEncoder().encode('{"version":2,"bans":[]}')),
+    ).rejects.toBeInstanceOf(PeerBansFileError);
+    expect((await PeerBans.load(join(dir, 'target'))).epochOf('mallory')).toBe(2);
   });
 
   it('never replaces an identity key the target already has', async () => {

@@ -15,6 +15,8 @@
  *
  *   origin  = 4 u8 ‖ nodeId (u32 len ‖ UTF-8) ‖ identity seed (u32 len ‖ 0 or 32 bytes)
  *             (format 2, optional, only as frame 0)
+ *   bans    = 5 u8 ‖ peer-bans.json (u32 len ‖ bytes) (format 2, optional, at most once,
+ *             before any share)
  *   share   = 1 u8 ‖ walletId (u32 len ‖ UTF-8) ‖ keyType (u32 len ‖ ASCII) ‖ version u32 ‖
  *             record (u32 len ‖ bytes)
  *   pointer = 2 u8 ‖ walletId ‖ keyType ‖ current version u32
@@ -26,6 +28,9 @@
  * (node-identity.ts), so a restored volume keeps the identity key its peers pinned and needs
  * no administrator repin. The seed is under the backup key like the shares, which are the
  * more valuable secret: whoever can open an archive already holds that signer's shares.
+ * The bans frame carries the signer's peer bans (service/peer-bans.ts): a restore without
+ * them would make pairs burned after a failed DKLs23 check usable again, giving a malicious
+ * peer more sessions against the OT state it already probed.
  *
  * Consistency: `exportBackup` works on an open store, also a live one (online backups,
  * backup-agent.ts): each wallet is read while the store holds that wallet's write queue
@@ -67,6 +72,7 @@ const FRAME_SHARE = 1;
 const FRAME_POINTER = 2;
 const FRAME_FINAL = 3;
 const FRAME_ORIGIN = 4;
+const FRAME_BANS = 5;
 const SEED_LENGTH = 32;
 
 export interface BackupSummary {
@@ -81,6 +87,8 @@ export interface ExportSummary extends BackupSummary {
   readonly sha256: string;
   /** Whether the archive carries the signer's identity seed. */
   readonly identity: boolean;
+  /** Whether the archive carries the signer's peer bans. */
+  readonly peerBans: boolean;
 }
 
 export interface ExportOptions {
@@ -88,6 +96,8 @@ export interface ExportOptions {
   readonly nodeId?: string;
   /** Its 32-byte identity seed, to carry in the archive (needs `nodeId`); not modified. */
   readonly identitySeed?: Uint8Array;
+  /** The bytes of its `peer-bans.json`, when it has one (public data: node ids and epochs). */
+  readonly peerBans?: Uint8Array;
 }
 
 export interface ImportOptions {
@@ -98,6 +108,11 @@ export interface ImportOptions {
    * (node-identity.ts `restoreIdentitySeed`); the seed is wiped after it returns.
    */
   readonly restoreIdentity?: (nodeId: string, seed: Uint8Array) => Promise<void>;
+  /**
+   * Receives the archived `peer-bans.json` bytes, before any share is written
+   * (peer-bans.ts `restorePeerBans`, which keeps the higher epoch of each peer).
+   */
+  readonly restorePeerBans?: (bytes: Uint8Array) => Promise<void>;
 }
 
 /** What a restore found and wrote. */
@@ -106,6 +121,8 @@ export interface ImportSummary extends BackupSummary {
   readonly nodeId?: string;
   /** Whether an identity seed was restored. */
   readonly identity: boolean;
+  /** Whether peer bans were restored. */
+  readonly peerBans: boolean;
 }
 
 function archiveKey(backupKey: Uint8Array, salt: Uint8Array): Uint8Array {
@@ -264,6 +281,9 @@ export async function exportBackup(
           wipeBytes(frame);
         }
       }
+      if (options.peerBans !== undefined) {
+        await writeFrame(new FrameEncoder().u8(FRAME_BANS).bytes(options.peerBans).finish(), false);
+      }
       for (const walletId of await store.listWallets()) {
         // One wallet's pointers and records as one state between writes (module comment).
         const counted = await store.whileWalletUnchanged(walletId, async () => {
@@ -323,6 +343,7 @@ export async function exportBackup(
     bytes,
     sha256: digest.digest('hex'),
     identity: options.identitySeed !== undefined,
+    peerBans: options.peerBans !== undefined,
   };
 }
 
@@ -340,6 +361,11 @@ interface PointerEntry {
   readonly keyType: ShareKeyType;
   readonly version: number;
 }
+interface BansEntry {
+  readonly kind: 'bans';
+  /** View into the frame plaintext: valid during the visit only. */
+  readonly bytes: Uint8Array;
+}
 interface OriginEntry {
   readonly kind: 'origin';
   readonly nodeId: string;
@@ -351,7 +377,7 @@ interface OriginEntry {
 async function readArchive(
   inFile: string,
   backupKey: Uint8Array,
-  visit: (entry: ShareEntry | PointerEntry | OriginEntry) => Promise<void>,
+  visit: (entry: ShareEntry | PointerEntry | OriginEntry | BansEntry) => Promise<void>,
 ): Promise<{ shares: number; pointers: number }> {
   const handle = await open(inFile, 'r').catch((error: unknown) => {
     throw new StoreReadError(`cannot open backup archive ${inFile}`, { cause: error });
@@ -369,6 +395,7 @@ async function readArchive(
     key = archiveKey(backupKey, header.subarray(MAGIC.length + 1));
     let shares = 0;
     let pointers = 0;
+    let bans = false;
     for (let index = 0; ; index++) {
       const lengthBytes = await readExactly(handle, 4, 'backup frame length', true);
       if (lengthBytes === undefined)
@@ -404,6 +431,13 @@ async function readArchive(
             throw new DataCorruptionError('backup origin frame has a bad identity seed length');
           }
           await visit({ kind: 'origin', nodeId, seed });
+          continue;
+        }
+        if (type === FRAME_BANS && format >= 2 && !bans && shares + pointers === 0) {
+          const bytes = decoder.bytes();
+          decoder.end();
+          bans = true;
+          await visit({ kind: 'bans', bytes });
           continue;
         }
         if (type !== FRAME_SHARE && type !== FRAME_POINTER) {
@@ -537,11 +571,19 @@ async function importInto(
   const pointers: PointerEntry[] = [];
   const wallets = new Set<string>();
   let identity = false;
+  let peerBans = false;
   const { shares } = await readArchive(inFile, backupKey, async (entry) => {
     if (entry.kind === 'origin') {
       if (entry.seed.length > 0 && options.restoreIdentity !== undefined) {
         await options.restoreIdentity(entry.nodeId, entry.seed);
         identity = true;
+      }
+      return;
+    }
+    if (entry.kind === 'bans') {
+      if (options.restorePeerBans !== undefined) {
+        await options.restorePeerBans(entry.bytes.slice());
+        peerBans = true;
       }
       return;
     }
@@ -569,5 +611,6 @@ async function importInto(
     pointers: pointers.length,
     ...(origin === undefined ? {} : { nodeId: origin }),
     identity,
+    peerBans,
   };
 }
