@@ -592,7 +592,9 @@ export class SessionHost implements PeerMessageHandler {
     hellos: readonly SignedControl[],
   ): Promise<void> {
     try {
-      const result = await active.session.start(hellos);
+      // The start (verified in onControl) is the coordinator's signed statement, its own
+      // hello included.
+      const result = await active.session.start(hellos, { vouchedBy: active.invite.coordinator });
       const digest = await active.job.complete(result);
       const done = signControl(this.options.self, {
         type: 'done',
