@@ -732,9 +732,17 @@ export class SessionHost implements PeerMessageHandler {
       const hellos = [signControl(this.options.self, active.session.hello()), ...replies];
       if (active.ended) throw new SessionCancelledError(sessionId, 'superseded by a newer session');
       const start = signControl(this.options.self, { type: 'start', sessionId, hellos });
-      await Promise.all(peers.map((peer) => this.messenger.sendControl(peer, sessionId, start)));
+      // The rounds begin without waiting for the start's acks (one round trip less per
+      // session): a participant dispatches the start before any later frame from here (one
+      // NATS publisher, in order; and it would buffer a signed early envelope anyway), and a
+      // start that is not delivered fails the session as it did before, through its runner.
+      const delivered = Promise.all(
+        peers.map((peer) => this.messenger.sendControl(peer, sessionId, start)),
+      );
+      delivered.catch((error: unknown) => active.session.abort(asMpcError(error)));
       active.started = true;
       const result = (await active.session.start(hellos)) as Result;
+      await delivered;
       const digest = await job.complete(result);
       if (params.awaitAllDone || job.commit !== undefined) {
         await this.awaitDones(active, peers, digest);
