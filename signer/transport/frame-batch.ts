@@ -24,20 +24,28 @@ export const BATCH_FRAME_TYPE = 0x04;
 /** Frame types allowed inside a batch (envelope, control). */
 const INNER_FRAME_TYPES: ReadonlySet<number> = new Set([0x01, 0x02]);
 
-/** Limits of one batch: frames, and bytes of inner frames (well under NATS' 1 MiB payload). */
+/** Most inner frames a receiver accepts in one batch (senders may put fewer in). */
+export const MAX_BATCH_FRAMES = 64;
+
+/** Limits of one batch a sender makes: frames, and bytes of inner frames. */
 export interface BatchLimits {
   readonly maxFrames: number;
   readonly maxBytes: number;
 }
 
-export const DEFAULT_BATCH_LIMITS: BatchLimits = { maxFrames: 64, maxBytes: 512 * 1024 };
+/**
+ * 16 frames: the receiver acks a batch once it has dispatched every frame in it, so the cap
+ * bounds how much a batch delays its first frame's ack (the send timeout is per request).
+ * 512 KiB: well under NATS' default 1 MiB payload.
+ */
+export const DEFAULT_BATCH_LIMITS: BatchLimits = { maxFrames: 16, maxBytes: 512 * 1024 };
 
 /** Encodes inner frames as one batch frame. Throws `RangeError` when a limit is exceeded. */
 export function encodeFrameBatch(
   frames: readonly Uint8Array[],
   limits: BatchLimits = DEFAULT_BATCH_LIMITS,
 ): Uint8Array {
-  if (frames.length < 1 || frames.length > Math.min(limits.maxFrames, 0xffff)) {
+  if (frames.length < 1 || frames.length > Math.min(limits.maxFrames, MAX_BATCH_FRAMES)) {
     throw new RangeError(`a batch holds 1 to ${limits.maxFrames} frames`);
   }
   let length = 3;
@@ -70,12 +78,12 @@ export function encodeFrameBatch(
  */
 export function decodeFrameBatch(
   bytes: Uint8Array,
-  limits: BatchLimits = DEFAULT_BATCH_LIMITS,
+  maxFrames: number = MAX_BATCH_FRAMES,
 ): Uint8Array[] {
   if (bytes.length < 3 || bytes[0] !== BATCH_FRAME_TYPE) throw new RangeError('not a batch');
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const count = view.getUint16(1);
-  if (count < 1 || count > limits.maxFrames) throw new RangeError('bad batch count');
+  if (count < 1 || count > maxFrames) throw new RangeError('bad batch count');
   const frames: Uint8Array[] = [];
   let offset = 3;
   for (let index = 0; index < count; index++) {

@@ -93,7 +93,7 @@ export interface PeerMessengerOptions {
   readonly onPeerUnreachable?: (peer: string) => void;
   /** Coalesce frames per peer and event-loop turn (default true; false: one request each). */
   readonly coalesce?: boolean;
-  /** Batch limits (default `DEFAULT_BATCH_LIMITS`); the receiver enforces the same maxFrames. */
+  /** Limits of the batches this messenger sends (default `DEFAULT_BATCH_LIMITS`). */
   readonly batchLimits?: BatchLimits;
 }
 
@@ -167,7 +167,7 @@ export class PeerMessenger {
     }
     let frames: Uint8Array[];
     try {
-      frames = decodeFrameBatch(data, this.batchLimits);
+      frames = decodeFrameBatch(data);
     } catch {
       return Uint8Array.of(FrameReply.Rejected); // refused whole, nothing dispatched
     }
