@@ -51,6 +51,7 @@ export interface ParticipantSessionOptions<Result> {
   readonly roundTimeoutMs: number;
   readonly probeIntervalMs: number;
   readonly shouldPause?: ((round: number) => boolean) | undefined;
+  readonly onPause?: ((round: number) => void) | undefined;
   /** See `RoundRunnerOptions.gate`. */
   readonly gate?: (() => void) | undefined;
   /** Creates the protocol party for the session binding (session-binding.ts) before round 0. */
@@ -88,6 +89,7 @@ export class ParticipantSession<Result> {
       roundTimeoutMs: options.roundTimeoutMs,
       probeIntervalMs: options.probeIntervalMs,
       shouldPause: options.shouldPause,
+      onPause: options.onPause,
       gate: options.gate,
     });
   }

@@ -311,10 +311,9 @@ export class SessionHost implements PeerMessageHandler {
             bind: (binding: Uint8Array) =>
               (job.bind as (b: Uint8Array) => Promise<void>).call(job, binding),
           }),
-      shouldPause: (round) => {
-        const pause = this.options.shouldPause?.(invite.kind, role, round) === true;
-        if (pause) active.paused = true;
-        return pause;
+      shouldPause: (round) => this.options.shouldPause?.(invite.kind, role, round) === true,
+      onPause: () => {
+        active.paused = true;
       },
     });
     const active: ActiveSession = {
