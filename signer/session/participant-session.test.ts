@@ -6,11 +6,13 @@
  */
 import { generateKeyPairSync, sign } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { ErrorCode } from '../protocol/errors.ts';
+import { signControl, type SignedControl } from '../transport/control-messages.ts';
 import type { PeerMessenger } from '../transport/peer-messenger.ts';
 import { EnvelopeKind, broadcastSignedBytes, type Envelope } from '../transport/secure-channel.ts';
-import { signControl, type SessionHello } from '../transport/control-messages.ts';
+import { type SessionHello } from '../transport/control-messages.ts';
 import { isPairBanVerdict } from '../service/peer-bans.ts';
-import { PairStateMismatchError } from './errors.ts';
+import { PairStateMismatchError, SessionAbortedError } from './errors.ts';
 import { ParticipantSession } from './participant-session.ts';
 
 function identity(nodeId: string) {
@@ -143,5 +145,160 @@ describe('ParticipantSession pair-state origins', () => {
       expect(isPairBanVerdict(outcome)).toBe(false);
       expect(bound).toEqual([]);
     }
+  });
+});
+
+/**
+ * Issue 15: a direct envelope is signed only while its recipient may not have started (it
+ * needs the signature to buffer it); hellos vouched for by a verified start are not verified
+ * again, every other one is.
+ */
+describe('ParticipantSession signatures it can leave out', () => {
+  type Sent = { to: string; envelope: Envelope };
+
+  /** Two sessions of one id wired back to back; a 2-round party sending directs each round. */
+  function pair(sessionId: string) {
+    const sent: Sent[] = [];
+    const sessions = new Map<string, ParticipantSession<number[]>>();
+    const make = (self: ReturnType<typeof identity>, otherParty: number) =>
+      new ParticipantSession<number[]>({
+        sessionId,
+        self,
+        roster,
+        nodeOfParty: new Map([
+          [1, 'alice'],
+          [2, 'bob'],
+        ]),
+        party: {
+          rounds: 2,
+          round: async (index) => ({ direct: new Map([[otherParty, Uint8Array.of(index + 10)]]) }),
+          finish: async (input) => [...input.direct.values()].map((payload) => payload[0] ?? -1),
+          wipe: () => undefined,
+        },
+        messenger: {
+          sendEnvelope: async (to: string, envelope: Envelope) => {
+            sent.push({ to, envelope });
+            sessions.get(to)?.acceptEnvelope(envelope);
+          },
+          probe: async () => undefined,
+        } as unknown as PeerMessenger,
+        roundTimeoutMs: 5000,
+        probeIntervalMs: 5000,
+      });
+    sessions.set('alice', make(alice, 2));
+    sessions.set('bob', make(bob, 1));
+    return { sent, alice: sessions.get('alice')!, bob: sessions.get('bob')! };
+  }
+
+  function hellosOf(...sessions: ParticipantSession<number[]>[]) {
+    return sessions.map((session, index) =>
+      signControl(index === 0 ? alice : bob, session.hello()),
+    );
+  }
+
+  it('signs a direct envelope until the recipient is known to have started, not after', async () => {
+    const { sent, alice: a, bob: b } = pair('p1');
+    const hellos = hellosOf(a, b);
+    const results = await Promise.all([a.start(hellos), b.start(hellos)]);
+    expect(results).toEqual([[11], [11]]);
+    // The first envelope goes to a recipient that may not have started: signed. Every later
+    // one goes to a peer that has sent this session an authenticated envelope: unsigned.
+    const signatureLengths = sent.map(({ to, envelope }) => [
+      to,
+      envelope.header.round,
+      envelope.signature.length,
+    ]);
+    expect(signatureLengths).toEqual([
+      ['bob', 0, 64],
+      ['alice', 0, 0], // alice's round 0 reached bob before bob sent his
+      ['bob', 1, 0],
+      ['alice', 1, 0],
+    ]);
+    a.dispose();
+    b.dispose();
+  });
+
+  it('drops an unsigned direct envelope reaching a session that has not started', async () => {
+    const { sent, alice: a, bob: b } = pair('p2');
+    const hellos = hellosOf(a, b);
+    await Promise.all([a.start(hellos), b.start(hellos)]);
+    const unsigned = sent.find(({ envelope }) => envelope.signature.length === 0);
+    expect(unsigned).toBeDefined();
+    // The same envelope, offered to a fresh session of that id that has not started.
+    const { bob: fresh } = pair('p2');
+    expect(fresh.acceptEnvelope((unsigned as Sent).envelope)).toBe(false);
+    // Signed, an envelope of a participant is buffered (the check above is the signature's).
+    const signed = sent.find(({ envelope, to }) => envelope.signature.length > 0 && to === 'bob');
+    expect(fresh.acceptEnvelope((signed as Sent).envelope)).toBe(true);
+    for (const session of [a, b, fresh]) session.dispose();
+  });
+
+  it('keeps signing towards a peer whose only envelopes were forged', async () => {
+    const { sent, alice: a, bob: b } = pair('p3');
+    const hellos = hellosOf(a, b);
+    // Before b starts, a forged broadcast "from alice" (carol's signature) reaches b; then a
+    // forged direct with no valid AEAD. Neither counts as alice having started.
+    const header = {
+      kind: EnvelopeKind.Broadcast,
+      sessionId: 'p3',
+      round: 0,
+      from: 'alice',
+      to: '',
+    } as const;
+    const body = Uint8Array.of(1);
+    const bStarted = b.start(hellos);
+    expect(
+      b.acceptEnvelope({ header, body, signature: carol.sign(broadcastSignedBytes(header, body)) }),
+    ).toBe(false);
+    const directHeader = { ...header, kind: EnvelopeKind.Direct, to: 'bob' } as const;
+    expect(
+      b.acceptEnvelope({
+        header: directHeader,
+        body: new Uint8Array(40),
+        signature: new Uint8Array(0),
+      }),
+    ).toBe(false);
+    // bob's round-0 direct to alice is still signed (alice had not started: it is buffered).
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const fromBob = sent.filter(({ to }) => to === 'alice');
+    expect(fromBob.map(({ envelope }) => envelope.signature.length)).toEqual([64]);
+    await Promise.all([a.start(hellos), bStarted]);
+    a.dispose();
+    b.dispose();
+  });
+
+  it("checks every hello's signature except its own and its start's sender's", async () => {
+    const { alice: a, bob: b } = pair('p4');
+    const [aliceHello, bobHello] = hellosOf(a, b) as [SignedControl, SignedControl];
+    const badSignature = Buffer.alloc(64).toString('base64');
+    // alice's own hello needs no signature, and not even a valid one from bob's start.
+    const forgedOwn = { ...aliceHello, signature: badSignature };
+    const unverifiedBob = { ...bobHello, signature: badSignature };
+    // As the coordinator (no vouching): bob's hello must verify.
+    await expect(a.start([forgedOwn, unverifiedBob])).rejects.toMatchObject({
+      code: ErrorCode.MessageVerification,
+    });
+    // As a participant of bob's start, bob's hello is bob's start's own statement.
+    const { alice: a2, bob: b2 } = pair('p5');
+    const [, bob2Hello] = hellosOf(a2, b2) as [SignedControl, SignedControl];
+    const a2Own = signControl(alice, a2.hello());
+    b2.dispose();
+    const vouched = a2.start([a2Own, { ...bob2Hello, signature: badSignature }], {
+      vouchedBy: 'bob',
+    });
+    // The hello checks ran (synchronously) and passed: the session waits for round 0.
+    a2.abort(new SessionAbortedError('bob', ErrorCode.Unknown, 'test over', 'bob'));
+    await expect(vouched).rejects.toMatchObject({ code: ErrorCode.Unknown });
+    // Vouching for bob does not extend to a third participant's hello, or to a foreign hello
+    // for this signer (its key is compared with its own).
+    const { alice: a3, bob: b3 } = pair('p6');
+    const foreignOwn = signControl(alice, {
+      ...a3.hello(),
+      ephemeralPublicKey: b3.hello().ephemeralPublicKey,
+    });
+    await expect(
+      a3.start([foreignOwn, signControl(bob, b3.hello())], { vouchedBy: 'bob' }),
+    ).rejects.toMatchObject({ code: ErrorCode.MessageVerification });
+    for (const session of [a, b, a2, a3, b3]) session.dispose();
   });
 });

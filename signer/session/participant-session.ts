@@ -35,7 +35,10 @@ import { sessionBinding } from './session-binding.ts';
  * are signed by a participant of this session (direct envelopes carry the sender's signature
  * over header ‖ ciphertext for exactly this reason: their channel keys do not exist yet), one
  * per sender, round and kind (duplicates dropped), so at most 2 × rounds per sender. A forged
- * frame never enters the buffer, so it cannot displace a real one.
+ * frame never enters the buffer, so it cannot displace a real one. A sender leaves that
+ * signature out once the recipient has sent it an authenticated envelope of this session: the
+ * recipient has started then, and a started session authenticates direct envelopes by their
+ * AEAD alone (an unsigned one reaching a session that has not started is dropped).
  */
 
 export interface ParticipantSessionOptions<Result> {
@@ -48,6 +51,7 @@ export interface ParticipantSessionOptions<Result> {
   readonly roundTimeoutMs: number;
   readonly probeIntervalMs: number;
   readonly shouldPause?: ((round: number) => boolean) | undefined;
+  readonly onPause?: ((round: number) => void) | undefined;
   /** See `RoundRunnerOptions.gate`. */
   readonly gate?: (() => void) | undefined;
   /** Creates the protocol party for the session binding (session-binding.ts) before round 0. */
@@ -66,6 +70,8 @@ export class ParticipantSession<Result> {
   private readonly selfParty: PartyId;
   private readonly runner: RoundRunner<Result>;
   private readonly pairKeys = new Map<string, PairKeys>();
+  /** Peers that sent this session an authenticated envelope, so have started (see below). */
+  private readonly peersStarted = new Set<string>();
   private buffered: Envelope[] = [];
   /** `${from}\n${round}\n${kind}` of buffered envelopes (one each). */
   private readonly bufferedSlots = new Set<string>();
@@ -88,6 +94,7 @@ export class ParticipantSession<Result> {
       roundTimeoutMs: options.roundTimeoutMs,
       probeIntervalMs: options.probeIntervalMs,
       shouldPause: options.shouldPause,
+      onPause: options.onPause,
       gate: options.gate,
     });
   }
@@ -110,9 +117,14 @@ export class ParticipantSession<Result> {
 
   /**
    * Checks every participant's signed hello, derives the pair keys and runs the rounds.
-   * Rejects with a typed error; never leaves keys behind (call `dispose()` after settling).
+   * `vouchedBy`: the node whose verified start carried `hellos` (its own hello's signature
+   * is then not checked again). Rejects with a typed error; never leaves keys behind (call
+   * `dispose()` after settling).
    */
-  async start(hellos: readonly SignedControl[]): Promise<Result> {
+  async start(
+    hellos: readonly SignedControl[],
+    options: { readonly vouchedBy?: string } = {},
+  ): Promise<Result> {
     if (this.started) throw new ProtocolViolationError('session started twice');
     if (this.disposed) throw new ProtocolViolationError('session already ended');
     this.started = true;
@@ -120,8 +132,13 @@ export class ParticipantSession<Result> {
     const ephemeralKeys = new Map<string, Uint8Array>([
       [this.options.self.nodeId, this.ephemeral.publicKey],
     ]);
+    // Hellos whose signature proves nothing new: this signer's own (compared with its key
+    // below) and, on a participant, the coordinator's, which arrives inside the coordinator's
+    // start whose signature the host verified. Every other participant's hello is verified.
+    const vouchedFor = new Set([this.options.self.nodeId]);
+    if (options.vouchedBy !== undefined) vouchedFor.add(options.vouchedBy);
     for (const signed of hellos) {
-      const hello = openControl(signed, this.options.roster);
+      const hello = openControl(signed, this.options.roster, { vouchedFor });
       if (hello?.type !== 'hello' || hello.sessionId !== this.sessionId) {
         throw new ProtocolViolationError(`invalid hello in session ${this.sessionId}`, signed.from);
       }
@@ -187,16 +204,20 @@ export class ParticipantSession<Result> {
       const key = this.options.roster.get(header.from);
       if (key === undefined) return false;
       if (!verifyEd25519(key, broadcastSignedBytes(header, body), signature)) return false;
+      this.peersStarted.add(header.from);
       return this.runner.deliver('broadcast', header.round, header.from, body.slice());
     }
     if (header.to !== this.options.self.nodeId) return false;
     const keys = this.pairKeys.get(header.from);
     if (keys === undefined) return false;
+    let plaintext: Uint8Array;
     try {
-      return this.runner.deliver('direct', header.round, header.from, openDirect(keys, envelope));
+      plaintext = openDirect(keys, envelope);
     } catch {
       return false;
     }
+    this.peersStarted.add(header.from);
+    return this.runner.deliver('direct', header.round, header.from, plaintext);
   }
 
   /** Buffers an early envelope signed by a participant of this session (see the note above). */
@@ -255,9 +276,14 @@ export class ParticipantSession<Result> {
         const header = { kind: EnvelopeKind.Direct, sessionId, round, from: self.nodeId, to: peer };
         const sealed = sealDirect(keys, header, payload);
         wipeBytes(payload);
-        // Signed as well as sealed, so a receiver that has not started yet can tell it from a
-        // forgery before buffering it (the AEAD keys need the start's hellos).
-        const signature = self.sign(broadcastSignedBytes(header, sealed.body));
+        // Signed as well as sealed while the peer may not have started yet, so it can tell
+        // it from a forgery before buffering it (the AEAD keys need the start's hellos). A
+        // peer that sent us an authenticated envelope has started (it sends only after its
+        // start) and authenticates by the AEAD alone, so from then on the signature, an
+        // Ed25519 hash over the whole ciphertext, is left out.
+        const signature = this.peersStarted.has(peer)
+          ? new Uint8Array(0)
+          : self.sign(broadcastSignedBytes(header, sealed.body));
         await messenger.sendEnvelope(peer, { ...sealed, signature });
       },
       probe: (peer) => messenger.probe(peer, sessionId),

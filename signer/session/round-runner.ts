@@ -61,8 +61,14 @@ export interface RoundRunnerOptions<Result> {
   readonly network: RoundNetwork;
   readonly roundTimeoutMs: number;
   readonly probeIntervalMs: number;
-  /** Test-only fault injection: stall (until aborted) before sending this round's messages. */
+  /**
+   * Test-only fault injection: stall (until aborted) before sending this round's messages.
+   * The stall begins once this round's messages from every peer have arrived (or the round
+   * deadline passed), so no peer is left waiting for an ack from this one: the stall is seen
+   * by the others only through their round deadline. `onPause` is called as it begins.
+   */
   readonly shouldPause?: ((round: number) => boolean) | undefined;
+  readonly onPause?: ((round: number) => void) | undefined;
   /**
    * Checked before every round's computation, before its messages are sent and before the
    * finish; a throw fails the session (pair bans, security review C1).
@@ -141,6 +147,10 @@ export class RoundRunner<Result> {
         this.checkGate();
         const output = await this.guard(party.round(round, input));
         if (this.options.shouldPause?.(round) === true) {
+          await this.receive(round, output).catch((error: unknown) => {
+            if (this.failure !== undefined) throw error;
+          });
+          this.options.onPause?.(round);
           await this.guard(new Promise<never>(() => {}));
         }
         this.wipeInbox(round - 1);

@@ -1,7 +1,8 @@
 /**
  * SessionHost checks on incoming control traffic, without a network: forged or foreign
  * invites, retried invites (same answer, even while the first is still being prepared),
- * reused session ids, starts from anyone but the coordinator, and the start timeout.
+ * reused session ids, starts from anyone but the coordinator, and the start timeout; as the
+ * coordinator, rounds that do not wait for the start's ack (issue 15) yet fail when it is lost.
  */
 import { generateKeyPairSync, sign } from 'node:crypto';
 import { pino } from 'pino';
@@ -9,6 +10,8 @@ import { describe, expect, it } from 'vitest';
 import { ErrorCode } from '../protocol/errors.ts';
 import { signControl, type SessionInvite } from '../transport/control-messages.ts';
 import { FrameReply, type PeerMessenger } from '../transport/peer-messenger.ts';
+import { generateEphemeralKeyPair } from '../transport/secure-channel.ts';
+import { PeerUnavailableError } from './errors.ts';
 import { SessionHost, type SessionJob } from './session-host.ts';
 
 function identity(nodeId: string) {
@@ -144,5 +147,50 @@ describe('SessionHost', () => {
     expect(sessionHost.hasSession('s7')).toBe(true);
     await new Promise((resolve) => setTimeout(resolve, 150));
     expect(sessionHost.hasSession('s7')).toBe(false);
+  });
+
+  it('runs rounds without waiting for the start ack, and an undelivered start still fails the session', async () => {
+    const { sessionHost } = host();
+    const peerHello = signControl(alice, {
+      type: 'hello',
+      sessionId: 's8',
+      nodeId: 'alice',
+      ephemeralPublicKey: Buffer.from(generateEphemeralKeyPair().publicKey).toString('base64'),
+    });
+    const events: string[] = [];
+    let failStart: (error: Error) => void = () => undefined;
+    const aborts: unknown[] = [];
+    sessionHost.attachMessenger({
+      invite: async () => peerHello,
+      sendControl: () =>
+        new Promise<void>((_, reject) => {
+          events.push('start sent');
+          failStart = reject;
+        }),
+      sendEnvelope: async () => {
+        events.push('round 0 sent');
+        // The start is still unacknowledged; now it turns out undeliverable.
+        failStart(new PeerUnavailableError('alice', 's8', 'no ack'));
+      },
+      probe: async () => undefined,
+      publishControl: (_peer: string, control: unknown) => aborts.push(control),
+    } as unknown as PeerMessenger);
+    const coordinated = sessionHost.coordinate({
+      sessionId: 's8',
+      kind: 'sign',
+      participants: [
+        { nodeId: 'alice', partyId: 1 },
+        { nodeId: 'bob', partyId: 2 },
+      ],
+      request: new Uint8Array(0),
+      requestSeq: 1,
+      clientId: null,
+      job: job(),
+      awaitAllDone: false,
+    });
+    await expect(coordinated).rejects.toBeInstanceOf(PeerUnavailableError);
+    expect(events).toEqual(['start sent', 'round 0 sent']);
+    expect(sessionHost.hasSession('s8')).toBe(false);
+    expect(aborts).toHaveLength(1); // the participant is told, as for any other failure
   });
 });

@@ -314,10 +314,9 @@ export class SessionHost implements PeerMessageHandler {
             bind: (binding: Uint8Array) =>
               (job.bind as (b: Uint8Array) => Promise<void>).call(job, binding),
           }),
-      shouldPause: (round) => {
-        const pause = this.options.shouldPause?.(invite.kind, role, round) === true;
-        if (pause) active.paused = true;
-        return pause;
+      shouldPause: (round) => this.options.shouldPause?.(invite.kind, role, round) === true,
+      onPause: () => {
+        active.paused = true;
       },
     });
     const active: ActiveSession = {
@@ -595,7 +594,9 @@ export class SessionHost implements PeerMessageHandler {
     hellos: readonly SignedControl[],
   ): Promise<void> {
     try {
-      const result = await active.session.start(hellos);
+      // The start (verified in onControl) is the coordinator's signed statement, its own
+      // hello included.
+      const result = await active.session.start(hellos, { vouchedBy: active.invite.coordinator });
       const digest = await active.job.complete(result);
       const done = signControl(this.options.self, {
         type: 'done',
@@ -733,9 +734,17 @@ export class SessionHost implements PeerMessageHandler {
       const hellos = [signControl(this.options.self, active.session.hello()), ...replies];
       if (active.ended) throw new SessionCancelledError(sessionId, 'superseded by a newer session');
       const start = signControl(this.options.self, { type: 'start', sessionId, hellos });
-      await Promise.all(peers.map((peer) => this.messenger.sendControl(peer, sessionId, start)));
+      // The rounds begin without waiting for the start's acks (one round trip less per
+      // session): a participant dispatches the start before any later frame from here (one
+      // NATS publisher, in order; and it would buffer a signed early envelope anyway), and a
+      // start that is not delivered fails the session as it did before, through its runner.
+      const delivered = Promise.all(
+        peers.map((peer) => this.messenger.sendControl(peer, sessionId, start)),
+      );
+      delivered.catch((error: unknown) => active.session.abort(asMpcError(error)));
       active.started = true;
       const result = (await active.session.start(hellos)) as Result;
+      await delivered;
       const digest = await job.complete(result);
       if (params.awaitAllDone || job.commit !== undefined) {
         await this.awaitDones(active, peers, digest);
