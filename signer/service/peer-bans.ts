@@ -117,6 +117,39 @@ function parseBanFile(file: string, text: string): Map<string, BanEntry> {
   return entries;
 }
 
+/** Reads and checks a ban file (absent: no bans). Throws `PeerBansFileError`. */
+async function readBanFile(file: string): Promise<Map<string, BanEntry>> {
+  let bytes: Buffer | undefined;
+  try {
+    bytes = await readFileIfExists(file);
+  } catch (error) {
+    const code = (error as { code?: unknown } | null)?.code;
+    throw new PeerBansFileError(file, typeof code === 'string' ? code : 'read failed', error);
+  }
+  return bytes === undefined ? new Map() : decodeBanFile(file, bytes);
+}
+
+/** Checks a ban file's bytes (`file` names them in errors). Throws `PeerBansFileError`. */
+function decodeBanFile(file: string, bytes: Uint8Array): Map<string, BanEntry> {
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch (error) {
+    throw new PeerBansFileError(file, 'not UTF-8', error);
+  }
+  return parseBanFile(file, text);
+}
+
+/** Writes the ban file durably (atomic replace, fsync). */
+async function writeBanFile(file: string, entries: ReadonlyMap<string, BanEntry>): Promise<void> {
+  const body = JSON.stringify(
+    { version: FILE_VERSION, bans: Object.fromEntries(entries) },
+    null,
+    2,
+  );
+  await writeFileAtomic(file, new TextEncoder().encode(body), { overwrite: true });
+}
+
 export class PeerBans {
   /** The last scheduled write; each write stores the whole in-memory state at its start. */
   private writes: Promise<void> = Promise.resolve();
@@ -129,22 +162,7 @@ export class PeerBans {
   /** Loads `<dataDir>/peer-bans.json` (absent: no bans). Throws `PeerBansFileError`. */
   static async load(dataDir: string): Promise<PeerBans> {
     const file = join(dataDir, PEER_BANS_FILE);
-    let bytes: Buffer | undefined;
-    try {
-      bytes = await readFileIfExists(file);
-    } catch (error) {
-      const code = (error as { code?: unknown } | null)?.code;
-      throw new PeerBansFileError(file, typeof code === 'string' ? code : 'read failed', error);
-    }
-    let text = '';
-    if (bytes !== undefined) {
-      try {
-        text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
-      } catch (error) {
-        throw new PeerBansFileError(file, 'not UTF-8', error);
-      }
-    }
-    return new PeerBans(file, bytes === undefined ? new Map() : parseBanFile(file, text));
+    return new PeerBans(file, await readBanFile(file));
   }
 
   /** The peer's ban epoch: 0 if never banned. New pair state is stamped with this. */
@@ -186,11 +204,6 @@ export class PeerBans {
     return [...this.entries.keys()];
   }
 
-  /** Every ban with its epoch (restore merging). */
-  snapshot(): ReadonlyMap<string, BanEntry> {
-    return new Map(this.entries);
-  }
-
   /**
    * Burns every pair with `peer`: the in-memory epoch moves on before this returns (so every
    * later check refuses the old state), and the promise resolves once the file is durable.
@@ -205,12 +218,7 @@ export class PeerBans {
   }
 
   private async writeFile(): Promise<void> {
-    const body = JSON.stringify(
-      { version: FILE_VERSION, bans: Object.fromEntries(this.entries) },
-      null,
-      2,
-    );
-    await writeFileAtomic(this.file, new TextEncoder().encode(body), { overwrite: true });
+    await writeBanFile(this.file, this.entries);
   }
 }
 
@@ -228,19 +236,12 @@ export async function readPeerBansForBackup(dataDir: string): Promise<Uint8Array
  */
 export async function restorePeerBans(dataDir: string, archived: Uint8Array): Promise<number> {
   const file = join(dataDir, PEER_BANS_FILE);
-  let text: string;
-  try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(archived);
-  } catch (error) {
-    throw new PeerBansFileError(`${file} (from the backup)`, 'not UTF-8', error);
-  }
-  const restored = parseBanFile(`${file} (from the backup)`, text);
-  const merged = new Map((await PeerBans.load(dataDir)).snapshot());
+  const restored = decodeBanFile(`${file} (from the backup)`, archived);
+  const merged = await readBanFile(file);
   for (const [peer, entry] of restored) {
     if ((merged.get(peer)?.epoch ?? 0) < entry.epoch) merged.set(peer, entry);
   }
-  const body = JSON.stringify({ version: FILE_VERSION, bans: Object.fromEntries(merged) }, null, 2);
-  await writeFileAtomic(file, new TextEncoder().encode(body), { overwrite: true });
+  await writeBanFile(file, merged);
   return restored.size;
 }
 
