@@ -251,14 +251,7 @@ export class OperationLedger {
     claim: LedgerClaim,
     answer: Omit<LedgerAnswer, 'seq' | 'published'>,
   ): Promise<RecordOutcome> {
-    const stored: StoredAnswer = {
-      seq: claim.seq,
-      subject: answer.subject,
-      messageId: answer.messageId,
-      body: Buffer.from(answer.body).toString('base64'),
-      success: answer.success,
-      published: false,
-    };
+    const stored = toStored(claim.seq, answer);
     const after = (entry: Entry): Entry => ({
       state: answer.success || entry.state === 'done' ? 'done' : 'open',
       requestDigest: entry.requestDigest,
@@ -324,14 +317,7 @@ export class OperationLedger {
     | { readonly kind: 'done' }
     | { readonly kind: 'running'; readonly node: string }
   > {
-    const stored: StoredAnswer = {
-      seq,
-      subject: answer.subject,
-      messageId: answer.messageId,
-      body: Buffer.from(answer.body).toString('base64'),
-      success: false,
-      published: false,
-    };
+    const stored = toStored(seq, { ...answer, success: false });
     for (let attempt = 0; attempt < 5; attempt++) {
       const read = await this.kv.get(key);
       if (read === null || read.operation !== 'PUT') {
@@ -479,6 +465,18 @@ function appendAnswer(answers: readonly StoredAnswer[], added: StoredAnswer): St
   const success = all.find((answer) => answer.success);
   const others = all.filter((answer) => answer !== success).slice(-MAX_OTHER_ANSWERS);
   return success === undefined ? others : [success, ...others];
+}
+
+/** An answer as the entry stores it, not yet published. */
+function toStored(seq: number, answer: Omit<LedgerAnswer, 'seq' | 'published'>): StoredAnswer {
+  return {
+    seq,
+    subject: answer.subject,
+    messageId: answer.messageId,
+    body: Buffer.from(answer.body).toString('base64'),
+    success: answer.success,
+    published: false,
+  };
 }
 
 function toAnswer(stored: StoredAnswer): LedgerAnswer {
