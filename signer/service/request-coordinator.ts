@@ -132,7 +132,7 @@ interface ResharingKind<Message> {
     clientId: string,
     requestSeq: number,
     operation: string,
-  ) => Promise<{ keyType: KeyType; newThreshold: number; publicKey: Uint8Array }>;
+  ) => Promise<{ newThreshold: number; publicKey: Uint8Array }>;
 }
 
 export class RequestCoordinator {
@@ -273,7 +273,6 @@ export class RequestCoordinator {
       authenticate: (data) => this.options.authenticator.reshare(data),
       known: (message) => ({ keyType: message.keyType, newThreshold: message.newThreshold }),
       run: async (message, clientId, seq, operation) => ({
-        keyType: message.keyType,
         newThreshold: message.newThreshold,
         publicKey: await this.reshare(message, msg.data, clientId, seq, operation),
       }),
@@ -294,7 +293,6 @@ export class RequestCoordinator {
       run: async (message, clientId, seq, operation) => {
         const metadata = await this.refreshPair(message, msg.data, clientId, seq, operation);
         return {
-          keyType: 'secp256k1',
           newThreshold: metadata.threshold,
           publicKey: new Uint8Array(Buffer.from(metadata.publicKey, 'hex')),
         };
@@ -337,22 +335,22 @@ export class RequestCoordinator {
       try {
         const { message, raw } = request.authenticate(msg.data);
         walletId = message.walletId;
-        ({ keyType, newThreshold } = request.known(message));
+        const known = request.known(message);
+        ({ keyType, newThreshold } = known);
         const key = operationKey(kind, clientId, message.sessionId);
         const digest = createHash('sha256').update(raw).digest('hex');
         const claimed = await this.claim(msg, key, digest, messageId);
         if (claimed === undefined) return;
         held = claimed;
         const outcome = await request.run(message, clientId, msg.seq, key);
-        keyType = outcome.keyType;
         newThreshold = outcome.newThreshold;
         const body = encodeResharingResult({
           resultType: 'success',
           walletId: message.walletId,
           newThreshold: outcome.newThreshold,
-          keyType: outcome.keyType,
+          keyType: known.keyType,
           publicKey:
-            outcome.keyType === 'secp256k1'
+            known.keyType === 'secp256k1'
               ? secp256k1.Point.fromBytes(outcome.publicKey).toBytes(false).slice(1)
               : outcome.publicKey,
         });
