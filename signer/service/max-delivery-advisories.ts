@@ -60,6 +60,13 @@ interface MaxDeliveriesAdvisory {
   readonly stream_seq?: unknown;
 }
 
+/** Why an advisory is not answered, by what the ledger holds (the same from peek and write). */
+const LEDGER_REASONS = {
+  answered: 'the request has a result',
+  done: 'the operation has a result',
+  running: 'the request is in flight',
+} as const;
+
 /** What the double-check needs; injected so tests can drive it without a signer. */
 export interface AdvisoryCheckOptions {
   readonly jsm: JetStreamManager;
@@ -122,9 +129,8 @@ export async function checkAdvisory(
   }
   const key = operationKey(request, clientId, operation);
   const state = await ledger.peek(key, seq);
-  if (state.kind === 'answered') return ignore('the request has a result');
-  if (state.kind === 'done') return ignore('the operation has a result');
-  if (state.kind === 'running' && isLive(state.node)) return ignore('the request is in flight');
+  if (state.kind === 'answered' || state.kind === 'done') return ignore(LEDGER_REASONS[state.kind]);
+  if (state.kind === 'running' && isLive(state.node)) return ignore(LEDGER_REASONS.running);
   return { kind: 'answer', request, stream, seq, clientId, ids, key };
 }
 
@@ -197,12 +203,7 @@ export function watchMaxDeliveryAdvisories(options: {
     const { stream, seq, key } = verdict;
     const stored = await ledger.recordUnclaimed(key, seq, result, isLive);
     if (stored.kind !== 'recorded') {
-      const reason = {
-        answered: 'the request has a result',
-        done: 'the operation has a result',
-        running: 'the request is in flight',
-      }[stored.kind];
-      log.info({ reason }, 'max-delivery advisory ignored');
+      log.info({ reason: LEDGER_REASONS[stored.kind] }, 'max-delivery advisory ignored');
       return;
     }
     await js.publish(result.subject, result.body, { msgID: result.messageId });
