@@ -148,7 +148,7 @@ function checkSigningSet(
 export class JobFactory {
   constructor(private readonly options: JobFactoryOptions) {}
 
-  private otherNodes(participants: readonly InviteParticipant[]): string[] {
+  private otherNodes(participants: readonly Pick<InviteParticipant, 'nodeId'>[]): string[] {
     return participants.map((p) => p.nodeId).filter((node) => node !== this.options.selfNodeId);
   }
 
@@ -283,12 +283,9 @@ export class JobFactory {
     const party = deferred.driver;
     // The new committee's pairs come from fresh base OTs (no old pair state is reused), so a
     // ban does not refuse resharing; the new state is stamped with the epochs as of now.
+    const newPeers = this.otherNodes(newCommittee);
     const pairEpochs =
-      message.keyType === 'secp256k1'
-        ? this.options.bans?.pairEpochsFor(
-            newCommittee.map((member) => member.nodeId).filter((node) => node !== selfNodeId),
-          )
-        : undefined;
+      message.keyType === 'secp256k1' ? this.options.bans?.pairEpochsFor(newPeers) : undefined;
     const metadata: WalletMetadata = {
       walletId: message.walletId,
       keyType: message.keyType,
@@ -303,13 +300,7 @@ export class JobFactory {
     return {
       party,
       bind: (binding) => {
-        if (message.keyType === 'secp256k1') {
-          const peers = newCommittee.map((member) => member.nodeId);
-          pairOrigins = originsFor(
-            peers.filter((node) => node !== selfNodeId),
-            binding,
-          );
-        }
+        if (message.keyType === 'secp256k1') pairOrigins = originsFor(newPeers, binding);
         return deferred.bind(binding);
       },
       async complete(result) {
