@@ -12,7 +12,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { parse, parseAllDocuments } from 'yaml';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startOperator, type OperatorHandle } from '../../operator/operator.ts';
-import { eventually, getJson, helm, kc, type Cluster } from './helpers.ts';
+import { eventually, getJson, helm, kc, setPodReady, type Cluster } from './helpers.ts';
 
 const cluster: Cluster = { binDir: inject('k8sBinDir'), kubeconfigPath: inject('kubeconfigPath') };
 const serverUrl = inject('k8sServerUrl');
@@ -52,35 +52,9 @@ async function startOperatorAsServiceAccount(): Promise<OperatorHandle> {
   });
 }
 
-// kwok leaves pods annotated status=custom alone, so their Ready condition can be set here.
-async function setReady(pod: string, ready: boolean): Promise<void> {
-  await kc(cluster, [
-    '-n',
-    NS,
-    'annotate',
-    'pod',
-    pod,
-    'kwok.x-k8s.io/status=custom',
-    '--overwrite',
-  ]);
-  const current = await getJson(cluster, ['-n', NS, 'pod', pod]);
-  const conditions = (current?.['status'].conditions ?? []).map((c: { type: string }) =>
-    c.type === 'Ready' || c.type === 'ContainersReady'
-      ? { ...c, status: ready ? 'True' : 'False' }
-      : c,
-  );
-  await kc(cluster, [
-    '-n',
-    NS,
-    'patch',
-    'pod',
-    pod,
-    '--subresource=status',
-    '--type=merge',
-    '-p',
-    JSON.stringify({ status: { conditions } }),
-  ]);
-}
+/** Sets a kwok pod's Ready condition in this suite's namespace (helpers.ts `setPodReady`). */
+const setReady = (pod: string, ready: boolean): Promise<void> =>
+  setPodReady(cluster, NS, pod, ready);
 
 const childKinds = [
   'statefulset',
