@@ -743,6 +743,9 @@ export class SessionHost implements PeerMessageHandler {
       );
       delivered.catch((error: unknown) => active.session.abort(asMpcError(error)));
       active.started = true;
+      // Let the queued start leave (the messenger flushes once per event-loop turn) before
+      // this signer computes its round 0, so participants compute theirs at the same time.
+      await new Promise<void>((resolve) => setImmediate(resolve));
       const result = (await active.session.start(hellos)) as Result;
       await delivered;
       const digest = await job.complete(result);
