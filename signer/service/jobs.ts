@@ -549,6 +549,14 @@ function originsFor(peers: readonly string[], binding: Uint8Array): Record<strin
   return Object.fromEntries(peers.map((peer) => [peer, origin]));
 }
 
+/** Wipes the share of a wallet load whose result will not be used (settled or not). */
+export function discardLoaded(loading: Promise<{ share: Uint8Array }> | undefined): void {
+  loading?.then(
+    (record) => wipeBytes(record.share),
+    () => undefined,
+  );
+}
+
 /** The signature's bytes (Ed25519 R‖S, or ECDSA r‖s‖v) for digests and comparisons. */
 export function signatureBytes(outcome: SignatureOutcome): Uint8Array {
   if (outcome.keyType === 'ed25519') return outcome.signature;

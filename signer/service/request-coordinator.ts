@@ -37,6 +37,7 @@ import type { SessionHost } from '../session/session-host.ts';
 import type { InviteParticipant } from '../transport/control-messages.ts';
 import {
   KeyNotFoundError,
+  discardLoaded,
   NotCommitteeMemberError,
   keygenCommittee,
   pairStateKey,
@@ -55,6 +56,9 @@ import {
 import type { RequestAuthenticator } from './request-authenticator.ts';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { wipeBytes } from '../crypto/wipe.ts';
+
+/** A wallet record as loaded for signing (the share is wiped by whoever consumes it). */
+type LoadedRecord = { metadata: WalletMetadata; share: Uint8Array };
 
 /** Fresh attempts after participants refused an invite for the pairwise OT cap. */
 const PAIR_BUSY_RETRIES = 3;
@@ -168,12 +172,20 @@ export class RequestCoordinator {
       const digest = requestDigest(raw, message.derivationPath);
       const subject = signingResultSubject(clientId);
       const messageId = signingResultMessageId(clientId, message.txId, String(msg.seq));
-      const claimed = await this.claim(msg, key, digest, messageId);
+      // The share is read while the ledger claim is in flight (both take a round trip).
+      const loading = this.options.jobs.loadForSigning(message, undefined);
+      loading.catch(() => undefined); // observed by the first signing attempt
+      let claimed: LedgerClaim | undefined;
+      try {
+        claimed = await this.claim(msg, key, digest, messageId);
+      } finally {
+        if (claimed === undefined) discardLoaded(loading);
+      }
       if (claimed === undefined) return;
       held = claimed;
       let body: Uint8Array;
       {
-        const outcome = await this.sign(message, msg.data, clientId, msg.seq, key);
+        const outcome = await this.sign(message, msg.data, clientId, msg.seq, key, loading);
         const echo = {
           resultType: 'success' as const,
           walletId: message.walletId,
@@ -599,13 +611,18 @@ export class RequestCoordinator {
     clientId: string,
     requestSeq: number,
     operation: string,
+    preloaded: Promise<LoadedRecord>,
   ): Promise<SignatureOutcome> {
     const excluded = new Set<string>();
     let freshSignerRetries = this.options.retryWithFreshSigners ? 1 : 0;
     let busyRetries = PAIR_BUSY_RETRIES;
+    let loaded: Promise<LoadedRecord> | undefined = preloaded;
     for (;;) {
+      const loading = loaded ?? this.options.jobs.loadForSigning(message, undefined);
+      loaded = undefined;
       try {
-        return await this.signOnce(message, { body, clientId, requestSeq, operation }, excluded);
+        const request = { body, clientId, requestSeq, operation };
+        return await this.signOnce(message, request, excluded, loading);
       } catch (error) {
         // A participant whose pair slots are taken refused the invite before any protocol
         // message: nothing was computed, so a fresh session after a short pause is safe.
@@ -636,9 +653,10 @@ export class RequestCoordinator {
     message: SignTxMessage,
     request: { body: Uint8Array; clientId: string; requestSeq: number; operation: string },
     excluded: ReadonlySet<string>,
+    loading: Promise<LoadedRecord>,
   ): Promise<SignatureOutcome> {
     const { jobs, host, membership, selfNodeId } = this.options;
-    const record = await jobs.loadForSigning(message, undefined);
+    const record = await loading;
     const { metadata } = record;
     const quorum = metadata.threshold + 1;
     const committee = metadata.committee.map((member) => member.nodeId);

@@ -31,7 +31,6 @@ import { startHttpServer } from '../observability/http-server.ts';
 import { createSignerMetrics } from '../observability/metrics.ts';
 import { createAuthorizerPolicy } from '../protocol/authorizers.ts';
 import { createInitiatorVerifier } from '../protocol/initiator.ts';
-import type { SignTxMessage } from '../protocol/messages.ts';
 import {
   KeygenRequestConsumerName,
   SigningRequestConsumerName,
@@ -58,6 +57,7 @@ import { ParticipationLog } from '../session/participation-log.ts';
 import { JetStreamRequestSource, requestOfInvite } from '../transport/request-source.ts';
 import { RequestAuthenticator } from './request-authenticator.ts';
 import { RequestCoordinator } from './request-coordinator.ts';
+import { prepareSigningInvite } from './signing-invite.ts';
 import { WalletRepository } from './wallet-repository.ts';
 import { walletsNeedingNode } from './wallets-needing.ts';
 import { decodeStdBase64 } from '../protocol/go-json.ts';
@@ -254,6 +254,9 @@ export async function startSignerNode(config: SignerConfig, log: Logger): Promis
       const sent = decodeStdBase64(invite.request);
       if (sent === undefined)
         throw new MpcError(ErrorCode.MessageFormat, 'invite request is not base64');
+      if (invite.kind === 'sign') {
+        return prepareSigningInvite({ requests, authenticator, jobs }, invite, sent);
+      }
       // Act only on the request as the client stored it in JetStream (security review H1).
       const stored = await requestOfInvite(requests, {
         kind: invite.kind,
@@ -267,16 +270,6 @@ export async function startSignerNode(config: SignerConfig, log: Logger): Promis
         const message = authenticator.keygen(body);
         const job = await jobs.keygen(invite.sessionId, message, invite.participants);
         return { ...job, operation: operationKey('keygen', clientId, message.walletId) };
-      }
-      if (invite.kind === 'sign') {
-        const { message } = authenticator.sign(body);
-        const job = await jobs.sign(
-          invite.sessionId,
-          message satisfies SignTxMessage,
-          invite.participants,
-        );
-        const id = `${message.walletId}\n${message.txId}`;
-        return { ...job, operation: operationKey('sign', clientId, id) };
       }
       if (invite.kind === 'reshare') {
         const { message } = authenticator.reshare(body);

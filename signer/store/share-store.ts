@@ -216,15 +216,23 @@ export class ShareStore {
     const version = checkVersion(ref.version);
     const what = `share ${describe(ref.walletId, keyType, version)}`;
     const sharePath = join(wallet.dir, keyType, versionFileName(version));
-    const sealed = await this.#read(sharePath, what);
+    const keyWhat = `data key of ${what}`;
+    // Both files are read at once (one file-system round trip less per signature); the
+    // share's outcome is looked at first, as when they were read one after the other.
+    const [share, key] = await Promise.allSettled([
+      this.#read(sharePath, what),
+      this.#read(join(wallet.dir, keyType, dataKeyFileName(version)), keyWhat),
+    ]);
+    if (share.status === 'rejected') throw share.reason;
+    const sealed = share.value;
     if (sealed === undefined) return undefined;
     const context = shareContext(wallet, keyType, version);
     // Written before data keys existed and not migrated yet (see #recover): store key.
     if (sealedFormat(sealed) === FORMAT_STORE_KEY) {
       return unseal(this.#storeKey(), context, sealed, what);
     }
-    const keyWhat = `data key of ${what}`;
-    const wrapped = await this.#read(join(wallet.dir, keyType, dataKeyFileName(version)), keyWhat);
+    if (key.status === 'rejected') throw key.reason;
+    const wrapped = key.value;
     if (wrapped === undefined) {
       if (!(await this.#exists(sharePath))) return undefined; // retired meanwhile
       throw new DataCorruptionError(
