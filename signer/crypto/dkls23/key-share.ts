@@ -17,6 +17,7 @@ import type { OtExtensionReceiverSetup, OtExtensionSenderSetup } from './ot-exte
 import { KAPPA, POINT_BYTES, SEED_BYTES, WIRE_VERSION } from './params.ts';
 import { Reader, Writer } from './wire.ts';
 import { interpolatePoints } from '../shamir.ts';
+import { ValidationMemo } from '../validation-memo.ts';
 
 /** Pairwise state with one counterparty. Secret. */
 export interface Dkls23PairSetup {
@@ -100,6 +101,49 @@ export function checkParticipants(
   }
 }
 
+/**
+ * The checks that tie a share to its public data: the secret share is canonical, non-zero and
+ * matches this party's public share, and every public share lies on one degree-t polynomial
+ * through the public key. Throws `Dkls23InvalidKeyShareError` (through the caller's mapping).
+ */
+function checkSharePolynomial(
+  self: PartyId,
+  threshold: number,
+  publicKey: Uint8Array,
+  secretShare: Uint8Array,
+  publicShares: ReadonlyMap<PartyId, Uint8Array>,
+): void {
+  const publicKeyPoint = decodePoint(publicKey, { field: 'publicKey' });
+  const secret = decodeScalar(secretShare, { field: 'secretShare' }, true);
+  const sharePoints = new Map<bigint, InstanceType<typeof Point>>();
+  for (const [id, encoded] of publicShares) {
+    sharePoints.set(BigInt(id), decodePoint(encoded, { field: 'publicShares' }));
+  }
+  if (
+    !Point.BASE.multiply(secret).equals(sharePoints.get(BigInt(self)) as InstanceType<typeof Point>)
+  ) {
+    throw invalid('secret share does not match its public share', 'secretShare');
+  }
+  // Every public share must lie on ONE degree-t polynomial through the public key (finding
+  // I5: checking only the first t+1 let a later public share be anything): the first t+1
+  // fix the polynomial; it must give the key at 0 and every later share at its id.
+  const window = new Map([...sharePoints].slice(0, threshold + 1));
+  if (!interpolatePoints(Point, window).equals(publicKeyPoint)) {
+    throw invalid('public shares do not interpolate to the public key', 'publicShares');
+  }
+  for (const [id, point] of [...sharePoints].slice(threshold + 1)) {
+    if (!interpolatePoints(Point, window, id).equals(point)) {
+      throw invalid(
+        `public share of party ${id} is not on the degree-${threshold} polynomial of the others`,
+        'publicShares',
+      );
+    }
+  }
+}
+
+/** Validated share prefixes (validation-memo.ts): a share decoded again skips the checks. */
+const validatedShares = new ValidationMemo(1024);
+
 /** Decodes and validates a key share (canonical encoding, consistent public data). */
 export function decodeDkls23KeyShare(bytes: Uint8Array): Dkls23KeyShare {
   try {
@@ -115,37 +159,16 @@ export function decodeDkls23KeyShare(bytes: Uint8Array): Dkls23KeyShare {
     for (let i = 0; i < n; i++) participants.push(reader.u16('participants'));
     checkParticipants(participants, self, threshold);
     const publicKey = reader.raw(POINT_BYTES, 'publicKey').slice();
-    const publicKeyPoint = decodePoint(publicKey, { field: 'publicKey' });
     const secretShare = reader.raw(32, 'secretShare').slice();
-    const secret = decodeScalar(secretShare, { field: 'secretShare' }, true);
     const publicShares = new Map<PartyId, Uint8Array>();
-    const sharePoints = new Map<bigint, InstanceType<typeof Point>>();
     for (const id of participants) {
-      const encoded = reader.raw(POINT_BYTES, 'publicShares').slice();
-      publicShares.set(id, encoded);
-      sharePoints.set(BigInt(id), decodePoint(encoded, { field: 'publicShares' }));
+      publicShares.set(id, reader.raw(POINT_BYTES, 'publicShares').slice());
     }
-    if (
-      !Point.BASE.multiply(secret).equals(
-        sharePoints.get(BigInt(self)) as InstanceType<typeof Point>,
-      )
-    ) {
-      throw invalid('secret share does not match its public share', 'secretShare');
-    }
-    // Every public share must lie on ONE degree-t polynomial through the public key (finding
-    // I5: checking only the first t+1 let a later public share be anything): the first t+1
-    // fix the polynomial; it must give the key at 0 and every later share at its id.
-    const window = new Map([...sharePoints].slice(0, threshold + 1));
-    if (!interpolatePoints(Point, window).equals(publicKeyPoint)) {
-      throw invalid('public shares do not interpolate to the public key', 'publicShares');
-    }
-    for (const [id, point] of [...sharePoints].slice(threshold + 1)) {
-      if (!interpolatePoints(Point, window, id).equals(point)) {
-        throw invalid(
-          `public share of party ${id} is not on the degree-${threshold} polynomial of the others`,
-          'publicShares',
-        );
-      }
+    // Everything the checks below read, as one prefix of the encoding (validation-memo.ts).
+    const checked = reader.consumed();
+    if (!validatedShares.has([checked])) {
+      checkSharePolynomial(self, threshold, publicKey, secretShare, publicShares);
+      validatedShares.remember([checked]);
     }
     const pairs = new Map<PartyId, Dkls23PairSetup>();
     for (const id of participants) {

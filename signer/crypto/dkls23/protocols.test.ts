@@ -232,6 +232,15 @@ describe('key-share encoding', () => {
     }
   });
 
+  it('rejects a tampered secret share after the genuine share was decoded (validation memo)', () => {
+    decodeDkls23KeyShare(encoded);
+    decodeDkls23KeyShare(encoded); // the second decode skips the checks (same bytes)
+    const tampered = encoded.slice();
+    tampered[header + 64] = (tampered[header + 64] as number) ^ 1;
+    expect(() => decodeDkls23KeyShare(tampered)).toThrow(/does not match its public share/);
+    expect(encodeDkls23KeyShare(decodeDkls23KeyShare(encoded))).toEqual(encoded);
+  });
+
   for (const [name, mutate] of mutations) {
     it(`rejects: ${name}`, () => {
       expect(() => decodeDkls23KeyShare(mutate(encoded.slice()))).toThrow(

@@ -58,6 +58,10 @@ export class Reader {
     private readonly what: string,
     private readonly counterparty: PartyId,
   ) {}
+  /** The bytes read so far (a view, not a copy). */
+  consumed(): Uint8Array {
+    return this.bytes.subarray(0, this.offset);
+  }
   private where(field: string): { field: string; counterparty: PartyId } {
     return { field: `${this.what}.${field}`, counterparty: this.counterparty };
   }

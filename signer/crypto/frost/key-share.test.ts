@@ -66,6 +66,19 @@ describe('FrostKeyShare codec', () => {
     expect(decodeError(edited(VERIFYING + 32, Point.BASE.toBytes()))).toBe(bad); // own share
   });
 
+  it('rejects a mismatched secret share after the genuine share was decoded (validation memo)', () => {
+    decodeFrostKeyShare(encoded);
+    decodeFrostKeyShare(encoded); // the second decode skips the secret check (same bytes)
+    let secret = 0n;
+    for (let index = 31; index >= 0; index--) {
+      secret = (secret << 8n) | BigInt(encoded[SECRET + index] as number);
+    }
+    const other = edited(SECRET, encodeScalar((secret + 1n) % GROUP_ORDER));
+    expect(decodeError(other)).toBe(FrostErrorCode.InvalidKeyShare);
+    expect(decodeError(edited(SECRET, new Uint8Array(32)))).toBe(FrostErrorCode.InvalidKeyShare);
+    expect(decodeError(encoded)).toBeUndefined();
+  });
+
   it('rejects non-canonical, zero and mismatched secret shares', () => {
     const bad = FrostErrorCode.InvalidKeyShare;
     let secret = 0n;

@@ -20,6 +20,7 @@
  * s_self·B = Y_self, and that the verifying shares and group key lie on one polynomial of degree
  * t (so any t+1 participants can sign).
  */
+import { ValidationMemo } from '../validation-memo.ts';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex } from '@noble/hashes/utils.js';
 import type { PartyId } from '../round-protocol.ts';
@@ -168,6 +169,8 @@ function assertConsistentPolynomial(
  */
 const PUBLIC_MEMO_LIMIT = 1024;
 const validatedPublicKeys = new Map<string, ValidatedFrostKeyShare>();
+/** Secret shares already checked against their verifying share (validation-memo.ts). */
+const validatedSecrets = new ValidationMemo(PUBLIC_MEMO_LIMIT);
 
 function publicDigest(share: FrostKeyShare): string {
   const hash = sha256.create();
@@ -235,6 +238,17 @@ export function validateFrostKeyShare(share: FrostKeyShare): ValidatedFrostKeySh
     }
   }
   const validated = validatePublicPart(share);
+  // The memo is keyed by the public part's digest, this party and its secret share: exactly
+  // what the check below reads (validation-memo.ts).
+  const memoFields = [
+    new TextEncoder().encode(publicDigest(share)),
+    Uint8Array.of(share.self >> 8, share.self & 0xff),
+    share.secretShare,
+  ];
+  if (validatedSecrets.has(memoFields)) {
+    validatedShares.set(share, validated);
+    return validated;
+  }
   let secret: bigint;
   try {
     secret = decodeScalar(share.secretShare, 'secretShare');
@@ -247,6 +261,7 @@ export function validateFrostKeyShare(share: FrostKeyShare): ValidatedFrostKeySh
     throw keyShareError('secret share does not match its verifying share');
   }
   secret = 0n;
+  validatedSecrets.remember(memoFields);
   validatedShares.set(share, validated);
   return validated;
 }
