@@ -39,7 +39,15 @@ interface Cluster {
   dead: Set<string>;
 }
 
-function cluster(options: { silent?: string; pauseAt?: number; roundTimeoutMs?: number } = {}) {
+function cluster(
+  options: {
+    silent?: string;
+    pauseAt?: number;
+    roundTimeoutMs?: number;
+    /** The acks of this node's sends (delivered at once) come when `gate` settles. */
+    acks?: { node: string; gate: Promise<void> };
+  } = {},
+) {
   const nodes = new Map<PartyId, string>([
     [1, 'a'],
     [2, 'b'],
@@ -54,11 +62,13 @@ function cluster(options: { silent?: string; pauseAt?: number; roundTimeoutMs?: 
           if (state.dead.has(peer)) throw new PeerUnavailableError(peer, 's1', 'no responders');
           state.runners.get(peer)?.deliver('broadcast', round, node, payload.slice());
         }
+        if (options.acks?.node === node) await options.acks.gate;
       },
       direct: async (round, payload, peer) => {
         if (node === options.silent) return;
         if (state.dead.has(peer)) throw new PeerUnavailableError(peer, 's1', 'no responders');
         state.runners.get(peer)?.deliver('direct', round, node, payload);
+        if (options.acks?.node === node) await options.acks.gate;
       },
       probe: async (peer) => {
         if (state.dead.has(peer)) throw new PeerUnavailableError(peer, 's1', 'no responders');
@@ -108,6 +118,37 @@ describe('RoundRunner', () => {
     expect(directs).toHaveLength(6);
     for (const { payload } of directs) expect([...payload]).toEqual([0]);
     for (const { payload } of broadcasts) expect(payload[0]).not.toBe(0);
+  });
+
+  it('goes on once the round messages are in, and reports only after every ack', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const state = cluster({ acks: { node: 'a', gate } });
+    const protocol = state.protocols.get('a')!;
+    const rounds: number[] = [];
+    const round = protocol.round.bind(protocol);
+    protocol.round = (index, input) => (rounds.push(index), round(index, input));
+    let settled = false;
+    const runs = [...state.runners.values()].map((runner) => runner.run());
+    void runs[0]!.finally(() => (settled = true));
+    await expect(Promise.all(runs.slice(1))).resolves.toEqual([18, 18]);
+    expect(rounds).toEqual([0, 1]); // round 1 ran while round 0's acks were outstanding
+    expect(settled).toBe(false);
+    release();
+    await expect(runs[0]).resolves.toBe(18);
+  });
+
+  it('fails at once when a send is refused while the round messages are awaited', async () => {
+    const gate = Promise.reject(new PeerUnavailableError('b', 's1', 'message rejected by peer'));
+    gate.catch(() => undefined);
+    const state = cluster({ acks: { node: 'a', gate }, silent: 'c', roundTimeoutMs: 60_000 });
+    const [a, ...others] = [...state.runners.values()].map((runner) => runner.run());
+    await expect(a).rejects.toMatchObject({ code: ErrorCode.PeerUnavailable, peer: 'b' });
+    expect(state.protocols.get('a')!.wiped).toBe(true);
+    for (const runner of state.runners.values()) {
+      runner.abort(new SessionAbortedError('a', ErrorCode.PeerUnavailable, 'x'));
+    }
+    await Promise.allSettled(others);
   });
 
   it('drops duplicates and messages from non-participants', () => {

@@ -1,7 +1,8 @@
 /**
  * Drives one party of a `RoundProtocol` over a network: for each round it computes the
  * party's messages, sends them (every send acknowledged by the recipient), then waits for the
- * round's messages from every other participant.
+ * round's messages from every other participant (not for the acks: those are awaited, at the
+ * latest, before the party reports its result).
  *
  * Failure semantics (design §6):
  * - a send that the transport reports as undeliverable fails the session with
@@ -141,6 +142,10 @@ export class RoundRunner<Result> {
   /** Runs all rounds; always wipes the party and buffered payloads before settling. */
   async run(): Promise<Result> {
     const { party } = this.options;
+    // Sends still waiting for their acks. A round's messages from the peers, not the acks of
+    // this party's own, are what the next round needs: the runner goes on once they are in,
+    // and a send that fails still fails the session at once (abort), as before.
+    const unacknowledged: Promise<void>[] = [];
     try {
       let input: RoundInput = EMPTY_ROUND_INPUT;
       for (let round = 0; round < party.rounds; round++) {
@@ -155,11 +160,15 @@ export class RoundRunner<Result> {
         }
         this.wipeInbox(round - 1);
         this.checkGate();
-        await this.guard(this.send(round, output));
+        const sent = this.send(round, output);
+        sent.catch((error: unknown) => this.abort(this.normalize(error)));
+        unacknowledged.push(sent);
         input = await this.receive(round, output);
       }
       this.checkGate();
       const result = await this.guard(party.finish(input));
+      // Every message of this party was delivered before it reports a result.
+      await this.guard(Promise.all(unacknowledged));
       return result;
     } catch (error) {
       throw this.normalize(error);
