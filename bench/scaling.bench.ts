@@ -13,6 +13,10 @@
  * Sample counts are small so that the whole run stays within minutes on 2 cores; enlarge with
  * BENCH_SCALING_REQUESTS (Ed25519, default 60), BENCH_SCALING_ECDSA_REQUESTS (default 16),
  * BENCH_SCALING_CONCURRENCY (default 16); BENCH_SCALING_SIZES="3,5" limits the cluster sizes.
+ * Concurrency: on the first configuration (3 signers, 2-of-3 by default) each key type is also
+ * run at every concurrency of BENCH_SCALING_CONCURRENCIES (default "1,4,16,64"; each run has
+ * max(requests, 2 × concurrency) requests), printed as {"bench":"scaling.concurrency.<key>", …}
+ * rows and in the table's `by_concurrency`.
  * Every signature is verified before it counts.
  */
 import {
@@ -28,6 +32,10 @@ const REQUESTS = Number(process.env['BENCH_SCALING_REQUESTS'] ?? 60);
 const ECDSA_REQUESTS = Number(process.env['BENCH_SCALING_ECDSA_REQUESTS'] ?? 16);
 const CONCURRENCY = Number(process.env['BENCH_SCALING_CONCURRENCY'] ?? 16);
 const SIZES = (process.env['BENCH_SCALING_SIZES'] ?? '3,5,7').split(',').map(Number);
+const CONCURRENCIES = (process.env['BENCH_SCALING_CONCURRENCIES'] ?? '1,4,16,64')
+  .split(',')
+  .filter((value) => value !== '')
+  .map(Number);
 
 interface Row {
   readonly key_type: BenchKeyType;
@@ -56,7 +64,39 @@ function configurations(): Array<{ size: number; threshold: number }> {
   return result;
 }
 
-async function measure(size: number, threshold: number): Promise<Row[]> {
+async function run(
+  bench: Awaited<ReturnType<typeof startBenchCluster>>,
+  client: BenchClient,
+  keyType: BenchKeyType,
+  shape: { size: number; threshold: number; requests: number; concurrency: number },
+  keygenMs: number,
+): Promise<Row> {
+  const { size, threshold, requests, concurrency } = shape;
+  const before = await bench.usage();
+  const outcome = await client.throughput(keyType, requests, concurrency);
+  const figures = perSignature(before, await bench.usage(), requests);
+  if (outcome.firstError !== undefined) process.stderr.write(`bench: ${outcome.firstError}\n`);
+  return {
+    key_type: keyType,
+    signers: size,
+    threshold,
+    committee: threshold + 1,
+    per_second: round(outcome.perSecond),
+    failed: outcome.failed,
+    failures: outcome.failures,
+    cpu_ms_per_signature: figures.cpu_ms_per_signature,
+    messages_per_signature: figures.messages_per_signature,
+    keygen_ms: round(keygenMs),
+    requests,
+    concurrency,
+  };
+}
+
+async function measure(
+  size: number,
+  threshold: number,
+  sweep: boolean,
+): Promise<{ rows: Row[]; byConcurrency: Row[] }> {
   process.stderr.write(`bench: scaling n=${size} t=${threshold}\n`);
   const bench = await startBenchCluster('mpc-bench-scaling-', {
     size,
@@ -65,6 +105,7 @@ async function measure(size: number, threshold: number): Promise<Row[]> {
   });
   let client: BenchClient | undefined;
   const rows: Row[] = [];
+  const byConcurrency: Row[] = [];
   try {
     await bench.cluster.startAll();
     await bench.cluster.waitForReady(size, 60_000);
@@ -75,39 +116,41 @@ async function measure(size: number, threshold: number): Promise<Row[]> {
       ['secp256k1', ECDSA_REQUESTS],
     ] as const) {
       for (let index = 0; index < 3; index++) await client.signOnce(keyType); // warm-up
-      const before = await bench.usage();
-      const run = await client.throughput(keyType, requests, CONCURRENCY);
-      const figures = perSignature(before, await bench.usage(), requests);
-      if (run.firstError !== undefined) process.stderr.write(`bench: ${run.firstError}\n`);
-      const row: Row = {
-        key_type: keyType,
-        signers: size,
-        threshold,
-        committee: threshold + 1,
-        per_second: round(run.perSecond),
-        failed: run.failed,
-        failures: run.failures,
-        cpu_ms_per_signature: figures.cpu_ms_per_signature,
-        messages_per_signature: figures.messages_per_signature,
-        keygen_ms: round(keygenMs),
-        requests,
-        concurrency: CONCURRENCY,
-      };
+      const shape = { size, threshold, requests, concurrency: CONCURRENCY };
+      const row = await run(bench, client, keyType, shape, keygenMs);
       console.log(JSON.stringify({ bench: `scaling.${keyType}`, ...row }));
       rows.push(row);
+      if (!sweep) continue;
+      for (const concurrency of CONCURRENCIES) {
+        const swept = {
+          size,
+          threshold,
+          requests: Math.max(requests, 2 * concurrency),
+          concurrency,
+        };
+        const sweptRow = await run(bench, client, keyType, swept, keygenMs);
+        console.log(JSON.stringify({ bench: `scaling.concurrency.${keyType}`, ...sweptRow }));
+        byConcurrency.push(sweptRow);
+      }
     }
   } finally {
     await client?.close();
     await bench.stop();
   }
-  return rows;
+  return { rows, byConcurrency };
 }
 
 async function main(): Promise<void> {
   const rows: Row[] = [];
-  for (const { size, threshold } of configurations())
-    rows.push(...(await measure(size, threshold)));
-  console.log(JSON.stringify({ bench: 'scaling.table', rows }));
+  const byConcurrency: Row[] = [];
+  let first = true;
+  for (const { size, threshold } of configurations()) {
+    const measured = await measure(size, threshold, first);
+    first = false;
+    rows.push(...measured.rows);
+    byConcurrency.push(...measured.byConcurrency);
+  }
+  console.log(JSON.stringify({ bench: 'scaling.table', rows, by_concurrency: byConcurrency }));
 }
 
 main().then(
