@@ -270,6 +270,7 @@ describe('a compromised signer against an honest signer process', () => {
         ErrorCode.ConcurrencyLimit, // past the pair cap
         ErrorCode.SessionDuplicate, // the replayed request past its per-operation total
         ErrorCode.PeerUnavailable, // a replay superseded by the next one (attacker's view)
+        ErrorCode.OperationAborted, // the same, told by the participant's abort
       ]).toContain(code);
     }
 
