@@ -25,7 +25,7 @@ import type { EncodedReshareResult } from '../session/worker-messages.ts';
 import type { PeerBans } from './peer-bans.ts';
 import type { SessionJob } from '../session/session-host.ts';
 import type { WalletRepository } from './wallet-repository.ts';
-import type { CommitteeMember, WalletMetadata } from './wallet-record.ts';
+import type { CommitteeMember, WalletMetadata, WalletRecord } from './wallet-record.ts';
 
 /** The wallet's key does not exist on this signer. */
 export class KeyNotFoundError extends MpcError {
@@ -127,9 +127,9 @@ function mapResult<From, To>(
 /** Checks that `participants` are t+1 members of the wallet's committee (wipes on failure). */
 function checkSigningSet(
   message: SignTxMessage,
-  record: { metadata: WalletMetadata; share: Uint8Array },
+  record: WalletRecord,
   participants: readonly InviteParticipant[],
-): { metadata: WalletMetadata; share: Uint8Array } {
+): WalletRecord {
   const { metadata } = record;
   const fits =
     participants.length === metadata.threshold + 1 &&
@@ -451,7 +451,7 @@ export class JobFactory {
   async loadForSigning(
     message: SignTxMessage,
     participants: readonly InviteParticipant[] | undefined,
-  ): Promise<{ metadata: WalletMetadata; share: Uint8Array }> {
+  ): Promise<WalletRecord> {
     const record = await this.options.wallets.load(message.walletId, message.keyType);
     if (record === undefined) throw new KeyNotFoundError(message.walletId, message.keyType);
     if (record.metadata.retired === true) throw new NotCommitteeMemberError(message.walletId);
@@ -466,7 +466,7 @@ export class JobFactory {
     sessionId: string,
     message: SignTxMessage,
     participants: readonly InviteParticipant[],
-    loaded?: { metadata: WalletMetadata; share: Uint8Array },
+    loaded?: WalletRecord,
   ): Promise<SessionJob<SignatureOutcome>> {
     const record =
       loaded === undefined

@@ -107,6 +107,17 @@ export function operationKey(kind: string, clientId: string, operationId: string
   return `op.${createHash('sha256').update(`${kind}\n${clientId}\n${operationId}`).digest('hex')}`;
 }
 
+/**
+ * The operation a signing request names: its wallet and tx id for its ClientID. The ledger
+ * (coordinator) and the participation log (every participant) key it alike.
+ */
+export function signingOperationKey(
+  clientId: string,
+  message: { readonly walletId: string; readonly txId: string },
+): string {
+  return operationKey('sign', clientId, `${message.walletId}\n${message.txId}`);
+}
+
 export interface OperationLedgerOptions {
   /** Bound on retrying a write whose outcome is unknown (NATS restarting). */
   readonly writeBudgetMs?: number;

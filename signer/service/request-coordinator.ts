@@ -46,9 +46,10 @@ import {
 } from './jobs.ts';
 import { planReshare } from './reshare-plan.ts';
 import { BannedPeerError } from './peer-bans.ts';
-import type { WalletMetadata } from './wallet-record.ts';
+import type { WalletMetadata, WalletRecord } from './wallet-record.ts';
 import {
   operationKey,
+  signingOperationKey,
   type LedgerAnswer,
   type LedgerClaim,
   type OperationLedger,
@@ -56,9 +57,6 @@ import {
 import type { RequestAuthenticator } from './request-authenticator.ts';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { wipeBytes } from '../crypto/wipe.ts';
-
-/** A wallet record as loaded for signing (the share is wiped by whoever consumes it). */
-type LoadedRecord = { metadata: WalletMetadata; share: Uint8Array };
 
 /** Fresh attempts after participants refused an invite for the pairwise OT cap. */
 const PAIR_BUSY_RETRIES = 3;
@@ -168,7 +166,7 @@ export class RequestCoordinator {
         txId: message.txId,
         networkInternalCode: message.networkInternalCode,
       };
-      const key = operationKey('sign', clientId, `${message.walletId}\n${message.txId}`);
+      const key = signingOperationKey(clientId, message);
       const digest = requestDigest(raw, message.derivationPath);
       const subject = signingResultSubject(clientId);
       const messageId = signingResultMessageId(clientId, message.txId, String(msg.seq));
@@ -611,15 +609,16 @@ export class RequestCoordinator {
     clientId: string,
     requestSeq: number,
     operation: string,
-    preloaded: Promise<LoadedRecord>,
+    preloaded: Promise<WalletRecord>,
   ): Promise<SignatureOutcome> {
     const excluded = new Set<string>();
     let freshSignerRetries = this.options.retryWithFreshSigners ? 1 : 0;
     let busyRetries = PAIR_BUSY_RETRIES;
-    let loaded: Promise<LoadedRecord> | undefined = preloaded;
-    for (;;) {
-      const loading = loaded ?? this.options.jobs.loadForSigning(message, undefined);
-      loaded = undefined;
+    // The first attempt uses the share read alongside the claim; a retry reads it afresh
+    // (every attempt wipes the share it was given).
+    for (let attempt = 0; ; attempt++) {
+      const loading =
+        attempt === 0 ? preloaded : this.options.jobs.loadForSigning(message, undefined);
       try {
         const request = { body, clientId, requestSeq, operation };
         return await this.signOnce(message, request, excluded, loading);
@@ -653,7 +652,7 @@ export class RequestCoordinator {
     message: SignTxMessage,
     request: { body: Uint8Array; clientId: string; requestSeq: number; operation: string },
     excluded: ReadonlySet<string>,
-    loading: Promise<LoadedRecord>,
+    loading: Promise<WalletRecord>,
   ): Promise<SignatureOutcome> {
     const { jobs, host, membership, selfNodeId } = this.options;
     const record = await loading;

@@ -13,7 +13,7 @@ import type { SessionJob } from '../session/session-host.ts';
 import type { SessionInvite } from '../transport/control-messages.ts';
 import { requestOfInvite, type RequestSource } from '../transport/request-source.ts';
 import { discardLoaded, type JobFactory, type SignatureOutcome } from './jobs.ts';
-import { operationKey } from './operation-ledger.ts';
+import { signingOperationKey } from './operation-ledger.ts';
 
 export interface SigningInviteDeps {
   readonly requests: RequestSource;
@@ -53,6 +53,5 @@ export async function prepareSigningInvite(
   if (message === undefined || loading === undefined) throw refusal;
   // Equal bytes (checked by requestOfInvite): `message` is the stored request's.
   const job = await deps.jobs.sign(invite.sessionId, message, invite.participants, await loading);
-  const id = `${message.walletId}\n${message.txId}`;
-  return { ...job, operation: operationKey('sign', stored.clientId ?? '', id) };
+  return { ...job, operation: signingOperationKey(stored.clientId ?? '', message) };
 }

@@ -183,8 +183,7 @@ function publicDigest(share: FrostKeyShare): string {
   return bytesToHex(hash.digest());
 }
 
-function validatePublicPart(share: FrostKeyShare): ValidatedFrostKeyShare {
-  const digest = publicDigest(share);
+function validatePublicPart(share: FrostKeyShare, digest: string): ValidatedFrostKeyShare {
   const memo = validatedPublicKeys.get(digest);
   if (memo !== undefined) return memo;
   const decode = (bytes: Uint8Array, field: string): EdwardsPoint => {
@@ -237,11 +236,12 @@ export function validateFrostKeyShare(share: FrostKeyShare): ValidatedFrostKeySh
       throw keyShareError(`verifying share of party ${party} missing`);
     }
   }
-  const validated = validatePublicPart(share);
+  const digest = publicDigest(share);
+  const validated = validatePublicPart(share, digest);
   // The memo is keyed by the public part's digest, this party and its secret share: exactly
   // what the check below reads (validation-memo.ts).
   const memoFields = [
-    new TextEncoder().encode(publicDigest(share)),
+    new TextEncoder().encode(digest),
     Uint8Array.of(share.self >> 8, share.self & 0xff),
     share.secretShare,
   ];
