@@ -28,7 +28,6 @@ import { createHash, createPublicKey, randomUUID, verify } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { setTimeout as delay } from 'node:timers/promises';
 import { CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -44,27 +43,13 @@ import {
 } from '../harness/raw-client.ts';
 import { kubectl } from '../controlplane/control-plane.ts';
 import { tokenConfig, uniqueName } from './signer-access.ts';
+import { eventually } from '../harness/eventually.ts';
 
 const SIGNER_MAIN = resolve(import.meta.dirname, '../../dist/signer/main.js');
 const NAME = 'vault';
 const SIGNERS = [0, 1, 2].map((ordinal) => `${NAME}-signer-${ordinal}`);
 const [SIGNER0, , SIGNER2] = SIGNERS as [string, string, string];
 const silent = { info: () => {}, warn: () => {}, error: () => {} };
-
-async function eventually<T>(what: string, check: () => Promise<T>, timeoutMs = 60_000) {
-  const started = Date.now();
-  let last: unknown;
-  while (Date.now() - started < timeoutMs) {
-    try {
-      const value = await check();
-      if (value !== undefined && value !== false && value !== null) return value;
-    } catch (error) {
-      last = error;
-    }
-    await delay(200);
-  }
-  throw new Error(`timed out waiting for ${what}${last === undefined ? '' : `: ${String(last)}`}`);
-}
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- apiserver JSON, asserted below
 type Json = any;

@@ -46,27 +46,13 @@ import {
 } from '../harness/raw-client.ts';
 import { kubectl } from '../controlplane/control-plane.ts';
 import { tokenConfig, uniqueName } from './signer-access.ts';
+import { eventually } from '../harness/eventually.ts';
 
 const SIGNER_MAIN = resolve(import.meta.dirname, '../../dist/signer/main.js');
 const NAME = 'vault';
 const SIGNERS = [0, 1, 2].map((ordinal) => `${NAME}-signer-${ordinal}`);
 const [, SIGNER1, SIGNER2] = SIGNERS as [string, string, string];
 const silent = { info: () => {}, warn: () => {}, error: () => {} };
-
-async function eventually<T>(what: string, check: () => Promise<T>, timeoutMs = 60_000) {
-  const started = Date.now();
-  let last: unknown;
-  while (Date.now() - started < timeoutMs) {
-    try {
-      const value = await check();
-      if (value !== undefined && value !== false && value !== null) return value;
-    } catch (error) {
-      last = error;
-    }
-    await delay(200);
-  }
-  throw new Error(`timed out waiting for ${what}${last === undefined ? '' : `: ${String(last)}`}`);
-}
 
 describe('operator + signers on a real control plane', () => {
   const binDir = inject('k8sBinDir');

@@ -20,6 +20,7 @@ import {
   getJson,
   installChart,
   kc,
+  mpcClusterManifest,
   serviceAccountKubeConfig,
   setPodReady,
   type Cluster,
@@ -35,20 +36,8 @@ const silent = { info: () => {}, warn: () => {}, error: () => {} };
 
 let operator: OperatorHandle | undefined;
 
-const manifest = (name: string, spec: Record<string, unknown> = {}) => ({
-  apiVersion: 'mpc-platform.dev/v1alpha1',
-  kind: 'MpcCluster',
-  metadata: { name, namespace: NS },
-  spec: {
-    replicas: 3,
-    threshold: 1,
-    image: 'registry.example.com/mpc-platform/signer:0.1.0',
-    nats: { url: 'nats://nats.nats.svc:4222' },
-    initiator: { algorithm: 'ed25519', publicKey: 'aa'.repeat(32) },
-    storage: { size: '1Gi', storageClassName: STORAGE_CLASS },
-    ...spec,
-  },
-});
+const manifest = (name: string, spec: Record<string, unknown> = {}) =>
+  mpcClusterManifest({ namespace: NS, name, storageClassName: STORAGE_CLASS }, spec);
 
 const mpc = (name: string) => getJson(cluster, ['-n', NS, 'mpccluster', name]);
 const condition = async (name: string, type: string) =>

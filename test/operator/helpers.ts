@@ -1,9 +1,10 @@
 /** Helpers for the operator suite: kubectl/helm against the test control plane, polling. */
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { setTimeout as delay } from 'node:timers/promises';
 import { KubeConfig } from '@kubernetes/client-node';
 import { kubectl } from '../controlplane/control-plane.ts';
+
+export { eventually } from '../harness/eventually.ts';
 
 export interface Cluster {
   readonly binDir: string;
@@ -43,28 +44,29 @@ export function helm(cluster: Cluster, args: string[]): Promise<string> {
   });
 }
 
-/** Polls `check` until it returns a value other than undefined/false; bounded. */
-export async function eventually<T>(
-  what: string,
-  check: () => Promise<T>,
-  timeoutMs = 60_000,
-): Promise<Exclude<T, undefined | false | null>> {
-  const started = Date.now();
-  let last: unknown;
-  while (Date.now() - started < timeoutMs) {
-    try {
-      const value = await check();
-      if (value !== undefined && value !== false && value !== null) {
-        return value as Exclude<T, undefined | false | null>;
-      }
-    } catch (error) {
-      last = error;
-    }
-    await delay(250);
-  }
-  throw new Error(
-    `timed out after ${timeoutMs} ms waiting for ${what}${last === undefined ? '' : `: ${String(last)}`}`,
-  );
+/**
+ * An MpcCluster with the suite's usual spec: 3 replicas, threshold 1, a test image, in-cluster
+ * NATS, an Ed25519 initiator key and 1Gi volumes of `storageClassName`; `spec` adds fields or
+ * replaces them (shallow).
+ */
+export function mpcClusterManifest(
+  where: { readonly namespace: string; readonly name: string; readonly storageClassName: string },
+  spec: Record<string, unknown> = {},
+) {
+  return {
+    apiVersion: 'mpc-platform.dev/v1alpha1',
+    kind: 'MpcCluster',
+    metadata: { name: where.name, namespace: where.namespace },
+    spec: {
+      replicas: 3,
+      threshold: 1,
+      image: 'registry.example.com/mpc-platform/signer:0.1.0',
+      nats: { url: 'nats://nats.nats.svc:4222' },
+      initiator: { algorithm: 'ed25519', publicKey: 'aa'.repeat(32) },
+      storage: { size: '1Gi', storageClassName: where.storageClassName },
+      ...spec,
+    },
+  };
 }
 
 /**

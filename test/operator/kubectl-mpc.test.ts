@@ -22,6 +22,7 @@ import {
   getJson,
   installChart,
   kc,
+  mpcClusterManifest,
   serviceAccountKubeConfig,
   setPodReady,
   type Cluster,
@@ -173,34 +174,28 @@ beforeAll(async () => {
   await kc(
     cluster,
     ['apply', '-f', '-'],
-    JSON.stringify({
-      apiVersion: 'mpc-platform.dev/v1alpha1',
-      kind: 'MpcCluster',
-      metadata: { name: 'wallet', namespace: NS },
-      spec: {
-        replicas: 3,
-        threshold: 1,
-        image: 'registry.example.com/mpc-platform/signer:0.1.0',
-        nats: { url: 'nats://nats.nats.svc:4222' },
-        initiator: { algorithm: 'ed25519', publicKey: 'aa'.repeat(32) },
-        administratorPublicKey: identity().hex,
-        storage: { size: '1Gi', storageClassName: STORAGE_CLASS },
-        podTemplate: {
-          nodeSelector: { [POOL]: 'plug' },
-          tolerations: [{ key: POOL, operator: 'Equal', value: 'plug', effect: 'NoSchedule' }],
-          affinity: {
-            podAntiAffinity: {
-              requiredDuringSchedulingIgnoredDuringExecution: [
-                {
-                  topologyKey: 'kubernetes.io/hostname',
-                  labelSelector: { matchLabels: { 'app.kubernetes.io/instance': 'wallet' } },
-                },
-              ],
+    JSON.stringify(
+      mpcClusterManifest(
+        { namespace: NS, name: 'wallet', storageClassName: STORAGE_CLASS },
+        {
+          administratorPublicKey: identity().hex,
+          podTemplate: {
+            nodeSelector: { [POOL]: 'plug' },
+            tolerations: [{ key: POOL, operator: 'Equal', value: 'plug', effect: 'NoSchedule' }],
+            affinity: {
+              podAntiAffinity: {
+                requiredDuringSchedulingIgnoredDuringExecution: [
+                  {
+                    topologyKey: 'kubernetes.io/hostname',
+                    labelSelector: { matchLabels: { 'app.kubernetes.io/instance': 'wallet' } },
+                  },
+                ],
+              },
             },
           },
         },
-      },
-    }),
+      ),
+    ),
   );
   await eventually(
     'wallet Ready',

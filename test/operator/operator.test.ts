@@ -12,7 +12,15 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { parse, parseAllDocuments } from 'yaml';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startOperator, type OperatorHandle } from '../../operator/operator.ts';
-import { eventually, getJson, helm, kc, setPodReady, type Cluster } from './helpers.ts';
+import {
+  eventually,
+  getJson,
+  helm,
+  kc,
+  mpcClusterManifest,
+  setPodReady,
+  type Cluster,
+} from './helpers.ts';
 
 const cluster: Cluster = { binDir: inject('k8sBinDir'), kubeconfigPath: inject('kubeconfigPath') };
 const serverUrl = inject('k8sServerUrl');
@@ -26,20 +34,8 @@ let operatorKubeConfig: KubeConfig;
 let operatorKubeconfigPath = '';
 let operator: OperatorHandle | undefined;
 
-const sample = (overrides: Record<string, unknown> = {}) => ({
-  apiVersion: 'mpc-platform.dev/v1alpha1',
-  kind: 'MpcCluster',
-  metadata: { name: 'wallet', namespace: NS },
-  spec: {
-    replicas: 3,
-    threshold: 1,
-    image: 'registry.example.com/mpc-platform/signer:0.1.0',
-    nats: { url: 'nats://nats.nats.svc:4222' },
-    initiator: { algorithm: 'ed25519', publicKey: 'aa'.repeat(32) },
-    storage: { size: '1Gi', storageClassName: STORAGE_CLASS },
-    ...overrides,
-  },
-});
+const sample = (overrides: Record<string, unknown> = {}) =>
+  mpcClusterManifest({ namespace: NS, name: 'wallet', storageClassName: STORAGE_CLASS }, overrides);
 
 async function startOperatorAsServiceAccount(): Promise<OperatorHandle> {
   return startOperator({

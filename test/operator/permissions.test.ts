@@ -20,6 +20,7 @@ import {
   helm,
   installChart,
   kc,
+  mpcClusterManifest,
   serviceAccountKubeConfig,
   type Cluster,
 } from './helpers.ts';
@@ -66,20 +67,8 @@ const tryApply = (as: Cluster, object: object): Promise<string> =>
     (error: unknown) => String(error),
   );
 
-const sample = (namespace: string, name: string, spec: Record<string, unknown> = {}) => ({
-  apiVersion: 'mpc-platform.dev/v1alpha1',
-  kind: 'MpcCluster',
-  metadata: { name, namespace },
-  spec: {
-    replicas: 3,
-    threshold: 1,
-    image: 'registry.example.com/mpc-platform/signer:0.1.0',
-    nats: { url: 'nats://nats.nats.svc:4222' },
-    initiator: { algorithm: 'ed25519', publicKey: 'aa'.repeat(32) },
-    storage: { size: '1Gi', storageClassName: STORAGE_CLASS },
-    ...spec,
-  },
-});
+const sample = (namespace: string, name: string, spec: Record<string, unknown> = {}) =>
+  mpcClusterManifest({ namespace, name, storageClassName: STORAGE_CLASS }, spec);
 
 const secretReader = (namespace: string) => ({
   apiVersion: 'rbac.authorization.k8s.io/v1',

@@ -17,6 +17,7 @@ import {
   getJson,
   installChart,
   kc,
+  mpcClusterManifest,
   serviceAccountKubeConfig,
   type Cluster,
 } from './helpers.ts';
@@ -89,20 +90,12 @@ describe('reshare ids and scale-down', () => {
     await kc(
       cluster,
       ['apply', '-f', '-'],
-      JSON.stringify({
-        apiVersion: 'mpc-platform.dev/v1alpha1',
-        kind: 'MpcCluster',
-        metadata: { name: 'wallet', namespace: NS },
-        spec: {
-          replicas: 3,
-          threshold: 1,
-          reshare: { id: 'first' },
-          image: 'registry.example.com/mpc-platform/signer:0.1.0',
-          nats: { url: 'nats://nats.nats.svc:4222' },
-          initiator: { algorithm: 'ed25519', publicKey: 'aa'.repeat(32) },
-          storage: { size: '1Gi', storageClassName: STORAGE_CLASS },
-        },
-      }),
+      JSON.stringify(
+        mpcClusterManifest(
+          { namespace: NS, name: 'wallet', storageClassName: STORAGE_CLASS },
+          { reshare: { id: 'first' } },
+        ),
+      ),
     );
     await eventually(
       'initial reshare record',
