@@ -1,25 +1,16 @@
 /** Commit evidence of two-phase sessions: every check can fail on its own. */
-import { generateKeyPairSync, sign } from 'node:crypto';
+import { rosterIdentity } from './test-helpers.ts';
 import { describe, expect, it } from 'vitest';
 import { signControl } from '../transport/control-messages.ts';
 import { missingConfirmations } from './commit-evidence.ts';
 
-function identity(nodeId: string) {
-  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
-  return {
-    nodeId,
-    publicKey: new Uint8Array(
-      Buffer.from(publicKey.export({ format: 'jwk' }).x ?? '', 'base64url'),
-    ),
-    sign: (bytes: Uint8Array) => new Uint8Array(sign(null, bytes, privateKey)),
-  };
-}
-
-const [coordinator, self, carol, dave] = ['coordinator', 'self', 'carol', 'dave'].map(identity) as [
-  ReturnType<typeof identity>,
-  ReturnType<typeof identity>,
-  ReturnType<typeof identity>,
-  ReturnType<typeof identity>,
+const [coordinator, self, carol, dave] = ['coordinator', 'self', 'carol', 'dave'].map(
+  rosterIdentity,
+) as [
+  ReturnType<typeof rosterIdentity>,
+  ReturnType<typeof rosterIdentity>,
+  ReturnType<typeof rosterIdentity>,
+  ReturnType<typeof rosterIdentity>,
 ];
 const roster = new Map(
   [coordinator, self, carol, dave].map((member) => [member.nodeId, member.publicKey]),
@@ -30,7 +21,7 @@ const participants = [coordinator, self, carol, dave].map((member, index) => ({
 }));
 
 const done = (
-  signer: ReturnType<typeof identity>,
+  signer: ReturnType<typeof rosterIdentity>,
   overrides: { sessionId?: string; digest?: string } = {},
 ) =>
   signControl(signer, {

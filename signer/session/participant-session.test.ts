@@ -4,7 +4,7 @@
  * live session id never take the place of real ones. Pair-state origins: a DKLs23 session
  * whose two ends of a pair hold OT state of different origins stops before round 0.
  */
-import { generateKeyPairSync, sign } from 'node:crypto';
+import { rosterIdentity } from './test-helpers.ts';
 import { describe, expect, it } from 'vitest';
 import { ErrorCode } from '../protocol/errors.ts';
 import { signControl, type SignedControl } from '../transport/control-messages.ts';
@@ -15,24 +15,13 @@ import { isPairBanVerdict } from '../service/peer-bans.ts';
 import { PairStateMismatchError, SessionAbortedError } from './errors.ts';
 import { ParticipantSession } from './participant-session.ts';
 
-function identity(nodeId: string) {
-  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
-  return {
-    nodeId,
-    publicKey: new Uint8Array(
-      Buffer.from(publicKey.export({ format: 'jwk' }).x ?? '', 'base64url'),
-    ),
-    sign: (bytes: Uint8Array) => new Uint8Array(sign(null, bytes, privateKey)),
-  };
-}
-
-const alice = identity('alice');
-const bob = identity('bob');
-const carol = identity('carol'); // in the roster, not in this session
+const alice = rosterIdentity('alice');
+const bob = rosterIdentity('bob');
+const carol = rosterIdentity('carol'); // in the roster, not in this session
 const roster = new Map([alice, bob, carol].map((node) => [node.nodeId, node.publicKey]));
 
 function envelope(
-  signer: ReturnType<typeof identity>,
+  signer: ReturnType<typeof rosterIdentity>,
   overrides: { from?: string; to?: string; kind?: number; round?: number } = {},
 ): Envelope {
   const header = {
@@ -79,7 +68,7 @@ describe('ParticipantSession early envelopes', () => {
 
 describe('ParticipantSession pair-state origins', () => {
   function session(
-    self: ReturnType<typeof identity>,
+    self: ReturnType<typeof rosterIdentity>,
     pairOrigins: ReadonlyMap<string, string> | undefined,
     bound: string[],
   ) {
@@ -160,7 +149,7 @@ describe('ParticipantSession signatures it can leave out', () => {
   function pair(sessionId: string) {
     const sent: Sent[] = [];
     const sessions = new Map<string, ParticipantSession<number[]>>();
-    const make = (self: ReturnType<typeof identity>, otherParty: number) =>
+    const make = (self: ReturnType<typeof rosterIdentity>, otherParty: number) =>
       new ParticipantSession<number[]>({
         sessionId,
         self,

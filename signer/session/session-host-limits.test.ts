@@ -4,7 +4,7 @@
  * one session per operation at a time, the per-pair cap, and a ban that stops sessions already
  * admitted before they send again, with nothing sent before the ban is durable.
  */
-import { generateKeyPairSync, sign } from 'node:crypto';
+import { rosterIdentity } from './test-helpers.ts';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,19 +18,8 @@ import { PairSlots } from './pair-slots.ts';
 import { ParticipationLog } from './participation-log.ts';
 import { SessionHost, type InviteLimits, type SessionJob } from './session-host.ts';
 
-function identity(nodeId: string) {
-  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
-  return {
-    nodeId,
-    publicKey: new Uint8Array(
-      Buffer.from(publicKey.export({ format: 'jwk' }).x ?? '', 'base64url'),
-    ),
-    sign: (bytes: Uint8Array) => new Uint8Array(sign(null, bytes, privateKey)),
-  };
-}
-
-const mallory = identity('mallory');
-const honest = identity('honest');
+const mallory = rosterIdentity('mallory');
+const honest = rosterIdentity('honest');
 const roster = new Map([
   ['mallory', mallory.publicKey],
   ['honest', honest.publicKey],

@@ -4,7 +4,7 @@
  * reused session ids, starts from anyone but the coordinator, and the start timeout; as the
  * coordinator, rounds that do not wait for the start's ack (issue 15) yet fail when it is lost.
  */
-import { generateKeyPairSync, sign } from 'node:crypto';
+import { rosterIdentity } from './test-helpers.ts';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { ErrorCode } from '../protocol/errors.ts';
@@ -14,20 +14,9 @@ import { generateEphemeralKeyPair } from '../transport/secure-channel.ts';
 import { PeerUnavailableError } from './errors.ts';
 import { SessionHost, type SessionJob } from './session-host.ts';
 
-function identity(nodeId: string) {
-  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
-  return {
-    nodeId,
-    publicKey: new Uint8Array(
-      Buffer.from(publicKey.export({ format: 'jwk' }).x ?? '', 'base64url'),
-    ),
-    sign: (bytes: Uint8Array) => new Uint8Array(sign(null, bytes, privateKey)),
-  };
-}
-
-const alice = identity('alice');
-const bob = identity('bob');
-const mallory = identity('mallory');
+const alice = rosterIdentity('alice');
+const bob = rosterIdentity('bob');
+const mallory = rosterIdentity('mallory');
 const roster = new Map([
   ['alice', alice.publicKey],
   ['bob', bob.publicKey],

@@ -4,7 +4,7 @@
  * coalescing (issue 15): frames of one turn share one request, each still dispatched,
  * authenticated and answered on its own, with a fallback for peers that refuse batches.
  */
-import { generateKeyPairSync, sign } from 'node:crypto';
+import { rosterIdentity } from '../../signer/session/test-helpers.ts';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { natsConnectOptions } from '../harness/signer-cluster.ts';
@@ -117,18 +117,6 @@ describe('PeerMessenger over NATS', () => {
     a.stop();
   });
 });
-
-/** A roster identity for the coalescing tests (real Ed25519 keys). */
-function identity(nodeId: string) {
-  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
-  return {
-    nodeId,
-    publicKey: new Uint8Array(
-      Buffer.from(publicKey.export({ format: 'jwk' }).x ?? '', 'base64url'),
-    ),
-    sign: (bytes: Uint8Array) => new Uint8Array(sign(null, bytes, privateKey)),
-  };
-}
 
 describe('PeerMessenger coalescing (issue 15)', () => {
   let ncA: NatsConnection;
@@ -249,9 +237,9 @@ describe('PeerMessenger coalescing (issue 15)', () => {
   });
 
   it('dispatches inner frames one by one: a forged, misaddressed or malformed one fails alone', async () => {
-    const alice = identity(aId);
-    const bob = identity(bId);
-    const carol = identity(`${prefix}-c`); // in the roster, not in the session
+    const alice = rosterIdentity(aId);
+    const bob = rosterIdentity(bId);
+    const carol = rosterIdentity(`${prefix}-c`); // in the roster, not in the session
     const roster = new Map([alice, bob, carol].map((node) => [node.nodeId, node.publicKey]));
     const sessions = new Map(
       ['t1', 't2'].map((sessionId) => [
@@ -298,7 +286,7 @@ describe('PeerMessenger coalescing (issue 15)', () => {
     });
     await b.start();
     const signedDirect = (
-      signer: ReturnType<typeof identity>,
+      signer: ReturnType<typeof rosterIdentity>,
       sessionId: string,
       round: number,
       overrides: { from?: string; to?: string } = {},
