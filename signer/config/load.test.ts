@@ -328,6 +328,18 @@ describe('loadSignerConfig', () => {
     );
   });
 
+  it('reads fault_injection.hold_before_mark_file only with MPC_ENABLE_FAULT_INJECTION=1', () => {
+    const yaml = minimalYaml('fault_injection: { hold_before_mark_file: /tmp/mark }');
+    expect(configError(() => load(yaml)).field).toBe('fault_injection');
+    expect(load(yaml, { MPC_ENABLE_FAULT_INJECTION: '1' }).faultInjection).toEqual({
+      holdBeforeMarkFile: '/tmp/mark',
+    });
+    const empty = minimalYaml('fault_injection: { hold_before_mark_file: "" }');
+    expect(configError(() => load(empty, { MPC_ENABLE_FAULT_INJECTION: '1' })).field).toBe(
+      'fault_injection.hold_before_mark_file',
+    );
+  });
+
   it('never echoes secrets in errors', () => {
     const secretHex = 'f'.repeat(63);
     const chain = configError(() =>

@@ -157,6 +157,12 @@ export interface FaultInjectionConfig {
    * acking the request, until the file is removed (a test kills NATS there).
    */
   readonly holdBeforeAckFile?: string;
+  /**
+   * When this file exists, a coordinator whose success result JetStream just confirmed writes
+   * its node id to `<file>.held` and waits, before marking it published in the operation
+   * ledger, until the file is removed (a test kills NATS there).
+   */
+  readonly holdBeforeMarkFile?: string;
 }
 
 /**
@@ -629,6 +635,7 @@ export function parseSignerConfig(raw: unknown, context: ParseContext): ParsedSi
     'pause_role',
     'pause_file',
     'hold_before_ack_file',
+    'hold_before_mark_file',
   ]);
   if (faultSection !== undefined) {
     if (!context.faultInjectionAllowed) {
@@ -678,6 +685,16 @@ export function parseSignerConfig(raw: unknown, context: ParseContext): ParsedSi
               faultSection,
               'hold_before_ack_file',
               'fault_injection.hold_before_ack_file',
+              { required: true },
+            ),
+          }),
+      ...(faultSection['hold_before_mark_file'] === undefined
+        ? {}
+        : {
+            holdBeforeMarkFile: reader.string(
+              faultSection,
+              'hold_before_mark_file',
+              'fault_injection.hold_before_mark_file',
               { required: true },
             ),
           }),

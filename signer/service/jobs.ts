@@ -160,6 +160,33 @@ export class JobFactory {
   }
 
   /**
+   * The public keys of wallet `walletId` when this signer holds both of its keys, created by
+   * keygen `operation` (wallet-record.ts `keygenOperation`); undefined otherwise. Shares
+   * are wiped at once.
+   */
+  async completedKeygen(
+    walletId: string,
+    operation: string,
+  ): Promise<{ readonly eddsa: Uint8Array; readonly ecdsa: Uint8Array } | undefined> {
+    const { wallets } = this.options;
+    const [eddsa, ecdsa] = await Promise.all([
+      wallets.load(walletId, 'ed25519'),
+      wallets.load(walletId, 'secp256k1'),
+    ]);
+    if (eddsa !== undefined) wipeBytes(eddsa.share);
+    if (ecdsa !== undefined) wipeBytes(ecdsa.share);
+    const created = (record: WalletRecord | undefined): record is WalletRecord =>
+      record !== undefined &&
+      record.metadata.retired !== true &&
+      record.metadata.keygenOperation === operation;
+    if (!created(eddsa) || !created(ecdsa)) return undefined;
+    return {
+      eddsa: new Uint8Array(Buffer.from(eddsa.metadata.publicKey, 'hex')),
+      ecdsa: new Uint8Array(Buffer.from(ecdsa.metadata.publicKey, 'hex')),
+    };
+  }
+
+  /**
    * Keygen among every cluster node: FROST (Ed25519) and DKLs23 (secp256k1) side by side in
    * one session. Both shares are stored before this signer reports done.
    */
@@ -167,6 +194,7 @@ export class JobFactory {
     sessionId: string,
     message: GenerateKeyMessage,
     participants: readonly InviteParticipant[],
+    operation: string,
   ): Promise<SessionJob<WalletKeys>> {
     const expected = keygenCommittee(this.options.clusterNodes);
     if (
@@ -211,6 +239,7 @@ export class JobFactory {
           threshold,
           committee: expected,
           publicKey: Buffer.from(publicKey).toString('hex'),
+          keygenOperation: operation,
         });
         try {
           await wallets.save({

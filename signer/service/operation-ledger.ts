@@ -48,6 +48,11 @@ export interface LedgerAnswer {
   readonly success: boolean;
   /** JetStream confirmed the publication. */
   readonly published: boolean;
+  /**
+   * The coordinator process that recorded the answer and publishes it (absent for answers
+   * written for an advisory and for entries of the previous format).
+   */
+  readonly instance?: string;
 }
 
 interface StoredAnswer {
@@ -58,6 +63,7 @@ interface StoredAnswer {
   readonly body: string;
   readonly success: boolean;
   readonly published: boolean;
+  readonly instance?: string;
 }
 
 interface Entry {
@@ -262,7 +268,7 @@ export class OperationLedger {
     claim: LedgerClaim,
     answer: Omit<LedgerAnswer, 'seq' | 'published'>,
   ): Promise<RecordOutcome> {
-    const stored = toStored(claim.seq, answer);
+    const stored = toStored(claim.seq, answer, claim.entry.instance);
     const after = (entry: Entry): Entry => ({
       state: answer.success || entry.state === 'done' ? 'done' : 'open',
       requestDigest: entry.requestDigest,
@@ -364,24 +370,64 @@ export class OperationLedger {
 
   /**
    * Marks the answer for request message `seq` as published (JetStream confirmed it), so a
-   * later redelivery acks without publishing again. Best effort: without the mark a
-   * redelivery republishes the same bytes under the same `Nats-Msg-Id`.
+   * later redelivery acks without publishing again. Retries through a NATS outage within the
+   * write budget: a result JetStream stored may be consumed and deleted at once, and a
+   * restarted nats-server forgets the `Nats-Msg-Id` of deleted messages, so after a restart
+   * only this mark stops a redelivery from publishing the result a second time. Throws when
+   * the budget runs out.
    */
   async markPublished(key: string, seq: number): Promise<void> {
-    for (let attempt = 0; attempt < 3; attempt++) {
-      const read = await this.kv.get(key);
-      if (read === null || read.operation !== 'PUT') return;
-      const current = parseEntry(read);
-      if (!current.answers.some((answer) => answer.seq === seq && !answer.published)) return;
-      const next: Entry = {
-        ...current,
-        answers: current.answers.map((answer) =>
-          answer.seq === seq ? { ...answer, published: true } : answer,
-        ),
-      };
-      if ((await this.cas(key, next, read.revision)) !== undefined) return;
+    const deadline = Date.now() + this.writeBudgetMs;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const read = await this.kv.get(key);
+        if (read === null || read.operation !== 'PUT') return;
+        const current = parseEntry(read);
+        if (!current.answers.some((answer) => answer.seq === seq && !answer.published)) return;
+        const next: Entry = {
+          ...current,
+          answers: current.answers.map((answer) =>
+            answer.seq === seq ? { ...answer, published: true } : answer,
+          ),
+        };
+        if ((await this.cas(key, next, read.revision)) !== undefined) return;
+      } catch {
+        // NATS unreachable (restarting): try again within the budget
+      }
+      if (Date.now() > deadline) throw new Error('publication not marked within the write budget');
+      await pause(attempt);
     }
-    throw new Error('ledger entry kept changing');
+  }
+
+  /**
+   * Polls until the answer for request message `seq` is marked published (`published`), is
+   * no longer there (`gone`: the entry expired), or the bound passes (`timeout`).
+   */
+  async waitForPublished(
+    key: string,
+    seq: number,
+    timeoutMs: number,
+    pollMs = 100,
+  ): Promise<'published' | 'gone' | 'timeout'> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      try {
+        const read = await this.kv.get(key);
+        if (read === null || read.operation !== 'PUT') return 'gone';
+        const answer = parseEntry(read).answers.find((entry) => entry.seq === seq);
+        if (answer === undefined) return 'gone';
+        if (answer.published) return 'published';
+      } catch {
+        // NATS unreachable: keep polling within the bound
+      }
+      await new Promise((resolve) => setTimeout(resolve, pollMs));
+    }
+    return 'timeout';
+  }
+
+  /** How long a write is retried through a NATS outage before it is given up. */
+  get writeBudget(): number {
+    return this.writeBudgetMs;
   }
 
   /** Gives a claim up without an answer (the request is passed on): reopens the entry. */
@@ -479,7 +525,11 @@ function appendAnswer(answers: readonly StoredAnswer[], added: StoredAnswer): St
 }
 
 /** An answer as the entry stores it, not yet published. */
-function toStored(seq: number, answer: Omit<LedgerAnswer, 'seq' | 'published'>): StoredAnswer {
+function toStored(
+  seq: number,
+  answer: Omit<LedgerAnswer, 'seq' | 'published' | 'instance'>,
+  instance?: string,
+): StoredAnswer {
   return {
     seq,
     subject: answer.subject,
@@ -487,6 +537,7 @@ function toStored(seq: number, answer: Omit<LedgerAnswer, 'seq' | 'published'>):
     body: Buffer.from(answer.body).toString('base64'),
     success: answer.success,
     published: false,
+    ...(instance === undefined ? {} : { instance }),
   };
 }
 
@@ -498,6 +549,7 @@ function toAnswer(stored: StoredAnswer): LedgerAnswer {
     body: fromBase64(stored.body),
     success: stored.success,
     published: stored.published,
+    ...(typeof stored.instance === 'string' ? { instance: stored.instance } : {}),
   };
 }
 

@@ -34,6 +34,7 @@ import {
 import type { Membership } from '../membership/membership.ts';
 import type { SignerMetrics } from '../observability/metrics.ts';
 import type { SessionHost } from '../session/session-host.ts';
+import { SessionAbortedError } from '../session/errors.ts';
 import type { InviteParticipant } from '../transport/control-messages.ts';
 import {
   KeyNotFoundError,
@@ -117,7 +118,15 @@ export interface RequestCoordinatorOptions {
    * published in the ledger, before the request is acked (a test kills NATS here).
    */
   readonly beforeAck?: () => Promise<void>;
+  /**
+   * Test-only fault injection: awaited after JetStream confirmed a success result, before it
+   * is marked published in the ledger (a test kills NATS here).
+   */
+  readonly beforeMark?: () => Promise<void>;
 }
+
+/** Confirmed publications this process remembers until the ledger marks them (bounded). */
+const MAX_UNMARKED_PUBLICATIONS = 10_000;
 
 /** What differs between the requests answered with a `ResharingResultEvent`. */
 interface ResharingKind<Message> {
@@ -140,6 +149,13 @@ interface ResharingKind<Message> {
 export class RequestCoordinator {
   /** This process's identity in ledger claims (a restarted signer takes its old claims over). */
   private readonly instance = randomUUID();
+  /**
+   * Answers JetStream confirmed whose ledger mark has not landed yet (`key\nseq`). A
+   * redelivery that reaches this process never publishes them again, whatever the ledger
+   * says (a restarted nats-server no longer deduplicates a result the client already
+   * consumed).
+   */
+  private readonly unmarkedPublications = new Set<string>();
 
   constructor(private readonly options: RequestCoordinatorOptions) {}
 
@@ -526,6 +542,24 @@ export class RequestCoordinator {
       msg.ack();
       return;
     }
+    if (this.unmarkedPublications.has(publicationKey(key, answer.seq))) {
+      await this.acknowledge(msg, key, answer.seq, false);
+      return;
+    }
+    if (answer.instance !== undefined && answer.instance !== this.instance) {
+      // Another coordinator recorded it and may hold JetStream's confirmation, its mark still
+      // on the way (a nats-server crash redelivers requests whose ack it had not yet stored).
+      // Republishing now could repeat a result the client consumed, which a restarted server
+      // no longer deduplicates; wait for the mark first, within the ledger's write budget.
+      const { ledger } = this.options;
+      const waited = await ledger
+        .waitForPublished(key, answer.seq, ledger.writeBudget + 1000)
+        .catch(() => 'timeout' as const);
+      if (waited === 'published') {
+        msg.ack();
+        return;
+      }
+    }
     try {
       await this.options.publisher.publish(answer.subject, answer.body, answer.messageId);
     } catch (error) {
@@ -536,11 +570,27 @@ export class RequestCoordinator {
     await this.acknowledge(msg, key, answer.seq, false);
   }
 
-  /** After a confirmed publish: mark it in the ledger (best effort), then ack. */
+  /**
+   * After a confirmed publish: mark it in the ledger, then ack. The mark is retried through a
+   * NATS outage (the ledger's write budget), and until it lands this process remembers the
+   * publication, so neither a redelivery here nor one after a nats-server restart publishes
+   * it again. Should the budget run out, the request is acked all the same (README "Failure
+   * semantics" names the one case left: this signer and nats-server both crash in between).
+   */
   private async acknowledge(msg: JsMsg, key: string, seq: number, success: boolean): Promise<void> {
-    await this.options.ledger.markPublished(key, seq).catch((error: unknown) => {
+    const publication = publicationKey(key, seq);
+    if (this.unmarkedPublications.size >= MAX_UNMARKED_PUBLICATIONS) {
+      const oldest = this.unmarkedPublications.values().next();
+      if (oldest.done !== true) this.unmarkedPublications.delete(oldest.value);
+    }
+    this.unmarkedPublications.add(publication);
+    if (success) await this.options.beforeMark?.();
+    try {
+      await this.options.ledger.markPublished(key, seq);
+      this.unmarkedPublications.delete(publication);
+    } catch (error) {
       this.options.log.warn({ err: error }, 'publication not marked in the ledger');
-    });
+    }
     if (success) await this.options.beforeAck?.();
     msg.ack();
   }
@@ -725,13 +775,23 @@ export class RequestCoordinator {
     operation: string,
   ): Promise<{ eddsa: Uint8Array; ecdsa: Uint8Array }> {
     const { jobs, host, membership, clusterNodes } = this.options;
+    // A redelivery of a keygen whose session completed here (its result lost to a crash)
+    // is answered with the keys it created.
+    const completed = await jobs.completedKeygen(message.walletId, operation);
+    if (completed !== undefined) {
+      this.options.log.info(
+        { walletId: message.walletId },
+        'keygen completed by an earlier session; answering with its keys',
+      );
+      return completed;
+    }
     const ready = membership.readyNodes(clusterNodes);
     if (ready.length < clusterNodes.length) {
       throw new QuorumUnavailableError(ready.length, clusterNodes.length);
     }
     const participants = keygenCommittee(clusterNodes);
     const sessionId = randomUUID();
-    const job = await jobs.keygen(sessionId, message, participants);
+    const job = await jobs.keygen(sessionId, message, participants, operation);
     const keys = await host.coordinate({
       sessionId,
       kind: 'keygen',
@@ -795,8 +855,17 @@ export class RequestCoordinator {
     errorResult: (failure: MpcError) => { subject: string; body: Uint8Array; messageId: string },
   ): Promise<void> {
     const passOn = this.options.passOnDeliveries ?? 0;
+    // A keygen a participant refuses because it holds the wallet already: an earlier session
+    // of this keygen completed there but not here (this signer crashed first). A signer that
+    // holds the keys answers with them (`completedKeygen`); let one of them have the request.
+    const walletHeldElsewhere =
+      kind === 'keygen' &&
+      error instanceof SessionAbortedError &&
+      error.code === ErrorCode.KeyAlreadyExists;
     if (
-      (error instanceof NotCommitteeMemberError || error instanceof KeyNotFoundError) &&
+      (error instanceof NotCommitteeMemberError ||
+        error instanceof KeyNotFoundError ||
+        walletHeldElsewhere) &&
       msg.info.deliveryCount < passOn
     ) {
       this.options.log.debug({ kind }, 'no share of this wallet here: passing the request on');
@@ -863,4 +932,9 @@ function verifyIndependently(outcome: SignatureOutcome, message: Uint8Array): bo
   } catch {
     return false;
   }
+}
+
+/** The `unmarkedPublications` entry of the answer for request message `seq` of `key`. */
+function publicationKey(key: string, seq: number): string {
+  return `${key}\n${seq}`;
 }

@@ -268,8 +268,9 @@ export async function startSignerNode(config: SignerConfig, log: Logger): Promis
       const clientId = stored.clientId ?? '';
       if (invite.kind === 'keygen') {
         const message = authenticator.keygen(body);
-        const job = await jobs.keygen(invite.sessionId, message, invite.participants);
-        return { ...job, operation: operationKey('keygen', clientId, message.walletId) };
+        const operation = operationKey('keygen', clientId, message.walletId);
+        const job = await jobs.keygen(invite.sessionId, message, invite.participants, operation);
+        return { ...job, operation };
       }
       if (invite.kind === 'reshare') {
         const { message } = authenticator.reshare(body);
@@ -324,6 +325,11 @@ export async function startSignerNode(config: SignerConfig, log: Logger): Promis
     ...(config.faultInjection?.holdBeforeAckFile === undefined
       ? {}
       : { beforeAck: holdWhileFileExists(config.faultInjection.holdBeforeAckFile, config.nodeId) }),
+    ...(config.faultInjection?.holdBeforeMarkFile === undefined
+      ? {}
+      : {
+          beforeMark: holdWhileFileExists(config.faultInjection.holdBeforeMarkFile, config.nodeId),
+        }),
   });
 
   // Give peers' heartbeats a moment so a fresh signer does not take requests it would refuse.

@@ -44,6 +44,13 @@ export interface WalletMetadata {
    * banning an honest peer. Absent entries (records from before) count as "".
    */
   readonly pairOrigins?: Readonly<Record<string, string>>;
+  /**
+   * The operation (`operationKey('keygen', clientId, walletId)`) of the keygen that created
+   * the key. A redelivered keygen request whose earlier session completed here, its result
+   * lost to a crash, is answered with these keys instead of `ERROR_KEY_ALREADY_EXISTS`.
+   * Absent on records from before.
+   */
+  readonly keygenOperation?: string;
 }
 
 export interface WalletRecord {

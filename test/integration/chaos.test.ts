@@ -242,7 +242,13 @@ describe('chaos: every fault class, every request answered exactly once', () => 
     });
     for (const request of requests) {
       const results = signings.matching('tx_id', request.txId);
-      expect(results, `results of ${request.txId}`).toHaveLength(1);
+      const seen = results.map((result) => ({
+        seq: result.streamSeq,
+        id: result.messageId,
+        type: result.body['result_type'],
+        code: result.body['error_code'],
+      }));
+      expect(results, `results of ${request.txId}: ${JSON.stringify(seen)}`).toHaveLength(1);
       const body = (results[0] as (typeof results)[number]).body;
       if (body['result_type'] === 'success') {
         successes += 1;

@@ -30,7 +30,9 @@ import {
 } from '../harness/signer-cluster.ts';
 import { WalletDriver, verifiesEd25519, waitUntil } from '../harness/wallet-driver.ts';
 import { ResultCollector, requestsSettled } from '../harness/result-collector.ts';
-import { signBody } from '../harness/raw-client.ts';
+import { RawClient, keygenBody, signBody } from '../harness/raw-client.ts';
+import { Kvm } from '@nats-io/kv';
+import { LEDGER_BUCKET, operationKey } from '../../signer/service/operation-ledger.ts';
 
 describe('exactly one result when nats-server dies between result store and ack', () => {
   let nats: NatsServerHandle;
@@ -40,6 +42,7 @@ describe('exactly one result when nats-server dies between result store and ack'
   let collector: ResultCollector | undefined;
   const dir = mkdtempSync(join(tmpdir(), 'mpc-hold-'));
   const holdFile = join(dir, 'hold');
+  const markFile = join(dir, 'hold-mark');
 
   beforeAll(async () => {
     nats = await startNatsServer();
@@ -55,7 +58,7 @@ describe('exactly one result when nats-server dies between result store and ack'
           direct_send_attempts: 3,
         },
         membership: { heartbeat_interval_ms: 250, peer_timeout_ms: 1000 },
-        fault_injection: { hold_before_ack_file: holdFile },
+        fault_injection: { hold_before_ack_file: holdFile, hold_before_mark_file: markFile },
       }),
     });
     // Admin: the test inspects and reconfigures streams as well as reading results.
@@ -68,6 +71,7 @@ describe('exactly one result when nats-server dies between result store and ack'
   });
 
   afterAll(async () => {
+    for (const signer of test?.cluster.signers ?? []) signer.process?.kill('SIGCONT');
     driver?.stop();
     await collector?.stop();
     await nc?.close();
@@ -128,5 +132,113 @@ describe('exactly one result when nats-server dies between result store and ack'
     const [only] = results as [(typeof results)[number]];
     expect(only.body['result_type']).toBe('success');
     expect(verifiesEd25519(wallet.publicKey, message, only.body['signature'] as string)).toBe(true);
+  });
+  it('a redelivery waits for the mark of a result another coordinator confirmed before nats-server died', async () => {
+    // The coordinator holds after JetStream confirmed its result and before marking it
+    // published; the client consumes the result (deleted from the WorkQueue stream). Then the
+    // coordinator stalls (SIGSTOP, so it sends no `working`) and nats-server crashes and
+    // restarts: it no longer knows the result's Nats-Msg-Id, and the request goes to another
+    // signer after the ack wait. That signer must wait for the mark, not publish again.
+    driver ??= await WalletDriver.create(nc, test.initiator);
+    const wallet = await driver.createWallet();
+    if (collector === undefined) {
+      collector = new ResultCollector(nc, resultConsumerDurableName(SigningResultConsumerBase, ''));
+      collector.start();
+    }
+    const jsm = await jetstreamManager(nc);
+    const deliveries = async (): Promise<number> =>
+      (
+        await jsm.consumers
+          .info(SigningPublisherStream, SigningRequestConsumerName)
+          .catch(() => undefined)
+      )?.delivered.consumer_seq ?? 0;
+
+    writeFileSync(markFile, '');
+    const txId = randomUUID();
+    const message = new TextEncoder().encode(`message ${txId}`);
+    await driver.client.publishSign(
+      signBody(test.initiator, {
+        keyType: 'ed25519',
+        walletId: wallet.walletId,
+        networkInternalCode: 'test',
+        txId,
+        tx: message,
+      }),
+      txId,
+    );
+    await waitUntil(
+      () => existsSync(`${markFile}.held`),
+      'the coordinator to hold before its mark',
+    );
+    const coordinator = readFileSync(`${markFile}.held`, 'utf8');
+    await waitUntil(() => collector!.matching('tx_id', txId).length === 1, 'the first result');
+    await waitUntil(() => collector!.settled(), 'the client to ack the first result');
+
+    const deliveredBefore = await deliveries();
+    await test.cluster.signal(coordinator, 'SIGSTOP');
+    await nats.kill(true);
+    await nats.restart();
+    // Another signer gets the request once the ack wait has passed.
+    await waitUntil(
+      async () => (await deliveries()) > deliveredBefore,
+      'the request to be redelivered',
+      30_000,
+    );
+    rmSync(markFile);
+    await test.cluster.signal(coordinator, 'SIGCONT');
+
+    await waitUntil(
+      () => requestsSettled(nc, SigningPublisherStream, SigningRequestConsumerName),
+      'the request to be acked',
+      60_000,
+    );
+    await waitUntil(() => collector!.settled(), 'every result to be consumed', 30_000);
+    const results = collector.matching('tx_id', txId);
+    expect(results.map((result) => result.streamSeq)).toHaveLength(1);
+    const [only] = results as [(typeof results)[number]];
+    expect(verifiesEd25519(wallet.publicKey, message, only.body['signature'] as string)).toBe(true);
+  });
+  it('a keygen whose result was lost is answered with the keys it created, to its own client only', async () => {
+    // The keygen's session completed on every signer, but its coordinator crashed before the
+    // ledger took the result: the request is redelivered to a signer that finds no answer.
+    // Simulated by removing the ledger entry of a completed keygen and sending it again.
+    driver ??= await WalletDriver.create(nc, test.initiator);
+    const watcher = new RawClient(nc);
+    const keygens = watcher.watchResults('mpc.mpc_keygen_result.>');
+    try {
+      const wallet = await driver.createWallet();
+      const ledger = await new Kvm(nc).open(LEDGER_BUCKET);
+      await ledger.purge(operationKey('keygen', '', wallet.walletId));
+
+      await driver.client.publishKeygen(
+        keygenBody(test.initiator, wallet.walletId),
+        wallet.walletId,
+      );
+      const forWallet = (): Record<string, unknown>[] =>
+        keygens.received.filter((r) => r['wallet_id'] === wallet.walletId);
+      await waitUntil(() => forWallet().length >= 2, 'the second keygen result', 90_000);
+      const again = forWallet()[1] as Record<string, unknown>;
+      expect(again['result_type'], String(again['error_reason'])).toBe('success');
+      expect(new Uint8Array(Buffer.from(again['eddsa_pub_key'] as string, 'base64'))).toEqual(
+        wallet.publicKey,
+      );
+
+      // Another client naming the same wallet id learns nothing but that it exists.
+      await new RawClient(nc, 'another-client').publishKeygen(
+        keygenBody(test.initiator, wallet.walletId),
+        wallet.walletId,
+      );
+      const other = await keygens.waitFor(
+        (r) =>
+          r['wallet_id'] === wallet.walletId &&
+          (r as { __subject?: string }).__subject ===
+            `mpc.mpc_keygen_result.another-client.${wallet.walletId}`,
+        90_000,
+      );
+      expect(other['result_type']).toBe('error');
+      expect(other['error_code']).toBe('ERROR_KEY_ALREADY_EXISTS');
+    } finally {
+      keygens.stop();
+    }
   });
 });

@@ -75,6 +75,28 @@ describe('operation ledger', () => {
     expect(again.kind === 'answered' && again.answer.published).toBe(true);
   });
 
+  it('names the recording process in an answer, and tells a waiter when it is marked published', async () => {
+    const key = newKey();
+    const claim = claimed(await ledger.claim(key, 'a', 'a1', 'digest', 9, live));
+    await ledger.record(claim, {
+      subject: 's',
+      messageId: 'id:9',
+      body: bytes('x'),
+      success: true,
+    });
+    const redelivered = await ledger.claim(key, 'b', 'b1', 'digest', 9, live);
+    expect(redelivered.kind === 'answered' && redelivered.answer.instance).toBe('a1');
+
+    // Not marked: the wait ends at its bound.
+    expect(await ledger.waitForPublished(key, 9, 300, 50)).toBe('timeout');
+    const waiting = ledger.waitForPublished(key, 9, 10_000, 50);
+    await ledger.markPublished(key, 9);
+    expect(await waiting).toBe('published');
+    // No answer for that message (or no entry at all): nothing to wait for.
+    expect(await ledger.waitForPublished(key, 10, 10_000)).toBe('gone');
+    expect(await ledger.waitForPublished(newKey(), 9, 10_000)).toBe('gone');
+  });
+
   it('answers a re-send (another message) with the stored success, recorded as its own answer', async () => {
     const key = newKey();
     const claim = claimed(await ledger.claim(key, 'a', 'a1', 'digest', 1, live));
