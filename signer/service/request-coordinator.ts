@@ -504,7 +504,7 @@ export class RequestCoordinator {
       readonly success: boolean;
     },
   ): Promise<void> {
-    const { ledger, publisher, log } = this.options;
+    const { ledger, log } = this.options;
     const recorded = await ledger.record(claim, result).catch((error: unknown) => {
       log.warn({ err: error }, 'ledger write failed');
       return { kind: 'unknown' } as const;
@@ -524,7 +524,7 @@ export class RequestCoordinator {
         return;
     }
     try {
-      await publisher.publish(result.subject, result.body, result.messageId);
+      await this.publishRecorded(result);
     } catch (error) {
       log.warn({ err: error }, 'result not published; the request will be redelivered');
       msg.nak(1000);
@@ -561,13 +561,35 @@ export class RequestCoordinator {
       }
     }
     try {
-      await this.options.publisher.publish(answer.subject, answer.body, answer.messageId);
+      await this.publishRecorded(answer);
     } catch (error) {
       this.options.log.warn({ err: error }, 'replay not published; will be redelivered');
       msg.nak(1000);
       return;
     }
     await this.acknowledge(msg, key, answer.seq, false);
+  }
+
+  /**
+   * Publishes a result the ledger recorded, retrying (same bytes, same `Nats-Msg-Id`) through
+   * a NATS outage within the ledger's write budget: a signer handed the redelivery waits that
+   * long for this coordinator's mark before it republishes itself. Throws when it runs out.
+   */
+  private async publishRecorded(result: {
+    readonly subject: string;
+    readonly body: Uint8Array;
+    readonly messageId: string;
+  }): Promise<void> {
+    const deadline = Date.now() + this.options.ledger.writeBudget;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.options.publisher.publish(result.subject, result.body, result.messageId);
+        return;
+      } catch (error) {
+        if (Date.now() > deadline) throw error;
+        await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 50 * 2 ** attempt)));
+      }
+    }
   }
 
   /**
