@@ -49,10 +49,11 @@ export interface LedgerAnswer {
   /** JetStream confirmed the publication. */
   readonly published: boolean;
   /**
-   * The coordinator process that recorded the answer and publishes it (absent for answers
-   * written for an advisory and for entries of the previous format).
+   * The coordinator process (and its node) that recorded the answer and publishes it (absent
+   * for answers written for an advisory and for entries of the previous format).
    */
   readonly instance?: string;
+  readonly node?: string;
 }
 
 interface StoredAnswer {
@@ -64,6 +65,7 @@ interface StoredAnswer {
   readonly success: boolean;
   readonly published: boolean;
   readonly instance?: string;
+  readonly node?: string;
 }
 
 interface Entry {
@@ -268,7 +270,7 @@ export class OperationLedger {
     claim: LedgerClaim,
     answer: Omit<LedgerAnswer, 'seq' | 'published'>,
   ): Promise<RecordOutcome> {
-    const stored = toStored(claim.seq, answer, claim.entry.instance);
+    const stored = toStored(claim.seq, answer, claim.entry);
     const after = (entry: Entry): Entry => ({
       state: answer.success || entry.state === 'done' ? 'done' : 'open',
       requestDigest: entry.requestDigest,
@@ -407,7 +409,7 @@ export class OperationLedger {
     key: string,
     seq: number,
     timeoutMs: number,
-    pollMs = 100,
+    options: { readonly pollMs?: number; readonly keepWaiting?: () => Promise<boolean> } = {},
   ): Promise<'published' | 'gone' | 'timeout'> {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
@@ -417,12 +419,28 @@ export class OperationLedger {
         const answer = parseEntry(read).answers.find((entry) => entry.seq === seq);
         if (answer === undefined) return 'gone';
         if (answer.published) return 'published';
+        if (options.keepWaiting !== undefined && !(await options.keepWaiting())) return 'timeout';
       } catch {
         // NATS unreachable: keep polling within the bound
       }
-      await new Promise((resolve) => setTimeout(resolve, pollMs));
+      await new Promise((resolve) => setTimeout(resolve, options.pollMs ?? 100));
     }
     return 'timeout';
+  }
+
+  /**
+   * Records `instance` as the running process of `node` (at start-up, before it takes
+   * requests), so other signers can tell that an answer recorded by an earlier process of that
+   * node will never be marked published by it.
+   */
+  async registerInstance(node: string, instance: string): Promise<void> {
+    await this.kv.put(instanceKey(node), instance);
+  }
+
+  /** The process `node` registered last, or undefined. */
+  async currentInstance(node: string): Promise<string | undefined> {
+    const read = await this.kv.get(instanceKey(node));
+    return read === null || read.operation !== 'PUT' ? undefined : read.string();
   }
 
   /** How long a write is retried through a NATS outage before it is given up. */
@@ -479,6 +497,11 @@ export class OperationLedger {
   }
 }
 
+/** Ledger key of a node's registered process (a hash: any node id is a valid KV key). */
+function instanceKey(node: string): string {
+  return `instance.${createHash('sha256').update(node).digest('hex')}`;
+}
+
 function encode(entry: Entry): string {
   return JSON.stringify(entry);
 }
@@ -527,8 +550,8 @@ function appendAnswer(answers: readonly StoredAnswer[], added: StoredAnswer): St
 /** An answer as the entry stores it, not yet published. */
 function toStored(
   seq: number,
-  answer: Omit<LedgerAnswer, 'seq' | 'published' | 'instance'>,
-  instance?: string,
+  answer: Omit<LedgerAnswer, 'seq' | 'published' | 'instance' | 'node'>,
+  recordedBy?: { readonly node?: string; readonly instance?: string },
 ): StoredAnswer {
   return {
     seq,
@@ -537,7 +560,8 @@ function toStored(
     body: Buffer.from(answer.body).toString('base64'),
     success: answer.success,
     published: false,
-    ...(instance === undefined ? {} : { instance }),
+    ...(recordedBy?.instance === undefined ? {} : { instance: recordedBy.instance }),
+    ...(recordedBy?.node === undefined ? {} : { node: recordedBy.node }),
   };
 }
 
@@ -550,6 +574,7 @@ function toAnswer(stored: StoredAnswer): LedgerAnswer {
     success: stored.success,
     published: stored.published,
     ...(typeof stored.instance === 'string' ? { instance: stored.instance } : {}),
+    ...(typeof stored.node === 'string' ? { node: stored.node } : {}),
   };
 }
 

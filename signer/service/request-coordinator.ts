@@ -123,6 +123,12 @@ export interface RequestCoordinatorOptions {
    * is marked published in the ledger (a test kills NATS here).
    */
   readonly beforeMark?: () => Promise<void>;
+  /**
+   * How long a redelivery waits for the mark of another coordinator that membership says is
+   * not ready (readiness lags behind a NATS outage by about a heartbeat): after that it takes
+   * that coordinator for dead and republishes.
+   */
+  readonly notReadyGraceMs?: number;
 }
 
 /** Confirmed publications this process remembers until the ledger marks them (bounded). */
@@ -158,6 +164,15 @@ export class RequestCoordinator {
   private readonly unmarkedPublications = new Set<string>();
 
   constructor(private readonly options: RequestCoordinatorOptions) {}
+
+  /**
+   * Registers this process in the ledger as its node's running coordinator; call before
+   * taking requests. A signer that finds an unmarked answer of an earlier process of a node
+   * then knows that process will never mark it.
+   */
+  async register(): Promise<void> {
+    await this.options.ledger.registerInstance(this.options.selfNodeId, this.instance);
+  }
 
   /** Handles one signing request; never throws; always acks (or naks when publishing failed). */
   async handleSigning(msg: JsMsg): Promise<void> {
@@ -546,14 +561,27 @@ export class RequestCoordinator {
       await this.acknowledge(msg, key, answer.seq, false);
       return;
     }
-    if (answer.instance !== undefined && answer.instance !== this.instance) {
+    if (
+      answer.instance !== undefined &&
+      answer.node !== undefined &&
+      answer.instance !== this.instance
+    ) {
       // Another coordinator recorded it and may hold JetStream's confirmation, its mark still
       // on the way (a nats-server crash redelivers requests whose ack it had not yet stored).
       // Republishing now could repeat a result the client consumed, which a restarted server
-      // no longer deduplicates; wait for the mark first, within the ledger's write budget.
-      const { ledger } = this.options;
+      // no longer deduplicates; wait for the mark first, within the ledger's write budget,
+      // while that very process still runs: its node has not registered a newer process,
+      // and membership has it ready (or it has not been long enough to tell).
+      const { ledger, membership } = this.options;
+      const { node, instance } = answer;
+      const waitingSince = Date.now();
+      const grace = this.options.notReadyGraceMs ?? 5000;
       const waited = await ledger
-        .waitForPublished(key, answer.seq, ledger.writeBudget + 1000)
+        .waitForPublished(key, answer.seq, ledger.writeBudget + 1000, {
+          keepWaiting: async () =>
+            (await ledger.currentInstance(node)) === instance &&
+            (membership.isReady(node) || Date.now() - waitingSince < grace),
+        })
         .catch(() => 'timeout' as const);
       if (waited === 'published') {
         msg.ack();

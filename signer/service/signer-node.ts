@@ -330,7 +330,10 @@ export async function startSignerNode(config: SignerConfig, log: Logger): Promis
       : {
           beforeMark: holdWhileFileExists(config.faultInjection.holdBeforeMarkFile, config.nodeId),
         }),
+    // A peer's readiness comes back about one heartbeat after a NATS outage.
+    notReadyGraceMs: Math.max(5000, 2 * config.membership.heartbeatIntervalMs + 1000),
   });
+  await coordinator.register();
 
   // Give peers' heartbeats a moment so a fresh signer does not take requests it would refuse.
   const quorumWaitUntil = Date.now() + 3 * config.membership.heartbeatIntervalMs;
