@@ -598,6 +598,13 @@ export class SessionHost implements PeerMessageHandler {
       // hello included.
       const result = await active.session.start(hellos, { vouchedBy: active.invite.coordinator });
       const digest = await active.job.complete(result);
+      if (active.invite.kind === 'sign') {
+        // A signing coordinator never waits for `done`s (it verifies the signature itself and
+        // has ended its session by now): sending one would cost a signature, a round trip and
+        // a verification per signature for a frame nobody reads.
+        this.end(active, undefined);
+        return;
+      }
       const done = signControl(this.options.self, {
         type: 'done',
         sessionId: active.invite.sessionId,
@@ -693,12 +700,18 @@ export class SessionHost implements PeerMessageHandler {
     requestSeq: number;
     clientId: string | null;
     job: SessionJob<Result>;
-    /** Wait for every participant's matching `done` (implied for two-phase jobs). */
+    /**
+     * Wait for every participant's matching `done` (implied for two-phase jobs). Must be false
+     * for `sign` sessions: their participants send no `done`.
+     */
     awaitAllDone: boolean;
     /** Resharing invites: the coordinator's view of the current key. */
     reshare?: SessionInvite['reshare'];
   }): Promise<Result> {
     const { sessionId, job } = params;
+    if (params.kind === 'sign' && (params.awaitAllDone || job.commit !== undefined)) {
+      throw new Error('sign sessions have no done and no commit phase');
+    }
     const invite: SessionInvite = {
       type: 'invite',
       sessionId,
