@@ -316,27 +316,18 @@ describe('loadSignerConfig', () => {
     });
   });
 
-  it('reads fault_injection.hold_before_ack_file only with MPC_ENABLE_FAULT_INJECTION=1', () => {
-    const yaml = minimalYaml('fault_injection: { hold_before_ack_file: /tmp/hold }');
+  it.each([
+    ['hold_before_ack_file', 'holdBeforeAckFile'],
+    ['hold_before_mark_file', 'holdBeforeMarkFile'],
+  ] as const)('reads fault_injection.%s only with MPC_ENABLE_FAULT_INJECTION=1', (field, key) => {
+    const yaml = minimalYaml(`fault_injection: { ${field}: /tmp/hold }`);
     expect(configError(() => load(yaml)).field).toBe('fault_injection');
     expect(load(yaml, { MPC_ENABLE_FAULT_INJECTION: '1' }).faultInjection).toEqual({
-      holdBeforeAckFile: '/tmp/hold',
+      [key]: '/tmp/hold',
     });
-    const empty = minimalYaml('fault_injection: { hold_before_ack_file: "" }');
+    const empty = minimalYaml(`fault_injection: { ${field}: "" }`);
     expect(configError(() => load(empty, { MPC_ENABLE_FAULT_INJECTION: '1' })).field).toBe(
-      'fault_injection.hold_before_ack_file',
-    );
-  });
-
-  it('reads fault_injection.hold_before_mark_file only with MPC_ENABLE_FAULT_INJECTION=1', () => {
-    const yaml = minimalYaml('fault_injection: { hold_before_mark_file: /tmp/mark }');
-    expect(configError(() => load(yaml)).field).toBe('fault_injection');
-    expect(load(yaml, { MPC_ENABLE_FAULT_INJECTION: '1' }).faultInjection).toEqual({
-      holdBeforeMarkFile: '/tmp/mark',
-    });
-    const empty = minimalYaml('fault_injection: { hold_before_mark_file: "" }');
-    expect(configError(() => load(empty, { MPC_ENABLE_FAULT_INJECTION: '1' })).field).toBe(
-      'fault_injection.hold_before_mark_file',
+      `fault_injection.${field}`,
     );
   });
 

@@ -648,6 +648,14 @@ export function parseSignerConfig(raw: unknown, context: ParseContext): ParsedSi
     if (refuseCoordination !== undefined && typeof refuseCoordination !== 'boolean') {
       reader.fail('fault_injection.refuse_coordination', 'expected true or false');
     }
+    // A file path, when set, must be non-empty.
+    const path = (field: string): string | undefined =>
+      faultSection[field] === undefined
+        ? undefined
+        : reader.string(faultSection, field, `fault_injection.${field}`, { required: true });
+    const pauseFile = path('pause_file');
+    const holdBeforeAckFile = path('hold_before_ack_file');
+    const holdBeforeMarkFile = path('hold_before_mark_file');
     faultInjection = {
       ...(faultSection['pause_at_round'] === undefined
         ? {}
@@ -671,33 +679,9 @@ export function parseSignerConfig(raw: unknown, context: ParseContext): ParsedSi
               'any',
             ),
           }),
-      ...(faultSection['pause_file'] === undefined
-        ? {}
-        : {
-            pauseFile: reader.string(faultSection, 'pause_file', 'fault_injection.pause_file', {
-              required: true,
-            }),
-          }),
-      ...(faultSection['hold_before_ack_file'] === undefined
-        ? {}
-        : {
-            holdBeforeAckFile: reader.string(
-              faultSection,
-              'hold_before_ack_file',
-              'fault_injection.hold_before_ack_file',
-              { required: true },
-            ),
-          }),
-      ...(faultSection['hold_before_mark_file'] === undefined
-        ? {}
-        : {
-            holdBeforeMarkFile: reader.string(
-              faultSection,
-              'hold_before_mark_file',
-              'fault_injection.hold_before_mark_file',
-              { required: true },
-            ),
-          }),
+      ...(pauseFile === undefined ? {} : { pauseFile }),
+      ...(holdBeforeAckFile === undefined ? {} : { holdBeforeAckFile }),
+      ...(holdBeforeMarkFile === undefined ? {} : { holdBeforeMarkFile }),
     };
   }
 

@@ -291,7 +291,7 @@ export class OperationLedger {
         read = await this.kv.get(claim.key);
       } catch {
         if (Date.now() > deadline) return { kind: 'unknown' };
-        await pause(attempt);
+        await retryPause(attempt);
         continue;
       }
       if (read === null || read.operation !== 'PUT') return { kind: 'lost' };
@@ -312,7 +312,7 @@ export class OperationLedger {
       if (!stillOurs || Date.now() > deadline) return { kind: stillOurs ? 'unknown' : 'lost' };
       base = current;
       revision = read.revision;
-      await pause(attempt);
+      await retryPause(attempt);
     }
   }
 
@@ -397,7 +397,7 @@ export class OperationLedger {
         // NATS unreachable (restarting): try again within the budget
       }
       if (Date.now() > deadline) throw new Error('publication not marked within the write budget');
-      await pause(attempt);
+      await retryPause(attempt);
     }
   }
 
@@ -582,6 +582,7 @@ function fromBase64(value: string): Uint8Array {
   return new Uint8Array(Buffer.from(value, 'base64'));
 }
 
-function pause(attempt: number): Promise<void> {
+/** The pause before retry `attempt` (0-based) of a write through a NATS outage: 50 ms doubling, at most 1 s. */
+export function retryPause(attempt: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, Math.min(1000, 50 * 2 ** attempt)));
 }

@@ -50,6 +50,7 @@ import { BannedPeerError } from './peer-bans.ts';
 import type { WalletMetadata, WalletRecord } from './wallet-record.ts';
 import {
   operationKey,
+  retryPause,
   signingOperationKey,
   type LedgerAnswer,
   type LedgerClaim,
@@ -615,7 +616,7 @@ export class RequestCoordinator {
         return;
       } catch (error) {
         if (Date.now() > deadline) throw error;
-        await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 50 * 2 ** attempt)));
+        await retryPause(attempt);
       }
     }
   }

@@ -11,7 +11,6 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { randomUUID } from 'node:crypto';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -30,7 +29,7 @@ import {
 } from '../harness/signer-cluster.ts';
 import { WalletDriver, verifiesEd25519, waitUntil } from '../harness/wallet-driver.ts';
 import { ResultCollector, requestsSettled } from '../harness/result-collector.ts';
-import { RawClient, keygenBody, signBody } from '../harness/raw-client.ts';
+import { RawClient, keygenBody } from '../harness/raw-client.ts';
 import { Kvm } from '@nats-io/kv';
 import { LEDGER_BUCKET, operationKey } from '../../signer/service/operation-ledger.ts';
 
@@ -92,18 +91,7 @@ describe('exactly one result when nats-server dies between result store and ack'
     await jsm.streams.update(ResultStreamName, { duplicate_window: 500 * 1_000_000 });
 
     writeFileSync(holdFile, '');
-    const txId = randomUUID();
-    const message = new TextEncoder().encode(`message ${txId}`);
-    await driver.client.publishSign(
-      signBody(test.initiator, {
-        keyType: 'ed25519',
-        walletId: wallet.walletId,
-        networkInternalCode: 'test',
-        txId,
-        tx: message,
-      }),
-      txId,
-    );
+    const { txId, message } = await driver.requestSignature(wallet.walletId);
     await waitUntil(() => existsSync(`${holdFile}.held`), 'the coordinator to hold before its ack');
     const coordinator = readFileSync(`${holdFile}.held`, 'utf8');
     // The client has the result and has acked it: the stream no longer holds it.
@@ -154,18 +142,7 @@ describe('exactly one result when nats-server dies between result store and ack'
       )?.delivered.consumer_seq ?? 0;
 
     writeFileSync(markFile, '');
-    const txId = randomUUID();
-    const message = new TextEncoder().encode(`message ${txId}`);
-    await driver.client.publishSign(
-      signBody(test.initiator, {
-        keyType: 'ed25519',
-        walletId: wallet.walletId,
-        networkInternalCode: 'test',
-        txId,
-        tx: message,
-      }),
-      txId,
-    );
+    const { txId, message } = await driver.requestSignature(wallet.walletId);
     await waitUntil(
       () => existsSync(`${markFile}.held`),
       'the coordinator to hold before its mark',
