@@ -22,6 +22,14 @@
  * shake256 is checked byte for byte against node:crypto for input lengths 0..600 and output
  * lengths up to 3 blocks (keccak.test.ts).
  */
+import {
+  encodeModule,
+  instantiate,
+  op,
+  signedLeb,
+  unsignedLeb,
+  valueType,
+} from './wasm-emitter.ts';
 
 /** SHAKE256 rate in bytes: 1600 − 2·256 bits. */
 export const SHAKE256_RATE = 136;
@@ -30,55 +38,6 @@ const STATE_BYTES = 200;
 const RC_OFFSET = 256;
 const IN_OFFSET = 1024;
 const ROUNDS = 24;
-
-function unsignedLeb(value: number): number[] {
-  const out: number[] = [];
-  let rest = value;
-  do {
-    let byte = rest & 0x7f;
-    rest >>>= 7;
-    if (rest !== 0) byte |= 0x80;
-    out.push(byte);
-  } while (rest !== 0);
-  return out;
-}
-
-/** Signed LEB128 of a small integer (|value| < 2^31). */
-function signedLeb(value: number): number[] {
-  const out: number[] = [];
-  let rest = value;
-  for (;;) {
-    const byte = rest & 0x7f;
-    rest >>= 7;
-    if ((rest === 0 && (byte & 0x40) === 0) || (rest === -1 && (byte & 0x40) !== 0)) {
-      out.push(byte);
-      return out;
-    }
-    out.push(byte | 0x80);
-  }
-}
-
-const op = {
-  localGet: 0x20,
-  localSet: 0x21,
-  localTee: 0x22,
-  i32Const: 0x41,
-  i64Const: 0x42,
-  i64Load: 0x29,
-  i64Store: 0x37,
-  i64Xor: 0x85,
-  i64And: 0x83,
-  i64Rotl: 0x89,
-  i32Add: 0x6a,
-  i32Shl: 0x74,
-  i32LtU: 0x49,
-  brIf: 0x0d,
-  loop: 0x03,
-  end: 0x0b,
-  call: 0x10,
-  voidBlock: 0x40,
-  align8: 3,
-} as const;
 
 /** ρ rotation offsets r[x + 5y] (FIPS 202 Algorithm 2). */
 function rotationOffsets(): number[] {
@@ -187,8 +146,7 @@ function permuteBody(): number[] {
     code.push(op.i64Store, op.align8, ...unsignedLeb(8 * k));
   }
   code.push(op.end);
-  // 60 i64 locals, 1 i32 local.
-  return [2, ...unsignedLeb(60), 0x7e, 1, 0x7f, ...code];
+  return code;
 }
 
 function absorbBody(): number[] {
@@ -199,43 +157,27 @@ function absorbBody(): number[] {
     code.push(op.i64Xor, op.i64Store, op.align8, ...unsignedLeb(8 * lane));
   }
   code.push(op.call, 0, op.end);
-  return [0, ...code];
+  return code;
 }
 
 function moduleBytes(): Uint8Array {
-  const vector = (items: number[][]): number[] => [...unsignedLeb(items.length), ...items.flat()];
-  const section = (id: number, content: number[]): number[] => [
-    id,
-    ...unsignedLeb(content.length),
-    ...content,
-  ];
-  const name = (text: string): number[] => [
-    ...unsignedLeb(text.length),
-    ...new TextEncoder().encode(text),
-  ];
-  const body = (code: number[]): number[] => [...unsignedLeb(code.length), ...code];
-  return Uint8Array.from([
-    0x00,
-    0x61,
-    0x73,
-    0x6d,
-    1,
-    0,
-    0,
-    0,
-    ...section(1, vector([[0x60, 0, 0]])), // type 0: () → ()
-    ...section(3, vector([[0], [0]])), // two functions of type 0
-    ...section(5, vector([[0, 1]])), // one memory, 1 page
-    ...section(
-      7,
-      vector([
-        [...name('memory'), 2, 0],
-        [...name('permute'), 0, 0],
-        [...name('absorb'), 0, 1],
-      ]),
-    ),
-    ...section(10, vector([body(permuteBody()), body(absorbBody())])),
-  ]);
+  return encodeModule({
+    types: [{ params: [], results: [] }], // type 0: () → ()
+    functions: [
+      // 60 i64 locals (lanes a, b, c, d), 1 i32 local (round).
+      {
+        type: 0,
+        locals: [
+          [60, valueType.i64],
+          [1, valueType.i32],
+        ],
+        code: permuteBody(),
+      },
+      { type: 0, locals: [], code: absorbBody() },
+    ],
+    memoryPages: 1,
+    exports: { permute: 0, absorb: 1 },
+  });
 }
 
 interface KeccakInstance {
@@ -244,30 +186,17 @@ interface KeccakInstance {
   readonly absorb: () => void;
 }
 
-/** The slice of the WebAssembly JS API used here (the project's TS lib has no WebAssembly types). */
-interface WebAssemblyApi {
-  readonly Module: new (bytes: Uint8Array) => object;
-  readonly Instance: new (module: object) => { readonly exports: object };
-}
-
-interface KeccakExports {
-  readonly memory: { readonly buffer: ArrayBuffer };
-  readonly permute: () => void;
-  readonly absorb: () => void;
-}
-
 let instance: KeccakInstance | undefined;
 
 function keccak(): KeccakInstance {
   if (instance !== undefined) return instance;
-  const api = (globalThis as unknown as { WebAssembly: WebAssemblyApi }).WebAssembly;
-  const exports = new api.Instance(new api.Module(moduleBytes())).exports as KeccakExports;
+  const exports = instantiate(moduleBytes());
   const constants = new DataView(exports.memory.buffer, RC_OFFSET, 8 * ROUNDS);
   roundConstants().forEach((value, index) => constants.setBigUint64(8 * index, value, true));
   instance = {
     memory: new Uint8Array(exports.memory.buffer),
-    permute: exports.permute,
-    absorb: exports.absorb,
+    permute: exports['permute'] as () => void,
+    absorb: exports['absorb'] as () => void,
   };
   return instance;
 }

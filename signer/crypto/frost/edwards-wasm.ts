@@ -1,0 +1,380 @@
+/**
+ * Ed25519 field and extended-coordinate point arithmetic in generated WebAssembly, for PUBLIC
+ * points and PUBLIC scalars only (the exact subgroup check and the FROST group commitment,
+ * extended-coordinates.ts). Nothing here is constant time: never pass a secret.
+ *
+ * Why: in JS `BigInt` a multiplication mod p = 2^255 − 19 costs ~0.3 µs; here ~0.05 µs, and
+ * an exact [ℓ]P check is ~2,000 of them.
+ *
+ * Field elements (GF(p), p = 2^255 − 19) are 10 signed 64-bit limbs in radix 2^25.5 (the
+ * ref10 representation of Bernstein et al., "High-speed high-security signatures", §5): value
+ * = Σ fᵢ·2^⌈25.5·i⌉, limbs alternately 26 and 25 bits wide. Every function leaves its output
+ * "carried": |f₀| ≤ 2^25, |f₁| ≤ 2^24 + 2^17, and every other |fᵢ| ≤ 2^25 (even i) or
+ * 2^24 (odd i). The value is then congruent, not equal, to its canonical residue; readers
+ * reduce (`readField`).
+ *
+ * Overflow argument (the only way this arithmetic could be wrong): `fe_mul` computes
+ * hₖ = Σ_{i+j≡k} fᵢ·gⱼ·2^[i,j odd]·19^[i+j≥10], ten terms of at most 2·19·|fᵢ|·|gⱼ|. Inputs
+ * are carried outputs (≤ 2^25 per limb) or canonical limbs written from JS (< 2^26),
+ * so a term is below 38·2^52 < 2^57.3 and hₖ below 2^60.7, inside i64. `fe_add`/`fe_sub` see
+ * at most 2^27. The carry chain rounds (adds half the radix, then shifts arithmetically), so
+ * each limb ends in [−2^(w−1), 2^(w−1)) of its width w; the top carry re-enters limb 0 times 19
+ * (2^255 ≡ 19), at most 19·2^38 from a 2^63 limb, and one more carry from limb 0 into limb 1
+ * leaves the bounds above. fe-level behaviour is checked against BigInt on random and extreme
+ * inputs (edwards-wasm.test.ts); the point functions against noble (extended-coordinates.test.ts,
+ * subgroup-check.test.ts).
+ *
+ * Memory (one instance per thread, created on first use; JS owns the layout):
+ *   [0, 1280)        scratch field elements of the point functions (16 × 80 bytes);
+ *   [1280, 1360)     2·d, written at instantiation;
+ *   [1360, 1440)     zero (never written);
+ *   [ARENA_START, …) points and tables placed by callers, grown on demand.
+ * A point is 4 field elements (X, Y, Z, T: 320 bytes); a table entry is (X, Y, Z, 2d·T).
+ *
+ * Point formulas: RFC 8032 §5.1.4 doubling and addition in extended coordinates for a = −1,
+ * complete on Ed25519 (see extended-coordinates.ts for the argument).
+ */
+import { ed25519 } from '@noble/curves/ed25519.js';
+import {
+  encodeModule,
+  instantiate,
+  op,
+  signedLeb,
+  unsignedLeb,
+  valueType,
+  type WasmExports,
+} from '../wasm-emitter.ts';
+
+/** p = 2^255 − 19. */
+export const P: bigint = ed25519.Point.Fp.ORDER;
+const D2 = (2n * ed25519.Point.CURVE().d) % P;
+
+export const FIELD_BYTES = 80;
+export const POINT_BYTES = 4 * FIELD_BYTES;
+const LIMBS = 10;
+/** Bit position of limb i: ⌈25.5·i⌉. */
+const LIMB_SHIFT: readonly bigint[] = Array.from({ length: LIMBS }, (_, index) =>
+  BigInt(Math.ceil(25.5 * index)),
+);
+const LIMB_MASK: readonly bigint[] = Array.from({ length: LIMBS }, (_, index) =>
+  index % 2 === 0 ? (1n << 26n) - 1n : (1n << 25n) - 1n,
+);
+
+const SCRATCH = 0;
+const D2_ADDRESS = 16 * FIELD_BYTES;
+const ZERO_ADDRESS = D2_ADDRESS + FIELD_BYTES;
+/** First byte callers may use. */
+export const ARENA_START = 2048;
+
+/** Coordinate offsets within a point or table entry. */
+const X = 0;
+const Y = FIELD_BYTES;
+const Z = 2 * FIELD_BYTES;
+const T = 3 * FIELD_BYTES;
+
+const FN_MUL = 0;
+const FN_ADD = 1;
+const FN_SUB = 2;
+const FN_DOUBLE = 3;
+const FN_ADD_POINT = 4;
+const FN_ENTRY = 5;
+const FN_NEGATE_ENTRY = 6;
+
+/** Appends the carry chain over locals h₀..h₉ (indices `h(i)`) using local `carry`. */
+function carryChain(code: number[], h: (limb: number) => number, carry: number): void {
+  const steps = [...Array.from({ length: LIMBS }, (_, index) => index), 0];
+  for (const limb of steps) {
+    const width = limb % 2 === 0 ? 26 : 25;
+    const next = (limb + 1) % LIMBS;
+    // carry = (hᵢ + 2^(w−1)) >> w (arithmetic); hᵢ −= carry << w
+    code.push(op.localGet, ...unsignedLeb(h(limb)), op.i64Const, ...signedLeb(1 << (width - 1)));
+    code.push(op.i64Add, op.i64Const, width, op.i64ShrS, op.localSet, ...unsignedLeb(carry));
+    code.push(op.localGet, ...unsignedLeb(h(limb)), op.localGet, ...unsignedLeb(carry));
+    code.push(op.i64Const, width, op.i64Shl, op.i64Sub, op.localSet, ...unsignedLeb(h(limb)));
+    // h_next += carry (·19 when wrapping from limb 9 into limb 0: 2^255 ≡ 19)
+    code.push(op.localGet, ...unsignedLeb(h(next)), op.localGet, ...unsignedLeb(carry));
+    if (limb === LIMBS - 1) code.push(op.i64Const, 19, op.i64Mul);
+    code.push(op.i64Add, op.localSet, ...unsignedLeb(h(next)));
+  }
+}
+
+function loadLimb(code: number[], pointer: number, limb: number, target: number): void {
+  code.push(op.localGet, pointer, op.i64Load, op.align8, ...unsignedLeb(8 * limb));
+  code.push(op.localSet, ...unsignedLeb(target));
+}
+
+function storeLimbs(code: number[], pointer: number, h: (limb: number) => number): void {
+  for (let limb = 0; limb < LIMBS; limb++) {
+    code.push(op.localGet, pointer, op.localGet, ...unsignedLeb(h(limb)));
+    code.push(op.i64Store, op.align8, ...unsignedLeb(8 * limb));
+  }
+}
+
+/** fe_mul(out, a, b): out = a·b (params 0, 1, 2; out may alias an input). */
+function multiplyBody(): number[] {
+  const f = (i: number): number => 3 + i;
+  const g = (j: number): number => 13 + j;
+  const g19 = (j: number): number => 23 + j;
+  const f2 = (i: number): number => 33 + i;
+  const h = (k: number): number => 43 + k;
+  const carry = 53;
+  const code: number[] = [];
+  for (let limb = 0; limb < LIMBS; limb++) {
+    loadLimb(code, 1, limb, f(limb));
+    loadLimb(code, 2, limb, g(limb));
+  }
+  for (let j = 1; j < LIMBS; j++) {
+    code.push(op.localGet, g(j), op.i64Const, 19, op.i64Mul, op.localSet, g19(j));
+  }
+  for (let i = 1; i < LIMBS; i += 2) {
+    code.push(op.localGet, f(i), op.i64Const, 1, op.i64Shl, op.localSet, f2(i));
+  }
+  for (let k = 0; k < LIMBS; k++) {
+    for (let i = 0; i < LIMBS; i++) {
+      const j = (k - i + LIMBS) % LIMBS;
+      const bothOdd = i % 2 === 1 && j % 2 === 1;
+      const wraps = i + j >= LIMBS;
+      code.push(op.localGet, bothOdd ? f2(i) : f(i), op.localGet, wraps ? g19(j) : g(j));
+      code.push(op.i64Mul);
+      if (i > 0) code.push(op.i64Add);
+    }
+    code.push(op.localSet, h(k));
+  }
+  carryChain(code, h, carry);
+  storeLimbs(code, 0, h);
+  code.push(op.end);
+  return code;
+}
+
+/** fe_add / fe_sub(out, a, b): out = a ± b, carried. */
+function addSubtractBody(subtract: boolean): number[] {
+  const h = (k: number): number => 3 + k;
+  const carry = 13;
+  const code: number[] = [];
+  for (let limb = 0; limb < LIMBS; limb++) {
+    code.push(op.localGet, 1, op.i64Load, op.align8, ...unsignedLeb(8 * limb));
+    code.push(op.localGet, 2, op.i64Load, op.align8, ...unsignedLeb(8 * limb));
+    code.push(subtract ? op.i64Sub : op.i64Add, op.localSet, h(limb));
+  }
+  carryChain(code, h, carry);
+  storeLimbs(code, 0, h);
+  code.push(op.end);
+  return code;
+}
+
+/** An address: a constant, or an i32 parameter plus an offset. */
+type Address = number | readonly [parameter: number, offset: number];
+
+function pushAddress(code: number[], address: Address): void {
+  if (typeof address === 'number') {
+    code.push(op.i32Const, ...signedLeb(address));
+    return;
+  }
+  const [parameter, offset] = address;
+  code.push(op.localGet, parameter);
+  if (offset !== 0) code.push(op.i32Const, ...signedLeb(offset), op.i32Add);
+}
+
+function callField(code: number[], fn: number, out: Address, a: Address, b: Address): void {
+  pushAddress(code, out);
+  pushAddress(code, a);
+  pushAddress(code, b);
+  code.push(op.call, fn);
+}
+
+function copy(code: number[], to: Address, from: Address, bytes: number): void {
+  pushAddress(code, to);
+  pushAddress(code, from);
+  code.push(op.i32Const, ...signedLeb(bytes), ...op.memoryCopy);
+}
+
+const scratch = (index: number): number => SCRATCH + index * FIELD_BYTES;
+type Scratch8 = [number, number, number, number, number, number, number, number];
+
+/** Ends with "if (withT) out.T = e·h", withT being parameter `flag`. */
+function finishPoint(code: number[], flag: number, e: number, f: number, g: number, h: number) {
+  callField(code, FN_MUL, [0, X], e, f);
+  callField(code, FN_MUL, [0, Y], g, h);
+  callField(code, FN_MUL, [0, Z], f, g);
+  code.push(op.localGet, flag, op.if, op.voidBlock);
+  callField(code, FN_MUL, [0, T], e, h);
+  code.push(op.end, op.end);
+}
+
+/**
+ * double(out, in, withT): RFC 8032 doubling. A = X², B = Y², C = 2Z², H = A + B,
+ * E = H − (X + Y)², G = A − B, F = C + G; X₃ = EF, Y₃ = GH, Z₃ = FG, T₃ = EH (only if withT ≠ 0).
+ * Every input is read before any output is written, so out may equal in.
+ */
+function doubleBody(): number[] {
+  const [a, b, c, h, s, e, g, f] = [0, 1, 2, 3, 4, 5, 6, 7].map(scratch) as Scratch8;
+  const code: number[] = [];
+  callField(code, FN_MUL, a, [1, X], [1, X]);
+  callField(code, FN_MUL, b, [1, Y], [1, Y]);
+  callField(code, FN_MUL, c, [1, Z], [1, Z]);
+  callField(code, FN_ADD, c, c, c);
+  callField(code, FN_ADD, h, a, b);
+  callField(code, FN_ADD, s, [1, X], [1, Y]);
+  callField(code, FN_MUL, s, s, s);
+  callField(code, FN_SUB, e, h, s);
+  callField(code, FN_SUB, g, a, b);
+  callField(code, FN_ADD, f, c, g);
+  finishPoint(code, 2, e, f, g, h);
+  return code;
+}
+
+/**
+ * add(out, p, q, withT): RFC 8032 addition of point p and table entry q = (X₂, Y₂, Z₂, 2d·T₂).
+ * A = (Y₁ − X₁)(Y₂ − X₂), B = (Y₁ + X₁)(Y₂ + X₂), C = T₁·2dT₂, D = 2Z₁Z₂, E = B − A,
+ * F = D − C, G = D + C, H = B + A; X₃ = EF, Y₃ = GH, Z₃ = FG, T₃ = EH (only if withT ≠ 0).
+ * Inputs are read before outputs are written (out may equal p).
+ */
+function addBody(): number[] {
+  const [a, b, c, d, e, f, g, h] = [0, 1, 2, 3, 4, 5, 6, 7].map(scratch) as Scratch8;
+  const [t1, t2] = [scratch(8), scratch(9)];
+  const code: number[] = [];
+  callField(code, FN_SUB, t1, [1, Y], [1, X]);
+  callField(code, FN_SUB, t2, [2, Y], [2, X]);
+  callField(code, FN_MUL, a, t1, t2);
+  callField(code, FN_ADD, t1, [1, Y], [1, X]);
+  callField(code, FN_ADD, t2, [2, Y], [2, X]);
+  callField(code, FN_MUL, b, t1, t2);
+  callField(code, FN_MUL, c, [1, T], [2, T]);
+  callField(code, FN_MUL, d, [1, Z], [2, Z]);
+  callField(code, FN_ADD, d, d, d);
+  callField(code, FN_SUB, e, b, a);
+  callField(code, FN_SUB, f, d, c);
+  callField(code, FN_ADD, g, d, c);
+  callField(code, FN_ADD, h, b, a);
+  finishPoint(code, 3, e, f, g, h);
+  return code;
+}
+
+/** entry(out, in): the table entry (X, Y, Z, 2d·T) of point `in` (out may equal in). */
+function entryBody(): number[] {
+  const code: number[] = [];
+  copy(code, [0, 0], [1, 0], 3 * FIELD_BYTES);
+  callField(code, FN_MUL, [0, T], [1, T], D2_ADDRESS);
+  code.push(op.end);
+  return code;
+}
+
+/** negateEntry(out, in): the entry of −P from the entry of P: (−X, Y, Z, −2d·T). */
+function negateEntryBody(): number[] {
+  const code: number[] = [];
+  copy(code, [0, Y], [1, Y], 2 * FIELD_BYTES);
+  callField(code, FN_SUB, [0, X], ZERO_ADDRESS, [1, X]);
+  callField(code, FN_SUB, [0, T], ZERO_ADDRESS, [1, T]);
+  code.push(op.end);
+  return code;
+}
+
+function moduleBytes(): Uint8Array {
+  const { i32, i64 } = valueType;
+  return encodeModule({
+    types: [
+      { params: [i32, i32, i32], results: [] },
+      { params: [i32, i32, i32, i32], results: [] },
+      { params: [i32, i32], results: [] },
+    ],
+    functions: [
+      { type: 0, locals: [[51, i64]], code: multiplyBody() },
+      { type: 0, locals: [[11, i64]], code: addSubtractBody(false) },
+      { type: 0, locals: [[11, i64]], code: addSubtractBody(true) },
+      { type: 0, locals: [], code: doubleBody() },
+      { type: 1, locals: [], code: addBody() },
+      { type: 2, locals: [], code: entryBody() },
+      { type: 2, locals: [], code: negateEntryBody() },
+    ],
+    memoryPages: 2,
+    exports: {
+      multiply: FN_MUL,
+      add: FN_ADD,
+      subtract: FN_SUB,
+      double: FN_DOUBLE,
+      addPoint: FN_ADD_POINT,
+      entry: FN_ENTRY,
+      negateEntry: FN_NEGATE_ENTRY,
+    },
+  });
+}
+
+/** The instantiated module, with BigInt conversions. Addresses are byte offsets. */
+export interface EdwardsWasm {
+  /** out = a·b, a + b, a − b (field elements). */
+  multiply(out: number, a: number, b: number): void;
+  add(out: number, a: number, b: number): void;
+  subtract(out: number, a: number, b: number): void;
+  /** out = 2·in; T written only if `withT` is 1. */
+  double(out: number, point: number, withT: 0 | 1): void;
+  /** out = p + entry; T written only if `withT` is 1. */
+  addPoint(out: number, point: number, entry: number, withT: 0 | 1): void;
+  /** The table entry of a point / of its negation (from its entry). */
+  entry(out: number, point: number): void;
+  negateEntry(out: number, entry: number): void;
+  /** Makes sure bytes [0, end) exist. */
+  reserve(end: number): void;
+  /** Writes `value` (any integer; reduced mod p first) as canonical limbs. */
+  writeField(address: number, value: bigint): void;
+  /** The canonical residue in [0, p) of the element at `address`. */
+  readField(address: number): bigint;
+  /** Writes limbs as given (tests: extreme carried inputs). */
+  writeLimbs(address: number, limbs: readonly bigint[]): void;
+}
+
+let shared: EdwardsWasm | undefined;
+
+/** The thread's instance (created on first use). */
+export function edwardsWasm(): EdwardsWasm {
+  if (shared !== undefined) return shared;
+  const exports: WasmExports = instantiate(moduleBytes());
+  const memory = exports.memory;
+  let view = new BigInt64Array(memory.buffer);
+  const limbs = (): BigInt64Array => {
+    if (view.buffer !== memory.buffer) view = new BigInt64Array(memory.buffer);
+    return view;
+  };
+  const instance: EdwardsWasm = {
+    multiply: exports['multiply'] as EdwardsWasm['multiply'],
+    add: exports['add'] as EdwardsWasm['add'],
+    subtract: exports['subtract'] as EdwardsWasm['subtract'],
+    double: exports['double'] as EdwardsWasm['double'],
+    addPoint: exports['addPoint'] as EdwardsWasm['addPoint'],
+    entry: exports['entry'] as EdwardsWasm['entry'],
+    negateEntry: exports['negateEntry'] as EdwardsWasm['negateEntry'],
+    reserve(end: number): void {
+      const missing = end - memory.buffer.byteLength;
+      if (missing > 0) memory.grow(Math.ceil(missing / 65536));
+    },
+    writeField(address: number, value: bigint): void {
+      let canonical = value % P;
+      if (canonical < 0n) canonical += P;
+      const target = limbs();
+      const base = address / 8;
+      for (let limb = 0; limb < LIMBS; limb++) {
+        target[base + limb] =
+          (canonical >> (LIMB_SHIFT[limb] as bigint)) & (LIMB_MASK[limb] as bigint);
+      }
+    },
+    readField(address: number): bigint {
+      const source = limbs();
+      const base = address / 8;
+      let value = 0n;
+      for (let limb = 0; limb < LIMBS; limb++) {
+        value += (source[base + limb] as bigint) << (LIMB_SHIFT[limb] as bigint);
+      }
+      const reduced = value % P;
+      return reduced < 0n ? reduced + P : reduced;
+    },
+    writeLimbs(address: number, values: readonly bigint[]): void {
+      if (values.length !== LIMBS) throw new RangeError('expected 10 limbs');
+      limbs().set(values, address / 8);
+    },
+  };
+  instance.writeField(D2_ADDRESS, D2);
+  shared = instance;
+  return instance;
+}
+
+/** Offsets of a point's coordinates, for callers laying out points. */
+export const COORDINATE = { x: X, y: Y, z: Z, t: T } as const;
