@@ -63,8 +63,19 @@ const LIMB_MASK: readonly bigint[] = Array.from({ length: LIMBS }, (_, index) =>
 const SCRATCH = 0;
 const D2_ADDRESS = 16 * FIELD_BYTES;
 const ZERO_ADDRESS = D2_ADDRESS + FIELD_BYTES;
-/** First byte callers may use. */
-export const ARENA_START = 2048;
+/** A precomputed affine point (y + x, y − x, 2d·x·y), the form `madd` and `select` use. */
+export const NIELS_BYTES = 3 * FIELD_BYTES;
+/** Where `select` leaves its entry for the fixed-base multiplication. */
+export const NIELS_ADDRESS = ZERO_ADDRESS + FIELD_BYTES;
+/** The fixed-base multiplication's accumulator (a point). */
+export const BASE_ACCUMULATOR = NIELS_ADDRESS + NIELS_BYTES;
+/** Bytes [0, SECRET_SCRATCH_END) except the constants hold a secret multiplication's state. */
+export const SECRET_SCRATCH_END = BASE_ACCUMULATOR + 4 * FIELD_BYTES;
+/** 32 positions × 8 entries of the base table (base-multiply.ts writes it). */
+export const BASE_TABLE_START = 2048;
+export const BASE_TABLE_BYTES = 32 * 8 * NIELS_BYTES;
+/** First byte callers may use for points and tables of their own. */
+export const ARENA_START = 65536;
 
 /** Coordinate offsets within a point or table entry. */
 const X = 0;
@@ -79,6 +90,10 @@ const FN_DOUBLE = 3;
 const FN_ADD_POINT = 4;
 const FN_ENTRY = 5;
 const FN_NEGATE_ENTRY = 6;
+const FN_MIXED_ADD = 7;
+const FN_SELECT = 8;
+const FN_INVERT = 9;
+const FN_POW22523 = 10;
 
 /** Appends the carry chain over locals h₀..h₉ (indices `h(i)`) using local `carry`. */
 function carryChain(code: number[], h: (limb: number) => number, carry: number): void {
@@ -269,6 +284,164 @@ function negateEntryBody(): number[] {
   return code;
 }
 
+/**
+ * madd(out, p, n): point p plus the affine point given as Niels entry n = (y + x, y − x,
+ * 2d·x·y); the addition above with Z₂ = 1: A = (Y₁ − X₁)(y − x), B = (Y₁ + X₁)(y + x),
+ * C = T₁·2dxy, D = 2Z₁. Always writes T₃. No branch: constant time.
+ */
+function mixedAddBody(): number[] {
+  const [a, b, c, d, e, f, g, h] = [0, 1, 2, 3, 4, 5, 6, 7].map(scratch) as Scratch8;
+  const t1 = scratch(8);
+  const code: number[] = [];
+  callField(code, FN_SUB, t1, [1, Y], [1, X]);
+  callField(code, FN_MUL, a, t1, [2, FIELD_BYTES]);
+  callField(code, FN_ADD, t1, [1, Y], [1, X]);
+  callField(code, FN_MUL, b, t1, [2, 0]);
+  callField(code, FN_MUL, c, [1, T], [2, 2 * FIELD_BYTES]);
+  callField(code, FN_ADD, d, [1, Z], [1, Z]);
+  callField(code, FN_SUB, e, b, a);
+  callField(code, FN_SUB, f, d, c);
+  callField(code, FN_ADD, g, d, c);
+  callField(code, FN_ADD, h, b, a);
+  callField(code, FN_MUL, [0, X], e, f);
+  callField(code, FN_MUL, [0, Y], g, h);
+  callField(code, FN_MUL, [0, Z], f, g);
+  callField(code, FN_MUL, [0, T], e, h);
+  code.push(op.end);
+  return code;
+}
+
+/**
+ * select(out, table, digit): out = digit·Q as a Niels entry, for digit ∈ [−8, 8] and `table`
+ * holding 1Q … 8Q. Constant time in the secret digit: every entry is read and merged under a
+ * mask (no branch, no digit-dependent address), the identity (1, 1, 0) stands for 0, and a
+ * negative digit swaps y + x with y − x and negates 2dxy, again under a mask.
+ */
+function selectBody(): number[] {
+  const limbs = 3 * LIMBS;
+  const t = (k: number): number => 3 + k;
+  const mask = 3 + limbs;
+  const negated = 4 + limbs;
+  const negative = 5 + limbs; // i32
+  const absolute = 6 + limbs; // i32
+  const code: number[] = [];
+  const get = (index: number): number[] => [op.localGet, ...unsignedLeb(index)];
+  const set = (index: number): number[] => [op.localSet, ...unsignedLeb(index)];
+  // negative = digit >>> 31; absolute = digit − ((−negative & digit) << 1)
+  code.push(...get(2), op.i32Const, 31, op.i32ShrU, ...set(negative));
+  code.push(...get(2), op.i32Const, 0, ...get(negative), op.i32Sub, ...get(2), op.i32And);
+  code.push(op.i32Const, 1, op.i32Shl, op.i32Sub, ...set(absolute));
+  // The identity: y + x = 1, y − x = 1, 2dxy = 0 (locals start at zero).
+  code.push(op.i64Const, 1, ...set(t(0)), op.i64Const, 1, ...set(t(LIMBS)));
+  for (let multiple = 1; multiple <= 8; multiple++) {
+    // mask = −(((absolute ^ multiple) − 1) >>> 31): all ones iff absolute = multiple.
+    code.push(op.i64Const, 0, ...get(absolute), op.i32Const, multiple, op.i32Xor);
+    code.push(op.i32Const, 1, op.i32Sub, op.i32Const, 31, op.i32ShrU, op.i64ExtendI32U);
+    code.push(op.i64Sub, ...set(mask));
+    for (let k = 0; k < limbs; k++) {
+      // t ^= mask & (t ^ entry[k])
+      code.push(...get(t(k)), ...get(mask), ...get(t(k)), op.localGet, 1);
+      code.push(op.i64Load, op.align8, ...unsignedLeb((multiple - 1) * NIELS_BYTES + 8 * k));
+      code.push(op.i64Xor, op.i64And, op.i64Xor, ...set(t(k)));
+    }
+  }
+  code.push(op.i64Const, 0, ...get(negative), op.i64ExtendI32U, op.i64Sub, ...set(mask));
+  for (let k = 0; k < LIMBS; k++) {
+    // Swap y + x and y − x under the mask.
+    code.push(...get(mask), ...get(t(k)), ...get(t(LIMBS + k)), op.i64Xor, op.i64And);
+    code.push(...set(negated));
+    code.push(...get(t(k)), ...get(negated), op.i64Xor, ...set(t(k)));
+    code.push(...get(t(LIMBS + k)), ...get(negated), op.i64Xor, ...set(t(LIMBS + k)));
+    // 2dxy ← −2dxy under the mask (limb-wise negation is a valid representation).
+    const limb = t(2 * LIMBS + k);
+    code.push(...get(limb), ...get(mask), ...get(limb), op.i64Const, 0, ...get(limb));
+    code.push(op.i64Sub, op.i64Xor, op.i64And, op.i64Xor, ...set(limb));
+  }
+  for (let k = 0; k < limbs; k++) {
+    code.push(op.localGet, 0, ...get(t(k)), op.i64Store, op.align8, ...unsignedLeb(8 * k));
+  }
+  code.push(op.end);
+  return code;
+}
+
+/** One step of a fixed exponentiation chain: `target = source^(2^squarings)` or a product. */
+type ChainStep =
+  | { readonly square: number; readonly target: Address; readonly source: Address }
+  | { readonly target: Address; readonly left: Address; readonly right: Address };
+
+/**
+ * A fixed addition chain over fe_mul, unrolled. The chain is the same for every input (the
+ * exponent is public), so it runs in constant time. Temporaries: scratch 10–13.
+ */
+function chainBody(steps: readonly ChainStep[]): number[] {
+  const code: number[] = [];
+  for (const step of steps) {
+    if ('square' in step) {
+      callField(code, FN_MUL, step.target, step.source, step.source);
+      for (let count = 1; count < step.square; count++) {
+        callField(code, FN_MUL, step.target, step.target, step.target);
+      }
+    } else {
+      callField(code, FN_MUL, step.target, step.left, step.right);
+    }
+  }
+  code.push(op.end);
+  return code;
+}
+
+const [t0, t1, t2, t3] = [scratch(10), scratch(11), scratch(12), scratch(13)] as [
+  number,
+  number,
+  number,
+  number,
+];
+const input: Address = [1, 0];
+const output: Address = [0, 0];
+
+/** The chain both exponentiations share: t0 = z^11, t1 = z^(2^250 − 1) … see the callers. */
+function chainTo250(): ChainStep[] {
+  return [
+    { square: 1, target: t0, source: input }, // z^2
+    { square: 2, target: t1, source: t0 }, // z^8
+    { target: t1, left: input, right: t1 }, // z^9
+    { target: t0, left: t0, right: t1 }, // z^11
+    { square: 1, target: t2, source: t0 }, // z^22
+    { target: t1, left: t1, right: t2 }, // z^(2^5 − 1)
+    { square: 5, target: t2, source: t1 },
+    { target: t1, left: t2, right: t1 }, // z^(2^10 − 1)
+    { square: 10, target: t2, source: t1 },
+    { target: t2, left: t2, right: t1 }, // z^(2^20 − 1)
+    { square: 20, target: t3, source: t2 },
+    { target: t2, left: t3, right: t2 }, // z^(2^40 − 1)
+    { square: 10, target: t2, source: t2 },
+    { target: t1, left: t2, right: t1 }, // z^(2^50 − 1)
+    { square: 50, target: t2, source: t1 },
+    { target: t2, left: t2, right: t1 }, // z^(2^100 − 1)
+    { square: 100, target: t3, source: t2 },
+    { target: t2, left: t3, right: t2 }, // z^(2^200 − 1)
+    { square: 50, target: t2, source: t2 },
+    { target: t1, left: t2, right: t1 }, // z^(2^250 − 1)
+  ];
+}
+
+/** invert(out, in): out = in^(p − 2) = in^(2^255 − 21), i.e. 1/in (0 for 0). */
+function invertBody(): number[] {
+  return chainBody([
+    ...chainTo250(),
+    { square: 5, target: t1, source: t1 }, // z^(2^255 − 32)
+    { target: output, left: t1, right: t0 }, // · z^11
+  ]);
+}
+
+/** pow22523(out, in): out = in^((p − 5)/8) = in^(2^252 − 3), for square roots (RFC 8032 §5.1.3). */
+function pow22523Body(): number[] {
+  return chainBody([
+    ...chainTo250(),
+    { square: 2, target: t1, source: t1 }, // z^(2^252 − 4)
+    { target: output, left: t1, right: input }, // · z
+  ]);
+}
+
 function moduleBytes(): Uint8Array {
   const { i32, i64 } = valueType;
   return encodeModule({
@@ -285,6 +458,17 @@ function moduleBytes(): Uint8Array {
       { type: 1, locals: [], code: addBody() },
       { type: 2, locals: [], code: entryBody() },
       { type: 2, locals: [], code: negateEntryBody() },
+      { type: 0, locals: [], code: mixedAddBody() },
+      {
+        type: 0,
+        locals: [
+          [3 * LIMBS + 2, i64],
+          [2, i32],
+        ],
+        code: selectBody(),
+      },
+      { type: 2, locals: [], code: invertBody() },
+      { type: 2, locals: [], code: pow22523Body() },
     ],
     memoryPages: 2,
     exports: {
@@ -295,6 +479,10 @@ function moduleBytes(): Uint8Array {
       addPoint: FN_ADD_POINT,
       entry: FN_ENTRY,
       negateEntry: FN_NEGATE_ENTRY,
+      mixedAdd: FN_MIXED_ADD,
+      select: FN_SELECT,
+      invert: FN_INVERT,
+      pow22523: FN_POW22523,
     },
   });
 }
@@ -312,6 +500,17 @@ export interface EdwardsWasm {
   /** The table entry of a point / of its negation (from its entry). */
   entry(out: number, point: number): void;
   negateEntry(out: number, entry: number): void;
+  /** out = point + Niels entry (constant time). */
+  mixedAdd(out: number, point: number, niels: number): void;
+  /** out = digit·Q from the 8 Niels entries 1Q … 8Q at `table`, digit ∈ [−8, 8] (constant time). */
+  select(out: number, table: number, digit: number): void;
+  /** out = 1/in (0 for 0), and out = in^((p − 5)/8) (constant time: fixed chains). */
+  invert(out: number, element: number): void;
+  pow22523(out: number, element: number): void;
+  /** Zeroes bytes [start, end) of the module's memory. */
+  wipe(start: number, end: number): void;
+  /** Whether bytes [start, end) are all zero (tests: nothing of a secret remains). */
+  isClear(start: number, end: number): boolean;
   /** Makes sure bytes [0, end) exist. */
   reserve(end: number): void;
   /** Writes `value` (any integer; reduced mod p first) as canonical limbs. */
@@ -342,6 +541,16 @@ export function edwardsWasm(): EdwardsWasm {
     addPoint: exports['addPoint'] as EdwardsWasm['addPoint'],
     entry: exports['entry'] as EdwardsWasm['entry'],
     negateEntry: exports['negateEntry'] as EdwardsWasm['negateEntry'],
+    mixedAdd: exports['mixedAdd'] as EdwardsWasm['mixedAdd'],
+    select: exports['select'] as EdwardsWasm['select'],
+    invert: exports['invert'] as EdwardsWasm['invert'],
+    pow22523: exports['pow22523'] as EdwardsWasm['pow22523'],
+    wipe(start: number, end: number): void {
+      new Uint8Array(memory.buffer, start, end - start).fill(0);
+    },
+    isClear(start: number, end: number): boolean {
+      return new Uint8Array(memory.buffer, start, end - start).every((byte) => byte === 0);
+    },
     reserve(end: number): void {
       const missing = end - memory.buffer.byteLength;
       if (missing > 0) memory.grow(Math.ceil(missing / 65536));

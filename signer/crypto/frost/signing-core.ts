@@ -16,6 +16,7 @@
 import type { PartyId } from '../round-protocol.ts';
 import { sha512 } from '../transcript.ts';
 import { Point, bytesToIntegerLE, encodeScalar, mod, type EdwardsPoint } from './ed25519-group.ts';
+import { multiplyBase } from './base-multiply.ts';
 import { linearCombination } from './extended-coordinates.ts';
 
 const CONTEXT_STRING = 'FROST-ED25519-SHA512-v1';
@@ -53,8 +54,8 @@ export interface NonceCommitment {
 
 /**
  * RFC 9591 §4.1 nonce_generate(secret) = H3(random_bytes(32) ‖ SerializeScalar(secret)) and its
- * commitment nonce·B, with noble's constant-time, blinded base multiplication (the nonce is
- * secret). `secretBytes` is SerializeScalar(secret) as held in the key share. The commitment is
+ * commitment nonce·B, with the constant-time fixed-base multiplication of base-multiply.ts (the
+ * nonce is secret). `secretBytes` is SerializeScalar(secret) as held in the key share. The commitment is
  * kept as a point, so round one never decodes its own commitments again. A nonce of 0 (2^-252)
  * throws, as noble's `commit` does (the commitment would be the identity, which has no wire form).
  */
@@ -72,8 +73,10 @@ export function generateNonceCommitment(
   digest.fill(0);
   input.fill(0);
   randomness.fill(0);
-  const point = Point.BASE.multiply(value);
-  return { nonce: encodeScalar(value), point, pointBytes: point.toBytes() };
+  if (value === 0n) throw new RangeError('nonce is zero');
+  const nonce = encodeScalar(value);
+  const { point, bytes } = multiplyBase(nonce);
+  return { nonce, point, pointBytes: bytes };
 }
 
 /** One signer's published round-one commitment, already decoded and validated. */
