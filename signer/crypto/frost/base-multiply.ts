@@ -33,6 +33,7 @@ import {
   edwardsWasm,
   type EdwardsWasm,
 } from './edwards-wasm.ts';
+import { encodeAffine } from './point-codec.ts';
 
 const Point = ed25519.Point;
 type EdwardsPoint = InstanceType<typeof Point>;
@@ -88,18 +89,6 @@ function signedDigits(scalar: Uint8Array, digits: Int8Array): void {
     digits[index] = value - (carry << 4);
   }
   digits[63] = (digits[63] as number) + carry;
-}
-
-/** The encoding of an affine point with canonical coordinates (RFC 8032 §5.1.2). */
-function encodeAffine(x: bigint, y: bigint): Uint8Array {
-  const out = new Uint8Array(32);
-  let rest = y;
-  for (let index = 0; index < 32; index++) {
-    out[index] = Number(rest & 0xffn);
-    rest >>= 8n;
-  }
-  out[31] = (out[31] as number) | (Number(x & 1n) << 7);
-  return out;
 }
 
 /** k·B and its encoding, for a secret scalar given as 32 little-endian bytes, k < 2^255. */

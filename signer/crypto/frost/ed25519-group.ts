@@ -10,6 +10,7 @@
  */
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { FrostError, FrostErrorCode } from './errors.ts';
+import { decodeAffine, encodeAffine } from './point-codec.ts';
 import { hasPrimeOrder } from './subgroup-check.ts';
 import type { PartyId } from '../round-protocol.ts';
 
@@ -80,24 +81,20 @@ export function decodeElement(
   if (bytes.length !== ELEMENT_BYTES) {
     fail(FrostErrorCode.MalformedMessage, 'expected 32 bytes', counterparty, field);
   }
-  let point: EdwardsPoint;
-  try {
-    point = Point.fromBytes(bytes, false);
-    point.assertValidity();
-  } catch {
+  // RFC 8032 strict decoding: canonical y < p, no "negative zero", on the curve.
+  const affine = decodeAffine(bytes);
+  if (affine === undefined) {
     fail(FrostErrorCode.InvalidPoint, 'not a canonical curve point', counterparty, field);
   }
+  const point = Point.fromAffine(affine);
   if (point.is0()) fail(FrostErrorCode.InvalidPoint, 'identity element', counterparty, field);
-  // [ℓ]P = I, computed exactly by a dedicated walk (subgroup-check.ts) ~25 % cheaper than
-  // noble's generic isTorsionFree().
+  // [ℓ]P = I, computed exactly by a dedicated walk (subgroup-check.ts).
   if (!hasPrimeOrder(point)) {
     fail(FrostErrorCode.InvalidPoint, 'not in the prime-order subgroup', counterparty, field);
   }
-  const reencoded = point.toBytes();
-  for (let index = 0; index < ELEMENT_BYTES; index++) {
-    if (reencoded[index] !== bytes[index]) {
-      fail(FrostErrorCode.InvalidPoint, 'non-canonical encoding', counterparty, field);
-    }
+  // Implied by the strict decoding; kept as a second, independent check (no inversion: Z = 1).
+  if (!equalBytes(encodeAffine(affine.x, affine.y), bytes)) {
+    fail(FrostErrorCode.InvalidPoint, 'non-canonical encoding', counterparty, field);
   }
   return point;
 }

@@ -38,6 +38,8 @@ function check(a: bigint, b: bigint): void {
   wasm.writeField(B, b);
   wasm.multiply(OUT, A, B);
   expect(wasm.readField(OUT)).toBe(modP(a * b));
+  wasm.square(OUT, A);
+  expect(wasm.readField(OUT)).toBe(modP(a * a));
   wasm.add(OUT, A, B);
   expect(wasm.readField(OUT)).toBe(modP(a + b));
   wasm.subtract(OUT, A, B);
@@ -69,7 +71,8 @@ describe('edwards-wasm field arithmetic', () => {
     for (let step = 0; step < 2000; step++) {
       switch (step % 4) {
         case 0:
-          wasm.multiply(A, A, A);
+          if (step % 8 === 0) wasm.multiply(A, A, A);
+          else wasm.square(A, A);
           expected = modP(expected * expected);
           break;
         case 1:
@@ -106,6 +109,8 @@ describe('edwards-wasm field arithmetic', () => {
         wasm.writeLimbs(B, right);
         wasm.multiply(OUT, A, B);
         expect(wasm.readField(OUT)).toBe(modP(valueOf(left) * valueOf(right)));
+        wasm.square(OUT, A);
+        expect(wasm.readField(OUT)).toBe(modP(valueOf(left) * valueOf(left)));
         wasm.add(OUT, A, B);
         expect(wasm.readField(OUT)).toBe(modP(valueOf(left) + valueOf(right)));
         wasm.subtract(OUT, A, B);
@@ -120,5 +125,28 @@ describe('edwards-wasm field arithmetic', () => {
     wasm.writeField(far, 12345n);
     wasm.multiply(far, far, far);
     expect(wasm.readField(far)).toBe(12345n * 12345n);
+  });
+});
+
+describe('edwards-wasm exponentiation chains', () => {
+  const power = (base: bigint, exponent: bigint): bigint => {
+    let result = 1n;
+    let square = modP(base);
+    for (let rest = exponent; rest > 0n; rest >>= 1n) {
+      if ((rest & 1n) === 1n) result = (result * square) % P;
+      square = (square * square) % P;
+    }
+    return result;
+  };
+
+  it('invert is x^(p − 2) and pow22523 is x^((p − 5)/8)', () => {
+    for (const value of [0n, 1n, 2n, P - 1n, ...Array.from({ length: 20 }, randomElement)]) {
+      wasm.writeField(A, value);
+      wasm.invert(OUT, A);
+      expect(wasm.readField(OUT)).toBe(power(value, P - 2n));
+      if (value !== 0n) expect(modP(wasm.readField(OUT) * value)).toBe(1n);
+      wasm.pow22523(OUT, A);
+      expect(wasm.readField(OUT)).toBe(power(value, (P - 5n) / 8n));
+    }
   });
 });

@@ -94,6 +94,7 @@ const FN_MIXED_ADD = 7;
 const FN_SELECT = 8;
 const FN_INVERT = 9;
 const FN_POW22523 = 10;
+const FN_SQUARE = 11;
 
 /** Appends the carry chain over locals h₀..h₉ (indices `h(i)`) using local `carry`. */
 function carryChain(code: number[], h: (limb: number) => number, carry: number): void {
@@ -161,6 +162,60 @@ function multiplyBody(): number[] {
   return code;
 }
 
+/**
+ * fe_square(out, a): out = a² with the 55 distinct products of fe_mul's sum (fᵢfⱼ = fⱼfᵢ),
+ * each pair taken once with its factor 2, so every hₖ equals fe_mul(a, a)'s and the same
+ * bounds hold. Operands are chosen from fᵢ, 2fᵢ, 19fⱼ and 38fⱼ so that no product needs a
+ * further constant multiplication.
+ */
+function squareBody(): number[] {
+  const f = (i: number): number => 2 + i;
+  const f2 = (i: number): number => 12 + i;
+  const f19 = (j: number): number => 22 + j;
+  const f38 = (j: number): number => 32 + j;
+  const h = (k: number): number => 42 + k;
+  const carry = 52;
+  const code: number[] = [];
+  for (let limb = 0; limb < LIMBS; limb++) loadLimb(code, 1, limb, f(limb));
+  for (let i = 0; i < LIMBS; i++) {
+    code.push(op.localGet, f(i), op.i64Const, 1, op.i64Shl, op.localSet, f2(i));
+  }
+  for (let j = LIMBS / 2; j < LIMBS; j++) {
+    code.push(op.localGet, f(j), op.i64Const, 19, op.i64Mul, op.localSet, f19(j));
+    code.push(op.localGet, f19(j), op.i64Const, 1, op.i64Shl, op.localSet, f38(j));
+  }
+  const terms: number[][] = Array.from({ length: LIMBS }, () => []);
+  for (let i = 0; i < LIMBS; i++) {
+    for (let j = i; j < LIMBS; j++) {
+      const factor = (i < j ? 2 : 1) * (i % 2 === 1 && j % 2 === 1 ? 2 : 1);
+      const wraps = i + j >= LIMBS;
+      // factor·19^wraps as (left operand)·(right operand) from the precomputed multiples
+      let left: number;
+      let right: number;
+      if (!wraps) {
+        left = factor === 1 ? f(i) : f2(i);
+        right = factor === 4 ? f2(j) : f(j);
+      } else {
+        left = factor === 1 ? f(i) : f2(i);
+        right = factor === 4 ? f38(j) : f19(j);
+      }
+      (terms[(i + j) % LIMBS] as number[]).push(left, right);
+    }
+  }
+  terms.forEach((operands, k) => {
+    for (let index = 0; index < operands.length; index += 2) {
+      code.push(op.localGet, operands[index] as number, op.localGet, operands[index + 1] as number);
+      code.push(op.i64Mul);
+      if (index > 0) code.push(op.i64Add);
+    }
+    code.push(op.localSet, h(k));
+  });
+  carryChain(code, h, carry);
+  storeLimbs(code, 0, h);
+  code.push(op.end);
+  return code;
+}
+
 /** fe_add / fe_sub(out, a, b): out = a ± b, carried. */
 function addSubtractBody(subtract: boolean): number[] {
   const h = (k: number): number => 3 + k;
@@ -197,6 +252,12 @@ function callField(code: number[], fn: number, out: Address, a: Address, b: Addr
   code.push(op.call, fn);
 }
 
+function callSquare(code: number[], out: Address, a: Address): void {
+  pushAddress(code, out);
+  pushAddress(code, a);
+  code.push(op.call, FN_SQUARE);
+}
+
 function copy(code: number[], to: Address, from: Address, bytes: number): void {
   pushAddress(code, to);
   pushAddress(code, from);
@@ -224,13 +285,13 @@ function finishPoint(code: number[], flag: number, e: number, f: number, g: numb
 function doubleBody(): number[] {
   const [a, b, c, h, s, e, g, f] = [0, 1, 2, 3, 4, 5, 6, 7].map(scratch) as Scratch8;
   const code: number[] = [];
-  callField(code, FN_MUL, a, [1, X], [1, X]);
-  callField(code, FN_MUL, b, [1, Y], [1, Y]);
-  callField(code, FN_MUL, c, [1, Z], [1, Z]);
+  callSquare(code, a, [1, X]);
+  callSquare(code, b, [1, Y]);
+  callSquare(code, c, [1, Z]);
   callField(code, FN_ADD, c, c, c);
   callField(code, FN_ADD, h, a, b);
   callField(code, FN_ADD, s, [1, X], [1, Y]);
-  callField(code, FN_MUL, s, s, s);
+  callSquare(code, s, s);
   callField(code, FN_SUB, e, h, s);
   callField(code, FN_SUB, g, a, b);
   callField(code, FN_ADD, f, c, g);
@@ -377,9 +438,9 @@ function chainBody(steps: readonly ChainStep[]): number[] {
   const code: number[] = [];
   for (const step of steps) {
     if ('square' in step) {
-      callField(code, FN_MUL, step.target, step.source, step.source);
+      callSquare(code, step.target, step.source);
       for (let count = 1; count < step.square; count++) {
-        callField(code, FN_MUL, step.target, step.target, step.target);
+        callSquare(code, step.target, step.target);
       }
     } else {
       callField(code, FN_MUL, step.target, step.left, step.right);
@@ -469,6 +530,7 @@ function moduleBytes(): Uint8Array {
       },
       { type: 2, locals: [], code: invertBody() },
       { type: 2, locals: [], code: pow22523Body() },
+      { type: 2, locals: [[51, i64]], code: squareBody() },
     ],
     memoryPages: 2,
     exports: {
@@ -483,6 +545,7 @@ function moduleBytes(): Uint8Array {
       select: FN_SELECT,
       invert: FN_INVERT,
       pow22523: FN_POW22523,
+      square: FN_SQUARE,
     },
   });
 }
@@ -507,6 +570,8 @@ export interface EdwardsWasm {
   /** out = 1/in (0 for 0), and out = in^((p − 5)/8) (constant time: fixed chains). */
   invert(out: number, element: number): void;
   pow22523(out: number, element: number): void;
+  /** out = a² (the same value as multiply(out, a, a), cheaper). */
+  square(out: number, a: number): void;
   /** Zeroes bytes [start, end) of the module's memory. */
   wipe(start: number, end: number): void;
   /** Whether bytes [start, end) are all zero (tests: nothing of a secret remains). */
@@ -545,6 +610,7 @@ export function edwardsWasm(): EdwardsWasm {
     select: exports['select'] as EdwardsWasm['select'],
     invert: exports['invert'] as EdwardsWasm['invert'],
     pow22523: exports['pow22523'] as EdwardsWasm['pow22523'],
+    square: exports['square'] as EdwardsWasm['square'],
     wipe(start: number, end: number): void {
       new Uint8Array(memory.buffer, start, end - start).fill(0);
     },
