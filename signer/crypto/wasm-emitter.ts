@@ -155,6 +155,51 @@ export function encodeModule(definition: ModuleDefinition): Uint8Array {
   ]);
 }
 
+/** An i32 address operand: a constant, or an i32 parameter (local index) plus an offset. */
+export type Address = number | readonly [parameter: number, offset: number];
+
+export function pushAddress(code: number[], address: Address): void {
+  if (typeof address === 'number') {
+    code.push(op.i32Const, ...signedLeb(address));
+    return;
+  }
+  const [parameter, offset] = address;
+  code.push(op.localGet, parameter);
+  if (offset !== 0) code.push(op.i32Const, ...signedLeb(offset), op.i32Add);
+}
+
+/** Appends a call of function `fn` with the given address arguments. */
+export function callWith(code: number[], fn: number, ...addresses: readonly Address[]): void {
+  for (const address of addresses) pushAddress(code, address);
+  code.push(op.call, ...unsignedLeb(fn));
+}
+
+/** Appends memory.copy of `bytes` bytes. */
+export function copyBytes(code: number[], to: Address, from: Address, bytes: number): void {
+  pushAddress(code, to);
+  pushAddress(code, from);
+  code.push(op.i32Const, ...signedLeb(bytes), ...op.memoryCopy);
+}
+
+/** Appends `target = i64.load(pointer + 8·limb)` (pointer: an i32 local). */
+export function loadLimb(code: number[], pointer: number, limb: number, target: number): void {
+  code.push(op.localGet, pointer, op.i64Load, op.align8, ...unsignedLeb(8 * limb));
+  code.push(op.localSet, ...unsignedLeb(target));
+}
+
+/** Appends stores of locals `value(0 … count − 1)` as i64 limbs at `pointer` (an i32 local). */
+export function storeLimbs(
+  code: number[],
+  pointer: number,
+  value: (limb: number) => number,
+  count: number,
+): void {
+  for (let limb = 0; limb < count; limb++) {
+    code.push(op.localGet, pointer, op.localGet, ...unsignedLeb(value(limb)));
+    code.push(op.i64Store, op.align8, ...unsignedLeb(8 * limb));
+  }
+}
+
 /** The exports of an instantiated module: its memory and its functions. */
 export interface WasmExports {
   readonly memory: {

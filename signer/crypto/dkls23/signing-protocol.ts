@@ -14,6 +14,10 @@
  * Finish — s = Σw / Σu, low-S, recovery id, and verification against the (tweaked) key before
  *   the signature is returned.
  *
+ * Every multiplication by a secret scalar (r_i, sk_i, c_u, c_v, χ_ij, d_u, d_v) runs in constant
+ * time on WebAssembly field arithmetic (scalar-multiply.ts); the final verification stays with
+ * noble, an implementation independent of ours.
+ *
  * Message layouts (after the 38-byte header):
  *   0x20 direct:    commitment[32] ‖ OT extension (nonce[32] ‖ u[κ][80] ‖ x̃[16] ‖ t̃[κ][16])
  *   0x21 direct:    R[33] ‖ salt[32] ‖ pk[33] ‖ Γu[33] ‖ Γv[33] ‖ ψ[32] ‖ rvoleNonce[32] ‖ τ[ξ][3][32] ‖ δ[2][32] ‖ η[32] ‖ μ[32]
@@ -50,6 +54,7 @@ import {
   wipeDkls23KeyShare,
 } from './key-share.ts';
 import { OT_EXTENSION_MESSAGE_BYTES, type OtExtensionMessage } from './ot-extension.ts';
+import { multiplyBase, multiplyPoint } from './scalar-multiply.ts';
 import { BATCH, KAPPA, POINT_BYTES, ROW_BYTES, RVOLE_WIDTH } from './params.ts';
 import { checkedRandom, encodePartyList, expectMessages, RoundSequencer } from './round-input.ts';
 import {
@@ -243,7 +248,7 @@ class SigningParty implements RoundProtocol<Dkls23Signature> {
     this.instanceKey = randomScalar(this.random);
     this.inversionMask = randomScalar(this.random);
     this.salt = this.random(32).slice();
-    this.ownNoncePoint = Point.BASE.multiply(this.instanceKey);
+    this.ownNoncePoint = multiplyBase(this.instanceKey);
     const ownNonce = this.ownNoncePoint.toBytes(true);
     const commitment = nonceCommitment(this.context, this.self, ownNonce, this.salt);
     const direct = new Map<PartyId, Uint8Array>();
@@ -299,7 +304,7 @@ class SigningParty implements RoundProtocol<Dkls23Signature> {
     );
     if (this.self === this.participants[0]) signingKey = Fn.add(signingKey, this.tweak);
     this.signingKey = signingKey;
-    const publicKeyShare = Point.BASE.multiply(signingKey);
+    const publicKeyShare = multiplyBase(signingKey);
     this.publicKeySharePoint = publicKeyShare;
     const ownNonce = this.ownNoncePoint as Point;
 
@@ -323,8 +328,8 @@ class SigningParty implements RoundProtocol<Dkls23Signature> {
         .point(ownNonce)
         .raw(this.salt)
         .point(publicKeyShare)
-        .point(Point.BASE.multiply(state.cu))
-        .point(Point.BASE.multiply(state.cv))
+        .point(multiplyBase(state.cu))
+        .point(multiplyBase(state.cv))
         .scalar(Fn.sub(this.inversionMask, chi))
         .raw(message.nonce)
         .raw(message.tau);
@@ -381,13 +386,13 @@ class SigningParty implements RoundProtocol<Dkls23Signature> {
         other,
       ) as [bigint, bigint];
       const chi = receiver.input;
-      if (!theirNonce.multiply(chi).equals(Point.BASE.multiply(du).add(gammaU))) {
+      if (!multiplyPoint(theirNonce, chi).equals(multiplyBase(du).add(gammaU))) {
         throw new Dkls23GammaCheckError(`party ${other}: Γu check failed`, {
           counterparty: other,
           field: 'gammaU',
         });
       }
-      if (!publicKeyShare.multiply(chi).equals(Point.BASE.multiply(dv).add(gammaV))) {
+      if (!multiplyPoint(publicKeyShare, chi).equals(multiplyBase(dv).add(gammaV))) {
         throw new Dkls23GammaCheckError(`party ${other}: Γv check failed`, {
           counterparty: other,
           field: 'gammaV',

@@ -36,12 +36,17 @@
  */
 import { ed25519 } from '@noble/curves/ed25519.js';
 import {
+  callWith,
+  copyBytes,
   encodeModule,
   instantiate,
+  loadLimb,
   op,
   signedLeb,
+  storeLimbs,
   unsignedLeb,
   valueType,
+  type Address,
   type WasmExports,
 } from '../wasm-emitter.ts';
 
@@ -114,18 +119,6 @@ function carryChain(code: number[], h: (limb: number) => number, carry: number):
   }
 }
 
-function loadLimb(code: number[], pointer: number, limb: number, target: number): void {
-  code.push(op.localGet, pointer, op.i64Load, op.align8, ...unsignedLeb(8 * limb));
-  code.push(op.localSet, ...unsignedLeb(target));
-}
-
-function storeLimbs(code: number[], pointer: number, h: (limb: number) => number): void {
-  for (let limb = 0; limb < LIMBS; limb++) {
-    code.push(op.localGet, pointer, op.localGet, ...unsignedLeb(h(limb)));
-    code.push(op.i64Store, op.align8, ...unsignedLeb(8 * limb));
-  }
-}
-
 /** fe_mul(out, a, b): out = a·b (params 0, 1, 2; out may alias an input). */
 function multiplyBody(): number[] {
   const f = (i: number): number => 3 + i;
@@ -157,7 +150,7 @@ function multiplyBody(): number[] {
     code.push(op.localSet, h(k));
   }
   carryChain(code, h, carry);
-  storeLimbs(code, 0, h);
+  storeLimbs(code, 0, h, LIMBS);
   code.push(op.end);
   return code;
 }
@@ -211,7 +204,7 @@ function squareBody(): number[] {
     code.push(op.localSet, h(k));
   });
   carryChain(code, h, carry);
-  storeLimbs(code, 0, h);
+  storeLimbs(code, 0, h, LIMBS);
   code.push(op.end);
   return code;
 }
@@ -227,41 +220,17 @@ function addSubtractBody(subtract: boolean): number[] {
     code.push(subtract ? op.i64Sub : op.i64Add, op.localSet, h(limb));
   }
   carryChain(code, h, carry);
-  storeLimbs(code, 0, h);
+  storeLimbs(code, 0, h, LIMBS);
   code.push(op.end);
   return code;
 }
 
-/** An address: a constant, or an i32 parameter plus an offset. */
-type Address = number | readonly [parameter: number, offset: number];
-
-function pushAddress(code: number[], address: Address): void {
-  if (typeof address === 'number') {
-    code.push(op.i32Const, ...signedLeb(address));
-    return;
-  }
-  const [parameter, offset] = address;
-  code.push(op.localGet, parameter);
-  if (offset !== 0) code.push(op.i32Const, ...signedLeb(offset), op.i32Add);
-}
-
 function callField(code: number[], fn: number, out: Address, a: Address, b: Address): void {
-  pushAddress(code, out);
-  pushAddress(code, a);
-  pushAddress(code, b);
-  code.push(op.call, fn);
+  callWith(code, fn, out, a, b);
 }
 
 function callSquare(code: number[], out: Address, a: Address): void {
-  pushAddress(code, out);
-  pushAddress(code, a);
-  code.push(op.call, FN_SQUARE);
-}
-
-function copy(code: number[], to: Address, from: Address, bytes: number): void {
-  pushAddress(code, to);
-  pushAddress(code, from);
-  code.push(op.i32Const, ...signedLeb(bytes), ...op.memoryCopy);
+  callWith(code, FN_SQUARE, out, a);
 }
 
 const scratch = (index: number): number => SCRATCH + index * FIELD_BYTES;
@@ -329,7 +298,7 @@ function addBody(): number[] {
 /** entry(out, in): the table entry (X, Y, Z, 2d·T) of point `in` (out may equal in). */
 function entryBody(): number[] {
   const code: number[] = [];
-  copy(code, [0, 0], [1, 0], 3 * FIELD_BYTES);
+  copyBytes(code, [0, 0], [1, 0], 3 * FIELD_BYTES);
   callField(code, FN_MUL, [0, T], [1, T], D2_ADDRESS);
   code.push(op.end);
   return code;
@@ -338,7 +307,7 @@ function entryBody(): number[] {
 /** negateEntry(out, in): the entry of −P from the entry of P: (−X, Y, Z, −2d·T). */
 function negateEntryBody(): number[] {
   const code: number[] = [];
-  copy(code, [0, Y], [1, Y], 2 * FIELD_BYTES);
+  copyBytes(code, [0, Y], [1, Y], 2 * FIELD_BYTES);
   callField(code, FN_SUB, [0, X], ZERO_ADDRESS, [1, X]);
   callField(code, FN_SUB, [0, T], ZERO_ADDRESS, [1, T]);
   code.push(op.end);

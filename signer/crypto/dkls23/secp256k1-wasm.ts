@@ -1,0 +1,429 @@
+/**
+ * secp256k1 field and projective point arithmetic in generated WebAssembly, constant time:
+ * the scalar multiplications by secret scalars of DKLs23 signing (scalar-multiply.ts). Every
+ * function is straight-line code over its inputs (no branch, no input-dependent address), so
+ * its running time does not depend on the values it computes with.
+ *
+ * Field elements (GF(p), p = 2^256 − 2^32 − 977) are 10 signed 64-bit limbs in radix 2^26
+ * (value = Σ fᵢ·2^(26i), 260 bits of room). Outputs are "carried": every |fᵢ| ≤ 2^25 + 4.
+ * Values are congruent, not equal, to their canonical residue; readers reduce (`readField`).
+ *
+ * Reduction, and why nothing overflows: inputs are carried outputs (≤ 2^25 + 4) or canonical
+ * limbs from JS (< 2^26), so a product's 19 column sums hₖ are below 10·2^52 < 2^55.4.
+ *   1. A rounding carry chain over h₀ … h₁₈ (into a new h₁₉) leaves |hₖ| ≤ 2^25 for k ≤ 18
+ *      and |h₁₉| < 2^29.5.
+ *   2. 2^260 ≡ 2^36 + 15632 = 2^10·2^26 + 15632 (mod p), so for m = 19 down to 10:
+ *      h_(m−10) += 15632·h_m and h_(m−9) += 2^10·h_m (m = 19 feeds h₁₀ before h₁₀ is folded).
+ *      The largest results: h₁₀ < 2^39.5 after m = 19, hence h₀ < 2^53.5, h₁ < 2^49.5.
+ *   3. A carry chain over h₀ … h₉ whose top carry c re-enters as h₀ += 15632·c,
+ *      h₁ += 2^10·c (c < 2^18), then h₀ → h₁ → h₂ once more: every |hᵢ| ≤ 2^25 + 4.
+ * `fe_add`/`fe_sub` run step 3 on limb-wise sums (< 2^27). Checked against BigInt on random,
+ * extreme and largest-carried inputs (secp256k1-wasm.test.ts).
+ *
+ * Points: homogeneous projective (X : Y : Z) on y² = x³ + 7, identity (0 : 1 : 0), with the
+ * complete formulas of Renes–Costello–Batina ("Complete addition formulas for prime order
+ * elliptic curves", EUROCRYPT 2016) for a = 0: Algorithm 7 (addition, any two points,
+ * identity and equal points included) and Algorithm 9 (doubling), b₃ = 3·7 = 21.
+ *
+ * Memory (one instance per thread; the layout is fixed):
+ *   [0, 1280)      16 scratch field elements;  [1280, 1360) b₃;  [1360, 1440) zero;
+ *   [1440, 1680)   SELECTED (a point);         [1680, 1920) ACCUMULATOR (a point);
+ *   [2048, 3968)   VARIABLE_TABLE: 1P … 8P;    [4096, …)    BASE_TABLE: 65 × (1 … 8)·16^i·G.
+ */
+import { secp256k1 } from '@noble/curves/secp256k1.js';
+import {
+  callWith,
+  copyBytes,
+  encodeModule,
+  instantiate,
+  loadLimb,
+  op,
+  signedLeb,
+  storeLimbs,
+  unsignedLeb,
+  valueType,
+  type Address,
+  type WasmExports,
+} from '../wasm-emitter.ts';
+
+/** p = 2^256 − 2^32 − 977. */
+export const P: bigint = secp256k1.Point.Fp.ORDER;
+const LIMBS = 10;
+const RADIX = 26;
+const LIMB_MASK = (1n << BigInt(RADIX)) - 1n;
+export const FIELD_BYTES = 8 * LIMBS;
+export const POINT_BYTES = 3 * FIELD_BYTES;
+/** 2^260 ≡ 2^10·2^26 + FOLD_LOW (mod p). */
+const FOLD_LOW = 15632;
+const FOLD_SHIFT = 10;
+
+const scratch = (index: number): number => index * FIELD_BYTES;
+const B3_ADDRESS = scratch(16);
+const ZERO_ADDRESS = B3_ADDRESS + FIELD_BYTES;
+export const SELECTED = ZERO_ADDRESS + FIELD_BYTES;
+export const ACCUMULATOR = SELECTED + POINT_BYTES;
+/** End of the state a secret multiplication leaves behind (wiped after each). */
+export const SECRET_STATE_END = ACCUMULATOR + POINT_BYTES;
+export const VARIABLE_TABLE = 2048;
+export const VARIABLE_TABLE_END = VARIABLE_TABLE + 8 * POINT_BYTES;
+export const BASE_TABLE = 4096;
+export const BASE_POSITIONS = 65;
+const MEMORY_PAGES = Math.ceil((BASE_TABLE + BASE_POSITIONS * 8 * POINT_BYTES) / 65536);
+
+const X = 0;
+const Y = FIELD_BYTES;
+const Z = 2 * FIELD_BYTES;
+
+const FN_MUL = 0;
+const FN_ADD = 1;
+const FN_SUB = 2;
+const FN_ADD_POINT = 3;
+const FN_DOUBLE = 4;
+const FN_SELECT = 5;
+const FN_INVERT = 6;
+
+/** Appends one rounding carry from limb `from` into limb `to`: carry = (h + 2^25) >> 26. */
+function carryStep(code: number[], from: number, to: number, carry: number): void {
+  code.push(op.localGet, from, op.i64Const, ...signedLeb(1 << (RADIX - 1)), op.i64Add);
+  code.push(op.i64Const, RADIX, op.i64ShrS, op.localSet, carry);
+  code.push(op.localGet, from, op.localGet, carry, op.i64Const, RADIX, op.i64Shl, op.i64Sub);
+  code.push(op.localSet, from, op.localGet, to, op.localGet, carry, op.i64Add, op.localSet, to);
+}
+
+/** Appends `h[low] += 15632·v; h[low + 1] += v << 10` for the value on local `value`. */
+function fold(code: number[], value: number, low: number, high: number): void {
+  code.push(op.localGet, low, op.localGet, value, op.i64Const, ...signedLeb(FOLD_LOW));
+  code.push(op.i64Mul, op.i64Add, op.localSet, low);
+  code.push(op.localGet, high, op.localGet, value, op.i64Const, FOLD_SHIFT, op.i64Shl);
+  code.push(op.i64Add, op.localSet, high);
+}
+
+/** Step 3 of the reduction over locals h(0 … 9). */
+function narrowCarry(code: number[], h: (limb: number) => number, carry: number): void {
+  for (let limb = 0; limb < LIMBS - 1; limb++) carryStep(code, h(limb), h(limb + 1), carry);
+  // Top: carry = (h₉ + 2^25) >> 26; h₉ −= carry << 26; fold carry·2^260.
+  const top = h(LIMBS - 1);
+  code.push(op.localGet, top, op.i64Const, ...signedLeb(1 << (RADIX - 1)), op.i64Add);
+  code.push(op.i64Const, RADIX, op.i64ShrS, op.localSet, carry);
+  code.push(op.localGet, top, op.localGet, carry, op.i64Const, RADIX, op.i64Shl, op.i64Sub);
+  code.push(op.localSet, top);
+  fold(code, carry, h(0), h(1));
+  carryStep(code, h(0), h(1), carry);
+  carryStep(code, h(1), h(2), carry);
+}
+
+/** fe_mul(out, a, b): out = a·b (out may alias an input). */
+function multiplyBody(): number[] {
+  const f = (i: number): number => 3 + i;
+  const g = (j: number): number => 13 + j;
+  const h = (k: number): number => 23 + k; // h(0 … 19)
+  const carry = 43;
+  const code: number[] = [];
+  for (let limb = 0; limb < LIMBS; limb++) {
+    loadLimb(code, 1, limb, f(limb));
+    loadLimb(code, 2, limb, g(limb));
+  }
+  for (let k = 0; k < 2 * LIMBS - 1; k++) {
+    let first = true;
+    for (let i = Math.max(0, k - LIMBS + 1); i <= Math.min(k, LIMBS - 1); i++) {
+      code.push(op.localGet, f(i), op.localGet, g(k - i), op.i64Mul);
+      if (!first) code.push(op.i64Add);
+      first = false;
+    }
+    code.push(op.localSet, h(k));
+  }
+  code.push(op.i64Const, 0, op.localSet, h(2 * LIMBS - 1));
+  for (let k = 0; k < 2 * LIMBS - 1; k++) carryStep(code, h(k), h(k + 1), carry);
+  for (let m = 2 * LIMBS - 1; m >= LIMBS; m--) fold(code, h(m), h(m - LIMBS), h(m - LIMBS + 1));
+  narrowCarry(code, h, carry);
+  storeLimbs(code, 0, h, LIMBS);
+  code.push(op.end);
+  return code;
+}
+
+/** fe_add / fe_sub(out, a, b): out = a ± b, carried. */
+function addSubtractBody(subtract: boolean): number[] {
+  const h = (k: number): number => 3 + k;
+  const carry = 13;
+  const code: number[] = [];
+  for (let limb = 0; limb < LIMBS; limb++) {
+    code.push(op.localGet, 1, op.i64Load, op.align8, ...unsignedLeb(8 * limb));
+    code.push(op.localGet, 2, op.i64Load, op.align8, ...unsignedLeb(8 * limb));
+    code.push(subtract ? op.i64Sub : op.i64Add, op.localSet, h(limb));
+  }
+  narrowCarry(code, h, carry);
+  storeLimbs(code, 0, h, LIMBS);
+  code.push(op.end);
+  return code;
+}
+
+const mul = (code: number[], out: Address, a: Address, b: Address): void =>
+  callWith(code, FN_MUL, out, a, b);
+const add = (code: number[], out: Address, a: Address, b: Address): void =>
+  callWith(code, FN_ADD, out, a, b);
+const sub = (code: number[], out: Address, a: Address, b: Address): void =>
+  callWith(code, FN_SUB, out, a, b);
+
+/** Results go to scratch 5–7 (X₃, Y₃, Z₃), then to `out`: out may alias an input. */
+const [T0, T1, T2, T3, T4, X3, Y3, Z3] = [0, 1, 2, 3, 4, 5, 6, 7].map(scratch) as [
+  number,
+  number,
+  number,
+  number,
+  number,
+  number,
+  number,
+  number,
+];
+
+/** addPoint(out, p, q): RCB16 Algorithm 7 (a = 0), complete. */
+function addPointBody(): number[] {
+  const x1: Address = [1, X];
+  const y1: Address = [1, Y];
+  const z1: Address = [1, Z];
+  const x2: Address = [2, X];
+  const y2: Address = [2, Y];
+  const z2: Address = [2, Z];
+  const code: number[] = [];
+  mul(code, T0, x1, x2); // 1
+  mul(code, T1, y1, y2); // 2
+  mul(code, T2, z1, z2); // 3
+  add(code, T3, x1, y1); // 4
+  add(code, T4, x2, y2); // 5
+  mul(code, T3, T3, T4); // 6
+  add(code, T4, T0, T1); // 7
+  sub(code, T3, T3, T4); // 8
+  add(code, T4, y1, z1); // 9
+  add(code, X3, y2, z2); // 10
+  mul(code, T4, T4, X3); // 11
+  add(code, X3, T1, T2); // 12
+  sub(code, T4, T4, X3); // 13
+  add(code, X3, x1, z1); // 14
+  add(code, Y3, x2, z2); // 15
+  mul(code, X3, X3, Y3); // 16
+  add(code, Y3, T0, T2); // 17
+  sub(code, Y3, X3, Y3); // 18
+  add(code, X3, T0, T0); // 19
+  add(code, T0, X3, T0); // 20
+  mul(code, T2, B3_ADDRESS, T2); // 21
+  add(code, Z3, T1, T2); // 22
+  sub(code, T1, T1, T2); // 23
+  mul(code, Y3, B3_ADDRESS, Y3); // 24
+  mul(code, X3, T4, Y3); // 25
+  mul(code, T2, T3, T1); // 26
+  sub(code, X3, T2, X3); // 27
+  mul(code, Y3, Y3, T0); // 28
+  mul(code, T1, T1, Z3); // 29
+  add(code, Y3, T1, Y3); // 30
+  mul(code, T0, T0, T3); // 31
+  mul(code, Z3, Z3, T4); // 32
+  add(code, Z3, Z3, T0); // 33
+  copyBytes(code, [0, 0], X3, POINT_BYTES);
+  code.push(op.end);
+  return code;
+}
+
+/** double(out, p): RCB16 Algorithm 9 (a = 0). */
+function doubleBody(): number[] {
+  const x: Address = [1, X];
+  const y: Address = [1, Y];
+  const z: Address = [1, Z];
+  const code: number[] = [];
+  mul(code, T0, y, y); // 1
+  add(code, Z3, T0, T0); // 2
+  add(code, Z3, Z3, Z3); // 3
+  add(code, Z3, Z3, Z3); // 4
+  mul(code, T1, y, z); // 5
+  mul(code, T2, z, z); // 6
+  mul(code, T2, B3_ADDRESS, T2); // 7
+  mul(code, X3, T2, Z3); // 8
+  add(code, Y3, T0, T2); // 9
+  mul(code, Z3, T1, Z3); // 10
+  add(code, T1, T2, T2); // 11
+  add(code, T2, T1, T2); // 12
+  sub(code, T0, T0, T2); // 13
+  mul(code, Y3, T0, Y3); // 14
+  add(code, Y3, X3, Y3); // 15
+  mul(code, T1, x, y); // 16
+  mul(code, X3, T0, T1); // 17
+  add(code, X3, X3, X3); // 18
+  copyBytes(code, [0, 0], X3, POINT_BYTES);
+  code.push(op.end);
+  return code;
+}
+
+/**
+ * select(out, table, digit): out = digit·Q from the entries 1Q … 8Q at `table`, digit ∈
+ * [−8, 8], without a branch or a digit-dependent address: every entry is read and merged under
+ * a mask, the identity (0 : 1 : 0) stands for 0, and a negative digit negates Y under a mask.
+ */
+function selectBody(): number[] {
+  const limbs = 3 * LIMBS;
+  const t = (k: number): number => 3 + k;
+  const mask = 3 + limbs;
+  const negative = 4 + limbs; // i32
+  const absolute = 5 + limbs; // i32
+  const code: number[] = [];
+  const get = (index: number): number[] => [op.localGet, ...unsignedLeb(index)];
+  const set = (index: number): number[] => [op.localSet, ...unsignedLeb(index)];
+  code.push(...get(2), op.i32Const, 31, op.i32ShrU, ...set(negative));
+  code.push(...get(2), op.i32Const, 0, ...get(negative), op.i32Sub, ...get(2), op.i32And);
+  code.push(op.i32Const, 1, op.i32Shl, op.i32Sub, ...set(absolute));
+  code.push(op.i64Const, 1, ...set(t(LIMBS))); // Y = 1; X, Z = 0 (locals start at zero)
+  for (let multiple = 1; multiple <= 8; multiple++) {
+    code.push(op.i64Const, 0, ...get(absolute), op.i32Const, multiple, op.i32Xor);
+    code.push(op.i32Const, 1, op.i32Sub, op.i32Const, 31, op.i32ShrU, op.i64ExtendI32U);
+    code.push(op.i64Sub, ...set(mask));
+    for (let k = 0; k < limbs; k++) {
+      code.push(...get(t(k)), ...get(mask), ...get(t(k)), op.localGet, 1);
+      code.push(op.i64Load, op.align8, ...unsignedLeb((multiple - 1) * POINT_BYTES + 8 * k));
+      code.push(op.i64Xor, op.i64And, op.i64Xor, ...set(t(k)));
+    }
+  }
+  code.push(op.i64Const, 0, ...get(negative), op.i64ExtendI32U, op.i64Sub, ...set(mask));
+  for (let k = 0; k < LIMBS; k++) {
+    const limb = t(LIMBS + k);
+    code.push(...get(limb), ...get(mask), ...get(limb), op.i64Const, 0, ...get(limb));
+    code.push(op.i64Sub, op.i64Xor, op.i64And, op.i64Xor, ...set(limb));
+  }
+  for (let k = 0; k < limbs; k++) {
+    code.push(op.localGet, 0, ...get(t(k)), op.i64Store, op.align8, ...unsignedLeb(8 * k));
+  }
+  code.push(op.end);
+  return code;
+}
+
+/**
+ * invert(out, in): out = in^(p − 2) (0 for 0) by left-to-right square-and-multiply over the
+ * bits of the public exponent: the same sequence for every input. Accumulates in scratch 10.
+ */
+function invertBody(): number[] {
+  const accumulator = scratch(10);
+  const input: Address = [1, 0];
+  const exponent = P - 2n;
+  const code: number[] = [];
+  copyBytes(code, accumulator, input, FIELD_BYTES);
+  for (let bit = exponent.toString(2).length - 2; bit >= 0; bit--) {
+    mul(code, accumulator, accumulator, accumulator);
+    if (((exponent >> BigInt(bit)) & 1n) === 1n) mul(code, accumulator, accumulator, input);
+  }
+  copyBytes(code, [0, 0], accumulator, FIELD_BYTES);
+  code.push(op.end);
+  return code;
+}
+
+function moduleBytes(): Uint8Array {
+  const { i32, i64 } = valueType;
+  return encodeModule({
+    types: [
+      { params: [i32, i32, i32], results: [] },
+      { params: [i32, i32], results: [] },
+    ],
+    functions: [
+      { type: 0, locals: [[41, i64]], code: multiplyBody() },
+      { type: 0, locals: [[11, i64]], code: addSubtractBody(false) },
+      { type: 0, locals: [[11, i64]], code: addSubtractBody(true) },
+      { type: 0, locals: [], code: addPointBody() },
+      { type: 1, locals: [], code: doubleBody() },
+      {
+        type: 0,
+        locals: [
+          [3 * LIMBS + 1, i64],
+          [2, i32],
+        ],
+        code: selectBody(),
+      },
+      { type: 1, locals: [], code: invertBody() },
+    ],
+    memoryPages: MEMORY_PAGES,
+    exports: {
+      multiply: FN_MUL,
+      add: FN_ADD,
+      subtract: FN_SUB,
+      addPoint: FN_ADD_POINT,
+      double: FN_DOUBLE,
+      select: FN_SELECT,
+      invert: FN_INVERT,
+    },
+  });
+}
+
+/** The instantiated module, with BigInt conversions. Addresses are byte offsets. */
+export interface Secp256k1Wasm {
+  multiply(out: number, a: number, b: number): void;
+  add(out: number, a: number, b: number): void;
+  subtract(out: number, a: number, b: number): void;
+  /** out = p + q (complete; out may alias either). */
+  addPoint(out: number, p: number, q: number): void;
+  /** out = 2·p. */
+  double(out: number, p: number): void;
+  /** out = digit·Q from 1Q … 8Q at `table`, digit ∈ [−8, 8] (constant time). */
+  select(out: number, table: number, digit: number): void;
+  /** out = in^(p − 2). */
+  invert(out: number, element: number): void;
+  /** Writes `value` (any integer; reduced mod p) as canonical limbs. */
+  writeField(address: number, value: bigint): void;
+  /** The canonical residue in [0, p) of the element at `address`. */
+  readField(address: number): bigint;
+  /** Writes limbs as given (tests: extreme carried inputs). */
+  writeLimbs(address: number, limbs: readonly bigint[]): void;
+  wipe(start: number, end: number): void;
+  isClear(start: number, end: number): boolean;
+}
+
+let shared: Secp256k1Wasm | undefined;
+
+/** The thread's instance (created on first use). */
+export function secp256k1Wasm(): Secp256k1Wasm {
+  if (shared !== undefined) return shared;
+  const exports: WasmExports = instantiate(moduleBytes());
+  const memory = exports.memory;
+  const view = (): BigInt64Array => new BigInt64Array(memory.buffer);
+  let limbs = view();
+  const current = (): BigInt64Array => {
+    if (limbs.buffer !== memory.buffer) limbs = view();
+    return limbs;
+  };
+  const instance: Secp256k1Wasm = {
+    multiply: exports['multiply'] as Secp256k1Wasm['multiply'],
+    add: exports['add'] as Secp256k1Wasm['add'],
+    subtract: exports['subtract'] as Secp256k1Wasm['subtract'],
+    addPoint: exports['addPoint'] as Secp256k1Wasm['addPoint'],
+    double: exports['double'] as Secp256k1Wasm['double'],
+    select: exports['select'] as Secp256k1Wasm['select'],
+    invert: exports['invert'] as Secp256k1Wasm['invert'],
+    writeField(address: number, value: bigint): void {
+      let canonical = value % P;
+      if (canonical < 0n) canonical += P;
+      const target = current();
+      const base = address / 8;
+      for (let limb = 0; limb < LIMBS; limb++) {
+        target[base + limb] = canonical & LIMB_MASK;
+        canonical >>= BigInt(RADIX);
+      }
+    },
+    readField(address: number): bigint {
+      const source = current();
+      const base = address / 8;
+      let value = 0n;
+      for (let limb = LIMBS - 1; limb >= 0; limb--) {
+        value = (value << BigInt(RADIX)) + (source[base + limb] as bigint);
+      }
+      const reduced = value % P;
+      return reduced < 0n ? reduced + P : reduced;
+    },
+    writeLimbs(address: number, values: readonly bigint[]): void {
+      if (values.length !== LIMBS) throw new RangeError('expected 10 limbs');
+      current().set(values, address / 8);
+    },
+    wipe(start: number, end: number): void {
+      new Uint8Array(memory.buffer, start, end - start).fill(0);
+    },
+    isClear(start: number, end: number): boolean {
+      return new Uint8Array(memory.buffer, start, end - start).every((byte) => byte === 0);
+    },
+  };
+  instance.writeField(B3_ADDRESS, 21n);
+  shared = instance;
+  return instance;
+}
