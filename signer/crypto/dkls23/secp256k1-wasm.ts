@@ -81,6 +81,7 @@ const FN_ADD_POINT = 3;
 const FN_DOUBLE = 4;
 const FN_SELECT = 5;
 const FN_INVERT = 6;
+const FN_POW_SQRT_RATIO = 7;
 
 /** Appends one rounding carry from limb `from` into limb `to`: carry = (h + 2^25) >> 26. */
 function carryStep(code: number[], from: number, to: number, carry: number): void {
@@ -294,13 +295,12 @@ function selectBody(): number[] {
 }
 
 /**
- * invert(out, in): out = in^(p − 2) (0 for 0) by left-to-right square-and-multiply over the
- * bits of the public exponent: the same sequence for every input. Accumulates in scratch 10.
+ * out = in^exponent for a fixed public exponent, by left-to-right square-and-multiply over
+ * its bits: the same sequence for every input. Accumulates in scratch 10 (out may alias in).
  */
-function invertBody(): number[] {
+function powerBody(exponent: bigint): number[] {
   const accumulator = scratch(10);
   const input: Address = [1, 0];
-  const exponent = P - 2n;
   const code: number[] = [];
   copyBytes(code, accumulator, input, FIELD_BYTES);
   for (let bit = exponent.toString(2).length - 2; bit >= 0; bit--) {
@@ -333,7 +333,10 @@ function moduleBytes(): Uint8Array {
         ],
         code: selectBody(),
       },
-      { type: 1, locals: [], code: invertBody() },
+      // invert: in^(p − 2) = 1/in (0 for 0)
+      { type: 1, locals: [], code: powerBody(P - 2n) },
+      // powSqrtRatio: in^((p − 3)/4), RFC 9380 sqrt_ratio for p ≡ 3 (mod 4)
+      { type: 1, locals: [], code: powerBody((P - 3n) / 4n) },
     ],
     memoryPages: MEMORY_PAGES,
     exports: {
@@ -344,6 +347,7 @@ function moduleBytes(): Uint8Array {
       double: FN_DOUBLE,
       select: FN_SELECT,
       invert: FN_INVERT,
+      powSqrtRatio: FN_POW_SQRT_RATIO,
     },
   });
 }
@@ -359,8 +363,9 @@ export interface Secp256k1Wasm {
   double(out: number, p: number): void;
   /** out = digit·Q from 1Q … 8Q at `table`, digit ∈ [−8, 8] (constant time). */
   select(out: number, table: number, digit: number): void;
-  /** out = in^(p − 2). */
+  /** out = in^(p − 2), and out = in^((p − 3)/4) (fixed chains). */
   invert(out: number, element: number): void;
+  powSqrtRatio(out: number, element: number): void;
   /** Writes `value` (any integer; reduced mod p) as canonical limbs. */
   writeField(address: number, value: bigint): void;
   /** The canonical residue in [0, p) of the element at `address`. */
@@ -392,6 +397,7 @@ export function secp256k1Wasm(): Secp256k1Wasm {
     double: exports['double'] as Secp256k1Wasm['double'],
     select: exports['select'] as Secp256k1Wasm['select'],
     invert: exports['invert'] as Secp256k1Wasm['invert'],
+    powSqrtRatio: exports['powSqrtRatio'] as Secp256k1Wasm['powSqrtRatio'],
     writeField(address: number, value: bigint): void {
       let canonical = value % P;
       if (canonical < 0n) canonical += P;
