@@ -3,6 +3,7 @@ import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { bytesToNumberBE, numberToBytesBE } from '@noble/curves/utils.js';
 import { randomBytes } from '@noble/hashes/utils.js';
 import { Dkls23InvalidPointError, Dkls23MalformedMessageError } from './errors.ts';
+import { decompressPoint } from './point-decoding.ts';
 import type { PartyId } from '../round-protocol.ts';
 
 export const Point = secp256k1.Point;
@@ -63,17 +64,11 @@ export function decodeScalar(bytes: Uint8Array, where: Where, nonZero = false): 
 export function decodePoint(bytes: Uint8Array, where: Where): Point {
   if (bytes.length !== 33)
     throw new Dkls23InvalidPointError(`${where.field}: point must be 33 bytes`, where);
-  let point: Point;
-  try {
-    point = Point.fromBytes(bytes);
-  } catch (cause) {
-    throw new Dkls23InvalidPointError(`${where.field}: not a valid curve point`, {
-      ...where,
-      cause,
-    });
-  }
-  if (point.is0()) throw new Dkls23InvalidPointError(`${where.field}: identity point`, where);
-  return point;
+  const affine = decompressPoint(bytes);
+  if (affine === undefined)
+    throw new Dkls23InvalidPointError(`${where.field}: not a valid curve point`, where);
+  // A decoded affine point is never the identity (which has no compressed encoding).
+  return Point.fromAffine(affine);
 }
 
 export function pointToBytes(point: Point): Uint8Array {

@@ -45,6 +45,8 @@ function check(a: bigint, b: bigint): void {
   wasm.writeField(B, b);
   wasm.multiply(OUT, A, B);
   expect(wasm.readField(OUT)).toBe(modP(a * b));
+  wasm.square(OUT, A);
+  expect(wasm.readField(OUT)).toBe(modP(a * a));
   wasm.add(OUT, A, B);
   expect(wasm.readField(OUT)).toBe(modP(a + b));
   wasm.subtract(OUT, A, B);
@@ -64,7 +66,8 @@ describe('secp256k1-wasm field arithmetic', () => {
     wasm.writeField(B, other);
     for (let step = 0; step < 2000; step++) {
       if (step % 3 === 0) {
-        wasm.multiply(A, A, A);
+        if (step % 2 === 0) wasm.square(A, A);
+        else wasm.multiply(A, A, A);
         expected = modP(expected * expected);
       } else if (step % 3 === 1) {
         wasm.subtract(A, A, B);
@@ -94,11 +97,30 @@ describe('secp256k1-wasm field arithmetic', () => {
         wasm.writeLimbs(B, right);
         wasm.multiply(OUT, A, B);
         expect(wasm.readField(OUT)).toBe(modP(valueOf(left) * valueOf(right)));
+        wasm.square(OUT, A);
+        expect(wasm.readField(OUT)).toBe(modP(valueOf(left) * valueOf(left)));
         wasm.add(OUT, A, B);
         expect(wasm.readField(OUT)).toBe(modP(valueOf(left) + valueOf(right)));
         wasm.subtract(OUT, A, B);
         expect(wasm.readField(OUT)).toBe(modP(valueOf(left) - valueOf(right)));
       }
+    }
+  });
+
+  it('powSqrtRatio is x^((p − 3)/4)', () => {
+    const power = (base: bigint, exponent: bigint): bigint => {
+      let result = 1n;
+      let square = modP(base);
+      for (let rest = exponent; rest > 0n; rest >>= 1n) {
+        if ((rest & 1n) === 1n) result = (result * square) % P;
+        square = (square * square) % P;
+      }
+      return result;
+    };
+    for (const value of [0n, 1n, 2n, P - 1n, ...Array.from({ length: 10 }, randomElement)]) {
+      wasm.writeField(A, value);
+      wasm.powSqrtRatio(OUT, A);
+      expect(wasm.readField(OUT)).toBe(power(value, (P - 3n) / 4n));
     }
   });
 

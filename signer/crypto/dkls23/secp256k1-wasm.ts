@@ -26,7 +26,7 @@
  * identity and equal points included) and Algorithm 9 (doubling), b₃ = 3·7 = 21.
  *
  * Memory (one instance per thread; the layout is fixed):
- *   [0, 1280)      16 scratch field elements;  [1280, 1360) b₃;  [1360, 1440) zero;
+ *   [0, 1280)      16 scratch field elements;  [1280, 1440) unused;
  *   [1440, 1680)   SELECTED (a point);         [1680, 1920) ACCUMULATOR (a point);
  *   [2048, 3968)   VARIABLE_TABLE: 1P … 8P;    [4096, …)    BASE_TABLE: 65 × (1 … 8)·16^i·G.
  */
@@ -58,9 +58,7 @@ const FOLD_LOW = 15632;
 const FOLD_SHIFT = 10;
 
 const scratch = (index: number): number => index * FIELD_BYTES;
-const B3_ADDRESS = scratch(16);
-const ZERO_ADDRESS = B3_ADDRESS + FIELD_BYTES;
-export const SELECTED = ZERO_ADDRESS + FIELD_BYTES;
+export const SELECTED = scratch(18);
 export const ACCUMULATOR = SELECTED + POINT_BYTES;
 /** End of the state a secret multiplication leaves behind (wiped after each). */
 export const SECRET_STATE_END = ACCUMULATOR + POINT_BYTES;
@@ -82,6 +80,9 @@ const FN_DOUBLE = 4;
 const FN_SELECT = 5;
 const FN_INVERT = 6;
 const FN_POW_SQRT_RATIO = 7;
+const FN_SQUARE = 8;
+const FN_TIMES_B3 = 9;
+const FN_POW_SQRT = 10;
 
 /** Appends one rounding carry from limb `from` into limb `to`: carry = (h + 2^25) >> 26. */
 function carryStep(code: number[], from: number, to: number, carry: number): void {
@@ -113,6 +114,14 @@ function narrowCarry(code: number[], h: (limb: number) => number, carry: number)
   carryStep(code, h(1), h(2), carry);
 }
 
+/** Steps 1–3 of the reduction over the 19 column sums on locals h(0 … 18), h(19) scratch. */
+function reduceWide(code: number[], h: (limb: number) => number, carry: number): void {
+  code.push(op.i64Const, 0, op.localSet, h(2 * LIMBS - 1));
+  for (let k = 0; k < 2 * LIMBS - 1; k++) carryStep(code, h(k), h(k + 1), carry);
+  for (let m = 2 * LIMBS - 1; m >= LIMBS; m--) fold(code, h(m), h(m - LIMBS), h(m - LIMBS + 1));
+  narrowCarry(code, h, carry);
+}
+
 /** fe_mul(out, a, b): out = a·b (out may alias an input). */
 function multiplyBody(): number[] {
   const f = (i: number): number => 3 + i;
@@ -133,9 +142,48 @@ function multiplyBody(): number[] {
     }
     code.push(op.localSet, h(k));
   }
-  code.push(op.i64Const, 0, op.localSet, h(2 * LIMBS - 1));
-  for (let k = 0; k < 2 * LIMBS - 1; k++) carryStep(code, h(k), h(k + 1), carry);
-  for (let m = 2 * LIMBS - 1; m >= LIMBS; m--) fold(code, h(m), h(m - LIMBS), h(m - LIMBS + 1));
+  reduceWide(code, h, carry);
+  storeLimbs(code, 0, h, LIMBS);
+  code.push(op.end);
+  return code;
+}
+
+/** fe_square(out, a): out = a², the 55 distinct products of fe_mul's columns (same bounds). */
+function squareBody(): number[] {
+  const f = (i: number): number => 2 + i;
+  const f2 = (i: number): number => 12 + i;
+  const h = (k: number): number => 22 + k; // h(0 … 19)
+  const carry = 42;
+  const code: number[] = [];
+  for (let limb = 0; limb < LIMBS; limb++) loadLimb(code, 1, limb, f(limb));
+  for (let i = 0; i < LIMBS; i++) {
+    code.push(op.localGet, f(i), op.i64Const, 1, op.i64Shl, op.localSet, f2(i));
+  }
+  for (let k = 0; k < 2 * LIMBS - 1; k++) {
+    let first = true;
+    for (let i = Math.max(0, k - LIMBS + 1); 2 * i <= k; i++) {
+      const j = k - i;
+      code.push(op.localGet, i < j ? f2(i) : f(i), op.localGet, f(j), op.i64Mul);
+      if (!first) code.push(op.i64Add);
+      first = false;
+    }
+    code.push(op.localSet, h(k));
+  }
+  reduceWide(code, h, carry);
+  storeLimbs(code, 0, h, LIMBS);
+  code.push(op.end);
+  return code;
+}
+
+/** fe_times_b3(out, a): out = 21·a (limbs below 21·2^26 < 2^31 before the carry). */
+function timesB3Body(): number[] {
+  const h = (k: number): number => 2 + k;
+  const carry = 12;
+  const code: number[] = [];
+  for (let limb = 0; limb < LIMBS; limb++) {
+    code.push(op.localGet, 1, op.i64Load, op.align8, ...unsignedLeb(8 * limb));
+    code.push(op.i64Const, 21, op.i64Mul, op.localSet, h(limb));
+  }
   narrowCarry(code, h, carry);
   storeLimbs(code, 0, h, LIMBS);
   code.push(op.end);
@@ -164,6 +212,10 @@ const add = (code: number[], out: Address, a: Address, b: Address): void =>
   callWith(code, FN_ADD, out, a, b);
 const sub = (code: number[], out: Address, a: Address, b: Address): void =>
   callWith(code, FN_SUB, out, a, b);
+const square = (code: number[], out: Address, a: Address): void =>
+  callWith(code, FN_SQUARE, out, a);
+const timesB3 = (code: number[], out: Address, a: Address): void =>
+  callWith(code, FN_TIMES_B3, out, a);
 
 /** Results go to scratch 5–7 (X₃, Y₃, Z₃), then to `out`: out may alias an input. */
 const [T0, T1, T2, T3, T4, X3, Y3, Z3] = [0, 1, 2, 3, 4, 5, 6, 7].map(scratch) as [
@@ -206,10 +258,10 @@ function addPointBody(): number[] {
   sub(code, Y3, X3, Y3); // 18
   add(code, X3, T0, T0); // 19
   add(code, T0, X3, T0); // 20
-  mul(code, T2, B3_ADDRESS, T2); // 21
+  timesB3(code, T2, T2); // 21
   add(code, Z3, T1, T2); // 22
   sub(code, T1, T1, T2); // 23
-  mul(code, Y3, B3_ADDRESS, Y3); // 24
+  timesB3(code, Y3, Y3); // 24
   mul(code, X3, T4, Y3); // 25
   mul(code, T2, T3, T1); // 26
   sub(code, X3, T2, X3); // 27
@@ -230,13 +282,13 @@ function doubleBody(): number[] {
   const y: Address = [1, Y];
   const z: Address = [1, Z];
   const code: number[] = [];
-  mul(code, T0, y, y); // 1
+  square(code, T0, y); // 1
   add(code, Z3, T0, T0); // 2
   add(code, Z3, Z3, Z3); // 3
   add(code, Z3, Z3, Z3); // 4
   mul(code, T1, y, z); // 5
-  mul(code, T2, z, z); // 6
-  mul(code, T2, B3_ADDRESS, T2); // 7
+  square(code, T2, z); // 6
+  timesB3(code, T2, T2); // 7
   mul(code, X3, T2, Z3); // 8
   add(code, Y3, T0, T2); // 9
   mul(code, Z3, T1, Z3); // 10
@@ -295,17 +347,42 @@ function selectBody(): number[] {
 }
 
 /**
- * out = in^exponent for a fixed public exponent, by left-to-right square-and-multiply over
- * its bits: the same sequence for every input. Accumulates in scratch 10 (out may alias in).
+ * out = in^exponent for a fixed public exponent: width-4 sliding window over its bits (odd
+ * powers in¹ … in¹⁵ in scratch 0–7, in² in scratch 8), ~255 squarings and ~55 multiplications.
+ * The sequence depends on the exponent only, never on the input (constant time).
+ * Accumulates in scratch 10; out may alias in.
  */
 function powerBody(exponent: bigint): number[] {
   const accumulator = scratch(10);
   const input: Address = [1, 0];
+  const oddPower = (power: number): number => scratch((power - 1) >> 1);
+  const squared = scratch(8);
   const code: number[] = [];
-  copyBytes(code, accumulator, input, FIELD_BYTES);
-  for (let bit = exponent.toString(2).length - 2; bit >= 0; bit--) {
-    mul(code, accumulator, accumulator, accumulator);
-    if (((exponent >> BigInt(bit)) & 1n) === 1n) mul(code, accumulator, accumulator, input);
+  copyBytes(code, oddPower(1), input, FIELD_BYTES);
+  square(code, squared, oddPower(1));
+  for (let power = 3; power <= 15; power += 2)
+    mul(code, oddPower(power), oddPower(power - 2), squared);
+  const bits = exponent.toString(2);
+  let started = false;
+  let index = 0;
+  while (index < bits.length) {
+    if (bits[index] === '0') {
+      square(code, accumulator, accumulator);
+      index++;
+      continue;
+    }
+    // The longest window of at most 4 bits starting here that ends in a 1.
+    let end = Math.min(index + 4, bits.length);
+    while (bits[end - 1] === '0') end--;
+    const window = Number.parseInt(bits.slice(index, end), 2);
+    if (started) {
+      for (let step = index; step < end; step++) square(code, accumulator, accumulator);
+      mul(code, accumulator, accumulator, oddPower(window));
+    } else {
+      copyBytes(code, accumulator, oddPower(window), FIELD_BYTES);
+      started = true;
+    }
+    index = end;
   }
   copyBytes(code, [0, 0], accumulator, FIELD_BYTES);
   code.push(op.end);
@@ -337,6 +414,10 @@ function moduleBytes(): Uint8Array {
       { type: 1, locals: [], code: powerBody(P - 2n) },
       // powSqrtRatio: in^((p − 3)/4), RFC 9380 sqrt_ratio for p ≡ 3 (mod 4)
       { type: 1, locals: [], code: powerBody((P - 3n) / 4n) },
+      { type: 1, locals: [[41, i64]], code: squareBody() },
+      { type: 1, locals: [[11, i64]], code: timesB3Body() },
+      // powSqrt: in^((p + 1)/4), a square root of in when one exists (p ≡ 3 mod 4)
+      { type: 1, locals: [], code: powerBody((P + 1n) / 4n) },
     ],
     memoryPages: MEMORY_PAGES,
     exports: {
@@ -348,6 +429,8 @@ function moduleBytes(): Uint8Array {
       select: FN_SELECT,
       invert: FN_INVERT,
       powSqrtRatio: FN_POW_SQRT_RATIO,
+      square: FN_SQUARE,
+      powSqrt: FN_POW_SQRT,
     },
   });
 }
@@ -366,6 +449,10 @@ export interface Secp256k1Wasm {
   /** out = in^(p − 2), and out = in^((p − 3)/4) (fixed chains). */
   invert(out: number, element: number): void;
   powSqrtRatio(out: number, element: number): void;
+  /** out = in^((p + 1)/4): √in when in is a square. */
+  powSqrt(out: number, element: number): void;
+  /** out = a² (the value of multiply(out, a, a)). */
+  square(out: number, a: number): void;
   /** Writes `value` (any integer; reduced mod p) as canonical limbs. */
   writeField(address: number, value: bigint): void;
   /** The canonical residue in [0, p) of the element at `address`. */
@@ -398,6 +485,8 @@ export function secp256k1Wasm(): Secp256k1Wasm {
     select: exports['select'] as Secp256k1Wasm['select'],
     invert: exports['invert'] as Secp256k1Wasm['invert'],
     powSqrtRatio: exports['powSqrtRatio'] as Secp256k1Wasm['powSqrtRatio'],
+    square: exports['square'] as Secp256k1Wasm['square'],
+    powSqrt: exports['powSqrt'] as Secp256k1Wasm['powSqrt'],
     writeField(address: number, value: bigint): void {
       let canonical = value % P;
       if (canonical < 0n) canonical += P;
@@ -429,7 +518,6 @@ export function secp256k1Wasm(): Secp256k1Wasm {
       return new Uint8Array(memory.buffer, start, end - start).every((byte) => byte === 0);
     },
   };
-  instance.writeField(B3_ADDRESS, 21n);
   shared = instance;
   return instance;
 }
