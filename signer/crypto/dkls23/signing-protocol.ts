@@ -15,15 +15,15 @@
  *   the signature is returned.
  *
  * Every multiplication by a secret scalar (r_i, sk_i, c_u, c_v, χ_ij, d_u, d_v) runs in constant
- * time on WebAssembly field arithmetic (scalar-multiply.ts); the final verification stays with
- * noble, an implementation independent of ours.
+ * time on WebAssembly field arithmetic (scalar-multiply.ts), and so does this protocol's own check
+ * of the assembled signature (ecdsa-verify.ts); the request coordinator verifies every signature
+ * again with noble, an implementation independent of ours, before releasing it.
  *
  * Message layouts (after the 38-byte header):
  *   0x20 direct:    commitment[32] ‖ OT extension (nonce[32] ‖ u[κ][80] ‖ x̃[16] ‖ t̃[κ][16])
  *   0x21 direct:    R[33] ‖ salt[32] ‖ pk[33] ‖ Γu[33] ‖ Γv[33] ‖ ψ[32] ‖ rvoleNonce[32] ‖ τ[ξ][3][32] ‖ δ[2][32] ‖ η[32] ‖ μ[32]
  *   0x22 broadcast: u[32] ‖ w[32]
  */
-import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { bytesToNumberBE } from '@noble/curves/utils.js';
 import type { PartyId, RoundInput, RoundOutput, RoundProtocol } from '../round-protocol.ts';
 import { lagrangeCoefficient } from '../shamir.ts';
@@ -55,6 +55,7 @@ import {
 } from './key-share.ts';
 import { OT_EXTENSION_MESSAGE_BYTES, type OtExtensionMessage } from './ot-extension.ts';
 import { multiplyBase, multiplyPoint } from './scalar-multiply.ts';
+import { verifyPrehashed } from './ecdsa-verify.ts';
 import { BATCH, KAPPA, POINT_BYTES, ROW_BYTES, RVOLE_WIDTH } from './params.ts';
 import { checkedRandom, encodePartyList, expectMessages, RoundSequencer } from './round-input.ts';
 import {
@@ -464,12 +465,7 @@ class SigningParty implements RoundProtocol<Dkls23Signature> {
       recovery,
       publicKey: this.targetKey.toBytes(true),
     };
-    const compact = new Uint8Array(64);
-    compact.set(signature.r, 0);
-    compact.set(signature.s, 32);
-    if (
-      !secp256k1.verify(compact, this.digest, signature.publicKey, { prehash: false, lowS: true })
-    ) {
+    if (!verifyPrehashed(this.digest, r, s, this.targetKey)) {
       throw new Dkls23InvalidSignatureError(
         'assembled signature does not verify; nothing released',
         { field: 'signature' },
