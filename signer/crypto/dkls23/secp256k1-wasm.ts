@@ -1,8 +1,10 @@
 /**
  * secp256k1 field and projective point arithmetic in generated WebAssembly, constant time:
- * the scalar multiplications by secret scalars of DKLs23 signing (scalar-multiply.ts). Every
- * function is straight-line code over its inputs (no branch, no input-dependent address), so
- * its running time does not depend on the values it computes with.
+ * the multiplications by secret scalars of DKLs23 signing and of the base OTs
+ * (scalar-multiply.ts), and the square roots of point decoding and hash-to-curve
+ * (point-decoding.ts, hash-to-curve.ts; public inputs). Every function is straight-line code over
+ * its inputs (no branch, no input-dependent address), so its running time does not depend on the
+ * values it computes with.
  *
  * Field elements (GF(p), p = 2^256 − 2^32 − 977) are 10 signed 64-bit limbs in radix 2^26
  * (value = Σ fᵢ·2^(26i), 260 bits of room). Outputs are "carried": every |fᵢ| ≤ 2^25 + 4.

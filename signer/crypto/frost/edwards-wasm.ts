@@ -1,7 +1,13 @@
 /**
- * Ed25519 field and extended-coordinate point arithmetic in generated WebAssembly, for PUBLIC
- * points and PUBLIC scalars only (the exact subgroup check and the FROST group commitment,
- * extended-coordinates.ts). Nothing here is constant time: never pass a secret.
+ * Ed25519 field and extended-coordinate point arithmetic in generated WebAssembly.
+ *
+ * Every function of the module is straight-line code over its data: no branch and no memory
+ * address depends on the values it computes with (the only branch, `withT`, is on a flag the
+ * caller passes), so each runs in time independent of its inputs. What is NOT constant time is
+ * the JS that drives them for public inputs: the NAF walks of extended-coordinates.ts branch on
+ * scalar digits, and point-codec.ts decodes in BigInt. Secret scalars go only through
+ * base-multiply.ts, which drives the constant-time `select`, `mixedAdd`, `double` and `invert`
+ * with a fixed sequence.
  *
  * Why: in JS `BigInt` a multiplication mod p = 2^255 − 19 costs ~0.3 µs; here ~0.05 µs, and
  * an exact [ℓ]P check is ~2,000 of them.
@@ -25,11 +31,14 @@
  * subgroup-check.test.ts).
  *
  * Memory (one instance per thread, created on first use; JS owns the layout):
- *   [0, 1280)        scratch field elements of the point functions (16 × 80 bytes);
- *   [1280, 1360)     2·d, written at instantiation;
- *   [1360, 1440)     zero (never written);
- *   [ARENA_START, …) points and tables placed by callers, grown on demand.
- * A point is 4 field elements (X, Y, Z, T: 320 bytes); a table entry is (X, Y, Z, 2d·T).
+ *   [0, 1280)         scratch field elements of the point functions and chains (16 × 80 bytes);
+ *   [1280, 1360)      2·d, written at instantiation;
+ *   [1360, 1440)      zero (never written);
+ *   [1440, 2000)      NIELS_ADDRESS and BASE_ACCUMULATOR of base-multiply.ts (wiped after use);
+ *   [2048, 63488)     the base table of base-multiply.ts (32 × 8 Niels entries, public);
+ *   [ARENA_START, …)  points and tables placed by public-input callers, grown on demand.
+ * A point is 4 field elements (X, Y, Z, T: 320 bytes); a table entry is (X, Y, Z, 2d·T); a
+ * Niels entry is (y + x, y − x, 2d·x·y) of an affine point (240 bytes).
  *
  * Point formulas: RFC 8032 §5.1.4 doubling and addition in extended coordinates for a = −1,
  * complete on Ed25519 (see extended-coordinates.ts for the argument).
