@@ -44,8 +44,14 @@ afterEach(async () => {
   await rm(parent, { recursive: true, force: true });
 });
 
-async function openStore(options: { kek?: Uint8Array } = {}): Promise<ShareStore> {
-  const store = await ShareStore.open({ dataDir, kek: options.kek ?? kek });
+async function openStore(
+  options: { kek?: Uint8Array; cacheBytes?: number } = {},
+): Promise<ShareStore> {
+  const store = await ShareStore.open({
+    dataDir,
+    kek: options.kek ?? kek,
+    ...(options.cacheBytes === undefined ? {} : { cacheBytes: options.cacheBytes }),
+  });
   open.push(store);
   return store;
 }
@@ -614,5 +620,67 @@ describe('ShareStore', () => {
       expect(await rejection(store.put(ref('a'), record('x')))).toBeInstanceOf(StoreInitError);
       expect(await rejection(store.listWallets())).toBeInstanceOf(StoreInitError);
     });
+  });
+});
+
+describe('ShareStore: the in-memory copy of authenticated files', () => {
+  it('serves repeated reads of an authenticated version from memory until the wallet is written', async () => {
+    const store = await openStore();
+    await store.put(ref('w', 1), record('v1'));
+    await store.setCurrentVersion('w', 'ed25519', 1);
+    expect(await store.currentVersion('w', 'ed25519')).toBe(1);
+    expect(await store.get(ref('w', 1))).toEqual(record('v1'));
+    // A change on disk after the files were authenticated is not seen by this process…
+    const path = shareFile('w', 'ed25519', 1);
+    const original = await readFile(path);
+    const tampered = Buffer.from(original);
+    tampered[tampered.length - 1]! ^= 1;
+    await writeFile(path, tampered);
+    expect(await store.get(ref('w', 1))).toEqual(record('v1'));
+    // …until the wallet is written: then the files are read and checked again.
+    await store.put(ref('w', 2), record('v2'));
+    expect(await rejection(store.get(ref('w', 1)))).toBeInstanceOf(DataCorruptionError);
+    await writeFile(path, original);
+    expect(await store.get(ref('w', 1))).toEqual(record('v1'));
+    // …and a reopened store reads from disk.
+    await writeFile(path, tampered);
+    await store.close();
+    const again = await openStore();
+    expect(await rejection(again.get(ref('w', 1)))).toBeInstanceOf(DataCorruptionError);
+  });
+
+  it('never serves a retired version or a stale pointer from memory', async () => {
+    const store = await openStore();
+    await store.put(ref('w', 1), record('old'));
+    await store.setCurrentVersion('w', 'ed25519', 1);
+    expect(await store.get(ref('w', 1))).toEqual(record('old'));
+    expect(await store.currentVersion('w', 'ed25519')).toBe(1);
+    await store.put(ref('w', 2), record('new'));
+    await store.setCurrentVersion('w', 'ed25519', 2);
+    expect(await store.currentVersion('w', 'ed25519')).toBe(2);
+    // v1's data key was destroyed on disk; its cached copy went with the same write.
+    expect(await store.get(ref('w', 1))).toBeUndefined();
+    await store.put(ref('w', 3), record('staged'));
+    expect(await store.get(ref('w', 3))).toEqual(record('staged'));
+    expect(await store.deleteVersion(ref('w', 3))).toBe(true);
+    expect(await store.get(ref('w', 3))).toBeUndefined();
+  });
+
+  it('does not keep files that failed authentication, and keeps nothing with cacheBytes 0', async () => {
+    const cached = await openStore();
+    await cached.put(ref('w', 1), record('v1'));
+    const path = shareFile('w', 'ed25519', 1);
+    const original = await readFile(path);
+    const tampered = Buffer.from(original);
+    tampered[10]! ^= 1;
+    await writeFile(path, tampered);
+    expect(await rejection(cached.get(ref('w', 1)))).toBeInstanceOf(DataCorruptionError);
+    await writeFile(path, original);
+    expect(await cached.get(ref('w', 1))).toEqual(record('v1'));
+    await cached.close();
+    const uncached = await openStore({ cacheBytes: 0 });
+    expect(await uncached.get(ref('w', 1))).toEqual(record('v1'));
+    await writeFile(path, tampered);
+    expect(await rejection(uncached.get(ref('w', 1)))).toBeInstanceOf(DataCorruptionError);
   });
 });

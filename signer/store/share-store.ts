@@ -26,6 +26,13 @@
  *   the lock of a dead one (data-dir-lock.ts).
  * - Writes to one wallet are serialised in process; versions are immutable once written.
  *   `whileWalletUnchanged` joins that queue, so a reader sees one wallet's state between writes.
+ * - In-memory copy (sealed-file-cache.ts): the pointer, share and data-key files that `get` and
+ *   `currentVersion` read and authenticated are kept, sealed as on disk, until the wallet is
+ *   next written (or the store closes), so a signing session costs no file I/O after the first.
+ *   Consequence: a file changed on disk behind the store's back after it was authenticated is
+ *   detected at the next write to that wallet or the next restart, not at the next read (the
+ *   process keeps using the authentic copy meanwhile). Files that fail authentication are never
+ *   kept. `cacheBytes: 0` restores a read per call.
  *
  * Plaintext returned by `get` belongs to the caller, who wipes it. The record passed to `put`
  * is not modified. Layout and naming: layout.ts.
@@ -43,6 +50,7 @@ import {
   writeFileAtomic,
 } from './atomic-file.ts';
 import { acquireDataDirLock, type DataDirLock } from './data-dir-lock.ts';
+import { SealedFileCache } from './sealed-file-cache.ts';
 import {
   DataCorruptionError,
   KeyAlreadyExistsError,
@@ -97,7 +105,14 @@ export interface ShareStoreOptions {
   readonly kek: Uint8Array;
   /** Receives stale-lock takeovers, migrations and crash recoveries done by `open`. */
   readonly log?: StoreLog;
+  /**
+   * Bytes of authenticated sealed files kept in memory between writes to their wallet
+   * (sealed-file-cache.ts); 0 turns the copy off. Default 32 MiB.
+   */
+  readonly cacheBytes?: number;
 }
+
+const DEFAULT_CACHE_BYTES = 32 * 1024 * 1024;
 
 const KEK_CHECK_PLAINTEXT = new TextEncoder().encode('mpc-signer share store');
 
@@ -116,18 +131,22 @@ export class ShareStore {
   #key: Uint8Array | undefined;
   /** Tail of the write queue per wallet directory. */
   readonly #queues = new Map<string, Promise<unknown>>();
+  /** Authenticated sealed files, per wallet directory, until the wallet is next written. */
+  readonly #cache: SealedFileCache;
 
   private constructor(
     dataDir: string,
     key: Uint8Array,
     lock: DataDirLock,
     log: StoreLog | undefined,
+    cacheBytes: number,
   ) {
     this.#dataDir = dataDir;
     this.#sharesDir = join(dataDir, SHARES_DIR);
     this.#key = key;
     this.#lock = lock;
     this.#log = log;
+    this.#cache = new SealedFileCache(cacheBytes);
   }
 
   /**
@@ -159,7 +178,13 @@ export class ShareStore {
       if (error instanceof StoreInitError) throw error;
       throw new StoreInitError(`cannot initialise ${options.dataDir}`, { cause: error });
     }
-    const store = new ShareStore(options.dataDir, key, lock, log);
+    const store = new ShareStore(
+      options.dataDir,
+      key,
+      lock,
+      log,
+      options.cacheBytes ?? DEFAULT_CACHE_BYTES,
+    );
     try {
       await store.#recover();
     } catch (error) {
@@ -216,12 +241,14 @@ export class ShareStore {
     const version = checkVersion(ref.version);
     const what = `share ${describe(ref.walletId, keyType, version)}`;
     const sharePath = join(wallet.dir, keyType, versionFileName(version));
+    const keyPath = join(wallet.dir, keyType, dataKeyFileName(version));
     const keyWhat = `data key of ${what}`;
+    const generation = this.#cache.generation(wallet.dir);
     // Both files are read at once (one file-system round trip less per signature); the
     // share's outcome is looked at first, as when they were read one after the other.
     const [share, key] = await Promise.allSettled([
-      this.#read(sharePath, what),
-      this.#read(join(wallet.dir, keyType, dataKeyFileName(version)), keyWhat),
+      this.#readThroughCache(sharePath, what),
+      this.#readThroughCache(keyPath, keyWhat),
     ]);
     if (share.status === 'rejected') throw share.reason;
     const sealed = share.value;
@@ -241,7 +268,11 @@ export class ShareStore {
     }
     const dataKey = this.#unwrap(wallet, keyType, version, wrapped, keyWhat);
     try {
-      return unseal(dataKey, context, sealed, what, FORMAT_DATA_KEY);
+      const record = unseal(dataKey, context, sealed, what, FORMAT_DATA_KEY);
+      // Both files authenticated: keep them until the wallet is next written.
+      this.#cache.store(wallet.dir, sharePath, sealed, generation);
+      this.#cache.store(wallet.dir, keyPath, wrapped, generation);
+      return record;
     } finally {
       wipeBytes(dataKey);
     }
@@ -252,10 +283,13 @@ export class ShareStore {
     const wallet = this.#wallet(walletId);
     checkKeyType(keyType);
     const what = `current-version pointer of wallet ${JSON.stringify(walletId)} ${keyType}`;
-    const sealed = await this.#read(join(wallet.dir, keyType, POINTER_FILE), what);
+    const path = join(wallet.dir, keyType, POINTER_FILE);
+    const generation = this.#cache.generation(wallet.dir);
+    const sealed = await this.#readThroughCache(path, what);
     if (sealed === undefined) return undefined;
     const plaintext = unseal(this.#storeKey(), pointerContext(wallet, keyType), sealed, what);
     if (plaintext.length !== 4) throw new DataCorruptionError(`${what} has a bad length`);
+    this.#cache.store(wallet.dir, path, sealed, generation);
     return Buffer.from(plaintext).readUInt32BE(0);
   }
 
@@ -375,6 +409,7 @@ export class ShareStore {
   async close(): Promise<void> {
     if (this.#key === undefined) return;
     await Promise.allSettled([...this.#queues.values()]);
+    this.#cache.clear();
     wipeBytes(this.#key);
     this.#key = undefined;
     await this.#lock.release();
@@ -552,10 +587,22 @@ export class ShareStore {
     return { idBytes, dir: join(this.#sharesDir, name), hashed };
   }
 
+  /**
+   * Runs `task` after the wallet's earlier queued tasks. Every write to a wallet runs here, so
+   * the wallet's cached files are dropped when a task starts and again when it ends.
+   */
   async #serialised<T>(queueKey: string, task: () => Promise<T>): Promise<T> {
     this.#storeKey();
     const previous = this.#queues.get(queueKey) ?? Promise.resolve();
-    const run = previous.then(task, task);
+    const guarded = async (): Promise<T> => {
+      this.#cache.invalidate(queueKey);
+      try {
+        return await task();
+      } finally {
+        this.#cache.invalidate(queueKey);
+      }
+    };
+    const run = previous.then(guarded, guarded);
     const tail = run.catch(() => undefined);
     this.#queues.set(queueKey, tail);
     void tail.then(() => {
@@ -584,6 +631,12 @@ export class ShareStore {
       await unlink(join(wallet.dir, WALLET_ID_FILE));
     }
     if (await removeDirectoryIfEmpty(wallet.dir)) await fsyncDirectory(this.#sharesDir);
+  }
+
+  /** A sealed file from the cache or, if not there, from disk (not cached by this call). */
+  async #readThroughCache(path: string, what: string): Promise<Uint8Array | undefined> {
+    this.#storeKey();
+    return this.#cache.get(path) ?? (await this.#read(path, what));
   }
 
   async #read(path: string, what: string): Promise<Buffer | undefined> {
