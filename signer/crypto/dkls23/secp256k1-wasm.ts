@@ -47,13 +47,25 @@ import {
   type Address,
   type WasmExports,
 } from '../wasm-emitter.ts';
+import {
+  ADD_SUBTRACT_I64_LOCALS,
+  FIELD_BYTES,
+  FIELD_LIMBS,
+  addSubtractBody,
+  constantTimeSelectBody,
+  fieldMemory,
+  fixedPowerBody,
+  negateUnderMask,
+  selectLocals,
+  type FieldMemory,
+  type SelectLayout,
+} from '../wasm-field.ts';
 
 /** p = 2^256 − 2^32 − 977. */
 export const P: bigint = secp256k1.Point.Fp.ORDER;
-const LIMBS = 10;
+const LIMBS = FIELD_LIMBS;
 const RADIX = 26;
-const LIMB_MASK = (1n << BigInt(RADIX)) - 1n;
-export const FIELD_BYTES = 8 * LIMBS;
+export { FIELD_BYTES };
 export const POINT_BYTES = 3 * FIELD_BYTES;
 /** 2^260 ≡ 2^10·2^26 + FOLD_LOW (mod p). */
 const FOLD_LOW = 15632;
@@ -192,22 +204,6 @@ function timesB3Body(): number[] {
   return code;
 }
 
-/** fe_add / fe_sub(out, a, b): out = a ± b, carried. */
-function addSubtractBody(subtract: boolean): number[] {
-  const h = (k: number): number => 3 + k;
-  const carry = 13;
-  const code: number[] = [];
-  for (let limb = 0; limb < LIMBS; limb++) {
-    code.push(op.localGet, 1, op.i64Load, op.align8, ...unsignedLeb(8 * limb));
-    code.push(op.localGet, 2, op.i64Load, op.align8, ...unsignedLeb(8 * limb));
-    code.push(subtract ? op.i64Sub : op.i64Add, op.localSet, h(limb));
-  }
-  narrowCarry(code, h, carry);
-  storeLimbs(code, 0, h, LIMBS);
-  code.push(op.end);
-  return code;
-}
-
 const mul = (code: number[], out: Address, a: Address, b: Address): void =>
   callWith(code, FN_MUL, out, a, b);
 const add = (code: number[], out: Address, a: Address, b: Address): void =>
@@ -308,88 +304,28 @@ function doubleBody(): number[] {
 }
 
 /**
- * select(out, table, digit): out = digit·Q from the entries 1Q … 8Q at `table`, digit ∈
- * [−8, 8], without a branch or a digit-dependent address: every entry is read and merged under
- * a mask, the identity (0 : 1 : 0) stands for 0, and a negative digit negates Y under a mask.
+ * select(out, table, digit): out = digit·Q from 1Q … 8Q (wasm-field.ts, constant time). The
+ * identity is (0 : 1 : 0); −Q negates Y.
  */
-function selectBody(): number[] {
-  const limbs = 3 * LIMBS;
-  const t = (k: number): number => 3 + k;
-  const mask = 3 + limbs;
-  const negative = 4 + limbs; // i32
-  const absolute = 5 + limbs; // i32
-  const code: number[] = [];
-  const get = (index: number): number[] => [op.localGet, ...unsignedLeb(index)];
-  const set = (index: number): number[] => [op.localSet, ...unsignedLeb(index)];
-  code.push(...get(2), op.i32Const, 31, op.i32ShrU, ...set(negative));
-  code.push(...get(2), op.i32Const, 0, ...get(negative), op.i32Sub, ...get(2), op.i32And);
-  code.push(op.i32Const, 1, op.i32Shl, op.i32Sub, ...set(absolute));
-  code.push(op.i64Const, 1, ...set(t(LIMBS))); // Y = 1; X, Z = 0 (locals start at zero)
-  for (let multiple = 1; multiple <= 8; multiple++) {
-    code.push(op.i64Const, 0, ...get(absolute), op.i32Const, multiple, op.i32Xor);
-    code.push(op.i32Const, 1, op.i32Sub, op.i32Const, 31, op.i32ShrU, op.i64ExtendI32U);
-    code.push(op.i64Sub, ...set(mask));
-    for (let k = 0; k < limbs; k++) {
-      code.push(...get(t(k)), ...get(mask), ...get(t(k)), op.localGet, 1);
-      code.push(op.i64Load, op.align8, ...unsignedLeb((multiple - 1) * POINT_BYTES + 8 * k));
-      code.push(op.i64Xor, op.i64And, op.i64Xor, ...set(t(k)));
-    }
-  }
-  code.push(op.i64Const, 0, ...get(negative), op.i64ExtendI32U, op.i64Sub, ...set(mask));
-  for (let k = 0; k < LIMBS; k++) {
-    const limb = t(LIMBS + k);
-    code.push(...get(limb), ...get(mask), ...get(limb), op.i64Const, 0, ...get(limb));
-    code.push(op.i64Sub, op.i64Xor, op.i64And, op.i64Xor, ...set(limb));
-  }
-  for (let k = 0; k < limbs; k++) {
-    code.push(op.localGet, 0, ...get(t(k)), op.i64Store, op.align8, ...unsignedLeb(8 * k));
-  }
-  code.push(op.end);
-  return code;
-}
+const POINT_SELECT: SelectLayout = {
+  elements: 3,
+  identityOnes: [LIMBS],
+  negate(code, entry, mask) {
+    for (let k = 0; k < LIMBS; k++) negateUnderMask(code, entry(LIMBS + k), mask);
+  },
+};
 
 /**
- * out = in^exponent for a fixed public exponent: width-4 sliding window over its bits (odd
- * powers in¹ … in¹⁵ in scratch 0–7, in² in scratch 8), ~255 squarings and ~55 multiplications.
- * The sequence depends on the exponent only, never on the input (constant time).
- * Accumulates in scratch 10; out may alias in.
+ * The fixed exponentiations (wasm-field.ts): in² and the odd powers in scratch 0–8, the
+ * accumulator in scratch 10, so scratch 11–15 stay free for callers' operands.
  */
-function powerBody(exponent: bigint): number[] {
-  const accumulator = scratch(10);
-  const input: Address = [1, 0];
-  const oddPower = (power: number): number => scratch((power - 1) >> 1);
-  const squared = scratch(8);
-  const code: number[] = [];
-  copyBytes(code, oddPower(1), input, FIELD_BYTES);
-  square(code, squared, oddPower(1));
-  for (let power = 3; power <= 15; power += 2)
-    mul(code, oddPower(power), oddPower(power - 2), squared);
-  const bits = exponent.toString(2);
-  let started = false;
-  let index = 0;
-  while (index < bits.length) {
-    if (bits[index] === '0') {
-      square(code, accumulator, accumulator);
-      index++;
-      continue;
-    }
-    // The longest window of at most 4 bits starting here that ends in a 1.
-    let end = Math.min(index + 4, bits.length);
-    while (bits[end - 1] === '0') end--;
-    const window = Number.parseInt(bits.slice(index, end), 2);
-    if (started) {
-      for (let step = index; step < end; step++) square(code, accumulator, accumulator);
-      mul(code, accumulator, accumulator, oddPower(window));
-    } else {
-      copyBytes(code, accumulator, oddPower(window), FIELD_BYTES);
-      started = true;
-    }
-    index = end;
-  }
-  copyBytes(code, [0, 0], accumulator, FIELD_BYTES);
-  code.push(op.end);
-  return code;
-}
+const POWER_LAYOUT = {
+  multiply: FN_MUL,
+  square: FN_SQUARE,
+  oddPower: (power: number): number => scratch((power - 1) >> 1),
+  squared: scratch(8),
+  accumulator: scratch(10),
+};
 
 function moduleBytes(): Uint8Array {
   const { i32, i64 } = valueType;
@@ -400,26 +336,27 @@ function moduleBytes(): Uint8Array {
     ],
     functions: [
       { type: 0, locals: [[41, i64]], code: multiplyBody() },
-      { type: 0, locals: [[11, i64]], code: addSubtractBody(false) },
-      { type: 0, locals: [[11, i64]], code: addSubtractBody(true) },
-      { type: 0, locals: [], code: addPointBody() },
-      { type: 1, locals: [], code: doubleBody() },
       {
         type: 0,
-        locals: [
-          [3 * LIMBS + 1, i64],
-          [2, i32],
-        ],
-        code: selectBody(),
+        locals: [[ADD_SUBTRACT_I64_LOCALS, i64]],
+        code: addSubtractBody(false, narrowCarry),
       },
+      {
+        type: 0,
+        locals: [[ADD_SUBTRACT_I64_LOCALS, i64]],
+        code: addSubtractBody(true, narrowCarry),
+      },
+      { type: 0, locals: [], code: addPointBody() },
+      { type: 1, locals: [], code: doubleBody() },
+      { type: 0, locals: selectLocals(POINT_SELECT), code: constantTimeSelectBody(POINT_SELECT) },
       // invert: in^(p − 2) = 1/in (0 for 0)
-      { type: 1, locals: [], code: powerBody(P - 2n) },
+      { type: 1, locals: [], code: fixedPowerBody(P - 2n, POWER_LAYOUT) },
       // powSqrtRatio: in^((p − 3)/4), RFC 9380 sqrt_ratio for p ≡ 3 (mod 4)
-      { type: 1, locals: [], code: powerBody((P - 3n) / 4n) },
+      { type: 1, locals: [], code: fixedPowerBody((P - 3n) / 4n, POWER_LAYOUT) },
       { type: 1, locals: [[41, i64]], code: squareBody() },
       { type: 1, locals: [[11, i64]], code: timesB3Body() },
       // powSqrt: in^((p + 1)/4), a square root of in when one exists (p ≡ 3 mod 4)
-      { type: 1, locals: [], code: powerBody((P + 1n) / 4n) },
+      { type: 1, locals: [], code: fixedPowerBody((P + 1n) / 4n, POWER_LAYOUT) },
     ],
     memoryPages: MEMORY_PAGES,
     exports: {
@@ -438,7 +375,7 @@ function moduleBytes(): Uint8Array {
 }
 
 /** The instantiated module, with BigInt conversions. Addresses are byte offsets. */
-export interface Secp256k1Wasm {
+export interface Secp256k1Wasm extends FieldMemory {
   multiply(out: number, a: number, b: number): void;
   add(out: number, a: number, b: number): void;
   subtract(out: number, a: number, b: number): void;
@@ -455,14 +392,6 @@ export interface Secp256k1Wasm {
   powSqrt(out: number, element: number): void;
   /** out = a² (the value of multiply(out, a, a)). */
   square(out: number, a: number): void;
-  /** Writes `value` (any integer; reduced mod p) as canonical limbs. */
-  writeField(address: number, value: bigint): void;
-  /** The canonical residue in [0, p) of the element at `address`. */
-  readField(address: number): bigint;
-  /** Writes limbs as given (tests: extreme carried inputs). */
-  writeLimbs(address: number, limbs: readonly bigint[]): void;
-  wipe(start: number, end: number): void;
-  isClear(start: number, end: number): boolean;
 }
 
 let shared: Secp256k1Wasm | undefined;
@@ -471,14 +400,13 @@ let shared: Secp256k1Wasm | undefined;
 export function secp256k1Wasm(): Secp256k1Wasm {
   if (shared !== undefined) return shared;
   const exports: WasmExports = instantiate(moduleBytes());
-  const memory = exports.memory;
-  const view = (): BigInt64Array => new BigInt64Array(memory.buffer);
-  let limbs = view();
-  const current = (): BigInt64Array => {
-    if (limbs.buffer !== memory.buffer) limbs = view();
-    return limbs;
-  };
   const instance: Secp256k1Wasm = {
+    ...fieldMemory(
+      exports.memory,
+      P,
+      Array.from({ length: LIMBS }, (_, index) => RADIX * index),
+      Array.from({ length: LIMBS }, () => RADIX),
+    ),
     multiply: exports['multiply'] as Secp256k1Wasm['multiply'],
     add: exports['add'] as Secp256k1Wasm['add'],
     subtract: exports['subtract'] as Secp256k1Wasm['subtract'],
@@ -489,36 +417,6 @@ export function secp256k1Wasm(): Secp256k1Wasm {
     powSqrtRatio: exports['powSqrtRatio'] as Secp256k1Wasm['powSqrtRatio'],
     square: exports['square'] as Secp256k1Wasm['square'],
     powSqrt: exports['powSqrt'] as Secp256k1Wasm['powSqrt'],
-    writeField(address: number, value: bigint): void {
-      let canonical = value % P;
-      if (canonical < 0n) canonical += P;
-      const target = current();
-      const base = address / 8;
-      for (let limb = 0; limb < LIMBS; limb++) {
-        target[base + limb] = canonical & LIMB_MASK;
-        canonical >>= BigInt(RADIX);
-      }
-    },
-    readField(address: number): bigint {
-      const source = current();
-      const base = address / 8;
-      let value = 0n;
-      for (let limb = LIMBS - 1; limb >= 0; limb--) {
-        value = (value << BigInt(RADIX)) + (source[base + limb] as bigint);
-      }
-      const reduced = value % P;
-      return reduced < 0n ? reduced + P : reduced;
-    },
-    writeLimbs(address: number, values: readonly bigint[]): void {
-      if (values.length !== LIMBS) throw new RangeError('expected 10 limbs');
-      current().set(values, address / 8);
-    },
-    wipe(start: number, end: number): void {
-      new Uint8Array(memory.buffer, start, end - start).fill(0);
-    },
-    isClear(start: number, end: number): boolean {
-      return new Uint8Array(memory.buffer, start, end - start).every((byte) => byte === 0);
-    },
   };
   shared = instance;
   return instance;

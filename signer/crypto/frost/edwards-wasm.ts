@@ -58,21 +58,30 @@ import {
   type Address,
   type WasmExports,
 } from '../wasm-emitter.ts';
+import {
+  ADD_SUBTRACT_I64_LOCALS,
+  FIELD_BYTES,
+  FIELD_LIMBS,
+  addSubtractBody,
+  constantTimeSelectBody,
+  fieldMemory,
+  fixedPowerBody,
+  negateUnderMask,
+  selectLocals,
+  type FieldMemory,
+  type SelectLayout,
+} from '../wasm-field.ts';
 
 /** p = 2^255 − 19. */
 export const P: bigint = ed25519.Point.Fp.ORDER;
 const D2 = (2n * ed25519.Point.CURVE().d) % P;
 
-export const FIELD_BYTES = 80;
+export { FIELD_BYTES };
 export const POINT_BYTES = 4 * FIELD_BYTES;
-const LIMBS = 10;
-/** Bit position of limb i: ⌈25.5·i⌉. */
-const LIMB_SHIFT: readonly bigint[] = Array.from({ length: LIMBS }, (_, index) =>
-  BigInt(Math.ceil(25.5 * index)),
-);
-const LIMB_MASK: readonly bigint[] = Array.from({ length: LIMBS }, (_, index) =>
-  index % 2 === 0 ? (1n << 26n) - 1n : (1n << 25n) - 1n,
-);
+const LIMBS = FIELD_LIMBS;
+/** Bit position of limb i: ⌈25.5·i⌉; limbs alternately 26 and 25 bits wide. */
+const LIMB_SHIFTS = Array.from({ length: LIMBS }, (_, index) => Math.ceil(25.5 * index));
+const LIMB_WIDTHS = Array.from({ length: LIMBS }, (_, index) => (index % 2 === 0 ? 26 : 25));
 
 const SCRATCH = 0;
 const D2_ADDRESS = 16 * FIELD_BYTES;
@@ -218,22 +227,6 @@ function squareBody(): number[] {
   return code;
 }
 
-/** fe_add / fe_sub(out, a, b): out = a ± b, carried. */
-function addSubtractBody(subtract: boolean): number[] {
-  const h = (k: number): number => 3 + k;
-  const carry = 13;
-  const code: number[] = [];
-  for (let limb = 0; limb < LIMBS; limb++) {
-    code.push(op.localGet, 1, op.i64Load, op.align8, ...unsignedLeb(8 * limb));
-    code.push(op.localGet, 2, op.i64Load, op.align8, ...unsignedLeb(8 * limb));
-    code.push(subtract ? op.i64Sub : op.i64Add, op.localSet, h(limb));
-  }
-  carryChain(code, h, carry);
-  storeLimbs(code, 0, h, LIMBS);
-  code.push(op.end);
-  return code;
-}
-
 function callField(code: number[], fn: number, out: Address, a: Address, b: Address): void {
   callWith(code, fn, out, a, b);
 }
@@ -351,135 +344,36 @@ function mixedAddBody(): number[] {
 }
 
 /**
- * select(out, table, digit): out = digit·Q as a Niels entry, for digit ∈ [−8, 8] and `table`
- * holding 1Q … 8Q. Constant time in the secret digit: every entry is read and merged under a
- * mask (no branch, no digit-dependent address), the identity (1, 1, 0) stands for 0, and a
- * negative digit swaps y + x with y − x and negates 2dxy, again under a mask.
+ * select(out, table, digit): out = digit·Q as a Niels entry from 1Q … 8Q (wasm-field.ts,
+ * constant time). The identity is (1, 1, 0); −Q swaps y + x with y − x and negates 2dxy.
  */
-function selectBody(): number[] {
-  const limbs = 3 * LIMBS;
-  const t = (k: number): number => 3 + k;
-  const mask = 3 + limbs;
-  const negated = 4 + limbs;
-  const negative = 5 + limbs; // i32
-  const absolute = 6 + limbs; // i32
-  const code: number[] = [];
-  const get = (index: number): number[] => [op.localGet, ...unsignedLeb(index)];
-  const set = (index: number): number[] => [op.localSet, ...unsignedLeb(index)];
-  // negative = digit >>> 31; absolute = digit − ((−negative & digit) << 1)
-  code.push(...get(2), op.i32Const, 31, op.i32ShrU, ...set(negative));
-  code.push(...get(2), op.i32Const, 0, ...get(negative), op.i32Sub, ...get(2), op.i32And);
-  code.push(op.i32Const, 1, op.i32Shl, op.i32Sub, ...set(absolute));
-  // The identity: y + x = 1, y − x = 1, 2dxy = 0 (locals start at zero).
-  code.push(op.i64Const, 1, ...set(t(0)), op.i64Const, 1, ...set(t(LIMBS)));
-  for (let multiple = 1; multiple <= 8; multiple++) {
-    // mask = −(((absolute ^ multiple) − 1) >>> 31): all ones iff absolute = multiple.
-    code.push(op.i64Const, 0, ...get(absolute), op.i32Const, multiple, op.i32Xor);
-    code.push(op.i32Const, 1, op.i32Sub, op.i32Const, 31, op.i32ShrU, op.i64ExtendI32U);
-    code.push(op.i64Sub, ...set(mask));
-    for (let k = 0; k < limbs; k++) {
-      // t ^= mask & (t ^ entry[k])
-      code.push(...get(t(k)), ...get(mask), ...get(t(k)), op.localGet, 1);
-      code.push(op.i64Load, op.align8, ...unsignedLeb((multiple - 1) * NIELS_BYTES + 8 * k));
-      code.push(op.i64Xor, op.i64And, op.i64Xor, ...set(t(k)));
+const NIELS_SELECT: SelectLayout = {
+  elements: 3,
+  identityOnes: [0, LIMBS],
+  negate(code, entry, mask, spare) {
+    for (let k = 0; k < LIMBS; k++) {
+      // Swap y + x and y − x under the mask.
+      code.push(op.localGet, mask, op.localGet, entry(k), op.localGet, entry(LIMBS + k));
+      code.push(op.i64Xor, op.i64And, op.localSet, spare);
+      code.push(op.localGet, entry(k), op.localGet, spare, op.i64Xor, op.localSet, entry(k));
+      code.push(op.localGet, entry(LIMBS + k), op.localGet, spare, op.i64Xor);
+      code.push(op.localSet, entry(LIMBS + k));
+      negateUnderMask(code, entry(2 * LIMBS + k), mask);
     }
-  }
-  code.push(op.i64Const, 0, ...get(negative), op.i64ExtendI32U, op.i64Sub, ...set(mask));
-  for (let k = 0; k < LIMBS; k++) {
-    // Swap y + x and y − x under the mask.
-    code.push(...get(mask), ...get(t(k)), ...get(t(LIMBS + k)), op.i64Xor, op.i64And);
-    code.push(...set(negated));
-    code.push(...get(t(k)), ...get(negated), op.i64Xor, ...set(t(k)));
-    code.push(...get(t(LIMBS + k)), ...get(negated), op.i64Xor, ...set(t(LIMBS + k)));
-    // 2dxy ← −2dxy under the mask (limb-wise negation is a valid representation).
-    const limb = t(2 * LIMBS + k);
-    code.push(...get(limb), ...get(mask), ...get(limb), op.i64Const, 0, ...get(limb));
-    code.push(op.i64Sub, op.i64Xor, op.i64And, op.i64Xor, ...set(limb));
-  }
-  for (let k = 0; k < limbs; k++) {
-    code.push(op.localGet, 0, ...get(t(k)), op.i64Store, op.align8, ...unsignedLeb(8 * k));
-  }
-  code.push(op.end);
-  return code;
-}
-
-/** One step of a fixed exponentiation chain: `target = source^(2^squarings)` or a product. */
-type ChainStep =
-  | { readonly square: number; readonly target: Address; readonly source: Address }
-  | { readonly target: Address; readonly left: Address; readonly right: Address };
+  },
+};
 
 /**
- * A fixed addition chain over fe_mul, unrolled. The chain is the same for every input (the
- * exponent is public), so it runs in constant time. Temporaries: scratch 10–13.
+ * The fixed exponentiations (wasm-field.ts): in² and the odd powers in scratch 0–8, the
+ * accumulator in scratch 10, so scratch 11–15 stay free for callers' operands.
  */
-function chainBody(steps: readonly ChainStep[]): number[] {
-  const code: number[] = [];
-  for (const step of steps) {
-    if ('square' in step) {
-      callSquare(code, step.target, step.source);
-      for (let count = 1; count < step.square; count++) {
-        callSquare(code, step.target, step.target);
-      }
-    } else {
-      callField(code, FN_MUL, step.target, step.left, step.right);
-    }
-  }
-  code.push(op.end);
-  return code;
-}
-
-const [t0, t1, t2, t3] = [scratch(10), scratch(11), scratch(12), scratch(13)] as [
-  number,
-  number,
-  number,
-  number,
-];
-const input: Address = [1, 0];
-const output: Address = [0, 0];
-
-/** The chain both exponentiations share: t0 = z^11, t1 = z^(2^250 − 1) … see the callers. */
-function chainTo250(): ChainStep[] {
-  return [
-    { square: 1, target: t0, source: input }, // z^2
-    { square: 2, target: t1, source: t0 }, // z^8
-    { target: t1, left: input, right: t1 }, // z^9
-    { target: t0, left: t0, right: t1 }, // z^11
-    { square: 1, target: t2, source: t0 }, // z^22
-    { target: t1, left: t1, right: t2 }, // z^(2^5 − 1)
-    { square: 5, target: t2, source: t1 },
-    { target: t1, left: t2, right: t1 }, // z^(2^10 − 1)
-    { square: 10, target: t2, source: t1 },
-    { target: t2, left: t2, right: t1 }, // z^(2^20 − 1)
-    { square: 20, target: t3, source: t2 },
-    { target: t2, left: t3, right: t2 }, // z^(2^40 − 1)
-    { square: 10, target: t2, source: t2 },
-    { target: t1, left: t2, right: t1 }, // z^(2^50 − 1)
-    { square: 50, target: t2, source: t1 },
-    { target: t2, left: t2, right: t1 }, // z^(2^100 − 1)
-    { square: 100, target: t3, source: t2 },
-    { target: t2, left: t3, right: t2 }, // z^(2^200 − 1)
-    { square: 50, target: t2, source: t2 },
-    { target: t1, left: t2, right: t1 }, // z^(2^250 − 1)
-  ];
-}
-
-/** invert(out, in): out = in^(p − 2) = in^(2^255 − 21), i.e. 1/in (0 for 0). */
-function invertBody(): number[] {
-  return chainBody([
-    ...chainTo250(),
-    { square: 5, target: t1, source: t1 }, // z^(2^255 − 32)
-    { target: output, left: t1, right: t0 }, // · z^11
-  ]);
-}
-
-/** pow22523(out, in): out = in^((p − 5)/8) = in^(2^252 − 3), for square roots (RFC 8032 §5.1.3). */
-function pow22523Body(): number[] {
-  return chainBody([
-    ...chainTo250(),
-    { square: 2, target: t1, source: t1 }, // z^(2^252 − 4)
-    { target: output, left: t1, right: input }, // · z
-  ]);
-}
+const POWER_LAYOUT = {
+  multiply: FN_MUL,
+  square: FN_SQUARE,
+  oddPower: (power: number): number => scratch((power - 1) >> 1),
+  squared: scratch(8),
+  accumulator: scratch(10),
+};
 
 function moduleBytes(): Uint8Array {
   const { i32, i64 } = valueType;
@@ -491,23 +385,26 @@ function moduleBytes(): Uint8Array {
     ],
     functions: [
       { type: 0, locals: [[51, i64]], code: multiplyBody() },
-      { type: 0, locals: [[11, i64]], code: addSubtractBody(false) },
-      { type: 0, locals: [[11, i64]], code: addSubtractBody(true) },
+      {
+        type: 0,
+        locals: [[ADD_SUBTRACT_I64_LOCALS, i64]],
+        code: addSubtractBody(false, carryChain),
+      },
+      {
+        type: 0,
+        locals: [[ADD_SUBTRACT_I64_LOCALS, i64]],
+        code: addSubtractBody(true, carryChain),
+      },
       { type: 0, locals: [], code: doubleBody() },
       { type: 1, locals: [], code: addBody() },
       { type: 2, locals: [], code: entryBody() },
       { type: 2, locals: [], code: negateEntryBody() },
       { type: 0, locals: [], code: mixedAddBody() },
-      {
-        type: 0,
-        locals: [
-          [3 * LIMBS + 2, i64],
-          [2, i32],
-        ],
-        code: selectBody(),
-      },
-      { type: 2, locals: [], code: invertBody() },
-      { type: 2, locals: [], code: pow22523Body() },
+      { type: 0, locals: selectLocals(NIELS_SELECT), code: constantTimeSelectBody(NIELS_SELECT) },
+      // invert: in^(p − 2) = 1/in (0 for 0)
+      { type: 2, locals: [], code: fixedPowerBody(P - 2n, POWER_LAYOUT) },
+      // pow22523: in^((p − 5)/8), for square roots (RFC 8032 §5.1.3)
+      { type: 2, locals: [], code: fixedPowerBody((P - 5n) / 8n, POWER_LAYOUT) },
       { type: 2, locals: [[51, i64]], code: squareBody() },
     ],
     memoryPages: 2,
@@ -528,8 +425,8 @@ function moduleBytes(): Uint8Array {
   });
 }
 
-/** The instantiated module, with BigInt conversions. Addresses are byte offsets. */
-export interface EdwardsWasm {
+/** The instantiated module, with BigInt conversions (FieldMemory). Addresses are byte offsets. */
+export interface EdwardsWasm extends FieldMemory {
   /** out = a·b, a + b, a − b (field elements). */
   multiply(out: number, a: number, b: number): void;
   add(out: number, a: number, b: number): void;
@@ -550,18 +447,6 @@ export interface EdwardsWasm {
   pow22523(out: number, element: number): void;
   /** out = a² (the same value as multiply(out, a, a), cheaper). */
   square(out: number, a: number): void;
-  /** Zeroes bytes [start, end) of the module's memory. */
-  wipe(start: number, end: number): void;
-  /** Whether bytes [start, end) are all zero (tests: nothing of a secret remains). */
-  isClear(start: number, end: number): boolean;
-  /** Makes sure bytes [0, end) exist. */
-  reserve(end: number): void;
-  /** Writes `value` (any integer; reduced mod p first) as canonical limbs. */
-  writeField(address: number, value: bigint): void;
-  /** The canonical residue in [0, p) of the element at `address`. */
-  readField(address: number): bigint;
-  /** Writes limbs as given (tests: extreme carried inputs). */
-  writeLimbs(address: number, limbs: readonly bigint[]): void;
 }
 
 let shared: EdwardsWasm | undefined;
@@ -570,13 +455,8 @@ let shared: EdwardsWasm | undefined;
 export function edwardsWasm(): EdwardsWasm {
   if (shared !== undefined) return shared;
   const exports: WasmExports = instantiate(moduleBytes());
-  const memory = exports.memory;
-  let view = new BigInt64Array(memory.buffer);
-  const limbs = (): BigInt64Array => {
-    if (view.buffer !== memory.buffer) view = new BigInt64Array(memory.buffer);
-    return view;
-  };
   const instance: EdwardsWasm = {
+    ...fieldMemory(exports.memory, P, LIMB_SHIFTS, LIMB_WIDTHS),
     multiply: exports['multiply'] as EdwardsWasm['multiply'],
     add: exports['add'] as EdwardsWasm['add'],
     subtract: exports['subtract'] as EdwardsWasm['subtract'],
@@ -589,40 +469,6 @@ export function edwardsWasm(): EdwardsWasm {
     invert: exports['invert'] as EdwardsWasm['invert'],
     pow22523: exports['pow22523'] as EdwardsWasm['pow22523'],
     square: exports['square'] as EdwardsWasm['square'],
-    wipe(start: number, end: number): void {
-      new Uint8Array(memory.buffer, start, end - start).fill(0);
-    },
-    isClear(start: number, end: number): boolean {
-      return new Uint8Array(memory.buffer, start, end - start).every((byte) => byte === 0);
-    },
-    reserve(end: number): void {
-      const missing = end - memory.buffer.byteLength;
-      if (missing > 0) memory.grow(Math.ceil(missing / 65536));
-    },
-    writeField(address: number, value: bigint): void {
-      let canonical = value % P;
-      if (canonical < 0n) canonical += P;
-      const target = limbs();
-      const base = address / 8;
-      for (let limb = 0; limb < LIMBS; limb++) {
-        target[base + limb] =
-          (canonical >> (LIMB_SHIFT[limb] as bigint)) & (LIMB_MASK[limb] as bigint);
-      }
-    },
-    readField(address: number): bigint {
-      const source = limbs();
-      const base = address / 8;
-      let value = 0n;
-      for (let limb = 0; limb < LIMBS; limb++) {
-        value += (source[base + limb] as bigint) << (LIMB_SHIFT[limb] as bigint);
-      }
-      const reduced = value % P;
-      return reduced < 0n ? reduced + P : reduced;
-    },
-    writeLimbs(address: number, values: readonly bigint[]): void {
-      if (values.length !== LIMBS) throw new RangeError('expected 10 limbs');
-      limbs().set(values, address / 8);
-    },
   };
   instance.writeField(D2_ADDRESS, D2);
   shared = instance;
