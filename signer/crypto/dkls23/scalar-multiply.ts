@@ -34,6 +34,8 @@ import {
   secp256k1Wasm,
   type Secp256k1Wasm,
 } from './secp256k1-wasm.ts';
+import { scalarToBytes } from './group.ts';
+import { signedRadix16 } from '../signed-radix16.ts';
 
 const Point = secp256k1.Point;
 type CurvePoint = InstanceType<typeof Point>;
@@ -69,20 +71,12 @@ function withBaseTable(): Secp256k1Wasm {
 
 /** Signed radix-16 digits of k ∈ [0, 2^256): 65 digits in [−8, 8], Σ eᵢ·16^i = k. */
 function signedDigits(scalar: bigint, digits: Int8Array): void {
-  let rest = scalar;
-  for (let index = 0; index < 64; index += 2) {
-    const byte = Number(rest & 0xffn);
-    rest >>= 8n;
-    digits[index] = byte & 15;
-    digits[index + 1] = (byte >> 4) & 15;
+  const littleEndian = scalarToBytes(scalar).reverse();
+  try {
+    signedRadix16(littleEndian, digits);
+  } finally {
+    littleEndian.fill(0);
   }
-  let carry = 0;
-  for (let index = 0; index < 64; index++) {
-    const value = (digits[index] as number) + carry;
-    carry = (value + 8) >> 4;
-    digits[index] = value - (carry << 4);
-  }
-  digits[64] = carry;
 }
 
 function checkScalar(scalar: bigint): void {

@@ -34,6 +34,7 @@ import {
   type EdwardsWasm,
 } from './edwards-wasm.ts';
 import { encodeAffine } from './point-codec.ts';
+import { signedRadix16 } from '../signed-radix16.ts';
 
 const Point = ed25519.Point;
 type EdwardsPoint = InstanceType<typeof Point>;
@@ -72,25 +73,6 @@ function baseTable(): EdwardsWasm {
   return wasm;
 }
 
-/**
- * Signed radix-16 digits of the 32-byte little-endian scalar (< 2^255): 64 digits in [−8, 8)
- * except the last, in [−8, 8], with Σ eᵢ·16^i = k. Branch-free.
- */
-function signedDigits(scalar: Uint8Array, digits: Int8Array): void {
-  for (let index = 0; index < 32; index++) {
-    const byte = scalar[index] as number;
-    digits[2 * index] = byte & 15;
-    digits[2 * index + 1] = (byte >> 4) & 15;
-  }
-  let carry = 0;
-  for (let index = 0; index < 63; index++) {
-    const value = (digits[index] as number) + carry;
-    carry = (value + 8) >> 4;
-    digits[index] = value - (carry << 4);
-  }
-  digits[63] = (digits[63] as number) + carry;
-}
-
 /** k·B and its encoding, for a secret scalar given as 32 little-endian bytes, k < 2^255. */
 export function multiplyBase(scalar: Uint8Array): { point: EdwardsPoint; bytes: Uint8Array } {
   if (scalar.length !== 32 || ((scalar[31] as number) & 0x80) !== 0) {
@@ -99,7 +81,7 @@ export function multiplyBase(scalar: Uint8Array): { point: EdwardsPoint; bytes: 
   const wasm = baseTable();
   const digits = new Int8Array(64);
   try {
-    signedDigits(scalar, digits);
+    signedRadix16(scalar, digits);
     const accumulator = BASE_ACCUMULATOR;
     wasm.writeField(accumulator + COORDINATE.x, 0n);
     wasm.writeField(accumulator + COORDINATE.y, 1n);

@@ -20,6 +20,7 @@ import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { bytesToHex } from '@noble/hashes/utils.js';
 import { multiplyBase as multiplySecp256k1Base } from '../dkls23/scalar-multiply.ts';
 import { multiplyBase as multiplyEd25519Base } from '../frost/base-multiply.ts';
+import { encodeScalar } from '../frost/ed25519-group.ts';
 import { validateDerivationPath } from './derivation-path.ts';
 import { HdDerivationError, HdErrorCode } from './errors.ts';
 
@@ -49,10 +50,6 @@ function bytesToIntegerBE(bytes: Uint8Array): bigint {
   let value = 0n;
   for (const byte of bytes) value = (value << 8n) | BigInt(byte);
   return value;
-}
-
-function encodeLittleEndian32(value: bigint): Uint8Array {
-  return integerTo32BE(value).reverse();
 }
 
 function integerTo32BE(value: bigint): Uint8Array {
@@ -126,7 +123,7 @@ const secp256k1Ops: CurveOps<InstanceType<typeof secp256k1.Point>> = {
 
 const ed25519Ops: CurveOps<InstanceType<typeof ed25519.Point>> = {
   order: ed25519.Point.Fn.ORDER,
-  multiplyBase: (scalar) => multiplyEd25519Base(encodeLittleEndian32(scalar)).point,
+  multiplyBase: (scalar) => multiplyEd25519Base(encodeScalar(scalar)).point,
 };
 
 /**
