@@ -7,6 +7,7 @@
  */
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { describe, expect, it } from 'vitest';
+import { expectFieldOperations, fieldReference } from '../field-test-helpers.ts';
 import { FIELD_BYTES, P, POINT_BYTES, secp256k1Wasm } from './secp256k1-wasm.ts';
 
 const Point = secp256k1.Point;
@@ -21,12 +22,8 @@ const P1 = 2048;
 const P2 = P1 + POINT_BYTES;
 const P3 = P2 + POINT_BYTES;
 
-const modP = (value: bigint): bigint => ((value % P) + P) % P;
-
-function randomElement(): bigint {
-  const bytes = crypto.getRandomValues(new Uint8Array(40));
-  return bytes.reduce((acc, byte) => (acc << 8n) | BigInt(byte), 0n) % P;
-}
+const { mod: modP, power, randomElement } = fieldReference(P);
+const ADDRESSES = { a: A, b: B, out: OUT };
 
 const EXTREMES = [
   0n,
@@ -43,14 +40,7 @@ const EXTREMES = [
 function check(a: bigint, b: bigint): void {
   wasm.writeField(A, a);
   wasm.writeField(B, b);
-  wasm.multiply(OUT, A, B);
-  expect(wasm.readField(OUT)).toBe(modP(a * b));
-  wasm.square(OUT, A);
-  expect(wasm.readField(OUT)).toBe(modP(a * a));
-  wasm.add(OUT, A, B);
-  expect(wasm.readField(OUT)).toBe(modP(a + b));
-  wasm.subtract(OUT, A, B);
-  expect(wasm.readField(OUT)).toBe(modP(a - b));
+  expectFieldOperations(wasm, P, ADDRESSES, a, b);
 }
 
 describe('secp256k1-wasm field arithmetic', () => {
@@ -95,28 +85,12 @@ describe('secp256k1-wasm field arithmetic', () => {
       for (const right of patterns) {
         wasm.writeLimbs(A, left);
         wasm.writeLimbs(B, right);
-        wasm.multiply(OUT, A, B);
-        expect(wasm.readField(OUT)).toBe(modP(valueOf(left) * valueOf(right)));
-        wasm.square(OUT, A);
-        expect(wasm.readField(OUT)).toBe(modP(valueOf(left) * valueOf(left)));
-        wasm.add(OUT, A, B);
-        expect(wasm.readField(OUT)).toBe(modP(valueOf(left) + valueOf(right)));
-        wasm.subtract(OUT, A, B);
-        expect(wasm.readField(OUT)).toBe(modP(valueOf(left) - valueOf(right)));
+        expectFieldOperations(wasm, P, ADDRESSES, valueOf(left), valueOf(right));
       }
     }
   });
 
   it('powSqrtRatio is x^((p − 3)/4)', () => {
-    const power = (base: bigint, exponent: bigint): bigint => {
-      let result = 1n;
-      let square = modP(base);
-      for (let rest = exponent; rest > 0n; rest >>= 1n) {
-        if ((rest & 1n) === 1n) result = (result * square) % P;
-        square = (square * square) % P;
-      }
-      return result;
-    };
     for (const value of [0n, 1n, 2n, P - 1n, ...Array.from({ length: 10 }, randomElement)]) {
       wasm.writeField(A, value);
       wasm.powSqrtRatio(OUT, A);

@@ -6,6 +6,7 @@
  * checked against noble in extended-coordinates.test.ts and subgroup-check.test.ts.
  */
 import { describe, expect, it } from 'vitest';
+import { expectFieldOperations, fieldReference } from '../field-test-helpers.ts';
 import { ARENA_START, FIELD_BYTES, P, edwardsWasm } from './edwards-wasm.ts';
 
 const wasm = edwardsWasm();
@@ -13,12 +14,8 @@ const A = ARENA_START;
 const B = A + FIELD_BYTES;
 const OUT = B + FIELD_BYTES;
 
-function randomElement(): bigint {
-  const bytes = crypto.getRandomValues(new Uint8Array(40));
-  return bytes.reduce((acc, byte) => (acc << 8n) | BigInt(byte), 0n) % P;
-}
-
-const modP = (value: bigint): bigint => ((value % P) + P) % P;
+const { mod: modP, power, randomElement } = fieldReference(P);
+const ADDRESSES = { a: A, b: B, out: OUT };
 
 const EXTREMES = [
   0n,
@@ -36,14 +33,7 @@ const EXTREMES = [
 function check(a: bigint, b: bigint): void {
   wasm.writeField(A, a);
   wasm.writeField(B, b);
-  wasm.multiply(OUT, A, B);
-  expect(wasm.readField(OUT)).toBe(modP(a * b));
-  wasm.square(OUT, A);
-  expect(wasm.readField(OUT)).toBe(modP(a * a));
-  wasm.add(OUT, A, B);
-  expect(wasm.readField(OUT)).toBe(modP(a + b));
-  wasm.subtract(OUT, A, B);
-  expect(wasm.readField(OUT)).toBe(modP(a - b));
+  expectFieldOperations(wasm, P, ADDRESSES, a, b);
 }
 
 describe('edwards-wasm field arithmetic', () => {
@@ -107,14 +97,7 @@ describe('edwards-wasm field arithmetic', () => {
       for (const right of patterns) {
         wasm.writeLimbs(A, left);
         wasm.writeLimbs(B, right);
-        wasm.multiply(OUT, A, B);
-        expect(wasm.readField(OUT)).toBe(modP(valueOf(left) * valueOf(right)));
-        wasm.square(OUT, A);
-        expect(wasm.readField(OUT)).toBe(modP(valueOf(left) * valueOf(left)));
-        wasm.add(OUT, A, B);
-        expect(wasm.readField(OUT)).toBe(modP(valueOf(left) + valueOf(right)));
-        wasm.subtract(OUT, A, B);
-        expect(wasm.readField(OUT)).toBe(modP(valueOf(left) - valueOf(right)));
+        expectFieldOperations(wasm, P, ADDRESSES, valueOf(left), valueOf(right));
       }
     }
   });
@@ -129,16 +112,6 @@ describe('edwards-wasm field arithmetic', () => {
 });
 
 describe('edwards-wasm exponentiation chains', () => {
-  const power = (base: bigint, exponent: bigint): bigint => {
-    let result = 1n;
-    let square = modP(base);
-    for (let rest = exponent; rest > 0n; rest >>= 1n) {
-      if ((rest & 1n) === 1n) result = (result * square) % P;
-      square = (square * square) % P;
-    }
-    return result;
-  };
-
   it('invert is x^(p − 2) and pow22523 is x^((p − 5)/8)', () => {
     for (const value of [0n, 1n, 2n, P - 1n, ...Array.from({ length: 20 }, randomElement)]) {
       wasm.writeField(A, value);

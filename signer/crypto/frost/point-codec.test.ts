@@ -9,6 +9,9 @@ import { ed25519 } from '@noble/curves/ed25519.js';
 import { describe, expect, it } from 'vitest';
 import { P } from './edwards-wasm.ts';
 import { decodeAffine, encodeAffine } from './point-codec.ts';
+import { fieldReference } from '../field-test-helpers.ts';
+
+const { power } = fieldReference(P);
 
 const Point = ed25519.Point;
 
@@ -18,16 +21,6 @@ function nobleDecode(bytes: Uint8Array): { x: bigint; y: bigint } | undefined {
   } catch {
     return undefined;
   }
-}
-
-function power(base: bigint, exponent: bigint): bigint {
-  let result = 1n;
-  let square = base % P;
-  for (let rest = exponent; rest > 0n; rest >>= 1n) {
-    if ((rest & 1n) === 1n) result = (result * square) % P;
-    square = (square * square) % P;
-  }
-  return result;
 }
 
 function littleEndian(value: bigint, sign: number): Uint8Array {
