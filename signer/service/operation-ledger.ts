@@ -68,7 +68,8 @@ interface StoredAnswer {
   readonly node?: string;
 }
 
-interface Entry {
+/** One operation's ledger entry (opaque outside this module). */
+export interface LedgerEntry {
   readonly state: 'running' | 'open' | 'done';
   readonly requestDigest: string;
   /** running: the claiming node, its process instance and the request message's sequence. */
@@ -83,7 +84,7 @@ export interface LedgerClaim {
   readonly key: string;
   readonly seq: number;
   readonly revision: number;
-  readonly entry: Entry;
+  readonly entry: LedgerEntry;
 }
 
 export type ClaimOutcome =
@@ -101,8 +102,11 @@ export type ClaimOutcome =
   | { readonly kind: 'conflict' };
 
 export type RecordOutcome =
-  /** Stored: publish it now. */
-  | { readonly kind: 'recorded'; readonly revision: number }
+  /**
+   * Stored: publish it now. `entry` is the ledger entry as of `revision` (hand both to
+   * `markPublished`, which then needs no read when nothing changed meanwhile).
+   */
+  | { readonly kind: 'recorded'; readonly revision: number; readonly entry: LedgerEntry }
   /** Someone else answered this request message first: replay theirs instead. */
   | { readonly kind: 'superseded'; readonly answer: LedgerAnswer }
   /** Another coordinator holds the operation now: publish nothing, do not ack. */
@@ -173,7 +177,7 @@ export class OperationLedger {
     seq: number,
     isLive: (node: string) => boolean,
   ): Promise<ClaimOutcome> {
-    const running = (answers: readonly StoredAnswer[]): Entry => ({
+    const running = (answers: readonly StoredAnswer[]): LedgerEntry => ({
       state: 'running',
       requestDigest,
       node,
@@ -271,7 +275,7 @@ export class OperationLedger {
     answer: Omit<LedgerAnswer, 'seq' | 'published'>,
   ): Promise<RecordOutcome> {
     const stored = toStored(claim.seq, answer, claim.entry);
-    const after = (entry: Entry): Entry => ({
+    const after = (entry: LedgerEntry): LedgerEntry => ({
       state: answer.success || entry.state === 'done' ? 'done' : 'open',
       requestDigest: entry.requestDigest,
       answers: appendAnswer(entry.answers, stored),
@@ -281,8 +285,9 @@ export class OperationLedger {
     let revision = claim.revision;
     for (let attempt = 0; ; attempt++) {
       try {
-        const written = await this.kv.update(claim.key, encode(after(base)), revision);
-        return { kind: 'recorded', revision: written };
+        const entry = after(base);
+        const written = await this.kv.update(claim.key, encode(entry), revision);
+        return { kind: 'recorded', revision: written, entry };
       } catch {
         // refused (the entry changed) or no reply: read what is there
       }
@@ -300,7 +305,7 @@ export class OperationLedger {
       if (found !== undefined) {
         // Ours (stored although the write reported an error) or another coordinator's.
         if (found.messageId === stored.messageId && found.body === stored.body) {
-          return { kind: 'recorded', revision: read.revision };
+          return { kind: 'recorded', revision: read.revision, entry: current };
         }
         return { kind: 'superseded', answer: toAnswer(found) };
       }
@@ -340,7 +345,7 @@ export class OperationLedger {
     for (let attempt = 0; attempt < 5; attempt++) {
       const read = await this.kv.get(key);
       if (read === null || read.operation !== 'PUT') {
-        const entry: Entry = { state: 'open', requestDigest: '', answers: [stored] };
+        const entry: LedgerEntry = { state: 'open', requestDigest: '', answers: [stored] };
         try {
           if (read === null) await this.kv.create(key, encode(entry));
           else await this.kv.update(key, encode(entry), read.revision);
@@ -360,7 +365,7 @@ export class OperationLedger {
       if (current.state === 'running' && isLive(current.node ?? '')) {
         return { kind: 'running', node: current.node ?? 'unknown' };
       }
-      const next: Entry = {
+      const next: LedgerEntry = {
         state: 'open',
         requestDigest: current.requestDigest,
         answers: appendAnswer(current.answers, stored),
@@ -378,24 +383,36 @@ export class OperationLedger {
    * only this mark stops a redelivery from publishing the result a second time. Throws when
    * the budget runs out.
    */
-  async markPublished(key: string, seq: number): Promise<void> {
+  async markPublished(
+    key: string,
+    seq: number,
+    known?: { readonly entry: LedgerEntry; readonly revision: number },
+  ): Promise<void> {
     const deadline = Date.now() + this.writeBudgetMs;
+    // `known` (what `record` wrote) saves the read when nothing changed since: the write is
+    // conditional on that very revision, so a stale `known` only costs the refused write.
+    let base: { entry: LedgerEntry; revision: number } | undefined = known;
     for (let attempt = 0; ; attempt++) {
       try {
-        const read = await this.kv.get(key);
-        if (read === null || read.operation !== 'PUT') return;
-        const current = parseEntry(read);
+        if (base === undefined) {
+          const read = await this.kv.get(key);
+          if (read === null || read.operation !== 'PUT') return;
+          base = { entry: parseEntry(read), revision: read.revision };
+        }
+        const current = base.entry;
         if (!current.answers.some((answer) => answer.seq === seq && !answer.published)) return;
-        const next: Entry = {
+        const next: LedgerEntry = {
           ...current,
           answers: current.answers.map((answer) =>
             answer.seq === seq ? { ...answer, published: true } : answer,
           ),
         };
-        if ((await this.cas(key, next, read.revision)) !== undefined) return;
+        if ((await this.cas(key, next, base.revision)) !== undefined) return;
       } catch {
         // NATS unreachable (restarting): try again within the budget
       }
+      base = undefined;
+      if (attempt === 0 && known !== undefined) continue; // stale: read at once, no pause
       if (Date.now() > deadline) throw new Error('publication not marked within the write budget');
       await retryPause(attempt);
     }
@@ -451,7 +468,7 @@ export class OperationLedger {
   /** Gives a claim up without an answer (the request is passed on): reopens the entry. */
   async release(claim: LedgerClaim): Promise<void> {
     if (claim.entry.state !== 'running') return;
-    const next: Entry = {
+    const next: LedgerEntry = {
       state: claim.entry.answers.some((answer) => answer.success) ? 'done' : 'open',
       requestDigest: claim.entry.requestDigest,
       answers: claim.entry.answers,
@@ -488,7 +505,11 @@ export class OperationLedger {
   }
 
   /** Compare-and-set; the new revision, or undefined when the entry changed meanwhile. */
-  private async cas(key: string, entry: Entry, revision: number): Promise<number | undefined> {
+  private async cas(
+    key: string,
+    entry: LedgerEntry,
+    revision: number,
+  ): Promise<number | undefined> {
     try {
       return await this.kv.update(key, encode(entry), revision);
     } catch {
@@ -502,12 +523,12 @@ function instanceKey(node: string): string {
   return `instance.${createHash('sha256').update(node).digest('hex')}`;
 }
 
-function encode(entry: Entry): string {
+function encode(entry: LedgerEntry): string {
   return JSON.stringify(entry);
 }
 
 /** Reads an entry, including the previous format (`running` / `done` without answers). */
-function parseEntry(read: KvEntry): Entry {
+function parseEntry(read: KvEntry): LedgerEntry {
   const raw = read.json<Record<string, unknown>>();
   const requestDigest = typeof raw['requestDigest'] === 'string' ? raw['requestDigest'] : '';
   const answers = Array.isArray(raw['answers']) ? (raw['answers'] as StoredAnswer[]) : [];

@@ -54,6 +54,7 @@ import {
   signingOperationKey,
   type LedgerAnswer,
   type LedgerClaim,
+  type LedgerEntry,
   type OperationLedger,
 } from './operation-ledger.ts';
 import type { RequestAuthenticator } from './request-authenticator.ts';
@@ -546,7 +547,7 @@ export class RequestCoordinator {
       msg.nak(1000);
       return;
     }
-    await this.acknowledge(msg, claim.key, claim.seq, result.success);
+    await this.acknowledge(msg, claim.key, claim.seq, result.success, recorded);
   }
 
   /**
@@ -628,7 +629,13 @@ export class RequestCoordinator {
    * it again. Should the budget run out, the request is acked all the same (README "Failure
    * semantics" names the one case left: this signer and nats-server both crash in between).
    */
-  private async acknowledge(msg: JsMsg, key: string, seq: number, success: boolean): Promise<void> {
+  private async acknowledge(
+    msg: JsMsg,
+    key: string,
+    seq: number,
+    success: boolean,
+    recorded?: { readonly entry: LedgerEntry; readonly revision: number },
+  ): Promise<void> {
     const publication = publicationKey(key, seq);
     if (this.unmarkedPublications.size >= MAX_UNMARKED_PUBLICATIONS) {
       const oldest = this.unmarkedPublications.values().next();
@@ -637,7 +644,7 @@ export class RequestCoordinator {
     this.unmarkedPublications.add(publication);
     if (success) await this.options.beforeMark?.();
     try {
-      await this.options.ledger.markPublished(key, seq);
+      await this.options.ledger.markPublished(key, seq, recorded);
       this.unmarkedPublications.delete(publication);
     } catch (error) {
       this.options.log.warn({ err: error }, 'publication not marked in the ledger');

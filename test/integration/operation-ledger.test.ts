@@ -101,6 +101,36 @@ describe('operation ledger', () => {
     expect(await ledger.waitForPublished(newKey(), 9, 10_000)).toBe('gone');
   });
 
+  it('marks a publication from the entry record wrote, and never writes over a newer entry with it', async () => {
+    const key = newKey();
+    const answer = (seq: number) => ({
+      subject: 's',
+      messageId: `id:${seq}`,
+      body: bytes(`error ${seq}`),
+      success: false,
+    });
+    // Fresh: the entry record wrote is still current.
+    const first = claimed(await ledger.claim(key, 'node-a', 'a1', 'digest', 7, live));
+    const recorded = await ledger.record(first, answer(7));
+    if (recorded.kind !== 'recorded') throw new Error(`expected recorded, got ${recorded.kind}`);
+    await ledger.markPublished(key, 7, recorded);
+    const seven = await ledger.claim(key, 'node-c', 'c1', 'digest', 7, live);
+    expect(seven.kind === 'answered' && seven.answer.published).toBe(true);
+
+    // Stale: another answer landed after the record (a max-deliveries advisory for message 8).
+    const other = claimed(await ledger.claim(newKey(), 'node-a', 'a1', 'digest', 9, live));
+    const key2 = other.key;
+    const recorded9 = await ledger.record(other, answer(9));
+    if (recorded9.kind !== 'recorded') throw new Error(`expected recorded, got ${recorded9.kind}`);
+    expect((await ledger.recordUnclaimed(key2, 8, answer(8), live)).kind).toBe('recorded');
+    await ledger.markPublished(key2, 9, recorded9);
+    const nine = await ledger.claim(key2, 'node-c', 'c1', 'digest', 9, live);
+    expect(nine.kind === 'answered' && nine.answer.published).toBe(true);
+    const eight = await ledger.claim(key2, 'node-c', 'c1', 'digest', 8, live);
+    expect(eight.kind === 'answered' && eight.answer.messageId).toBe('id:8');
+    expect(eight.kind === 'answered' && eight.answer.published).toBe(false);
+  });
+
   it('keeps the process each node registered last', async () => {
     const node = `node-${randomUUID()}`;
     expect(await ledger.currentInstance(node)).toBeUndefined();
