@@ -156,7 +156,13 @@ export class ParticipantSession<Result> {
         );
       }
       this.checkPairOrigin(hello);
-      const peerKey = new Uint8Array(Buffer.from(hello.ephemeralPublicKey, 'base64'));
+      const peerKey = new Uint8Array(Buffer.from(String(hello.ephemeralPublicKey), 'base64'));
+      if (peerKey.length !== 32) {
+        throw new ProtocolViolationError(
+          `invalid ephemeral key from ${hello.nodeId}`,
+          hello.nodeId,
+        );
+      }
       ephemeralKeys.set(hello.nodeId, peerKey);
       this.pairKeys.set(
         hello.nodeId,

@@ -2,15 +2,23 @@
  * SessionHost checks on incoming control traffic, without a network: forged or foreign
  * invites, retried invites (same answer, even while the first is still being prepared),
  * reused session ids, starts from anyone but the coordinator, and the start timeout; as the
- * coordinator, rounds that do not wait for the start's ack (issue 15) yet fail when it is lost.
+ * coordinator, rounds that do not wait for the start's ack (issue 15) yet fail when it is lost;
+ * two-party signing sessions that start on the invite (no start message), with signers that
+ * predate it, and invites whose nested hello lies.
  */
 import { rosterIdentity } from './test-helpers.ts';
 import { pino } from 'pino';
-import { describe, expect, it } from 'vitest';
+import { randomUUID } from 'node:crypto';
+import { describe, expect, it, vi } from 'vitest';
 import { ErrorCode } from '../protocol/errors.ts';
-import { signControl, type SessionInvite } from '../transport/control-messages.ts';
+import {
+  openControl,
+  signControl,
+  type SessionInvite,
+  type SignedControl,
+} from '../transport/control-messages.ts';
 import { FrameReply, type PeerMessenger } from '../transport/peer-messenger.ts';
-import { generateEphemeralKeyPair } from '../transport/secure-channel.ts';
+import { generateEphemeralKeyPair, type Envelope } from '../transport/secure-channel.ts';
 import { PeerUnavailableError } from './errors.ts';
 import { SessionHost, type SessionJob } from './session-host.ts';
 
@@ -181,5 +189,212 @@ describe('SessionHost', () => {
     expect(events).toEqual(['start sent', 'round 0 sent']);
     expect(sessionHost.hasSession('s8')).toBe(false);
     expect(aborts).toHaveLength(1); // the participant is told, as for any other failure
+  });
+
+  describe('two-party signing', () => {
+    type Identity = ReturnType<typeof rosterIdentity>;
+    const bothRoster = roster;
+
+    /** A one-round job whose result is the other party's broadcast (hex). */
+    function echoJob(payload: string, completed: string[]): SessionJob<unknown> {
+      return {
+        party: {
+          rounds: 1,
+          round: async () => ({ broadcast: new TextEncoder().encode(payload) }),
+          finish: async (input) =>
+            [...input.broadcast.values()].map((bytes) => new TextDecoder().decode(bytes)).join(),
+          wipe: () => undefined,
+        },
+        complete: async (result) => {
+          completed.push(String(result));
+          return 'digest';
+        },
+        dispose: () => undefined,
+      };
+    }
+
+    const clone = (envelope: Envelope): Envelope => ({
+      header: { ...envelope.header },
+      body: envelope.body.slice(),
+      signature: envelope.signature.slice(),
+    });
+
+    /**
+     * Alice coordinates, Bob participates, wired in memory. `rewriteInvite` (test-only) may
+     * replace the invite Bob receives (re-signed by Alice: the test holds her key).
+     */
+    function pair(options: { rewriteInvite?: (invite: SessionInvite) => SessionInvite } = {}) {
+      const controls: { to: string; type: string }[] = [];
+      const bobCompleted: string[] = [];
+      const make = (self: Identity, prepare: () => Promise<SessionJob<unknown>>) =>
+        new SessionHost({
+          self,
+          roster: bothRoster,
+          roundTimeoutMs: 5000,
+          probeIntervalMs: 1000,
+          log: pino({ enabled: false }),
+          onPeerSuspect: () => undefined,
+          prepare,
+        });
+      const aliceHost = make(alice, async () => job());
+      const bobHost = make(bob, async () => echoJob('from bob', bobCompleted));
+      const hosts = new Map([
+        ['alice', aliceHost],
+        ['bob', bobHost],
+      ]);
+      const typeOf = (control: SignedControl): string =>
+        (JSON.parse(control.body) as { type: string }).type;
+      for (const [self, sessionHost] of hosts) {
+        sessionHost.attachMessenger({
+          invite: async (peer: string, _sessionId: string, signed: SignedControl) => {
+            let delivered = signed;
+            if (options.rewriteInvite !== undefined) {
+              const original = openControl(signed, bothRoster) as SessionInvite;
+              delivered = signControl(alice, options.rewriteInvite(original));
+            }
+            return hosts.get(peer)?.onInvite(delivered);
+          },
+          sendControl: async (peer: string, _sessionId: string, control: SignedControl) => {
+            controls.push({ to: peer, type: typeOf(control) });
+            hosts.get(peer)?.onControl(control);
+          },
+          publishControl: (peer: string, control: SignedControl) => {
+            controls.push({ to: peer, type: typeOf(control) });
+            hosts.get(peer)?.onControl(control);
+          },
+          sendEnvelope: async (peer: string, envelope: Envelope) => {
+            hosts.get(peer)?.onEnvelope(clone(envelope));
+          },
+          probe: async () => undefined,
+        } as unknown as PeerMessenger);
+        void self;
+      }
+      const coordinate = (sessionId: string) =>
+        aliceHost.coordinate({
+          sessionId,
+          kind: 'sign',
+          participants: [
+            { nodeId: 'alice', partyId: 1 },
+            { nodeId: 'bob', partyId: 2 },
+          ],
+          request: new Uint8Array(0),
+          requestSeq: 1,
+          clientId: null,
+          job: echoJob('from alice', []),
+          awaitAllDone: false,
+        });
+      return { aliceHost, bobHost, controls, bobCompleted, coordinate };
+    }
+
+    it('starts the participant on the invite: no start message, both parties see each other', async () => {
+      const { bobHost, controls, bobCompleted, coordinate } = pair();
+      await expect(coordinate('t1')).resolves.toBe('from bob');
+      await vi.waitFor(() => expect(bobCompleted).toEqual(['from alice']));
+      expect(controls).toEqual([]); // no start, no abort
+      expect(bobHost.hasSession('t1')).toBe(false);
+    });
+
+    it('still sends a start to a participant that predates it, which waits for it', async () => {
+      // Bob gets the invite without Alice's hello (as from a coordinator that predates it), so
+      // he answers as before, without startedOnInvite: Alice must send him a start.
+      const { controls, bobCompleted, coordinate } = pair({
+        rewriteInvite: (invite) => {
+          const { hello, ...rest } = invite;
+          expect(hello).toBeDefined();
+          return rest;
+        },
+      });
+      await expect(coordinate('t2')).resolves.toBe('from bob');
+      await vi.waitFor(() => expect(bobCompleted).toEqual(['from alice']));
+      expect(controls).toEqual([{ to: 'bob', type: 'start' }]);
+    });
+
+    const helloOf = (
+      from: Identity,
+      sessionId: string,
+      overrides: Record<string, unknown> = {},
+    ): SignedControl =>
+      signControl(from, {
+        type: 'hello',
+        sessionId,
+        nodeId: from.nodeId,
+        ephemeralPublicKey: Buffer.from(generateEphemeralKeyPair().publicKey).toString('base64'),
+        ...overrides,
+      } as never);
+
+    it.each([
+      ['a hello of another session', (id: string) => helloOf(alice, `${id}-other`)],
+      ['a hello in the name of the participant', () => helloOf(bob, 'ignored')],
+      [
+        'a start instead of a hello',
+        (id: string) => signControl(alice, { type: 'start', sessionId: id, hellos: [] }),
+      ],
+      [
+        'a hello with a bad key',
+        (id: string) => helloOf(alice, id, { ephemeralPublicKey: 'AAAA' }),
+      ],
+    ])(
+      'fails the session, sending nothing but an abort, when the invite carries %s',
+      async (_, lie) => {
+        const sessionId = `lie-${randomUUID()}`;
+        const sent: string[] = [];
+        const aborts: unknown[] = [];
+        const { sessionHost } = host();
+        sessionHost.attachMessenger({
+          sendEnvelope: async () => {
+            sent.push('envelope');
+          },
+          sendControl: async () => {
+            sent.push('control');
+          },
+          probe: async () => undefined,
+          publishControl: (_peer: string, control: SignedControl) => aborts.push(control),
+        } as unknown as PeerMessenger);
+        const reply = await sessionHost.onInvite(
+          signControl(alice, {
+            ...invite(sessionId, { createdAt: Date.now() }),
+            hello: lie(sessionId),
+          }),
+        );
+        expect(reply).toMatchObject({ from: 'bob' });
+        await vi.waitFor(() => expect(aborts).toHaveLength(1));
+        expect(openControl(aborts[0], roster)).toMatchObject({
+          type: 'abort',
+          code: ErrorCode.MessageVerification,
+        });
+        expect(sent).toEqual([]);
+        expect(sessionHost.hasSession(sessionId)).toBe(false);
+      },
+    );
+
+    it('waits for the start when the invite is not two-party signing, hello or not', async () => {
+      const { sessionHost } = host();
+      const sent: string[] = [];
+      sessionHost.attachMessenger({
+        sendEnvelope: async () => {
+          sent.push('envelope');
+        },
+        probe: async () => undefined,
+        publishControl: () => undefined,
+      } as unknown as PeerMessenger);
+      const three = [
+        { nodeId: 'alice', partyId: 1 },
+        { nodeId: 'bob', partyId: 2 },
+        { nodeId: 'carol', partyId: 3 },
+      ];
+      for (const [sessionId, overrides] of [
+        ['w1', { participants: three }],
+        ['w2', { kind: 'keygen' as const }],
+      ] as const) {
+        const reply = (await sessionHost.onInvite(
+          signControl(alice, { ...invite(sessionId, overrides), hello: helloOf(alice, sessionId) }),
+        )) as SignedControl;
+        expect(JSON.parse(reply.body)).not.toHaveProperty('startedOnInvite');
+        expect(sessionHost.hasSession(sessionId)).toBe(true);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(sent).toEqual([]);
+      sessionHost.abortAll('test over');
+    });
   });
 });

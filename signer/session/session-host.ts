@@ -528,6 +528,19 @@ export class SessionHost implements PeerMessageHandler {
       const failure = asMpcError(error);
       return { error: { code: failure.code, message: failure.message } };
     }
+    if (startsOnInvite(invite)) {
+      // Two-party signing: the invite carries the coordinator's hello, so this signer holds
+      // every hello of the session and starts now. The hello it answers with says so, and the
+      // coordinator sends no start (SessionInvite.hello). The coordinator's hello is checked by
+      // the session's start like any other, its signature aside (the invite's covers it).
+      const hello = signControl(this.options.self, {
+        ...active.session.hello(),
+        startedOnInvite: true,
+      });
+      active.started = true;
+      void this.runParticipant(active, [invite.hello as SignedControl, hello]);
+      return hello;
+    }
     // An invite whose start never comes (coordinator died) must not linger.
     active.startTimer = setTimeout(() => {
       const timeout = new SessionTimeoutError(
@@ -594,8 +607,8 @@ export class SessionHost implements PeerMessageHandler {
     hellos: readonly SignedControl[],
   ): Promise<void> {
     try {
-      // The start (verified in onControl) is the coordinator's signed statement, its own
-      // hello included.
+      // The start (verified in onControl), or in a two-party signing session the invite
+      // (verified in onInvite), is the coordinator's signed statement, its own hello included.
       const result = await active.session.start(hellos, { vouchedBy: active.invite.coordinator });
       const digest = await active.job.complete(result);
       if (active.invite.kind === 'sign') {
@@ -736,7 +749,12 @@ export class SessionHost implements PeerMessageHandler {
       throw asMpcError(error);
     }
     try {
-      const signedInvite = signControl(this.options.self, invite);
+      const ownHello = signControl(this.options.self, active.session.hello());
+      const helloInInvite = isTwoPartySigning(invite);
+      const signedInvite = signControl(
+        this.options.self,
+        helloInInvite ? { ...invite, hello: ownHello } : invite,
+      );
       const peers = active.session.peers;
       const replies = await Promise.all(
         peers.map(async (peer) => {
@@ -744,21 +762,32 @@ export class SessionHost implements PeerMessageHandler {
           return parseInviteReply(peer, sessionId, reply);
         }),
       );
-      const hellos = [signControl(this.options.self, active.session.hello()), ...replies];
+      const hellos = [ownHello, ...replies];
       if (active.ended) throw new SessionCancelledError(sessionId, 'superseded by a newer session');
-      const start = signControl(this.options.self, { type: 'start', sessionId, hellos });
-      // The rounds begin without waiting for the start's acks (one round trip less per
-      // session): a participant dispatches the start before any later frame from here (one
-      // NATS publisher, in order; and it would buffer a signed early envelope anyway), and a
-      // start that is not delivered fails the session as it did before, through its runner.
-      const delivered = Promise.all(
-        peers.map((peer) => this.messenger.sendControl(peer, sessionId, start)),
+      // A participant that started on the invite needs no start. Its claim is read before its
+      // signature is checked, but it only spares it a start: the session's start verifies that
+      // hello before any round runs, and a participant that lies only stalls its own session.
+      const needStart = peers.filter(
+        (_, index) => !(helloInInvite && announcesEarlyStart(replies[index])),
       );
-      delivered.catch((error: unknown) => active.session.abort(asMpcError(error)));
+      let delivered: Promise<unknown> = Promise.resolve();
+      if (needStart.length > 0) {
+        const start = signControl(this.options.self, { type: 'start', sessionId, hellos });
+        // The rounds begin without waiting for the start's acks (one round trip less per
+        // session): a participant dispatches the start before any later frame from here (one
+        // NATS publisher, in order; and it would buffer a signed early envelope anyway), and a
+        // start that is not delivered fails the session as it did before, through its runner.
+        delivered = Promise.all(
+          needStart.map((peer) => this.messenger.sendControl(peer, sessionId, start)),
+        );
+        delivered.catch((error: unknown) => active.session.abort(asMpcError(error)));
+      }
       active.started = true;
-      // Let the queued start leave (the messenger flushes once per event-loop turn) before
-      // this signer computes its round 0, so participants compute theirs at the same time.
-      await new Promise<void>((resolve) => setImmediate(resolve));
+      if (needStart.length > 0) {
+        // Let the queued start leave (the messenger flushes once per event-loop turn) before
+        // this signer computes its round 0, so participants compute theirs at the same time.
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
       const result = (await active.session.start(hellos)) as Result;
       await delivered;
       const digest = await job.complete(result);
@@ -935,6 +964,27 @@ export class SessionHost implements PeerMessageHandler {
     active.session.dispose();
     active.job.dispose();
     this.options.onSessionEnd?.(active.invite.kind, error);
+  }
+}
+
+/** Sessions whose invite carries the coordinator's hello (`SessionInvite.hello`). */
+function isTwoPartySigning(invite: SessionInvite): boolean {
+  return invite.kind === 'sign' && invite.participants.length === 2;
+}
+
+/** A participant starts on the invite when it is two-party signing and carries a hello. */
+function startsOnInvite(invite: SessionInvite): boolean {
+  return isTwoPartySigning(invite) && typeof invite.hello === 'object' && invite.hello !== null;
+}
+
+/** Whether a participant's (not yet verified) hello says it started on the invite. */
+function announcesEarlyStart(reply: SignedControl | undefined): boolean {
+  if (typeof reply?.body !== 'string') return false;
+  try {
+    const body = JSON.parse(reply.body) as { type?: unknown; startedOnInvite?: unknown };
+    return body.type === 'hello' && body.startedOnInvite === true;
+  } catch {
+    return false;
   }
 }
 

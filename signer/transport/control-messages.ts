@@ -59,6 +59,15 @@ export interface SessionInvite {
   readonly createdAt: number;
   /** Present exactly on `kind: 'reshare'` invites. */
   readonly reshare?: ReshareInviteContext;
+  /**
+   * Two-party signing sessions only: the coordinator's own signed hello (issue 15). With it
+   * the one participant holds every hello of the session and starts as it answers the invite,
+   * announcing so in its hello (`startedOnInvite`); the coordinator then sends no start. The
+   * invite's signature covers these bytes, so the participant does not verify the nested
+   * signature again. Signers that predate it ignore the field and wait for the start, which a
+   * coordinator still sends to any participant whose hello does not announce the early start.
+   */
+  readonly hello?: SignedControl;
 }
 
 /** Participant → everyone (via the coordinator): my ephemeral channel key for this session. */
@@ -72,6 +81,11 @@ export interface SessionHello {
    * OT state with it (`WalletMetadata.pairOrigins`); every pair's two ends must agree.
    */
   readonly pairOrigins?: Readonly<Record<string, string>>;
+  /**
+   * The sender took the coordinator's hello from the invite and started its rounds as it
+   * answered (`SessionInvite.hello`): the coordinator sends it no start.
+   */
+  readonly startedOnInvite?: true;
 }
 
 /** Coordinator → participant: every participant's signed hello; rounds start now. */

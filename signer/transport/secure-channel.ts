@@ -219,6 +219,9 @@ export function derivePairKeys(options: {
   const agree =
     options.keyAgreement ??
     ((privateKey: KeyObject, publicKey: KeyObject) => diffieHellman({ privateKey, publicKey }));
+  if (peerEphemeralPublicKey.length !== 32) {
+    throw new ChannelAuthenticationError(peerNodeId, 'ephemeral key must be 32 bytes');
+  }
   // The agreement's own buffer (no copy), so wiping it leaves no copy of the secret behind.
   const shared = agree(selfKeyPair.privateKey, x25519PublicKey(peerEphemeralPublicKey));
   if (shared.every((byte) => byte === 0)) {
