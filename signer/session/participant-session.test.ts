@@ -2,18 +2,31 @@
  * Early envelopes (issue 12 item 3): before its start a session buffers only envelopes signed
  * by one of its participants, one per sender, round and kind, so forged frames injected into a
  * live session id never take the place of real ones. Pair-state origins: a DKLs23 session
- * whose two ends of a pair hold OT state of different origins stops before round 0.
+ * whose two ends of a pair hold OT state of different origins stops before round 0. A buffered
+ * broadcast is verified once, not again at the start.
  */
 import { rosterIdentity } from './test-helpers.ts';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
+import { verifyEd25519 } from '../transport/ed25519-verify.ts';
 import { ErrorCode } from '../protocol/errors.ts';
 import { signControl, type SignedControl } from '../transport/control-messages.ts';
 import type { PeerMessenger } from '../transport/peer-messenger.ts';
-import { EnvelopeKind, broadcastSignedBytes, type Envelope } from '../transport/secure-channel.ts';
+import {
+  EnvelopeKind,
+  broadcastSignedBytes,
+  generateEphemeralKeyPair,
+  type Envelope,
+} from '../transport/secure-channel.ts';
 import { type SessionHello } from '../transport/control-messages.ts';
 import { isPairBanVerdict } from '../service/peer-bans.ts';
 import { PairStateMismatchError, SessionAbortedError } from './errors.ts';
 import { ParticipantSession } from './participant-session.ts';
+
+// Counts verifications (the real function runs).
+vi.mock('../transport/ed25519-verify.ts', async (importOriginal) => {
+  const actual = await importOriginal<{ verifyEd25519: typeof verifyEd25519 }>();
+  return { ...actual, verifyEd25519: vi.fn(actual.verifyEd25519) };
+});
 
 const alice = rosterIdentity('alice');
 const bob = rosterIdentity('bob');
@@ -62,6 +75,50 @@ describe('ParticipantSession early envelopes', () => {
       true,
     );
     expect(session.acceptEnvelope(envelope(alice, { round: 1 }))).toBe(true);
+    session.dispose();
+  });
+});
+
+describe('ParticipantSession buffered broadcasts', () => {
+  it('verifies a buffered broadcast once, not again when the session starts', async () => {
+    const session = new ParticipantSession<Uint8Array | undefined>({
+      sessionId: 's',
+      self: bob,
+      roster,
+      nodeOfParty: new Map([
+        [1, 'alice'],
+        [2, 'bob'],
+      ]),
+      party: {
+        rounds: 1,
+        round: async () => ({ broadcast: Uint8Array.of(9) }),
+        finish: async (input) => input.broadcast.get(1),
+        wipe: () => undefined,
+      },
+      messenger: {
+        sendEnvelope: async () => undefined,
+        probe: async () => undefined,
+      } as unknown as PeerMessenger,
+      roundTimeoutMs: 5000,
+      probeIntervalMs: 5000,
+    });
+    const early = envelope(alice, { kind: EnvelopeKind.Broadcast, to: '' });
+    const signedBytes = Buffer.from(broadcastSignedBytes(early.header, early.body));
+    const checksOfEarly = (): number =>
+      vi
+        .mocked(verifyEd25519)
+        .mock.calls.filter(([, message]) => signedBytes.equals(Buffer.from(message))).length;
+    const before = checksOfEarly();
+    expect(session.acceptEnvelope(early)).toBe(true);
+    const aliceHello = signControl(alice, {
+      type: 'hello',
+      sessionId: 's',
+      nodeId: 'alice',
+      ephemeralPublicKey: Buffer.from(generateEphemeralKeyPair().publicKey).toString('base64'),
+    });
+    const result = await session.start([aliceHello, signControl(bob, session.hello())]);
+    expect(result).toEqual(Uint8Array.of(1, 2, 3));
+    expect(checksOfEarly() - before).toBe(1);
     session.dispose();
   });
 });
