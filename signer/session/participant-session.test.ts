@@ -14,7 +14,9 @@ import type { PeerMessenger } from '../transport/peer-messenger.ts';
 import {
   EnvelopeKind,
   broadcastSignedBytes,
+  derivePairKeys,
   generateEphemeralKeyPair,
+  sealDirect,
   type Envelope,
 } from '../transport/secure-channel.ts';
 import { type SessionHello } from '../transport/control-messages.ts';
@@ -346,5 +348,165 @@ describe('ParticipantSession signatures it can leave out', () => {
       a3.start([foreignOwn, signControl(bob, b3.hello())], { vouchedBy: 'bob' }),
     ).rejects.toMatchObject({ code: ErrorCode.MessageVerification });
     for (const session of [a, b, a2, a3, b3]) session.dispose();
+  });
+});
+
+describe('ParticipantSession sealed broadcasts', () => {
+  type Sent = { to: string; envelope: Envelope };
+  type Identity = ReturnType<typeof rosterIdentity>;
+
+  /** Sessions of `members` (all in one session) whose rounds broadcast one byte each. */
+  function group(sessionId: string, members: Identity[], rounds = 2) {
+    const sent: Sent[] = [];
+    const sessions = new Map<string, ParticipantSession<number[]>>();
+    const nodeOfParty = new Map(members.map((member, index) => [index + 1, member.nodeId]));
+    for (const member of members) {
+      sessions.set(
+        member.nodeId,
+        new ParticipantSession<number[]>({
+          sessionId,
+          self: member,
+          roster,
+          nodeOfParty,
+          party: {
+            rounds,
+            round: async (index) => ({ broadcast: Uint8Array.of(index + 20) }),
+            finish: async (input) =>
+              [...input.broadcast.values()].map((payload) => payload[0] ?? -1),
+            wipe: () => undefined,
+          },
+          messenger: {
+            sendEnvelope: async (to: string, envelope: Envelope) => {
+              sent.push({ to, envelope });
+              sessions.get(to)?.acceptEnvelope(envelope);
+            },
+            probe: async () => undefined,
+          } as unknown as PeerMessenger,
+          roundTimeoutMs: 5000,
+          probeIntervalMs: 5000,
+        }),
+      );
+    }
+    const hellos = (announce: (nodeId: string) => boolean = () => true) =>
+      members.map((member) => {
+        const { sealedBroadcasts, ...hello } = (
+          sessions.get(member.nodeId) as ParticipantSession<number[]>
+        ).hello();
+        expect(sealedBroadcasts).toBe(true);
+        return signControl(
+          member,
+          announce(member.nodeId) ? { ...hello, sealedBroadcasts: true } : hello,
+        );
+      });
+    return { sent, sessions, hellos };
+  }
+
+  const shapes = (sent: Sent[]) =>
+    sent.map(({ to, envelope }) => [
+      to,
+      envelope.header.round,
+      envelope.header.to === '' ? 'signed' : 'sealed',
+      envelope.signature.length,
+    ]);
+
+  it('seals broadcasts between two signers once the peer is known to have started', async () => {
+    const { sent, sessions, hellos } = group('sb1', [alice, bob]);
+    const signed = hellos();
+    const [a, b] = [sessions.get('alice')!, sessions.get('bob')!];
+    expect(await Promise.all([a.start(signed), b.start(signed)])).toEqual([[21], [21]]);
+    expect(shapes(sent)).toEqual([
+      ['bob', 0, 'signed', 64], // bob may not have started: signed, so he can buffer it
+      ['alice', 0, 'sealed', 0], // alice's reached bob first: she has started
+      ['bob', 1, 'sealed', 0],
+      ['alice', 1, 'sealed', 0],
+    ]);
+    a.dispose();
+    b.dispose();
+  });
+
+  it('signs every broadcast to a peer whose hello does not accept sealed ones, and in larger sessions', async () => {
+    const two = group('sb2', [alice, bob]);
+    const signed = two.hellos((nodeId) => nodeId !== 'bob'); // bob predates sealed broadcasts
+    const [a, b] = [two.sessions.get('alice')!, two.sessions.get('bob')!];
+    await Promise.all([a.start(signed), b.start(signed)]);
+    expect(shapes(two.sent).filter(([to]) => to === 'bob')).toEqual([
+      ['bob', 0, 'signed', 64],
+      ['bob', 1, 'signed', 64],
+    ]);
+    a.dispose();
+    b.dispose();
+
+    const three = group('sb3', [alice, bob, carol]);
+    const all = three.hellos();
+    const sessions = [...three.sessions.values()];
+    expect(await Promise.all(sessions.map((session) => session.start(all)))).toEqual([
+      [21, 21],
+      [21, 21],
+      [21, 21],
+    ]);
+    expect(three.sent.every(({ envelope }) => envelope.header.to === '')).toBe(true);
+    for (const session of sessions) session.dispose();
+  });
+
+  it('drops sealed broadcasts that are forged, relabelled, misaddressed, early, or in a larger session', async () => {
+    const { sent, sessions, hellos } = group('sb4', [alice, bob], 3);
+    const signed = hellos();
+    const [a, b] = [sessions.get('alice')!, sessions.get('bob')!];
+    await Promise.all([a.start(signed), b.start(signed)]);
+    const sealed = sent.find(
+      ({ to, envelope }) => to === 'bob' && envelope.header.to === 'bob',
+    ) as Sent;
+    expect(sealed).toBeDefined();
+    const { header, body } = sealed.envelope;
+    const offer = (session: ParticipantSession<number[]>, envelope: Envelope) =>
+      session.acceptEnvelope(envelope);
+    // A replay of the very envelope: a duplicate for its round.
+    expect(offer(b, sealed.envelope)).toBe(false);
+    const tampered = body.slice();
+    tampered[tampered.length - 1] = (tampered[tampered.length - 1] ?? 0) ^ 1;
+    const at = (round: number) => ({ ...header, round });
+    expect(offer(b, { header: at(2), body: tampered, signature: new Uint8Array(0) })).toBe(false);
+    // The same ciphertext under another round, or as a direct message: the AAD differs.
+    expect(offer(b, { header: at(2), body, signature: new Uint8Array(0) })).toBe(false);
+    expect(
+      offer(b, {
+        header: { ...at(header.round), kind: EnvelopeKind.Direct },
+        body,
+        signature: new Uint8Array(0),
+      }),
+    ).toBe(false);
+    // Addressed to someone else.
+    expect(
+      offer(a, { header: { ...header, to: 'alice' }, body, signature: new Uint8Array(0) }),
+    ).toBe(false);
+    a.dispose();
+    b.dispose();
+
+    // Before its start, a session buffers only signed envelopes: a sealed broadcast is dropped.
+    const fresh = group('sb4', [alice, bob], 3).sessions.get('bob')!;
+    expect(fresh.acceptEnvelope(sealed.envelope)).toBe(false);
+    fresh.dispose();
+
+    // In a session of three, a broadcast addressed to one signer is not accepted at all.
+    const three = group('sb5', [alice, bob, carol]);
+    const all = three.hellos();
+    const bobOfThree = three.sessions.get('bob')!;
+    const started = bobOfThree.start(all);
+    const keys = derivePairKeys({
+      sessionId: 'sb5',
+      selfNodeId: 'alice',
+      selfKeyPair: three.sessions.get('alice')!.ephemeral,
+      peerNodeId: 'bob',
+      peerEphemeralPublicKey: bobOfThree.ephemeral.publicKey,
+    });
+    const forged = sealDirect(
+      keys,
+      { kind: EnvelopeKind.Broadcast, sessionId: 'sb5', round: 0, from: 'alice', to: 'bob' },
+      Uint8Array.of(99),
+    );
+    expect(bobOfThree.acceptEnvelope(forged)).toBe(false);
+    bobOfThree.abort(new SessionAbortedError('alice', ErrorCode.Unknown, 'test over'));
+    await expect(started).rejects.toBeInstanceOf(SessionAbortedError);
+    for (const session of three.sessions.values()) session.dispose();
   });
 });

@@ -6,6 +6,11 @@
  * starts a session) → `start(hellos)` derives the pair keys and runs the rounds → settles
  * with the protocol result or a typed error → `dispose()` drops keys and buffers. Messages
  * that arrive before `start` are buffered (bounded) and replayed after it.
+ *
+ * Authentication: broadcasts are signed with the identity key; direct messages are sealed
+ * under the pair keys (and signed until the peer is known to have started). In a session of two
+ * signers a broadcast has one recipient and is sealed like a direct message once that peer has
+ * started and its hello accepts it (`sealedBroadcasts`), saving a signature and a verification.
  */
 import type { PartyId } from '../crypto/round-protocol.ts';
 import { wipeBytes } from '../crypto/wipe.ts';
@@ -72,6 +77,8 @@ export class ParticipantSession<Result> {
   private readonly pairKeys = new Map<string, PairKeys>();
   /** Peers that sent this session an authenticated envelope, so have started (see below). */
   private readonly peersStarted = new Set<string>();
+  /** The peer of a two-party session whose hello accepts sealed broadcasts (see `network`). */
+  private sealedBroadcastPeer: string | undefined;
   private buffered: Envelope[] = [];
   /** `${from}\n${round}\n${kind}` of buffered envelopes (one each). */
   private readonly bufferedSlots = new Set<string>();
@@ -109,6 +116,7 @@ export class ParticipantSession<Result> {
       sessionId: this.sessionId,
       nodeId: this.options.self.nodeId,
       ephemeralPublicKey: Buffer.from(this.ephemeral.publicKey).toString('base64'),
+      sealedBroadcasts: true,
       ...(this.options.pairOrigins === undefined
         ? {}
         : { pairOrigins: Object.fromEntries(this.options.pairOrigins) }),
@@ -164,6 +172,9 @@ export class ParticipantSession<Result> {
         );
       }
       ephemeralKeys.set(hello.nodeId, peerKey);
+      if (hello.sealedBroadcasts === true && this.isTwoParty()) {
+        this.sealedBroadcastPeer = hello.nodeId;
+      }
       this.pairKeys.set(
         hello.nodeId,
         derivePairKeys({
@@ -212,8 +223,10 @@ export class ParticipantSession<Result> {
     const { header, body, signature } = envelope;
     if (header.sessionId !== this.sessionId) return false;
     if (!this.started) return this.buffer(envelope);
+    if (header.kind === EnvelopeKind.Broadcast && header.to !== '') {
+      return this.acceptSealedBroadcast(envelope);
+    }
     if (header.kind === EnvelopeKind.Broadcast) {
-      if (header.to !== '') return false;
       const key = this.options.roster.get(header.from);
       if (key === undefined) return false;
       if (!signatureChecked && !verifyEd25519(key, broadcastSignedBytes(header, body), signature)) {
@@ -233,6 +246,32 @@ export class ParticipantSession<Result> {
     }
     this.peersStarted.add(header.from);
     return this.runner.deliver('direct', header.round, header.from, plaintext);
+  }
+
+  /**
+   * A broadcast addressed to this signer and sealed under the pair key: only in a session of
+   * two participants, where a broadcast has this one recipient and is a direct message in all
+   * but name. The AEAD (header as associated data, so kind, round, sender and recipient are
+   * bound) authenticates it as well as a signature would for its only reader; nobody else
+   * ever relies on it. Never buffered: a sender seals only towards a peer it saw started.
+   */
+  private acceptSealedBroadcast(envelope: Envelope): boolean {
+    const { header } = envelope;
+    if (header.to !== this.options.self.nodeId || !this.isTwoParty()) return false;
+    const keys = this.pairKeys.get(header.from);
+    if (keys === undefined) return false;
+    let plaintext: Uint8Array;
+    try {
+      plaintext = openDirect(keys, envelope);
+    } catch {
+      return false;
+    }
+    this.peersStarted.add(header.from);
+    return this.runner.deliver('broadcast', header.round, header.from, plaintext);
+  }
+
+  private isTwoParty(): boolean {
+    return this.options.nodeOfParty.size === 2;
   }
 
   /** Buffers an early envelope signed by a participant of this session (see the note above). */
@@ -274,6 +313,29 @@ export class ParticipantSession<Result> {
     const { messenger, self, sessionId } = this.options;
     return {
       broadcast: async (round, payload, peers) => {
+        // Sealed broadcasts: in a two-party session, towards a peer whose hello accepts them
+        // and that has sent this session an authenticated envelope (so holds the pair keys),
+        // the broadcast is sealed under the pair key instead of signed: one AEAD instead of an
+        // Ed25519 signature here and a verification there. The first one is still signed.
+        const sealedTo = this.sealedBroadcastPeer;
+        const keys = sealedTo === undefined ? undefined : this.pairKeys.get(sealedTo);
+        if (
+          sealedTo !== undefined &&
+          keys !== undefined &&
+          this.peersStarted.has(sealedTo) &&
+          peers.length === 1 &&
+          peers[0] === sealedTo
+        ) {
+          const sealedHeader = {
+            kind: EnvelopeKind.Broadcast,
+            sessionId,
+            round,
+            from: self.nodeId,
+            to: sealedTo,
+          } as const;
+          await messenger.sendEnvelope(sealedTo, sealDirect(keys, sealedHeader, payload));
+          return;
+        }
         const header = {
           kind: EnvelopeKind.Broadcast,
           sessionId,

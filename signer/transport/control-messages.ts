@@ -86,6 +86,11 @@ export interface SessionHello {
    * answered (`SessionInvite.hello`): the coordinator sends it no start.
    */
   readonly startedOnInvite?: true;
+  /**
+   * The sender accepts, in a session of exactly two participants, a broadcast sealed under
+   * the pair key instead of signed (ParticipantSession, "sealed broadcasts").
+   */
+  readonly sealedBroadcasts?: true;
 }
 
 /** Coordinator → participant: every participant's signed hello; rounds start now. */

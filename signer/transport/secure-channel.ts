@@ -12,7 +12,9 @@
  * Direct messages are sealed with AES-256-GCM under the sender's direction key, a 96-bit
  * nonce that is the per-direction message counter, and the encoded `EnvelopeHeader` as
  * associated data, so a ciphertext cannot be moved to another session, round, sender or
- * recipient. Broadcasts are signed (Ed25519) over the header and payload.
+ * recipient. Broadcasts are signed (Ed25519) over the header and payload; in a session of two
+ * signers the session layer may seal a broadcast like a direct message instead, addressed to the
+ * one recipient (ParticipantSession, "sealed broadcasts").
  *
  * Key lifetime: the X25519 output is wiped as soon as HKDF has consumed it, and so is the HKDF
  * output once split into the two direction keys. The direction keys are wiped by
@@ -67,8 +69,9 @@ export interface Envelope {
   /** Ciphertext (direct) or plaintext (broadcast). */
   readonly body: Uint8Array;
   /**
-   * Ed25519 signature over header ‖ body: broadcasts always; direct envelopes are signed by
-   * the session layer too, so a receiver can check one that arrives before its channel keys.
+   * Ed25519 signature over header ‖ body: broadcasts (unless sealed, two-party sessions only);
+   * direct envelopes are signed by the session layer too, so a receiver can check one that
+   * arrives before its channel keys, until the recipient is known to have started.
    */
   readonly signature: Uint8Array;
 }
