@@ -108,6 +108,9 @@ export async function startBenchCluster(
     'base64url',
   ).toString('hex');
   const { size = 3, threshold = 1, ...clusterOptions } = options;
+  // BENCH_SIGNER_CPU_PROFILE_DIR: every signer writes a V8 CPU profile there when it stops
+  // (summarise with `node dist-bench/bench/profile-summary.js`).
+  const profileDir = process.env['BENCH_SIGNER_CPU_PROFILE_DIR'];
   const cluster = await LocalCluster.create({
     natsUrl: nats.url,
     size,
@@ -117,6 +120,12 @@ export async function startBenchCluster(
     mainScript: resolve(import.meta.dirname, '../../dist/signer/main.js'),
     initiator: { algorithm: 'ed25519', publicKey: initiatorPublicKey },
     ...(nats.credentials === undefined ? {} : { natsUser: nats.credentials.signer }),
+    ...(profileDir === undefined || profileDir === ''
+      ? {}
+      : {
+          nodeArguments: ['--cpu-prof', `--cpu-prof-dir=${resolve(profileDir)}`],
+          stopTimeoutMs: 60_000,
+        }),
     ...clusterOptions,
   });
   return {

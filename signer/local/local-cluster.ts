@@ -40,6 +40,13 @@ export interface LocalClusterOptions {
   readonly natsUser?: { readonly user: string; readonly password: string };
   /** Start signers detached from this process (they outlive it; `npm run local -- --keep`). */
   readonly detached?: boolean;
+  /**
+   * Extra Node.js arguments for every signer process, before the script (benchmarks:
+   * `--cpu-prof`, which NODE_OPTIONS does not accept).
+   */
+  readonly nodeArguments?: readonly string[];
+  /** How long `stop()` waits after SIGTERM before SIGKILL (default 5 s; a profile is written at exit). */
+  readonly stopTimeoutMs?: number;
 }
 
 export interface LocalSigner {
@@ -146,6 +153,7 @@ export class LocalCluster {
     const child = spawn(
       process.execPath,
       [
+        ...(this.options.nodeArguments ?? []),
         this.options.mainScript,
         'start',
         '--config',
@@ -269,7 +277,7 @@ export class LocalCluster {
         child.kill('SIGTERM');
         const timedOut = await Promise.race([
           exited.then(() => false),
-          delay(5000).then(() => true),
+          delay(this.options.stopTimeoutMs ?? 5000).then(() => true),
         ]);
         if (timedOut) {
           child.kill('SIGKILL');
