@@ -3,12 +3,19 @@
  * 0..600 (absorbing 0 to 4 full blocks, padding on every position of a block, including the
  * last byte where 0x1F and 0x80 meet) with output lengths up to three blocks, the dispatch in
  * transcript.ts on both sides of its bound, the round constants against FIPS 202's table, and
- * that no input or state stays in the module's memory after a call.
+ * that no input or state stays in the module's memory after a call. The `Into` forms write
+ * exactly their output range of a caller's buffer, on both sides of the dispatch bound.
  */
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { SHAKE256_RATE, keccakScratchIsClear, roundConstants, shake256Wasm } from './keccak.ts';
-import { shake256 } from './transcript.ts';
+import {
+  SHAKE256_RATE,
+  keccakScratchIsClear,
+  roundConstants,
+  shake256Wasm,
+  shake256WasmInto,
+} from './keccak.ts';
+import { shake256, shake256Into } from './transcript.ts';
 
 function reference(input: Uint8Array, length: number): string {
   return createHash('shake256', { outputLength: length }).update(input).digest('hex');
@@ -67,5 +74,36 @@ describe('shake256Wasm', () => {
       shake256Wasm(new Uint8Array(length).fill(0xa5), 409);
       expect(keccakScratchIsClear()).toBe(true);
     }
+  });
+
+  it('writes into a caller buffer exactly the output range, nothing around it', () => {
+    const bound = 2 * SHAKE256_RATE;
+    const cases: [number, number][] = [
+      [0, 96],
+      [106, 96],
+      [137, 80],
+      [300, 409],
+      [bound, 96], // transcript.ts: node:crypto side of the dispatch bound
+      [bound + 5, bound + 1],
+    ];
+    for (const [inputLength, outputLength] of cases) {
+      const input = pattern(inputLength, inputLength);
+      for (const into of [shake256WasmInto, shake256Into]) {
+        if (into === shake256WasmInto && inputLength >= bound) continue;
+        const out = new Uint8Array(outputLength + 10).fill(0xee);
+        into(input, outputLength, out, 7);
+        expect(hex(out.subarray(7, 7 + outputLength))).toBe(reference(input, outputLength));
+        expect([...out.subarray(0, 7), ...out.subarray(7 + outputLength)]).toEqual(
+          Array<number>(10).fill(0xee),
+        );
+        expect(keccakScratchIsClear()).toBe(true);
+      }
+    }
+    expect(() => shake256WasmInto(new Uint8Array(3), 32, new Uint8Array(40), 9)).toThrow(
+      RangeError,
+    );
+    expect(() => shake256Into(new Uint8Array(bound), 32, new Uint8Array(40), 9)).toThrow(
+      RangeError,
+    );
   });
 });

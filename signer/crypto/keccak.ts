@@ -215,6 +215,25 @@ export function keccakScratchIsClear(): boolean {
  * invariant: state and block buffer are zero (every call wipes both on its way out).
  */
 export function shake256Wasm(input: Uint8Array, length: number): Uint8Array {
+  const out = new Uint8Array(length);
+  shake256WasmInto(input, length, out, 0);
+  return out;
+}
+
+/**
+ * `shake256Wasm` writing its `length` output bytes into `out` at `outOffset`. For hot loops that
+ * hash many short inputs: a fresh Uint8Array per digest (an off-heap buffer above 64 bytes)
+ * cost as much as the permutation itself.
+ */
+export function shake256WasmInto(
+  input: Uint8Array,
+  length: number,
+  out: Uint8Array,
+  outOffset: number,
+): void {
+  if (outOffset < 0 || outOffset + length > out.length) {
+    throw new RangeError('output does not fit');
+  }
   const { memory, permute, absorb } = keccak();
   try {
     let offset = 0;
@@ -231,14 +250,12 @@ export function shake256Wasm(input: Uint8Array, length: number): Uint8Array {
     memory[IN_OFFSET + rest] = 0x1f;
     memory[IN_OFFSET + RATE - 1] = (memory[IN_OFFSET + RATE - 1] as number) | 0x80;
     absorb();
-    if (length <= RATE) return memory.slice(0, length);
-    const out = new Uint8Array(length);
     let produced = 0;
     for (;;) {
       const take = Math.min(RATE, length - produced);
-      out.set(memory.subarray(0, take), produced);
+      out.set(memory.subarray(0, take), outOffset + produced);
       produced += take;
-      if (produced >= length) return out;
+      if (produced >= length) return;
       permute();
     }
   } finally {

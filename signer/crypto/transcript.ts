@@ -13,7 +13,7 @@
  * outputs are the standard functions, so any implementation reproduces them.
  */
 import { createHash } from 'node:crypto';
-import { SHAKE256_RATE, shake256Wasm } from './keccak.ts';
+import { SHAKE256_RATE, shake256Wasm, shake256WasmInto } from './keccak.ts';
 
 /** One framed input of a tagged hash. */
 export type TranscriptPart = Uint8Array | string | number;
@@ -73,6 +73,25 @@ export function shake256(input: Uint8Array, length: number): Uint8Array {
   }
   const digest = createHash('shake256', { outputLength: length }).update(input).digest();
   return new Uint8Array(digest.buffer, digest.byteOffset, digest.length);
+}
+
+/** `shake256` writing into `out` at `outOffset` (hot loops reuse one output buffer). */
+export function shake256Into(
+  input: Uint8Array,
+  length: number,
+  out: Uint8Array,
+  outOffset: number,
+): void {
+  if (input.length < 2 * SHAKE256_RATE && length <= 2 * SHAKE256_RATE) {
+    shake256WasmInto(input, length, out, outOffset);
+    return;
+  }
+  if (outOffset < 0 || outOffset + length > out.length) {
+    throw new RangeError('output does not fit');
+  }
+  const digest = createHash('shake256', { outputLength: length }).update(input).digest();
+  out.set(digest, outOffset);
+  digest.fill(0);
 }
 
 /** SHAKE256 over the framed domain and parts, `length` output bytes. */

@@ -20,7 +20,7 @@ import { Dkls23OtExtensionCheckError } from './errors.ts';
 import { gf128MultiplyAccumulate, gf128Table, gf128WordsToBytes } from './gf128.ts';
 import { BATCH, CHECK_BLOCKS, KAPPA, ROW_BYTES, SEED_BYTES } from './params.ts';
 import type { RandomSource } from './group.ts';
-import { encodeTranscript, shake256, taggedExpand } from '../transcript.ts';
+import { encodeTranscript, shake256Into, taggedExpand } from '../transcript.ts';
 import type { PartyId } from '../round-protocol.ts';
 
 /** Extension sender's pairwise state: Δ (κ bits) and the κ seeds k_{l,Δ_l}. Secret. */
@@ -78,10 +78,11 @@ class PrgRows {
     this.indexOffset = this.input.length - 4;
   }
 
-  row(seeds: Uint8Array, index: number): Uint8Array {
+  /** Writes row `index` (ROW_BYTES) into `out` at `outOffset`. */
+  row(seeds: Uint8Array, index: number, out: Uint8Array, outOffset: number): void {
     this.input.set(seeds.subarray(index * SEED_BYTES, (index + 1) * SEED_BYTES), this.seedOffset);
     this.view.setUint32(this.indexOffset, index);
-    return shake256(this.input, ROW_BYTES);
+    shake256Into(this.input, ROW_BYTES, out, outOffset);
   }
 
   wipe(): void {
@@ -150,18 +151,17 @@ export function buildReceiverMessage(
   const t = new Uint8Array(KAPPA * ROW_BYTES);
   const u = new Uint8Array(KAPPA * ROW_BYTES);
   const prg = new PrgRows(pairSessionId, nonce);
+  const t1 = new Uint8Array(ROW_BYTES);
   for (let l = 0; l < KAPPA; l++) {
-    const t0 = prg.row(setup.seeds0, l);
-    const t1 = prg.row(setup.seeds1, l);
-    const choice = rowChoice(l);
     const base = l * ROW_BYTES;
+    prg.row(setup.seeds0, l, t, base);
+    prg.row(setup.seeds1, l, t1, 0);
+    const choice = rowChoice(l);
     for (let b = 0; b < ROW_BYTES; b++) {
-      t[base + b] = t0[b] as number;
-      u[base + b] = (t0[b] as number) ^ (t1[b] as number) ^ (choice[b] as number);
+      u[base + b] = (t[base + b] as number) ^ (t1[b] as number) ^ (choice[b] as number);
     }
-    t0.fill(0);
-    t1.fill(0);
   }
+  t1.fill(0);
   prg.wipe();
   const tables = challengeTables(pairSessionId, nonce, u);
   const xTilde = new Uint8Array(16);
@@ -186,12 +186,12 @@ export function otExtensionSend(
   const q = new Uint8Array(KAPPA * ROW_BYTES);
   const prg = new PrgRows(pairSessionId, message.nonce);
   for (let l = 0; l < KAPPA; l++) {
-    const row = prg.row(setup.seeds, l);
     const mask = -(((setup.delta[l >> 3] as number) >> (l & 7)) & 1) & 0xff;
     const base = l * ROW_BYTES;
-    for (let b = 0; b < ROW_BYTES; b++)
-      q[base + b] = (row[b] as number) ^ ((message.u[base + b] as number) & mask);
-    row.fill(0);
+    prg.row(setup.seeds, l, q, base);
+    for (let b = 0; b < ROW_BYTES; b++) {
+      q[base + b] = (q[base + b] as number) ^ ((message.u[base + b] as number) & mask);
+    }
   }
   prg.wipe();
   const tables = challengeTables(pairSessionId, message.nonce, message.u);

@@ -38,7 +38,7 @@ import {
   selectLimbs,
 } from './limbs.ts';
 import { BATCH, KAPPA, RVOLE_INPUTS, RVOLE_WIDTH, SCALAR_BYTES } from './params.ts';
-import { encodeTranscript, shake256, taggedExpand, taggedHash } from '../transcript.ts';
+import { encodeTranscript, shake256Into, taggedExpand, taggedHash } from '../transcript.ts';
 import type { PartyId } from '../round-protocol.ts';
 import { bytesEqual } from './wire.ts';
 
@@ -110,6 +110,8 @@ const ORDER = Fn.ORDER;
  */
 class RowHasher {
   private readonly input: Uint8Array;
+  /** One row's digest, reused (and wiped) row after row. */
+  private readonly digest = new Uint8Array(RVOLE_WIDTH * 32);
   private readonly view: DataView;
   private readonly indexOffset: number;
   private readonly columnOffset: number;
@@ -125,7 +127,8 @@ class RowHasher {
   limbs(index: number, column: Uint8Array, out: readonly Uint32Array[], mod: ModQ): void {
     this.view.setUint32(this.indexOffset, index);
     this.input.set(column, this.columnOffset);
-    const digest = shake256(this.input, RVOLE_WIDTH * 32);
+    const digest = this.digest;
+    shake256Into(this.input, RVOLE_WIDTH * 32, digest, 0);
     for (let k = 0; k < RVOLE_WIDTH; k++) {
       mod.reduceLimbs(limbsFromBytes(digest, 32 * k, out[k] as Uint32Array));
     }
@@ -134,6 +137,7 @@ class RowHasher {
 
   wipe(): void {
     this.input.fill(0);
+    this.digest.fill(0);
   }
 }
 
