@@ -21,15 +21,17 @@ import { ed25519 } from '@noble/curves/ed25519.js';
 import {
   ARENA_START,
   COORDINATE,
+  FIELD_BYTES,
   POINT_BYTES,
   edwardsWasm,
   type EdwardsWasm,
 } from './edwards-wasm.ts';
+import { encodeAffine } from './point-codec.ts';
 
 const Point = ed25519.Point;
 type EdwardsPoint = InstanceType<typeof Point>;
 
-/** NAF window width of `linearCombination` (digits odd, |digit| < 2^(WINDOW−1)). */
+/** NAF window width of `linearCombinationEncoded` (digits odd, |digit| < 2^(WINDOW−1)). */
 const WINDOW = 5;
 const MAX_BITS = 256;
 
@@ -86,15 +88,16 @@ function writePoint(wasm: EdwardsWasm, address: number, point: EdwardsPoint): vo
 }
 
 /**
- * Σ scalars[i]·points[i] left in the module's memory at ARENA_START (T valid), for public
+ * Σ scalars[i]·points[i] left in the module's memory at `accumulator` (T valid), for public
  * points and public scalars in [0, 2^256). One chain of doublings shared by all scalars; each
- * point gets a table of the odd multiples its NAF uses and of their negations.
+ * point gets a table of the odd multiples its NAF uses and of their negations. `end`: the first
+ * module address the computation did not use.
  */
 function combineInModule(
   wasm: EdwardsWasm,
   points: readonly EdwardsPoint[],
   scalars: readonly bigint[],
-): number {
+): { accumulator: number; end: number } {
   if (points.length !== scalars.length) throw new RangeError('points and scalars differ');
   const digits = scalars.map(nafDigits);
   const accumulator = ARENA_START;
@@ -156,21 +159,30 @@ function combineInModule(
       wasm.addPoint(accumulator, accumulator, table.address + slot * POINT_BYTES, withT);
     }
   }
-  return accumulator;
+  return { accumulator, end: next };
 }
 
-/** Σ scalars[i]·points[i] for public points and public scalars in [0, 2^256), T valid. */
-export function linearCombination(
+/**
+ * Σ scalars[i]·points[i] for public points and public scalars in [0, 2^256), and its RFC 8032
+ * encoding, made affine in the module (one inversion by the fixed chain there instead of
+ * noble's BigInt one).
+ */
+export function linearCombinationEncoded(
   points: readonly EdwardsPoint[],
   scalars: readonly bigint[],
-): EdwardsPoint {
+): { point: EdwardsPoint; bytes: Uint8Array } {
   const wasm = edwardsWasm();
-  const result = combineInModule(wasm, points, scalars);
-  const coordinates = [COORDINATE.x, COORDINATE.y, COORDINATE.z, COORDINATE.t].map((offset) =>
-    wasm.readField(result + offset),
-  ) as [bigint, bigint, bigint, bigint];
-  if (coordinates[0] === 0n && coordinates[1] === coordinates[2]) return Point.ZERO;
-  return new Point(...coordinates);
+  const { accumulator, end } = combineInModule(wasm, points, scalars);
+  const inverse = end;
+  const affineX = end + FIELD_BYTES;
+  const affineY = end + 2 * FIELD_BYTES;
+  wasm.reserve(end + 3 * FIELD_BYTES);
+  wasm.invert(inverse, accumulator + COORDINATE.z);
+  wasm.multiply(affineX, accumulator + COORDINATE.x, inverse);
+  wasm.multiply(affineY, accumulator + COORDINATE.y, inverse);
+  const x = wasm.readField(affineX);
+  const y = wasm.readField(affineY);
+  return { point: Point.fromAffine({ x, y }), bytes: encodeAffine(x, y) };
 }
 
 /** True iff Σ scalars[i]·points[i] is the identity (X ≡ 0, Y ≡ Z; Z ≢ 0 by completeness). */
@@ -179,7 +191,7 @@ export function combinationIsIdentity(
   scalars: readonly bigint[],
 ): boolean {
   const wasm = edwardsWasm();
-  const result = combineInModule(wasm, points, scalars);
+  const result = combineInModule(wasm, points, scalars).accumulator;
   return (
     wasm.readField(result + COORDINATE.x) === 0n &&
     wasm.readField(result + COORDINATE.y) === wasm.readField(result + COORDINATE.z)

@@ -17,7 +17,7 @@ import type { PartyId } from '../round-protocol.ts';
 import { sha512 } from '../transcript.ts';
 import { Point, bytesToIntegerLE, encodeScalar, mod, type EdwardsPoint } from './ed25519-group.ts';
 import { multiplyBase } from './base-multiply.ts';
-import { linearCombination } from './extended-coordinates.ts';
+import { linearCombinationEncoded } from './extended-coordinates.ts';
 
 const CONTEXT_STRING = 'FROST-ED25519-SHA512-v1';
 const encoder = new TextEncoder();
@@ -140,14 +140,13 @@ export function computeSigningTranscript(
   }
   // R = Σ D_i + Σ ρ_i·E_i as one interleaved linear combination over a single chain of
   // doublings (public inputs, variable time is fine; extended-coordinates.ts).
-  const groupCommitment = linearCombination(
+  const { point: groupCommitment, bytes: groupCommitmentBytes } = linearCombinationEncoded(
     [...commitments.map((entry) => entry.hiding), ...commitments.map((entry) => entry.binding)],
     [
       ...commitments.map(() => 1n),
       ...commitments.map((entry) => bindingFactors.get(entry.party) as bigint),
     ],
   );
-  const groupCommitmentBytes = groupCommitment.toBytes();
   const challenge = hashToScalar(groupCommitmentBytes, groupKeyBytes, message);
   return {
     commitments,
