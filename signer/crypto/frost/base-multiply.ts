@@ -33,7 +33,7 @@ import {
   edwardsWasm,
   type EdwardsWasm,
 } from './edwards-wasm.ts';
-import { encodeAffine } from './point-codec.ts';
+import { affineFromModule } from './point-codec.ts';
 import { signedRadix16 } from '../signed-radix16.ts';
 
 const Point = ed25519.Point;
@@ -44,10 +44,8 @@ const POSITIONS = 32;
 const MULTIPLES = 8;
 /** The scratch field elements [0, 16 × 80) and [NIELS_ADDRESS, SECRET_SCRATCH_END). */
 const SCRATCH_END = 16 * FIELD_BYTES;
-/** Where the affine x and y are left (scratch elements 14 and 15, wiped with the rest). */
-const AFFINE_X = 14 * FIELD_BYTES;
-const AFFINE_Y = 15 * FIELD_BYTES;
-const INVERSE_Z = 13 * FIELD_BYTES;
+/** Z⁻¹ and the affine x and y (scratch elements 13 to 15, wiped with the rest). */
+const AFFINE_SCRATCH = 13 * FIELD_BYTES;
 
 let tableWritten: EdwardsWasm | undefined;
 
@@ -98,12 +96,7 @@ export function multiplyBase(scalar: Uint8Array): { point: EdwardsPoint; bytes: 
     wasm.double(accumulator, accumulator, 0);
     wasm.double(accumulator, accumulator, 1);
     for (let index = 0; index < 64; index += 2) addDigit(index);
-    wasm.invert(INVERSE_Z, accumulator + COORDINATE.z);
-    wasm.multiply(AFFINE_X, accumulator + COORDINATE.x, INVERSE_Z);
-    wasm.multiply(AFFINE_Y, accumulator + COORDINATE.y, INVERSE_Z);
-    const x = wasm.readField(AFFINE_X);
-    const y = wasm.readField(AFFINE_Y);
-    return { point: Point.fromAffine({ x, y }), bytes: encodeAffine(x, y) };
+    return affineFromModule(wasm, accumulator, AFFINE_SCRATCH);
   } finally {
     digits.fill(0);
     wasm.wipe(0, SCRATCH_END);

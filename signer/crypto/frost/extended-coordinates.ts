@@ -17,7 +17,7 @@
  * followed by a doubling skips T₃, and table entries carry 2d·T (and the negated entries are
  * precomputed), so an addition costs 8 multiplications.
  */
-import { ed25519 } from '@noble/curves/ed25519.js';
+import type { ed25519 } from '@noble/curves/ed25519.js';
 import {
   ARENA_START,
   COORDINATE,
@@ -26,10 +26,9 @@ import {
   edwardsWasm,
   type EdwardsWasm,
 } from './edwards-wasm.ts';
-import { encodeAffine } from './point-codec.ts';
+import { affineFromModule } from './point-codec.ts';
 
-const Point = ed25519.Point;
-type EdwardsPoint = InstanceType<typeof Point>;
+type EdwardsPoint = InstanceType<typeof ed25519.Point>;
 
 /** NAF window width of `linearCombinationEncoded` (digits odd, |digit| < 2^(WINDOW−1)). */
 const WINDOW = 5;
@@ -173,16 +172,8 @@ export function linearCombinationEncoded(
 ): { point: EdwardsPoint; bytes: Uint8Array } {
   const wasm = edwardsWasm();
   const { accumulator, end } = combineInModule(wasm, points, scalars);
-  const inverse = end;
-  const affineX = end + FIELD_BYTES;
-  const affineY = end + 2 * FIELD_BYTES;
   wasm.reserve(end + 3 * FIELD_BYTES);
-  wasm.invert(inverse, accumulator + COORDINATE.z);
-  wasm.multiply(affineX, accumulator + COORDINATE.x, inverse);
-  wasm.multiply(affineY, accumulator + COORDINATE.y, inverse);
-  const x = wasm.readField(affineX);
-  const y = wasm.readField(affineY);
-  return { point: Point.fromAffine({ x, y }), bytes: encodeAffine(x, y) };
+  return affineFromModule(wasm, accumulator, end);
 }
 
 /** True iff Σ scalars[i]·points[i] is the identity (X ≡ 0, Y ≡ Z; Z ≢ 0 by completeness). */

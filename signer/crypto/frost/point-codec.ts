@@ -12,7 +12,14 @@
  * membership and the identity are the caller's checks (ed25519-group.ts decodeElement).
  */
 import { ed25519 } from '@noble/curves/ed25519.js';
-import { ARENA_START, FIELD_BYTES, P, edwardsWasm } from './edwards-wasm.ts';
+import {
+  ARENA_START,
+  COORDINATE,
+  FIELD_BYTES,
+  P,
+  edwardsWasm,
+  type EdwardsWasm,
+} from './edwards-wasm.ts';
 
 const D = ed25519.Point.CURVE().d;
 /** √−1 mod p = 2^((p − 1)/4). */
@@ -34,6 +41,28 @@ export function encodeAffine(x: bigint, y: bigint): Uint8Array {
   }
   out[31] = (out[31] as number) | (Number(x & 1n) << 7);
   return out;
+}
+
+/**
+ * The point in extended coordinates at module address `point`, made affine through the
+ * module's fixed inversion chain (the same instructions whatever Z is), with its encoding. Uses
+ * the three field elements from `scratch` (Z⁻¹, x, y); a caller whose point is secret wipes
+ * them.
+ */
+export function affineFromModule(
+  wasm: EdwardsWasm,
+  point: number,
+  scratch: number,
+): { point: InstanceType<typeof ed25519.Point>; bytes: Uint8Array } {
+  const inverse = scratch;
+  const affineX = scratch + FIELD_BYTES;
+  const affineY = scratch + 2 * FIELD_BYTES;
+  wasm.invert(inverse, point + COORDINATE.z);
+  wasm.multiply(affineX, point + COORDINATE.x, inverse);
+  wasm.multiply(affineY, point + COORDINATE.y, inverse);
+  const x = wasm.readField(affineX);
+  const y = wasm.readField(affineY);
+  return { point: ed25519.Point.fromAffine({ x, y }), bytes: encodeAffine(x, y) };
 }
 
 /**
