@@ -32,7 +32,12 @@ import {
   type PairKeys,
 } from '../transport/secure-channel.ts';
 import { PairStateMismatchError, ProtocolViolationError } from './errors.ts';
-import { RoundRunner, type PartyDriver, type RoundNetwork } from './round-runner.ts';
+import {
+  RoundRunner,
+  type MessageKind,
+  type PartyDriver,
+  type RoundNetwork,
+} from './round-runner.ts';
 import { sessionBinding } from './session-binding.ts';
 
 /*
@@ -224,7 +229,8 @@ export class ParticipantSession<Result> {
     if (header.sessionId !== this.sessionId) return false;
     if (!this.started) return this.buffer(envelope);
     if (header.kind === EnvelopeKind.Broadcast && header.to !== '') {
-      return this.acceptSealedBroadcast(envelope);
+      // A sealed broadcast (see `acceptSealed`): only in a session of two participants.
+      return this.isTwoParty() && this.acceptSealed(envelope, 'broadcast');
     }
     if (header.kind === EnvelopeKind.Broadcast) {
       const key = this.options.roster.get(header.from);
@@ -235,6 +241,19 @@ export class ParticipantSession<Result> {
       this.peersStarted.add(header.from);
       return this.runner.deliver('broadcast', header.round, header.from, body.slice());
     }
+    return this.acceptSealed(envelope, 'direct');
+  }
+
+  /**
+   * An envelope addressed to this signer and sealed under the pair key: a direct message, or a
+   * broadcast of a two-party session, where a broadcast has this one recipient and is a direct
+   * message in all but name. The AEAD (header as associated data, so kind, round, sender and
+   * recipient are bound) authenticates it as well as a signature would for its only reader;
+   * nobody else ever relies on it. A sealed broadcast is never buffered: a sender seals one
+   * only towards a peer it saw started.
+   */
+  private acceptSealed(envelope: Envelope, kind: MessageKind): boolean {
+    const { header } = envelope;
     if (header.to !== this.options.self.nodeId) return false;
     const keys = this.pairKeys.get(header.from);
     if (keys === undefined) return false;
@@ -245,29 +264,7 @@ export class ParticipantSession<Result> {
       return false;
     }
     this.peersStarted.add(header.from);
-    return this.runner.deliver('direct', header.round, header.from, plaintext);
-  }
-
-  /**
-   * A broadcast addressed to this signer and sealed under the pair key: only in a session of
-   * two participants, where a broadcast has this one recipient and is a direct message in all
-   * but name. The AEAD (header as associated data, so kind, round, sender and recipient are
-   * bound) authenticates it as well as a signature would for its only reader; nobody else
-   * ever relies on it. Never buffered: a sender seals only towards a peer it saw started.
-   */
-  private acceptSealedBroadcast(envelope: Envelope): boolean {
-    const { header } = envelope;
-    if (header.to !== this.options.self.nodeId || !this.isTwoParty()) return false;
-    const keys = this.pairKeys.get(header.from);
-    if (keys === undefined) return false;
-    let plaintext: Uint8Array;
-    try {
-      plaintext = openDirect(keys, envelope);
-    } catch {
-      return false;
-    }
-    this.peersStarted.add(header.from);
-    return this.runner.deliver('broadcast', header.round, header.from, plaintext);
+    return this.runner.deliver(kind, header.round, header.from, plaintext);
   }
 
   private isTwoParty(): boolean {

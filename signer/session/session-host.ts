@@ -770,6 +770,7 @@ export class SessionHost implements PeerMessageHandler {
       const needStart = peers.filter(
         (_, index) => !(helloInInvite && announcesEarlyStart(replies[index])),
       );
+      active.started = true;
       let delivered: Promise<unknown> = Promise.resolve();
       if (needStart.length > 0) {
         const start = signControl(this.options.self, { type: 'start', sessionId, hellos });
@@ -781,9 +782,6 @@ export class SessionHost implements PeerMessageHandler {
           needStart.map((peer) => this.messenger.sendControl(peer, sessionId, start)),
         );
         delivered.catch((error: unknown) => active.session.abort(asMpcError(error)));
-      }
-      active.started = true;
-      if (needStart.length > 0) {
         // Let the queued start leave (the messenger flushes once per event-loop turn) before
         // this signer computes its round 0, so participants compute theirs at the same time.
         await new Promise<void>((resolve) => setImmediate(resolve));
