@@ -211,19 +211,11 @@ export function keccakScratchIsClear(): boolean {
 }
 
 /**
- * SHAKE256(`input`) with `length` output bytes. Any lengths; meant for short inputs. Entry
- * invariant: state and block buffer are zero (every call wipes both on its way out).
- */
-export function shake256Wasm(input: Uint8Array, length: number): Uint8Array {
-  const out = new Uint8Array(length);
-  shake256WasmInto(input, length, out, 0);
-  return out;
-}
-
-/**
- * `shake256Wasm` writing its `length` output bytes into `out` at `outOffset`. For hot loops that
- * hash many short inputs: a fresh Uint8Array per digest (an off-heap buffer above 64 bytes)
- * cost as much as the permutation itself.
+ * SHAKE256(`input`) with `length` output bytes, written into `out` at `outOffset`. Any lengths;
+ * meant for short inputs (transcript.ts dispatches). Writing into a caller's buffer lets hot
+ * loops reuse one: a fresh Uint8Array per digest (an off-heap buffer above 64 bytes) cost as
+ * much as the permutation itself. Entry invariant: state and block buffer are zero (every call
+ * wipes both on its way out).
  */
 export function shake256WasmInto(
   input: Uint8Array,

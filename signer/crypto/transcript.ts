@@ -13,7 +13,7 @@
  * outputs are the standard functions, so any implementation reproduces them.
  */
 import { createHash } from 'node:crypto';
-import { SHAKE256_RATE, shake256Wasm, shake256WasmInto } from './keccak.ts';
+import { SHAKE256_RATE, shake256WasmInto } from './keccak.ts';
 
 /** One framed input of a tagged hash. */
 export type TranscriptPart = Uint8Array | string | number;
@@ -68,11 +68,9 @@ export function sha512(input: Uint8Array): Uint8Array {
 
 /** SHAKE256 of `input` with `length` output bytes, as a plain Uint8Array (see the header). */
 export function shake256(input: Uint8Array, length: number): Uint8Array {
-  if (input.length < 2 * SHAKE256_RATE && length <= 2 * SHAKE256_RATE) {
-    return shake256Wasm(input, length);
-  }
-  const digest = createHash('shake256', { outputLength: length }).update(input).digest();
-  return new Uint8Array(digest.buffer, digest.byteOffset, digest.length);
+  const out = new Uint8Array(length);
+  shake256Into(input, length, out, 0);
+  return out;
 }
 
 /** `shake256` writing into `out` at `outOffset` (hot loops reuse one output buffer). */
