@@ -23,6 +23,8 @@ import { type SessionHello } from '../transport/control-messages.ts';
 import { isPairBanVerdict } from '../service/peer-bans.ts';
 import { PairStateMismatchError, SessionAbortedError } from './errors.ts';
 import { ParticipantSession } from './participant-session.ts';
+import type { PartyId } from '../crypto/round-protocol.ts';
+import type { PartyDriver } from './round-runner.ts';
 
 // Counts verifications (the real function runs).
 vi.mock('../transport/ed25519-verify.ts', async (importOriginal) => {
@@ -196,33 +198,30 @@ describe('ParticipantSession pair-state origins', () => {
   });
 });
 
-/**
- * Issue 15: a direct envelope is signed only while its recipient may not have started (it
- * needs the signature to buffer it); hellos vouched for by a verified start are not verified
- * again, every other one is.
- */
-describe('ParticipantSession signatures it can leave out', () => {
-  type Sent = { to: string; envelope: Envelope };
+type Identity = ReturnType<typeof rosterIdentity>;
+type Sent = { to: string; envelope: Envelope };
 
-  /** Two sessions of one id wired back to back; a 2-round party sending directs each round. */
-  function pair(sessionId: string) {
-    const sent: Sent[] = [];
-    const sessions = new Map<string, ParticipantSession<number[]>>();
-    const make = (self: ReturnType<typeof rosterIdentity>, otherParty: number) =>
+/**
+ * Sessions of one id for `members` (party ids 1, 2, … in that order), wired back to back: every
+ * envelope one sends is recorded in `sent` and offered to its recipient at once.
+ */
+function wiredSessions(
+  sessionId: string,
+  members: readonly Identity[],
+  partyFor: (self: PartyId) => PartyDriver<number[]>,
+) {
+  const sent: Sent[] = [];
+  const sessions = new Map<string, ParticipantSession<number[]>>();
+  const nodeOfParty = new Map(members.map((member, index) => [index + 1, member.nodeId]));
+  members.forEach((member, index) => {
+    sessions.set(
+      member.nodeId,
       new ParticipantSession<number[]>({
         sessionId,
-        self,
+        self: member,
         roster,
-        nodeOfParty: new Map([
-          [1, 'alice'],
-          [2, 'bob'],
-        ]),
-        party: {
-          rounds: 2,
-          round: async (index) => ({ direct: new Map([[otherParty, Uint8Array.of(index + 10)]]) }),
-          finish: async (input) => [...input.direct.values()].map((payload) => payload[0] ?? -1),
-          wipe: () => undefined,
-        },
+        nodeOfParty,
+        party: partyFor(index + 1),
         messenger: {
           sendEnvelope: async (to: string, envelope: Envelope) => {
             sent.push({ to, envelope });
@@ -232,9 +231,26 @@ describe('ParticipantSession signatures it can leave out', () => {
         } as unknown as PeerMessenger,
         roundTimeoutMs: 5000,
         probeIntervalMs: 5000,
-      });
-    sessions.set('alice', make(alice, 2));
-    sessions.set('bob', make(bob, 1));
+      }),
+    );
+  });
+  return { sent, sessions };
+}
+
+/**
+ * Issue 15: a direct envelope is signed only while its recipient may not have started (it
+ * needs the signature to buffer it); hellos vouched for by a verified start are not verified
+ * again, every other one is.
+ */
+describe('ParticipantSession signatures it can leave out', () => {
+  /** Alice and Bob in one session; a 2-round party sending each other a direct each round. */
+  function pair(sessionId: string) {
+    const { sent, sessions } = wiredSessions(sessionId, [alice, bob], (self) => ({
+      rounds: 2,
+      round: async (index) => ({ direct: new Map([[3 - self, Uint8Array.of(index + 10)]]) }),
+      finish: async (input) => [...input.direct.values()].map((payload) => payload[0] ?? -1),
+      wipe: () => undefined,
+    }));
     return { sent, alice: sessions.get('alice')!, bob: sessions.get('bob')! };
   }
 
@@ -352,41 +368,14 @@ describe('ParticipantSession signatures it can leave out', () => {
 });
 
 describe('ParticipantSession sealed broadcasts', () => {
-  type Sent = { to: string; envelope: Envelope };
-  type Identity = ReturnType<typeof rosterIdentity>;
-
   /** Sessions of `members` (all in one session) whose rounds broadcast one byte each. */
   function group(sessionId: string, members: Identity[], rounds = 2) {
-    const sent: Sent[] = [];
-    const sessions = new Map<string, ParticipantSession<number[]>>();
-    const nodeOfParty = new Map(members.map((member, index) => [index + 1, member.nodeId]));
-    for (const member of members) {
-      sessions.set(
-        member.nodeId,
-        new ParticipantSession<number[]>({
-          sessionId,
-          self: member,
-          roster,
-          nodeOfParty,
-          party: {
-            rounds,
-            round: async (index) => ({ broadcast: Uint8Array.of(index + 20) }),
-            finish: async (input) =>
-              [...input.broadcast.values()].map((payload) => payload[0] ?? -1),
-            wipe: () => undefined,
-          },
-          messenger: {
-            sendEnvelope: async (to: string, envelope: Envelope) => {
-              sent.push({ to, envelope });
-              sessions.get(to)?.acceptEnvelope(envelope);
-            },
-            probe: async () => undefined,
-          } as unknown as PeerMessenger,
-          roundTimeoutMs: 5000,
-          probeIntervalMs: 5000,
-        }),
-      );
-    }
+    const { sent, sessions } = wiredSessions(sessionId, members, () => ({
+      rounds,
+      round: async (index) => ({ broadcast: Uint8Array.of(index + 20) }),
+      finish: async (input) => [...input.broadcast.values()].map((payload) => payload[0] ?? -1),
+      wipe: () => undefined,
+    }));
     const hellos = (announce: (nodeId: string) => boolean = () => true) =>
       members.map((member) => {
         const { sealedBroadcasts, ...hello } = (

@@ -82,6 +82,23 @@ function invite(sessionId: string, overrides: Partial<SessionInvite> = {}): Sess
   };
 }
 
+/** What Alice passes to `coordinate` for a signing session with Bob. */
+function twoPartySigning(sessionId: string, sessionJob: SessionJob<unknown>) {
+  return {
+    sessionId,
+    kind: 'sign' as const,
+    participants: [
+      { nodeId: 'alice', partyId: 1 },
+      { nodeId: 'bob', partyId: 2 },
+    ],
+    request: new Uint8Array(0),
+    requestSeq: 1,
+    clientId: null,
+    job: sessionJob,
+    awaitAllDone: false,
+  };
+}
+
 describe('SessionHost', () => {
   it('answers a retried invite with the same hello, even while the first is being prepared', async () => {
     const { sessionHost, prepared } = host({ prepareDelayMs: 50 });
@@ -172,19 +189,7 @@ describe('SessionHost', () => {
       probe: async () => undefined,
       publishControl: (_peer: string, control: unknown) => aborts.push(control),
     } as unknown as PeerMessenger);
-    const coordinated = sessionHost.coordinate({
-      sessionId: 's8',
-      kind: 'sign',
-      participants: [
-        { nodeId: 'alice', partyId: 1 },
-        { nodeId: 'bob', partyId: 2 },
-      ],
-      request: new Uint8Array(0),
-      requestSeq: 1,
-      clientId: null,
-      job: job(),
-      awaitAllDone: false,
-    });
+    const coordinated = sessionHost.coordinate(twoPartySigning('s8', job()));
     await expect(coordinated).rejects.toBeInstanceOf(PeerUnavailableError);
     expect(events).toEqual(['start sent', 'round 0 sent']);
     expect(sessionHost.hasSession('s8')).toBe(false);
@@ -193,7 +198,6 @@ describe('SessionHost', () => {
 
   describe('two-party signing', () => {
     type Identity = ReturnType<typeof rosterIdentity>;
-    const bothRoster = roster;
 
     /** A one-round job whose result is the other party's broadcast (hex). */
     function echoJob(payload: string, completed: string[]): SessionJob<unknown> {
@@ -229,7 +233,7 @@ describe('SessionHost', () => {
       const make = (self: Identity, prepare: () => Promise<SessionJob<unknown>>) =>
         new SessionHost({
           self,
-          roster: bothRoster,
+          roster,
           roundTimeoutMs: 5000,
           probeIntervalMs: 1000,
           log: pino({ enabled: false }),
@@ -244,12 +248,12 @@ describe('SessionHost', () => {
       ]);
       const typeOf = (control: SignedControl): string =>
         (JSON.parse(control.body) as { type: string }).type;
-      for (const [self, sessionHost] of hosts) {
+      for (const sessionHost of hosts.values()) {
         sessionHost.attachMessenger({
           invite: async (peer: string, _sessionId: string, signed: SignedControl) => {
             let delivered = signed;
             if (options.rewriteInvite !== undefined) {
-              const original = openControl(signed, bothRoster) as SessionInvite;
+              const original = openControl(signed, roster) as SessionInvite;
               delivered = signControl(alice, options.rewriteInvite(original));
             }
             return hosts.get(peer)?.onInvite(delivered);
@@ -267,22 +271,9 @@ describe('SessionHost', () => {
           },
           probe: async () => undefined,
         } as unknown as PeerMessenger);
-        void self;
       }
       const coordinate = (sessionId: string) =>
-        aliceHost.coordinate({
-          sessionId,
-          kind: 'sign',
-          participants: [
-            { nodeId: 'alice', partyId: 1 },
-            { nodeId: 'bob', partyId: 2 },
-          ],
-          request: new Uint8Array(0),
-          requestSeq: 1,
-          clientId: null,
-          job: echoJob('from alice', []),
-          awaitAllDone: false,
-        });
+        aliceHost.coordinate(twoPartySigning(sessionId, echoJob('from alice', [])));
       return { aliceHost, bobHost, controls, bobCompleted, coordinate };
     }
 
