@@ -247,14 +247,23 @@ describe('LeaseMembership on a real kube-apiserver', () => {
     await Promise.all([a.start(), b.start()]);
     await eventually('a sees b', () => a.isReady('node1'));
     // The operator (or a human) labels b's Lease: b's cached resourceVersion is now stale.
+    // That writer is a well-behaved client too: when b's renewal lands between its read and
+    // its write, its own write is refused (409) and it reads again (bounded).
     const api = leases();
     for (let round = 0; round < 3; round += 1) {
-      const current = await api.readNamespacedLease({ name: 'wallet-signer-1', namespace });
-      current.metadata = {
-        ...current.metadata,
-        labels: { ...current.metadata?.labels, touched: String(round) },
-      };
-      await api.replaceNamespacedLease({ name: 'wallet-signer-1', namespace, body: current });
+      for (let attempt = 0; ; attempt += 1) {
+        const current = await api.readNamespacedLease({ name: 'wallet-signer-1', namespace });
+        current.metadata = {
+          ...current.metadata,
+          labels: { ...current.metadata?.labels, touched: String(round) },
+        };
+        try {
+          await api.replaceNamespacedLease({ name: 'wallet-signer-1', namespace, body: current });
+          break;
+        } catch (error) {
+          if ((error as { code?: unknown }).code !== 409 || attempt >= 9) throw error;
+        }
+      }
       await delay(300);
     }
     const until = performance.now() + PEER_TIMEOUT_MS + 500;
