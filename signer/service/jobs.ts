@@ -16,9 +16,13 @@ import {
   type ResharingMessage,
   type SignTxMessage,
 } from '../protocol/messages.ts';
-import type { InviteParticipant, SessionInvite } from '../transport/control-messages.ts';
+import {
+  MAX_SIGNING_BATCH,
+  type InviteParticipant,
+  type SessionInvite,
+} from '../transport/control-messages.ts';
 import { checkReshareInvite } from './reshare-plan.ts';
-import { parallelDrivers } from '../session/parallel-driver.ts';
+import { parallelDriverList, parallelDrivers } from '../session/parallel-driver.ts';
 import type { PartyDriver } from '../session/round-runner.ts';
 import { deferParty, type EncodedKeygenResult, type ProtocolDrivers } from './protocol-drivers.ts';
 import type { EncodedReshareResult } from '../session/worker-messages.ts';
@@ -508,21 +512,10 @@ export class JobFactory {
     const session = sessionIdBytes(sessionId);
     try {
       if (message.keyType === 'ed25519') {
-        const tweak =
-          path.length === 0 ? undefined : deriveEd25519Child(publicKey, chainCode, path).tweak;
-        const deferred = deferParty(drivers, {
-          protocol: 'frost-sign',
-          share: record.share,
-          options: {
-            signers,
-            sessionId: session,
-            message: message.tx,
-            ...(tweak === undefined ? {} : { tweak }),
-          },
-        });
+        const deferred = this.ed25519Party(message, record, signers, session);
         const party = deferred.driver;
         return {
-          party: mapResult(party, (result) => ({ keyType: 'ed25519' as const, ...result })),
+          party,
           bind: (binding) => deferred.bind(binding),
           complete: async (result) => hexDigest(signatureBytes(result)),
           dispose: () => party.wipe(),
@@ -563,6 +556,93 @@ export class JobFactory {
       wipeBytes(record.share);
     }
   }
+
+  /** A deferred FROST signing party for `message` (the caller wipes `record.share`). */
+  private ed25519Party(
+    message: SignTxMessage,
+    record: WalletRecord,
+    signers: readonly PartyId[],
+    session: Uint8Array,
+  ): { driver: PartyDriver<SignatureOutcome>; bind(binding: Uint8Array): Promise<void> } {
+    const publicKey = new Uint8Array(Buffer.from(record.metadata.publicKey, 'hex'));
+    const path = message.derivationPath ?? [];
+    const tweak =
+      path.length === 0
+        ? undefined
+        : deriveEd25519Child(publicKey, this.options.chainCode, path).tweak;
+    const deferred = deferParty(this.options.drivers, {
+      protocol: 'frost-sign',
+      share: record.share,
+      options: {
+        signers: [...signers],
+        sessionId: session,
+        message: message.tx,
+        ...(tweak === undefined ? {} : { tweak }),
+      },
+    });
+    return {
+      driver: mapResult(deferred.driver, (result) => ({ keyType: 'ed25519' as const, ...result })),
+      bind: (binding) => deferred.bind(binding),
+    };
+  }
+
+  /**
+   * Builds the job of a signing batch (`sign-batch` sessions): one FROST signing party per
+   * request, run side by side (`parallelDriverList`). Every request was authenticated on its
+   * own; each is checked against `participants` like a single request and signs in its own
+   * context: request i's party takes the session binding extended by i (`batchItemBinding`),
+   * so no message of one request's protocol is accepted by another's. Ed25519 only: DKLs23
+   * sessions stay one per request (the per-pair cap counts sessions, SECURITY.md C1). Every
+   * record's share is wiped here, success or not.
+   */
+  async signBatch(
+    sessionId: string,
+    items: readonly { readonly message: SignTxMessage; readonly record: WalletRecord }[],
+    participants: readonly InviteParticipant[],
+  ): Promise<SessionJob<SignatureOutcome[]>> {
+    const parties: { driver: PartyDriver<SignatureOutcome>; bind(b: Uint8Array): Promise<void> }[] =
+      [];
+    try {
+      if (items.length < 2 || items.length > MAX_SIGNING_BATCH) {
+        throw new MpcError(
+          ErrorCode.InvalidSessionType,
+          `a signing batch carries 2..${MAX_SIGNING_BATCH} requests, got ${items.length}`,
+        );
+      }
+      const signers = participants.map((p) => p.partyId).sort((a, b) => a - b);
+      const session = sessionIdBytes(sessionId);
+      for (const { message, record } of items) {
+        if (message.keyType !== 'ed25519') {
+          throw new MpcError(
+            ErrorCode.InvalidSessionType,
+            `only ed25519 requests are signed in batches (wallet ${message.walletId})`,
+          );
+        }
+        checkSigningSet(message, record, participants);
+        parties.push(this.ed25519Party(message, record, signers, session));
+      }
+    } catch (error) {
+      for (const party of parties) party.driver.wipe();
+      throw error;
+    } finally {
+      for (const { record } of items) wipeBytes(record.share);
+    }
+    const party = parallelDriverList(parties.map((entry) => entry.driver));
+    return {
+      party,
+      bind: async (binding) => {
+        await Promise.all(
+          parties.map((entry, index) => entry.bind(batchItemBinding(binding, index))),
+        );
+      },
+      complete: async (results) => {
+        const digest = createHash('sha256');
+        for (const result of results) digest.update(signatureBytes(result));
+        return digest.digest('hex');
+      },
+      dispose: () => party.wipe(),
+    };
+  }
 }
 
 /**
@@ -571,6 +651,20 @@ export class JobFactory {
  */
 export function pairOrigin(binding: Uint8Array): string {
   return Buffer.from(binding.subarray(0, 16)).toString('hex');
+}
+
+/**
+ * The protocol session id of request `index` of a signing batch: the session binding, a
+ * domain label and the index (u32, big-endian). Distinct per request and fixed by the
+ * invite's order, which every participant reads alike.
+ */
+export function batchItemBinding(binding: Uint8Array, index: number): Uint8Array {
+  const label = new TextEncoder().encode('\nmpc-signer/sign-batch-item/v1\n');
+  const out = new Uint8Array(binding.length + label.length + 4);
+  out.set(binding, 0);
+  out.set(label, binding.length);
+  new DataView(out.buffer).setUint32(binding.length + label.length, index);
+  return out;
 }
 
 function originsFor(peers: readonly string[], binding: Uint8Array): Record<string, string> {

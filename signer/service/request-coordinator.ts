@@ -454,7 +454,7 @@ export class RequestCoordinator {
       request: body,
       requestSeq,
       clientId: clientId === '' ? null : clientId,
-      job: { ...job, operation },
+      job: { ...job, operations: [operation] },
       awaitAllDone: true,
     });
     return metadata;
@@ -494,7 +494,7 @@ export class RequestCoordinator {
       request: body,
       requestSeq,
       clientId: clientId === '' ? null : clientId,
-      job: { ...job, operation },
+      job: { ...job, operations: [operation] },
       awaitAllDone: true,
       reshare: plan.context,
     });
@@ -812,7 +812,7 @@ export class RequestCoordinator {
       request: request.body,
       requestSeq: request.requestSeq,
       clientId: request.clientId === '' ? null : request.clientId,
-      job: { ...job, operation: request.operation },
+      job: { ...job, operations: [request.operation] },
       awaitAllDone: false,
     });
     const signed = message.keyType === 'secp256k1' ? ecdsaSigningDigest(message.tx) : message.tx;
@@ -857,7 +857,7 @@ export class RequestCoordinator {
       request: body,
       requestSeq,
       clientId: clientId === '' ? null : clientId,
-      job: { ...job, operation },
+      job: { ...job, operations: [operation] },
       awaitAllDone: true,
     });
     return { eddsa: keys.eddsa.publicKey, ecdsa: keys.ecdsa.publicKey };

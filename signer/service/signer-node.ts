@@ -57,7 +57,7 @@ import { ParticipationLog } from '../session/participation-log.ts';
 import { JetStreamRequestSource, requestOfInvite } from '../transport/request-source.ts';
 import { RequestAuthenticator } from './request-authenticator.ts';
 import { RequestCoordinator } from './request-coordinator.ts';
-import { prepareSigningInvite } from './signing-invite.ts';
+import { prepareSigningBatchInvite, prepareSigningInvite } from './signing-invite.ts';
 import { WalletRepository } from './wallet-repository.ts';
 import { walletsNeedingNode } from './wallets-needing.ts';
 import { decodeStdBase64 } from '../protocol/go-json.ts';
@@ -221,7 +221,9 @@ export async function startSignerNode(config: SignerConfig, log: Logger): Promis
     log,
     shouldPause: (kind, role, round) => {
       const fault = config.faultInjection;
-      if (fault?.pauseAtRound !== round || kind !== 'sign') return false;
+      if (fault?.pauseAtRound !== round || (kind !== 'sign' && kind !== 'sign-batch')) {
+        return false;
+      }
       const wanted = fault.pauseRole ?? 'any';
       if (wanted !== 'any' && wanted !== role) return false;
       return fault.pauseFile === undefined || existsSync(fault.pauseFile);
@@ -257,6 +259,9 @@ export async function startSignerNode(config: SignerConfig, log: Logger): Promis
       if (invite.kind === 'sign') {
         return prepareSigningInvite({ requests, authenticator, jobs }, invite, sent);
       }
+      if (invite.kind === 'sign-batch') {
+        return prepareSigningBatchInvite({ requests, authenticator, jobs }, invite);
+      }
       // Act only on the request as the client stored it in JetStream (security review H1).
       const stored = await requestOfInvite(requests, {
         kind: invite.kind,
@@ -270,17 +275,20 @@ export async function startSignerNode(config: SignerConfig, log: Logger): Promis
         const message = authenticator.keygen(body);
         const operation = operationKey('keygen', clientId, message.walletId);
         const job = await jobs.keygen(invite.sessionId, message, invite.participants, operation);
-        return { ...job, operation };
+        return { ...job, operations: [operation] };
       }
       if (invite.kind === 'reshare') {
         const { message } = authenticator.reshare(body);
         const job = await jobs.reshare(message, invite);
-        return { ...job, operation: operationKey('reshare', clientId, message.sessionId) };
+        return { ...job, operations: [operationKey('reshare', clientId, message.sessionId)] };
       }
       if (invite.kind === 'refresh-pair') {
         const { message } = authenticator.refreshPair(body);
         const job = await jobs.refreshPair(message, invite);
-        return { ...job, operation: operationKey('refresh-pair', clientId, message.sessionId) };
+        return {
+          ...job,
+          operations: [operationKey('refresh-pair', clientId, message.sessionId)],
+        };
       }
       throw new MpcError(ErrorCode.InvalidSessionType, `unsupported session kind ${invite.kind}`);
     },

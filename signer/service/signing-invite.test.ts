@@ -83,7 +83,7 @@ describe('prepareSigningInvite', () => {
     const job = await prepareSigningInvite(deps, invite, genuine);
     expect(built).toHaveLength(1);
     expect(built[0]?.walletId).toBe('w1');
-    expect(job.operation).toBe(operationKey('sign', '', 'w1\nt1'));
+    expect(job.operations).toEqual([operationKey('sign', '', 'w1\nt1')]);
   });
 
   it('refuses a copy that differs from the stream and wipes the share it loaded', async () => {

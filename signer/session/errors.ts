@@ -81,6 +81,12 @@ export class SessionAbortedError extends MpcError {
   }
 }
 
+/**
+ * A participant answered the invite with a refusal: nothing of the session's protocol ran
+ * anywhere, so the requests it carried may be tried again in other sessions.
+ */
+export class InviteRefusedError extends SessionAbortedError {}
+
 /** The local process is shutting down or the session was cancelled locally. */
 export class SessionCancelledError extends MpcError {
   constructor(sessionId: string, why: string) {

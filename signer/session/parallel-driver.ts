@@ -1,11 +1,13 @@
 /**
- * Runs two parties of different protocols as one (a wallet's keygen runs FROST and DKLs23
- * together in one session). Both parties are symmetric per round, so the composite is too:
- * in round `r` the composite broadcasts when either part broadcasts and sends directs when
- * either part sends directs; each payload frames both parts' payloads.
+ * Runs several parties side by side as one: a wallet's keygen runs FROST and DKLs23 together
+ * in one session, a signing batch runs one FROST signing party per request. Parts are
+ * symmetric per round, so the composite is too: in round `r` the composite broadcasts when any
+ * part broadcasts and sends directs when any part sends directs; each payload frames every
+ * part's payload, in part order.
  *
  * Frame: for each part in order, u32 length then bytes, where length 0xFFFFFFFF means the
- * part sent nothing of this kind in this round. A part with fewer rounds finishes as soon as
+ * part sent nothing of this kind in this round. A frame with fewer or more parts, or trailing
+ * bytes, is a protocol violation by its sender. A part with fewer rounds finishes as soon as
  * its last round's input has arrived; its result is kept until the composite finishes.
  */
 import type { PartyId, RoundInput, RoundOutput } from '../crypto/round-protocol.ts';
@@ -93,16 +95,34 @@ export function parallelDrivers<A, B>(
   first: PartyDriver<A>,
   second: PartyDriver<B>,
 ): PartyDriver<[A, B]> {
-  const parts = [first, second] as const;
-  const results: unknown[] = [undefined, undefined];
-  const rounds = Math.max(first.rounds, second.rounds);
+  const both = parallelDriverList<unknown>([first, second]);
+  return {
+    rounds: both.rounds,
+    round: (index, input) => both.round(index, input),
+    finish: async (input) => {
+      const [a, b] = await both.finish(input);
+      return [a as A, b as B];
+    },
+    wipe: () => both.wipe(),
+  };
+}
+
+/** Runs every part side by side; the result lists the parts' results in part order. */
+export function parallelDriverList<Result>(
+  parts: readonly PartyDriver<Result>[],
+): PartyDriver<Result[]> {
+  if (parts.length === 0) throw new Error('a composite party needs at least one part');
+  const count = parts.length;
+  const results: Result[] = new Array<Result>(count);
+  const rounds = Math.max(...parts.map((part) => part.rounds));
+  const idle = Array.from({ length: count }, () => EMPTY_ROUND_INPUT);
 
   const step = async (
     index: number,
     input: RoundInput,
     isFinish: boolean,
   ): Promise<RoundOutput> => {
-    const inputs = index === 0 ? [EMPTY_ROUND_INPUT, EMPTY_ROUND_INPUT] : splitInput(input, 2);
+    const inputs = index === 0 ? idle : splitInput(input, count);
     const outputs = await Promise.all(
       parts.map(async (part, which) => {
         const partInput = inputs[which] ?? EMPTY_ROUND_INPUT;
@@ -119,11 +139,10 @@ export function parallelDrivers<A, B>(
     round: (index, input) => step(index, input, false),
     async finish(input) {
       await step(rounds, input, true);
-      return [results[0] as A, results[1] as B];
+      return [...results];
     },
     wipe() {
-      first.wipe();
-      second.wipe();
+      for (const part of parts) part.wipe();
     },
   };
 }

@@ -75,7 +75,7 @@ async function fixture(
     },
     complete: async () => 'digest',
     dispose: () => undefined,
-    operation: `op.${JSON.parse(Buffer.from(invite.request, 'base64').toString()).tx as string}`,
+    operations: [`op.${JSON.parse(Buffer.from(invite.request, 'base64').toString()).tx as string}`],
     ...(options.pairState === false
       ? {}
       : {

@@ -10,7 +10,7 @@ import { rosterIdentity } from './test-helpers.ts';
 import { pino } from 'pino';
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it, vi } from 'vitest';
-import { ErrorCode } from '../protocol/errors.ts';
+import { ErrorCode, MpcError } from '../protocol/errors.ts';
 import {
   openControl,
   signControl,
@@ -19,7 +19,7 @@ import {
 } from '../transport/control-messages.ts';
 import { FrameReply, type PeerMessenger } from '../transport/peer-messenger.ts';
 import { generateEphemeralKeyPair, type Envelope } from '../transport/secure-channel.ts';
-import { PeerUnavailableError } from './errors.ts';
+import { InviteRefusedError, PeerUnavailableError } from './errors.ts';
 import { SessionHost, type SessionJob } from './session-host.ts';
 
 const alice = rosterIdentity('alice');
@@ -97,6 +97,15 @@ function twoPartySigning(sessionId: string, sessionJob: SessionJob<unknown>) {
     job: sessionJob,
     awaitAllDone: false,
   };
+}
+
+/** `count` batched requests (as a sign-batch invite lists them). */
+function batchOf(count: number) {
+  return Array.from({ length: count }, (_, index) => ({
+    request: Buffer.from(`{"n":${index}}`).toString('base64'),
+    requestSeq: index + 1,
+    clientId: null,
+  }));
 }
 
 describe('SessionHost', () => {
@@ -227,10 +236,19 @@ describe('SessionHost', () => {
      * Alice coordinates, Bob participates, wired in memory. `rewriteInvite` (test-only) may
      * replace the invite Bob receives (re-signed by Alice: the test holds her key).
      */
-    function pair(options: { rewriteInvite?: (invite: SessionInvite) => SessionInvite } = {}) {
+    function pair(
+      options: {
+        rewriteInvite?: (invite: SessionInvite) => SessionInvite;
+        /** Bob's prepare (default: an echo job); sees every invite Bob accepts. */
+        bobPrepare?: (invite: SessionInvite) => Promise<SessionJob<unknown>>;
+      } = {},
+    ) {
       const controls: { to: string; type: string }[] = [];
       const bobCompleted: string[] = [];
-      const make = (self: Identity, prepare: () => Promise<SessionJob<unknown>>) =>
+      const make = (
+        self: Identity,
+        prepare: (invite: SessionInvite) => Promise<SessionJob<unknown>>,
+      ) =>
         new SessionHost({
           self,
           roster,
@@ -241,7 +259,10 @@ describe('SessionHost', () => {
           prepare,
         });
       const aliceHost = make(alice, async () => job());
-      const bobHost = make(bob, async () => echoJob('from bob', bobCompleted));
+      const bobHost = make(
+        bob,
+        options.bobPrepare ?? (async () => echoJob('from bob', bobCompleted)),
+      );
       const hosts = new Map([
         ['alice', aliceHost],
         ['bob', bobHost],
@@ -274,7 +295,13 @@ describe('SessionHost', () => {
       }
       const coordinate = (sessionId: string) =>
         aliceHost.coordinate(twoPartySigning(sessionId, echoJob('from alice', [])));
-      return { aliceHost, bobHost, controls, bobCompleted, coordinate };
+      const coordinateBatch = (sessionId: string) =>
+        aliceHost.coordinate({
+          ...twoPartySigning(sessionId, echoJob('from alice', [])),
+          kind: 'sign-batch',
+          requests: batchOf(2),
+        });
+      return { aliceHost, bobHost, controls, bobCompleted, coordinate, coordinateBatch };
     }
 
     it('starts the participant on the invite: no start message, both parties see each other', async () => {
@@ -283,6 +310,44 @@ describe('SessionHost', () => {
       await vi.waitFor(() => expect(bobCompleted).toEqual(['from alice']));
       expect(controls).toEqual([]); // no start, no abort
       expect(bobHost.hasSession('t1')).toBe(false);
+    });
+
+    it('runs a signing batch like a signing session: started on the invite, no done', async () => {
+      const seen: SessionInvite[] = [];
+      const bobCompleted: string[] = [];
+      const { bobHost, controls, coordinateBatch } = pair({
+        bobPrepare: async (invite) => {
+          seen.push(invite);
+          return echoJob('from bob', bobCompleted);
+        },
+      });
+      await expect(coordinateBatch('b1')).resolves.toBe('from bob');
+      await vi.waitFor(() => expect(bobCompleted).toEqual(['from alice']));
+      expect(controls).toEqual([]); // no start, no done, no abort
+      expect(seen[0]).toMatchObject({ kind: 'sign-batch', requests: batchOf(2) });
+      expect(bobHost.hasSession('b1')).toBe(false);
+    });
+
+    it('reports a refused batch invite as InviteRefusedError with the participant code', async () => {
+      const { coordinateBatch, controls } = pair({
+        bobPrepare: async () => {
+          throw new MpcError(ErrorCode.KeyNotFound, 'no such wallet here');
+        },
+      });
+      const failure = await coordinateBatch('b2').catch((error: unknown) => error);
+      expect(failure).toBeInstanceOf(InviteRefusedError);
+      expect(failure).toMatchObject({ code: ErrorCode.KeyNotFound, peer: 'bob' });
+      expect(controls).toEqual([]); // nothing ran, so there was nothing to abort at Bob
+    });
+
+    it('refuses to coordinate a batch without requests, or requests without a batch', async () => {
+      const { aliceHost } = pair();
+      await expect(
+        aliceHost.coordinate({ ...twoPartySigning('b3', job()), kind: 'sign-batch' }),
+      ).rejects.toThrow(/requests/);
+      await expect(
+        aliceHost.coordinate({ ...twoPartySigning('b4', job()), requests: batchOf(2) }),
+      ).rejects.toThrow(/requests/);
     });
 
     it('still sends a start to a participant that predates it, which waits for it', async () => {

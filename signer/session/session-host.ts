@@ -27,6 +27,7 @@ import {
 } from '../transport/peer-messenger.ts';
 import type { Envelope } from '../transport/secure-channel.ts';
 import {
+  InviteRefusedError,
   PeerBannedError,
   PeerUnavailableError,
   ProtocolViolationError,
@@ -128,10 +129,11 @@ export interface SessionJob<Result> {
   /** DKLs23 jobs: the pairwise OT state the session uses (capped, gated by bans). */
   readonly pairState?: PairStateUse;
   /**
-   * The client operation this session serves (`operationKey(kind, clientId, id)`); every
-   * participant admits at most one session per operation at a time, a bounded number in all.
+   * The client operations this session serves (`operationKey(kind, clientId, id)`; several
+   * for a signing batch); every participant admits at most one session per operation at a
+   * time, a bounded number in all.
    */
-  readonly operation?: string;
+  readonly operations?: readonly string[];
 }
 
 /** Validates an invite's client request independently and builds the job, or throws MpcError. */
@@ -236,7 +238,7 @@ export class SessionHost implements PeerMessageHandler {
   }
 
   private roundTimeoutFor(kind: SessionKind): number {
-    return kind === 'sign'
+    return isSigning(kind)
       ? this.options.roundTimeoutMs
       : (this.options.keygenRoundTimeoutMs ?? this.options.roundTimeoutMs);
   }
@@ -436,10 +438,17 @@ export class SessionHost implements PeerMessageHandler {
         }
       }
       // After the slot wait, so a request waiting for a slot does not hold its operation.
-      if (job.operation !== undefined && this.options.participation !== undefined) {
-        leases.push(
-          await this.beginParticipation(this.options.participation, job.operation, bucket),
+      const participation = this.options.participation;
+      if (participation !== undefined) {
+        // Together, so a batch's records share one durable write (the log groups appends).
+        const begun = await Promise.allSettled(
+          (job.operations ?? []).map((operation) =>
+            this.beginParticipation(participation, operation, bucket),
+          ),
         );
+        for (const outcome of begun) if (outcome.status === 'fulfilled') leases.push(outcome.value);
+        const refused = begun.find((outcome) => outcome.status === 'rejected');
+        if (refused !== undefined) throw refused.reason;
       }
       pairState?.assertUsable(); // a ban may have come while waiting
       return leases;
@@ -469,7 +478,7 @@ export class SessionHost implements PeerMessageHandler {
       if (!(error instanceof OperationReplayError) || error.reason !== 'running') throw error;
     }
     const superseded = [...this.sessions.values()].filter(
-      (active) => active.job.operation === operation,
+      (active) => active.job.operations?.includes(operation) === true,
     );
     if (bucket === 'own') {
       const lifetime = Date.now() + 8 * this.roundTimeoutFor(superseded[0]?.invite.kind ?? 'sign');
@@ -611,7 +620,7 @@ export class SessionHost implements PeerMessageHandler {
       // (verified in onInvite), is the coordinator's signed statement, its own hello included.
       const result = await active.session.start(hellos, { vouchedBy: active.invite.coordinator });
       const digest = await active.job.complete(result);
-      if (active.invite.kind === 'sign') {
+      if (isSigning(active.invite.kind)) {
         // A signing coordinator never waits for `done`s (it verifies the signature itself and
         // has ended its session by now): sending one would cost a signature, a round trip and
         // a verification per signature for a frame nobody reads.
@@ -720,10 +729,15 @@ export class SessionHost implements PeerMessageHandler {
     awaitAllDone: boolean;
     /** Resharing invites: the coordinator's view of the current key. */
     reshare?: SessionInvite['reshare'];
+    /** `sign-batch` invites: every request, the first one repeating the fields above. */
+    requests?: SessionInvite['requests'];
   }): Promise<Result> {
     const { sessionId, job } = params;
-    if (params.kind === 'sign' && (params.awaitAllDone || job.commit !== undefined)) {
+    if (isSigning(params.kind) && (params.awaitAllDone || job.commit !== undefined)) {
       throw new Error('sign sessions have no done and no commit phase');
+    }
+    if ((params.kind === 'sign-batch') !== (params.requests !== undefined)) {
+      throw new Error('requests come with sign-batch sessions, and only with them');
     }
     const invite: SessionInvite = {
       type: 'invite',
@@ -736,6 +750,7 @@ export class SessionHost implements PeerMessageHandler {
       clientId: params.clientId,
       createdAt: this.now(),
       ...(params.reshare === undefined ? {} : { reshare: params.reshare }),
+      ...(params.requests === undefined ? {} : { requests: params.requests }),
     };
     this.remember(sessionId);
     let active: ActiveSession;
@@ -965,9 +980,14 @@ export class SessionHost implements PeerMessageHandler {
   }
 }
 
+/** Signing sessions (one request or a batch): no `done`, no commit, signing deadlines. */
+function isSigning(kind: SessionKind): boolean {
+  return kind === 'sign' || kind === 'sign-batch';
+}
+
 /** Sessions whose invite carries the coordinator's hello (`SessionInvite.hello`). */
 function isTwoPartySigning(invite: SessionInvite): boolean {
-  return invite.kind === 'sign' && invite.participants.length === 2;
+  return isSigning(invite.kind) && invite.participants.length === 2;
 }
 
 /** A participant starts on the invite when it is two-party signing and carries a hello. */
@@ -992,7 +1012,7 @@ function parseInviteReply(peer: string, sessionId: string, reply: unknown): Sign
     const known = Object.values(ErrorCode) as string[];
     const errorCode =
       typeof code === 'string' && known.includes(code) ? (code as ErrorCode) : ErrorCode.Unknown;
-    throw new SessionAbortedError(
+    throw new InviteRefusedError(
       peer,
       errorCode,
       `participant ${peer} refused session ${sessionId}: ${typeof message === 'string' ? message : 'no reason'}`,

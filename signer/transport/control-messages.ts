@@ -11,8 +11,28 @@
 import type { ErrorCode } from '../protocol/errors.ts';
 import { verifyEd25519 } from './ed25519-verify.ts';
 
-/** `refresh-pair`: DKLs23 pairwise refresh of one wallet between two signers (two-phase). */
-export type SessionKind = 'keygen' | 'sign' | 'reshare' | 'refresh-pair';
+/**
+ * `refresh-pair`: DKLs23 pairwise refresh of one wallet between two signers (two-phase).
+ * `sign-batch`: several Ed25519 signing requests for one signing set in one session
+ * (`SessionInvite.requests`); signers that predate it refuse the invite, and the coordinator
+ * then runs each request in a session of its own.
+ */
+export type SessionKind = 'keygen' | 'sign' | 'sign-batch' | 'reshare' | 'refresh-pair';
+
+/** Most requests one `sign-batch` session carries (participants refuse more). */
+export const MAX_SIGNING_BATCH = 64;
+
+/**
+ * One client request of a `sign-batch` invite, named like a single invite names its request:
+ * participants read it from the signing request stream at `requestSeq` themselves and refuse
+ * the invite when this copy differs (security review H1).
+ */
+export interface BatchedRequest {
+  /** The client's request body, base64. */
+  readonly request: string;
+  readonly requestSeq: number;
+  readonly clientId: string | null;
+}
 
 export interface InviteParticipant {
   readonly nodeId: string;
@@ -59,6 +79,13 @@ export interface SessionInvite {
   readonly createdAt: number;
   /** Present exactly on `kind: 'reshare'` invites. */
   readonly reshare?: ReshareInviteContext;
+  /**
+   * Present exactly on `kind: 'sign-batch'` invites: 2..`MAX_SIGNING_BATCH` requests, distinct
+   * stream sequences, in the order their protocol parties run (request i signs with the
+   * session binding extended by i, `signer/service/jobs.ts` `batchItemBinding`). The single
+   * request fields above then repeat the first request, so every invite names one.
+   */
+  readonly requests?: readonly BatchedRequest[];
   /**
    * Two-party signing sessions only: the coordinator's own signed hello (issue 15). With it
    * the one participant holds every hello of the session and starts as it answers the invite,

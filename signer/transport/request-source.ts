@@ -57,6 +57,7 @@ export function requestStreamOf(kind: SessionKind): string {
     case 'keygen':
       return KeygenBrokerStream;
     case 'sign':
+    case 'sign-batch':
       return SigningPublisherStream;
     case 'reshare':
       return ReshareRequestStream;
