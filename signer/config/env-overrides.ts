@@ -71,6 +71,8 @@ export const ENV_OVERRIDABLE_PATHS: Readonly<Record<string, LeafKind>> = {
   'sessions.direct_send_timeout_ms': 'integer',
   'sessions.direct_send_attempts': 'integer',
   'sessions.retry_with_fresh_signers': 'boolean',
+  'sessions.max_signing_batch': 'integer',
+  'sessions.signing_batch_in_flight': 'integer',
   log_level: 'string',
   'fault_injection.pause_at_round': 'integer',
   'fault_injection.refuse_coordination': 'boolean',

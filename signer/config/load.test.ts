@@ -88,6 +88,8 @@ describe('loadSignerConfig', () => {
         retryWithFreshSigners: false,
         maxSessionsPerPair: 4,
         maxSessionsPerOperation: 8,
+        maxSigningBatch: 16,
+        signingBatchInFlight: 2,
         participationRetentionMs: 21_600_000,
         inviteMaxAgeMs: 30_000,
         maxClockSkewMs: 5_000,

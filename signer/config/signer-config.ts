@@ -13,6 +13,7 @@
  */
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { ConfigError } from './config-error.ts';
+import { MAX_SIGNING_BATCH } from '../transport/control-messages.ts';
 
 /** Node ids: also used in NATS subjects, file names and metric labels. */
 export const NODE_ID_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
@@ -131,6 +132,13 @@ export interface SessionsConfig {
   readonly maxSessionsPerPair: number;
   /** Sessions one client operation may have on this participant in all (M3). */
   readonly maxSessionsPerOperation: number;
+  /**
+   * Most Ed25519 requests one signing session carries (issue 15 batching; 1: no batching).
+   * Requests batch only when they outpace `signingBatchInFlight` sessions per signing set.
+   */
+  readonly maxSigningBatch: number;
+  /** Sessions per signing set in flight on a coordinator before Ed25519 requests batch. */
+  readonly signingBatchInFlight: number;
   /** How long a participant remembers the operations it took part in. */
   readonly participationRetentionMs: number;
   /** Invites older than this (plus the clock skew) are refused. */
@@ -1012,6 +1020,8 @@ function parseSessions(reader: FieldReader, raw: Record<string, unknown>): Sessi
       'invite_max_age_ms',
       'max_clock_skew_ms',
       'invites_per_coordinator_per_second',
+      'max_signing_batch',
+      'signing_batch_in_flight',
     ]) ?? {};
   const ms = (key: string, fallback: number): number =>
     reader.integer(section, key, `sessions.${key}`, { min: 1, max: 3_600_000, default: fallback });
@@ -1043,6 +1053,8 @@ function parseSessions(reader: FieldReader, raw: Record<string, unknown>): Sessi
       },
     ),
     maxSessionsPerOperation: count('max_sessions_per_operation', 8, 1000),
+    maxSigningBatch: count('max_signing_batch', 16, MAX_SIGNING_BATCH),
+    signingBatchInFlight: count('signing_batch_in_flight', 2, 64),
     participationRetentionMs: reader.integer(
       section,
       'participation_retention_ms',

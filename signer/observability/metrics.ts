@@ -15,6 +15,8 @@ export interface SignerMetrics {
   readonly requestsRejected: Counter<'kind' | 'error_code'>;
   /** Peers banned after a failed DKLs23 consistency check (alert on any increase). */
   readonly peerBans: Counter;
+  /** Requests per `sign-batch` session this signer coordinated (lone requests not counted). */
+  readonly signingBatchSize: Histogram;
   /**
    * Where the readiness gauges read from at scrape time (so they are never stale):
    * ready signers as this signer sees them, and the quorum (threshold + 1).
@@ -79,6 +81,12 @@ export function createSignerMetrics(nodeId: string): SignerMetrics {
     peerBans: new Counter({
       name: 'mpc_peer_bans_total',
       help: 'Peers banned for ECDSA sessions after a failed DKLs23 consistency check',
+      registers: [registry],
+    }),
+    signingBatchSize: new Histogram({
+      name: 'mpc_signing_batch_requests',
+      help: 'Requests per signing batch session this signer coordinated',
+      buckets: [2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64],
       registers: [registry],
     }),
     setReadinessSource(source) {

@@ -34,8 +34,10 @@ import {
 import type { Membership } from '../membership/membership.ts';
 import type { SignerMetrics } from '../observability/metrics.ts';
 import type { SessionHost } from '../session/session-host.ts';
-import { SessionAbortedError } from '../session/errors.ts';
-import type { InviteParticipant } from '../transport/control-messages.ts';
+import { InviteRefusedError, SessionAbortedError } from '../session/errors.ts';
+import type { SessionJob } from '../session/session-host.ts';
+import { MAX_SIGNING_BATCH, type InviteParticipant } from '../transport/control-messages.ts';
+import { SigningBatcher, settleBatch } from './signing-batcher.ts';
 import {
   KeyNotFoundError,
   discardLoaded,
@@ -131,7 +133,19 @@ export interface RequestCoordinatorOptions {
    * that coordinator for dead and republishes.
    */
   readonly notReadyGraceMs?: number;
+  /**
+   * Ed25519 signing batches (issue 15): requests for one signing set that arrive while
+   * `maxInFlightPerGroup` sessions of that set run wait and share the next session, up to
+   * `maxBatch` (≤ MAX_SIGNING_BATCH) requests. Absent or `maxBatch` < 2: one session each.
+   */
+  readonly signingBatch?: { readonly maxBatch: number; readonly maxInFlightPerGroup: number };
 }
+
+/**
+ * Most client request bytes one signing batch carries: its invite (base64, ×4/3) then stays
+ * well inside a control message's 256 KiB bound.
+ */
+const SIGNING_BATCH_MAX_BYTES = 96 * 1024;
 
 /** Confirmed publications this process remembers until the ledger marks them (bounded). */
 const MAX_UNMARKED_PUBLICATIONS = 10_000;
@@ -165,7 +179,21 @@ export class RequestCoordinator {
    */
   private readonly unmarkedPublications = new Set<string>();
 
-  constructor(private readonly options: RequestCoordinatorOptions) {}
+  /** Groups concurrent Ed25519 requests per signing set (absent: batching off). */
+  private readonly batcher: SigningBatcher<SigningBatchItem, SignatureOutcome> | undefined;
+
+  constructor(private readonly options: RequestCoordinatorOptions) {
+    const batching = options.signingBatch;
+    this.batcher =
+      batching === undefined || batching.maxBatch < 2
+        ? undefined
+        : new SigningBatcher({
+            maxBatch: Math.min(batching.maxBatch, MAX_SIGNING_BATCH),
+            maxBatchBytes: SIGNING_BATCH_MAX_BYTES,
+            maxInFlightPerGroup: batching.maxInFlightPerGroup,
+            run: (_group, items) => this.runSigningBatch(items),
+          });
+  }
 
   /**
    * Registers this process in the ledger as its node's running coordinator; call before
@@ -758,11 +786,11 @@ export class RequestCoordinator {
 
   private async signOnce(
     message: SignTxMessage,
-    request: { body: Uint8Array; clientId: string; requestSeq: number; operation: string },
+    request: SigningRequestContext,
     excluded: ReadonlySet<string>,
     loading: Promise<WalletRecord>,
   ): Promise<SignatureOutcome> {
-    const { jobs, host, membership, selfNodeId } = this.options;
+    const { host, membership, selfNodeId } = this.options;
     const record = await loading;
     const { metadata } = record;
     const quorum = metadata.threshold + 1;
@@ -796,16 +824,45 @@ export class RequestCoordinator {
     const pairState = message.keyType === 'secp256k1' ? pairStateKey(metadata) : undefined;
     const hasSlot = (node: string): boolean =>
       pairState === undefined || host.freeOwnPairSlots(pairState, node) > 0;
+    const setOf = (others: readonly string[]): InviteParticipant[] =>
+      metadata.committee.filter(
+        (member) => member.nodeId === selfNodeId || others.includes(member.nodeId),
+      );
+    const batcher = this.batcher;
+    if (message.keyType === 'ed25519' && batcher !== undefined) {
+      // Spread by tx id, but join a set whose requests are already waiting for a session:
+      // there the request costs no session of its own.
+      const sets = candidates.map((_, offset) =>
+        setOf([...candidates.slice(offset), ...candidates.slice(0, offset)].slice(0, quorum - 1)),
+      );
+      const participants =
+        sets.find((set) => batcher.waiting(batchGroup(set)) > 0) ??
+        (sets[0] as InviteParticipant[]);
+      return batcher.submit(
+        batchGroup(participants),
+        { message, request, record, participants },
+        request.body.length,
+      );
+    }
     const others = [
       ...candidates.filter(hasSlot),
       ...candidates.filter((node) => !hasSlot(node)),
     ].slice(0, quorum - 1);
-    const participants: InviteParticipant[] = metadata.committee.filter(
-      (member) => member.nodeId === selfNodeId || others.includes(member.nodeId),
-    );
+    const outcome = await this.coordinateSigning(message, request, setOf(others), record);
+    return released(message, outcome);
+  }
+
+  /** One request in a session of its own (its signature is not verified here). */
+  private async coordinateSigning(
+    message: SignTxMessage,
+    request: SigningRequestContext,
+    participants: readonly InviteParticipant[],
+    record: WalletRecord,
+  ): Promise<SignatureOutcome> {
+    const { jobs, host } = this.options;
     const sessionId = randomUUID();
     const job = await jobs.sign(sessionId, message, participants, record);
-    const outcome = await host.coordinate({
+    return host.coordinate({
       sessionId,
       kind: 'sign',
       participants,
@@ -815,14 +872,65 @@ export class RequestCoordinator {
       job: { ...job, operations: [request.operation] },
       awaitAllDone: false,
     });
-    const signed = message.keyType === 'secp256k1' ? ecdsaSigningDigest(message.tx) : message.tx;
-    if (!verifyIndependently(outcome, signed)) {
-      throw new MpcError(
-        ErrorCode.SignatureVerification,
-        'assembled signature failed verification',
-      );
-    }
-    return outcome;
+  }
+
+  /**
+   * Runs one session for requests of one signing set (`SigningBatcher`, `settleBatch`): a
+   * lone request in a `sign` session as always, several in one `sign-batch` session. Each
+   * signature is verified on its own before it is released. A batch that could not start (its
+   * job could not be built, or a participant refused the invite, as it does when any one
+   * request fails its checks there) runs each request in a session of its own.
+   */
+  private runSigningBatch(
+    items: readonly SigningBatchItem[],
+  ): Promise<PromiseSettledResult<SignatureOutcome>[]> {
+    const { jobs, host, metrics, log } = this.options;
+    let lone = items.length === 1;
+    return settleBatch(items, {
+      runAlone: async (item) => {
+        // A lone request uses the share read for it; after a batch the share was wiped.
+        const record = lone ? item.record : await jobs.loadForSigning(item.message, undefined);
+        return this.coordinateSigning(item.message, item.request, item.participants, record);
+      },
+      release: (item, outcome) => released(item.message, outcome),
+      startedNowhere: (error) => {
+        const nowhere = error instanceof BatchNotBuiltError || error instanceof InviteRefusedError;
+        if (nowhere) {
+          log.info(
+            { requests: items.length, code: errorCodeOf(error) },
+            'signing batch not started; signing its requests one by one',
+          );
+        }
+        return nowhere;
+      },
+      runTogether: async (batch) => {
+        lone = false;
+        const first = batch[0] as SigningBatchItem;
+        const sessionId = randomUUID();
+        let job: SessionJob<SignatureOutcome[]>;
+        try {
+          job = await jobs.signBatch(sessionId, batch, first.participants);
+        } catch (error) {
+          throw new BatchNotBuiltError(error);
+        }
+        metrics.signingBatchSize.observe(batch.length);
+        return host.coordinate({
+          sessionId,
+          kind: 'sign-batch',
+          participants: first.participants,
+          request: first.request.body,
+          requestSeq: first.request.requestSeq,
+          clientId: first.request.clientId === '' ? null : first.request.clientId,
+          requests: batch.map((item) => ({
+            request: Buffer.from(item.request.body).toString('base64'),
+            requestSeq: item.request.requestSeq,
+            clientId: item.request.clientId === '' ? null : item.request.clientId,
+          })),
+          job: { ...job, operations: batch.map((item) => item.request.operation) },
+          awaitAllDone: false,
+        });
+      },
+    });
   }
 
   private async keygen(
@@ -961,6 +1069,49 @@ function requestDigest(raw: Uint8Array, derivationPath: readonly number[] | null
     .update(raw)
     .update(JSON.stringify(derivationPath ?? []))
     .digest('hex');
+}
+
+/** The batch job could not be built here: nothing was sent, each request may run alone. */
+class BatchNotBuiltError extends MpcError {
+  constructor(cause: unknown) {
+    super(errorCodeOf(cause), 'signing batch job not built', { cause });
+  }
+}
+
+/** What a signing session needs of its client request besides the message. */
+interface SigningRequestContext {
+  readonly body: Uint8Array;
+  readonly clientId: string;
+  readonly requestSeq: number;
+  readonly operation: string;
+}
+
+/** One request handed to the batcher: authenticated, claimed, its share loaded, its set chosen. */
+interface SigningBatchItem {
+  readonly message: SignTxMessage;
+  readonly request: SigningRequestContext;
+  readonly record: WalletRecord;
+  readonly participants: readonly InviteParticipant[];
+}
+
+/** Requests batch together when they have exactly these signers, with these party ids. */
+function batchGroup(participants: readonly InviteParticipant[]): string {
+  return participants
+    .map((member) => `${member.nodeId}=${member.partyId}`)
+    .sort()
+    .join(',');
+}
+
+/**
+ * The product's guarantee: a signature leaves only once it verifies, with code independent of
+ * the signing path, under the (derived) key the protocol signed for.
+ */
+function released(message: SignTxMessage, outcome: SignatureOutcome): SignatureOutcome {
+  const signed = message.keyType === 'secp256k1' ? ecdsaSigningDigest(message.tx) : message.tx;
+  if (!verifyIndependently(outcome, signed)) {
+    throw new MpcError(ErrorCode.SignatureVerification, 'assembled signature failed verification');
+  }
+  return outcome;
 }
 
 /** Spreads load: start the list at a position derived from the operation id. */

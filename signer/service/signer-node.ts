@@ -328,6 +328,10 @@ export async function startSignerNode(config: SignerConfig, log: Logger): Promis
     duplicateWaitMs: 8 * config.sessions.roundTimeoutMs,
     workingIntervalMs: Math.max(500, Math.floor(config.sessions.ackWaitMs / 3)),
     retryWithFreshSigners: config.sessions.retryWithFreshSigners,
+    signingBatch: {
+      maxBatch: config.sessions.maxSigningBatch,
+      maxInFlightPerGroup: config.sessions.signingBatchInFlight,
+    },
     isPairUsable: (peer, record) => bans.isPairUsable(peer, record),
     passOnDeliveries: Math.min(config.peers.length, config.sessions.maxDeliver - 1),
     ...(config.faultInjection?.holdBeforeAckFile === undefined

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { deriveEd25519Child } from '../../signer/crypto/hd/index.ts';
 import { RawClient, keygenBody, signBody, type ResultWatcher } from '../harness/raw-client.ts';
 import { startTestCluster, type TestCluster } from '../harness/signer-cluster.ts';
 
@@ -21,6 +22,16 @@ function verifyWithNode(
     format: 'jwk',
   });
   return verify(null, message, key, signature);
+}
+
+/** Signing batch sessions the cluster's signers coordinated so far. */
+async function batchSessions(test: TestCluster): Promise<number> {
+  const counts = await Promise.all(
+    test.cluster.signers.map((signer) =>
+      test.cluster.metric(signer.nodeId, 'mpc_signing_batch_requests_count'),
+    ),
+  );
+  return counts.reduce((sum, count) => sum + count, 0);
 }
 
 describe('Ed25519 wallet end to end (3 signers, threshold 1)', () => {
@@ -97,6 +108,49 @@ describe('Ed25519 wallet end to end (3 signers, threshold 1)', () => {
     expect(result['result_type']).toBe('success');
     const signature = new Uint8Array(Buffer.from(result['signature'] as string, 'base64'));
     expect(verifyWithNode(publicKey, message, signature)).toBe(true);
+  });
+
+  it('signs a burst of concurrent requests in shared sessions, each signature its own', async () => {
+    // 60 requests at once outpace the sessions (2 per signing set per coordinator), so the
+    // queued ones share sessions (issue 15 batching). Every request still gets exactly one
+    // result, signed over its own message under its own (derived) key.
+    const batchesBefore = await batchSessions(test);
+    const chainCode = new Uint8Array(Buffer.from(test.cluster.chainCodeHex, 'hex'));
+    const requests = Array.from({ length: 60 }, (_, index) => ({
+      txId: randomUUID(),
+      tx: new TextEncoder().encode(`burst ${index}`),
+      derivationPath: index % 3 === 0 ? [44, 501, index] : undefined,
+    }));
+    await Promise.all(
+      requests.map(({ txId, tx, derivationPath }) =>
+        client.publishSign(
+          signBody(test.initiator, {
+            keyType: 'ed25519',
+            walletId,
+            networkInternalCode: 'n',
+            txId,
+            tx,
+            ...(derivationPath === undefined ? {} : { derivationPath }),
+          }),
+          txId,
+        ),
+      ),
+    );
+    for (const { txId, tx, derivationPath } of requests) {
+      const result = await signingResults.waitFor((r) => r['tx_id'] === txId, 60_000);
+      expect(result).toMatchObject({ result_type: 'success', error_code: '' });
+      const key =
+        derivationPath === undefined
+          ? publicKey
+          : deriveEd25519Child(publicKey, chainCode, derivationPath).publicKey;
+      const signature = new Uint8Array(Buffer.from(result['signature'] as string, 'base64'));
+      expect(verifyWithNode(key, tx, signature)).toBe(true);
+      expect(ed25519.verify(signature, tx, key)).toBe(true);
+    }
+    for (const { txId } of requests) {
+      expect(signingResults.received.filter((r) => r['tx_id'] === txId)).toHaveLength(1);
+    }
+    expect(await batchSessions(test)).toBeGreaterThan(batchesBefore);
   });
 
   it('never writes the KEK or the chain code to a signer log', () => {
