@@ -34,7 +34,11 @@ import {
 import type { Membership } from '../membership/membership.ts';
 import type { SignerMetrics } from '../observability/metrics.ts';
 import type { SessionHost } from '../session/session-host.ts';
-import { InviteRefusedError, SessionAbortedError } from '../session/errors.ts';
+import {
+  BatchNotAdmittedError,
+  InviteRefusedError,
+  SessionAbortedError,
+} from '../session/errors.ts';
 import type { SessionJob } from '../session/session-host.ts';
 import { MAX_SIGNING_BATCH, type InviteParticipant } from '../transport/control-messages.ts';
 import { SigningBatcher, settleBatch } from './signing-batcher.ts';
@@ -894,7 +898,10 @@ export class RequestCoordinator {
       },
       release: (item, outcome) => released(item.message, outcome),
       startedNowhere: (error) => {
-        const nowhere = error instanceof BatchNotBuiltError || error instanceof InviteRefusedError;
+        const nowhere =
+          error instanceof BatchNotBuiltError ||
+          error instanceof BatchNotAdmittedError ||
+          error instanceof InviteRefusedError;
         if (nowhere) {
           log.info(
             { requests: items.length, code: errorCodeOf(error) },

@@ -87,6 +87,17 @@ export class SessionAbortedError extends MpcError {
  */
 export class InviteRefusedError extends SessionAbortedError {}
 
+/**
+ * A session serving several operations (a signing batch) could not take every one of their
+ * participation records at once here; it took none and nothing ran. Its requests may be tried
+ * again one by one, where an operation still running is waited for or superseded.
+ */
+export class BatchNotAdmittedError extends MpcError {
+  constructor(cause: MpcError) {
+    super(cause.code, `signing batch not admitted: ${cause.message}`, { cause });
+  }
+}
+
 /** The local process is shutting down or the session was cancelled locally. */
 export class SessionCancelledError extends MpcError {
   constructor(sessionId: string, why: string) {

@@ -14,6 +14,7 @@ import { ErrorCode, MpcError } from '../protocol/errors.ts';
 import { signControl, type SessionInvite } from '../transport/control-messages.ts';
 import { FrameReply, type PeerMessenger } from '../transport/peer-messenger.ts';
 import { generateEphemeralKeyPair } from '../transport/secure-channel.ts';
+import { BatchNotAdmittedError } from './errors.ts';
 import { PairSlots } from './pair-slots.ts';
 import { ParticipationLog } from './participation-log.ts';
 import { SessionHost, type InviteLimits, type SessionJob } from './session-host.ts';
@@ -75,7 +76,9 @@ async function fixture(
     },
     complete: async () => 'digest',
     dispose: () => undefined,
-    operations: [`op.${JSON.parse(Buffer.from(invite.request, 'base64').toString()).tx as string}`],
+    operations: (invite.requests ?? [invite]).map(
+      (entry) => `op.${JSON.parse(Buffer.from(entry.request, 'base64').toString()).tx as string}`,
+    ),
     ...(options.pairState === false
       ? {}
       : {
@@ -224,6 +227,56 @@ describe('SessionHost admission limits', () => {
     expect(refusal(await host.onInvite(invite('second', 'tx-r')))).toBe(undefined);
     expect(host.hasSession('first')).toBe(false);
     expect(host.activeSessions).toBe(1);
+    host.abortAll('test over');
+  });
+
+  it('admits a signing batch with all its operations or none, never waiting for one', async () => {
+    const { host } = await fixture({ pairState: false });
+    const batch = (sessionId: string, txs: string[]) =>
+      invite(sessionId, txs[0] as string, {
+        kind: 'sign-batch',
+        requests: txs.map((tx, index) => ({
+          request: Buffer.from(JSON.stringify({ tx })).toString('base64'),
+          requestSeq: index + 1,
+          clientId: null,
+        })),
+      });
+    expect(refusal(await host.onInvite(batch('b1', ['a', 'b'])))).toBe(undefined);
+    // A second batch sharing "b" is refused at once; it holds nothing afterwards ("c" is free).
+    expect(refusal(await host.onInvite(batch('b2', ['b', 'c'])))).toBe(ErrorCode.SessionDuplicate);
+    expect(host.hasSession('b1')).toBe(true);
+    expect(refusal(await host.onInvite(invite('c-alone', 'c')))).toBe(undefined);
+    // A single session still supersedes the batch that holds its operation (a redelivery).
+    expect(refusal(await host.onInvite(invite('a-alone', 'a')))).toBe(undefined);
+    expect(host.hasSession('b1')).toBe(false);
+    // As the coordinator, a batch whose operation runs here fails at once, holding nothing
+    // (two batches must never each hold some records while waiting for the other's).
+    const coordinated = host.coordinate({
+      sessionId: 'b3',
+      kind: 'sign-batch',
+      participants: [
+        { nodeId: 'honest', partyId: 2 },
+        { nodeId: 'mallory', partyId: 1 },
+      ],
+      request: new Uint8Array(0),
+      requestSeq: 1,
+      clientId: null,
+      requests: [],
+      job: {
+        party: {
+          rounds: 1,
+          round: async () => ({ broadcast: Uint8Array.of(1) }),
+          finish: async () => 'done',
+          wipe: () => undefined,
+        },
+        complete: async () => 'digest',
+        dispose: () => undefined,
+        operations: ['op.d', 'op.c'],
+      },
+      awaitAllDone: false,
+    });
+    await expect(coordinated).rejects.toBeInstanceOf(BatchNotAdmittedError);
+    expect(refusal(await host.onInvite(invite('d-alone', 'd')))).toBe(undefined);
     host.abortAll('test over');
   });
 

@@ -27,6 +27,7 @@ import {
 } from '../transport/peer-messenger.ts';
 import type { Envelope } from '../transport/secure-channel.ts';
 import {
+  BatchNotAdmittedError,
   InviteRefusedError,
   PeerBannedError,
   PeerUnavailableError,
@@ -439,16 +440,11 @@ export class SessionHost implements PeerMessageHandler {
       }
       // After the slot wait, so a request waiting for a slot does not hold its operation.
       const participation = this.options.participation;
-      if (participation !== undefined) {
-        // Together, so a batch's records share one durable write (the log groups appends).
-        const begun = await Promise.allSettled(
-          (job.operations ?? []).map((operation) =>
-            this.beginParticipation(participation, operation, bucket),
-          ),
-        );
-        for (const outcome of begun) if (outcome.status === 'fulfilled') leases.push(outcome.value);
-        const refused = begun.find((outcome) => outcome.status === 'rejected');
-        if (refused !== undefined) throw refused.reason;
+      const operations = job.operations ?? [];
+      if (participation !== undefined && operations.length === 1) {
+        leases.push(await this.beginParticipation(participation, operations[0] as string, bucket));
+      } else if (participation !== undefined && operations.length > 1) {
+        leases.push(...(await this.beginBatchParticipation(participation, operations)));
       }
       pairState?.assertUsable(); // a ban may have come while waiting
       return leases;
@@ -456,6 +452,29 @@ export class SessionHost implements PeerMessageHandler {
       releaseAll(leases);
       throw error;
     }
+  }
+
+  /**
+   * A session serving several operations (a signing batch) takes all their records at once or
+   * none, and never waits or supersedes: two batches that share operations would otherwise each
+   * hold some records while waiting for the other's. The checks run synchronously, so the
+   * outcome is decided at once; the records that were taken share one durable write (the log
+   * groups appends) and are released again when any is refused.
+   */
+  private async beginBatchParticipation(
+    participation: ParticipationLog,
+    operations: readonly string[],
+  ): Promise<Lease[]> {
+    const begun = await Promise.allSettled(
+      operations.map((operation) => participation.begin(operation)),
+    );
+    const taken = begun.flatMap((outcome) =>
+      outcome.status === 'fulfilled' ? [outcome.value] : [],
+    );
+    const refused = begun.find((outcome) => outcome.status === 'rejected');
+    if (refused === undefined) return taken;
+    releaseAll(taken);
+    throw new BatchNotAdmittedError(asMpcError(refused.reason));
   }
 
   /**
