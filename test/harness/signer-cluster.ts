@@ -64,7 +64,9 @@ export async function startTestCluster(
     initiator,
     async stop() {
       await cluster.stop();
-      rmSync(rootDir, { recursive: true, force: true });
+      // MPC_TEST_KEEP_DIR=1 keeps the signers' data and logs for a post-mortem.
+      if (process.env['MPC_TEST_KEEP_DIR'] === '1') process.stderr.write(`kept ${rootDir}\n`);
+      else rmSync(rootDir, { recursive: true, force: true });
     },
   };
   if (options.start ?? true) {
