@@ -215,15 +215,11 @@ export class RequestCoordinator {
     if (clientId === undefined) return;
     const stopWorking = this.keepWorking(msg);
     let keyType = 'unknown';
-    let ids = { walletId: '', txId: '', networkInternalCode: '' };
+    // The ids an error result echoes: the request's once authenticated; before that, what
+    // can be salvaged from it (read only when needed: it is a second parse).
+    let ids: { walletId: string; txId: string; networkInternalCode: string } | undefined;
     let held: LedgerClaim | undefined;
     try {
-      const salvaged = salvageRequestIds(msg.data);
-      ids = {
-        walletId: salvaged.walletId,
-        txId: salvaged.txId,
-        networkInternalCode: salvaged.networkInternalCode,
-      };
       const { message, raw } = this.options.authenticator.sign(msg.data);
       keyType = message.keyType;
       ids = {
@@ -269,17 +265,18 @@ export class RequestCoordinator {
       this.count('sign', keyType, undefined, started);
       await this.deliver(msg, held, { subject, body, messageId, success: true });
     } catch (error) {
+      const known = ids ?? salvageRequestIds(msg.data);
       await this.reject('sign', keyType, error, started, msg, held, (failure) => ({
         subject: signingResultSubject(clientId),
         body: encodeSigningResult({
           resultType: 'error',
-          walletId: ids.walletId === '' ? salvageRawId(msg.data, 'wallet_id') : ids.walletId,
-          txId: ids.txId === '' ? salvageRawId(msg.data, 'tx_id') : ids.txId,
-          networkInternalCode: ids.networkInternalCode,
+          walletId: known.walletId === '' ? salvageRawId(msg.data, 'wallet_id') : known.walletId,
+          txId: known.txId === '' ? salvageRawId(msg.data, 'tx_id') : known.txId,
+          networkInternalCode: known.networkInternalCode,
           errorCode: failure.code,
           errorReason: failure.message,
         }),
-        messageId: signingResultMessageId(clientId, resultIdToken(ids.txId), String(msg.seq)),
+        messageId: signingResultMessageId(clientId, resultIdToken(known.txId), String(msg.seq)),
       }));
     } finally {
       stopWorking();
