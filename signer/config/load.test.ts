@@ -89,7 +89,7 @@ describe('loadSignerConfig', () => {
         maxSessionsPerPair: 4,
         maxSessionsPerOperation: 8,
         maxSigningBatch: 16,
-        signingBatchInFlight: 2,
+        signingBatchInFlight: 1,
         participationRetentionMs: 21_600_000,
         inviteMaxAgeMs: 30_000,
         maxClockSkewMs: 5_000,

@@ -1054,7 +1054,7 @@ function parseSessions(reader: FieldReader, raw: Record<string, unknown>): Sessi
     ),
     maxSessionsPerOperation: count('max_sessions_per_operation', 8, 1000),
     maxSigningBatch: count('max_signing_batch', 16, MAX_SIGNING_BATCH),
-    signingBatchInFlight: count('signing_batch_in_flight', 2, 64),
+    signingBatchInFlight: count('signing_batch_in_flight', 1, 64),
     participationRetentionMs: reader.integer(
       section,
       'participation_retention_ms',
