@@ -312,6 +312,39 @@ describe('SessionHost', () => {
       expect(bobHost.hasSession('t1')).toBe(false);
     });
 
+    it('answers late frames and probes for a session it completed, not for others', async () => {
+      // A sender retrying a frame whose first attempt arrived (its ack was slow) must not have
+      // its session failed because the receiver has finished meanwhile.
+      const { aliceHost, bobHost, bobCompleted, coordinate } = pair();
+      await expect(coordinate('late')).resolves.toBe('from bob');
+      await vi.waitFor(() => expect(bobCompleted).toEqual(['from alice']));
+      const envelope = (sessionId: string) =>
+        ({ header: { sessionId }, body: new Uint8Array(0), signature: new Uint8Array(0) }) as never;
+      for (const sessionHost of [aliceHost, bobHost]) {
+        expect(sessionHost.hasSession('late')).toBe(false);
+        expect(sessionHost.onEnvelope(envelope('late'))).toBe(FrameReply.Accepted);
+        expect(sessionHost.answersProbe('late')).toBe(true);
+        expect(sessionHost.onEnvelope(envelope('never'))).toBe(FrameReply.UnknownSession);
+        expect(sessionHost.answersProbe('never')).toBe(false);
+      }
+      const abort = signControl(alice, {
+        type: 'abort',
+        sessionId: 'late',
+        code: ErrorCode.PeerUnavailable,
+        reason: 'late',
+      });
+      expect(bobHost.onControl(abort)).toBe(FrameReply.Accepted);
+      // A session that failed is not "completed": its peers learn so at once.
+      const refusing = pair({
+        bobPrepare: async () => {
+          throw new MpcError(ErrorCode.KeyNotFound, 'no such wallet here');
+        },
+      });
+      await expect(refusing.coordinateBatch('failed')).rejects.toThrow();
+      expect(refusing.aliceHost.onEnvelope(envelope('failed'))).toBe(FrameReply.UnknownSession);
+      expect(refusing.aliceHost.answersProbe('failed')).toBe(false);
+    });
+
     it('runs a signing batch like a signing session: started on the invite, no done', async () => {
       const seen: SessionInvite[] = [];
       const bobCompleted: string[] = [];

@@ -212,6 +212,8 @@ export class SessionHost implements PeerMessageHandler {
   private readonly options: SessionHostOptions;
   private readonly sessions = new Map<string, ActiveSession>();
   private readonly seenSessionIds = new Set<string>();
+  /** Sessions that ended successfully here, most recent last (bounded like the above). */
+  private readonly completedSessionIds = new Set<string>();
   /** Recent invite answers by session id, so a retried invite gets the same answer. */
   private readonly inviteReplies = new Map<string, { body: string; reply: Promise<InviteReply> }>();
   private messengerRef: PeerMessenger | undefined;
@@ -272,6 +274,10 @@ export class SessionHost implements PeerMessageHandler {
 
   hasSession(sessionId: string): boolean {
     return this.sessions.has(sessionId);
+  }
+
+  answersProbe(sessionId: string): boolean {
+    return this.sessions.has(sessionId) || this.completedSessionIds.has(sessionId);
   }
 
   /** Aborts every session (process shutdown). */
@@ -585,7 +591,7 @@ export class SessionHost implements PeerMessageHandler {
 
   onEnvelope(envelope: Envelope): FrameReply {
     const active = this.sessions.get(envelope.header.sessionId);
-    if (active === undefined) return FrameReply.UnknownSession;
+    if (active === undefined) return this.afterEnd(envelope.header.sessionId);
     active.session.acceptEnvelope(envelope);
     return FrameReply.Accepted;
   }
@@ -594,7 +600,7 @@ export class SessionHost implements PeerMessageHandler {
     const control = openControl(signed, this.options.roster);
     if (control === undefined) return FrameReply.Rejected;
     const active = this.sessions.get(control.sessionId);
-    if (active === undefined) return FrameReply.UnknownSession;
+    if (active === undefined) return this.afterEnd(control.sessionId);
     const from = (signed as SignedControl).from;
     const isParticipant = active.invite.participants.some((p) => p.nodeId === from);
     if (!isParticipant) return FrameReply.Rejected;
@@ -628,6 +634,20 @@ export class SessionHost implements PeerMessageHandler {
       default:
         return FrameReply.Rejected;
     }
+  }
+
+  /**
+   * The answer to a frame for a session this signer does not hold. One it ended successfully
+   * is answered Accepted and the frame dropped: the sender is late, typically retrying a frame
+   * whose first attempt arrived but whose ack was slow, and this signer needs nothing more from
+   * it (it had every message it needed, and its own were all acknowledged). Failing the
+   * sender's session for that would turn a slow ack into a failed request. Anything else is
+   * UnknownSession, which ends the sender's session at once.
+   */
+  private afterEnd(sessionId: string): FrameReply {
+    return this.completedSessionIds.has(sessionId)
+      ? FrameReply.Accepted
+      : FrameReply.UnknownSession;
   }
 
   private async runParticipant(
@@ -989,6 +1009,13 @@ export class SessionHost implements PeerMessageHandler {
   private end(active: ActiveSession, error: MpcError | undefined): void {
     if (active.ended) return;
     active.ended = true;
+    if (error === undefined) {
+      this.completedSessionIds.add(active.invite.sessionId);
+      if (this.completedSessionIds.size > SEEN_SESSION_LIMIT) {
+        const oldest = this.completedSessionIds.values().next().value;
+        if (oldest !== undefined) this.completedSessionIds.delete(oldest);
+      }
+    }
     clearTimeout(active.startTimer);
     clearTimeout(active.lifetimeTimer);
     this.sessions.delete(active.invite.sessionId);

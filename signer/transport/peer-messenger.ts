@@ -80,7 +80,11 @@ export interface PeerMessageHandler {
   ): Promise<SignedControl | { error: { code: ErrorCode; message: string } }>;
   onEnvelope(envelope: Envelope): FrameReply;
   onControl(signed: unknown): FrameReply;
-  hasSession(sessionId: string): boolean;
+  /**
+   * Whether a probe for the session is answered "still here": the session is held, or it ended
+   * successfully here (a peer still waiting on it is late, not abandoned).
+   */
+  answersProbe(sessionId: string): boolean;
 }
 
 export interface PeerMessengerOptions {
@@ -184,7 +188,7 @@ export class PeerMessenger {
         case FrameType.Control:
           return handler.onControl(JSON.parse(decoder.decode(body)));
         case FrameType.Probe:
-          return handler.hasSession(decoder.decode(body))
+          return handler.answersProbe(decoder.decode(body))
             ? FrameReply.Accepted
             : FrameReply.UnknownSession;
         default:

@@ -41,7 +41,7 @@ function handler(sessions: Set<string>, received: Envelope[]): PeerMessageHandle
       return FrameReply.Accepted;
     },
     onControl: () => FrameReply.Accepted,
-    hasSession: (sessionId) => sessions.has(sessionId),
+    answersProbe: (sessionId) => sessions.has(sessionId),
   };
 }
 
@@ -281,7 +281,7 @@ describe('PeerMessenger coalescing (issue 15)', () => {
         },
         onControl: (signed) =>
           openControl(signed, roster) === undefined ? FrameReply.Rejected : FrameReply.Accepted,
-        hasSession: (sessionId) => sessions.has(sessionId),
+        answersProbe: (sessionId) => sessions.has(sessionId),
       },
     });
     await b.start();
