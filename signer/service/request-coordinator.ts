@@ -831,14 +831,13 @@ export class RequestCoordinator {
       );
     const batcher = this.batcher;
     if (message.keyType === 'ed25519' && batcher !== undefined) {
-      // Spread by tx id, but join a set whose requests are already waiting for a session:
-      // there the request costs no session of its own.
+      // Spread by tx id, but join a set whose requests are already waiting for a session and
+      // whose next batch has room: there the request costs no session of its own.
       const sets = candidates.map((_, offset) =>
         setOf([...candidates.slice(offset), ...candidates.slice(0, offset)].slice(0, quorum - 1)),
       );
       const participants =
-        sets.find((set) => batcher.waiting(batchGroup(set)) > 0) ??
-        (sets[0] as InviteParticipant[]);
+        sets.find((set) => batcher.joinable(batchGroup(set))) ?? (sets[0] as InviteParticipant[]);
       return batcher.submit(
         batchGroup(participants),
         { message, request, record, participants },

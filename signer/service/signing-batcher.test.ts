@@ -259,6 +259,23 @@ describe('SigningBatcher', () => {
     await expect(later).resolves.toBe('sig:f');
   });
 
+  it('is joinable while requests wait for a session and the next batch has room', async () => {
+    const { batcher, startDeferred, session } = harness({ maxBatch: 2 });
+    expect(batcher.joinable('g')).toBe(false); // nothing waits: a newcomer starts its own
+    void batcher.submit('g', 'a', 1);
+    expect(batcher.joinable('g')).toBe(true); // 'a' waits for the deferred start
+    startDeferred();
+    expect(batcher.joinable('g')).toBe(false); // 'a' runs, nothing waits
+    void batcher.submit('g', 'b', 1);
+    expect(batcher.joinable('g')).toBe(true);
+    void batcher.submit('g', 'c', 1);
+    expect(batcher.joinable('g')).toBe(false); // a full batch waits: spread elsewhere
+    session(0).resolve(signed(['a']));
+    await turn();
+    startDeferred();
+    expect(batcher.joinable('g')).toBe(false);
+  });
+
   it('refuses maxBatch or maxInFlightPerGroup below 1', () => {
     const base = { maxBatchBytes: 100, run: () => Promise.resolve([]) };
     expect(() => new SigningBatcher({ ...base, maxBatch: 0, maxInFlightPerGroup: 1 })).toThrow(

@@ -66,6 +66,16 @@ export class SigningBatcher<Item, Result> {
     return this.groups.get(group)?.queue.length ?? 0;
   }
 
+  /**
+   * Whether a request would share the next session of `group` with requests already waiting:
+   * some wait, and fewer than a full batch (a full queue leaves a newcomer for a later session,
+   * so it is better spread to another group).
+   */
+  joinable(group: string): boolean {
+    const waiting = this.waiting(group);
+    return waiting > 0 && waiting < this.options.maxBatch;
+  }
+
   /** Signs `item` in a session of `group`; `bytes` counts towards the batch's byte bound. */
   submit(group: string, item: Item, bytes: number): Promise<Result> {
     let state = this.groups.get(group);
