@@ -58,6 +58,8 @@ export interface SignFields {
   readonly txId: string;
   readonly tx: Uint8Array;
   readonly derivationPath?: readonly number[];
+  /** Also sign the derivation path (our extension, `derivation_path_signature`). */
+  readonly signPath?: boolean;
 }
 
 /** Raw() exactly as the TS client computes it (JSON.stringify in Go's field order). */
@@ -84,6 +86,20 @@ export function signBody(initiator: Ed25519Initiator, fields: SignFields): Uint8
       tx: b64(fields.tx),
       signature: b64(signature),
       derivation_path: fields.derivationPath ?? null,
+      ...(fields.signPath === true
+        ? {
+            derivation_path_signature: b64(
+              initiator.sign(
+                // Our extension's signed bytes: domain, Raw(), then the path as JSON.
+                Buffer.concat([
+                  Buffer.from('mpc-derivation-path-v1\n'),
+                  signRaw(fields),
+                  Buffer.from(`\n${JSON.stringify(fields.derivationPath ?? [])}`),
+                ]),
+              ),
+            ),
+          }
+        : {}),
     }),
   );
 }
