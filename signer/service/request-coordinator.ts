@@ -830,6 +830,12 @@ export class RequestCoordinator {
         (member) => member.nodeId === selfNodeId || others.includes(member.nodeId),
       );
     const batcher = this.batcher;
+    // Batching needs every peer of the set to take part in batches (signers that predate them
+    // refuse the kind); a set with such a peer runs its requests one by one.
+    const batching = (set: readonly InviteParticipant[]): boolean =>
+      set.every(
+        (member) => member.nodeId === selfNodeId || host.acceptsSigningBatches(member.nodeId),
+      );
     if (message.keyType === 'ed25519' && batcher !== undefined) {
       // Spread by tx id, but join a set whose requests are already waiting for a session and
       // whose next batch has room: there the request costs no session of its own.
@@ -838,6 +844,12 @@ export class RequestCoordinator {
       );
       const participants =
         sets.find((set) => batcher.joinable(batchGroup(set))) ?? (sets[0] as InviteParticipant[]);
+      if (!batching(participants)) {
+        return released(
+          message,
+          await this.coordinateSigning(message, request, participants, record),
+        );
+      }
       return batcher.submit(
         batchGroup(participants),
         { message, request, record, participants },

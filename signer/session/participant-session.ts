@@ -122,6 +122,7 @@ export class ParticipantSession<Result> {
       nodeId: this.options.self.nodeId,
       ephemeralPublicKey: Buffer.from(this.ephemeral.publicKey).toString('base64'),
       sealedBroadcasts: true,
+      signingBatches: true,
       ...(this.options.pairOrigins === undefined
         ? {}
         : { pairOrigins: Object.fromEntries(this.options.pairOrigins) }),

@@ -361,6 +361,22 @@ describe('SessionHost', () => {
       expect(bobHost.hasSession('b1')).toBe(false);
     });
 
+    it('learns from hellos which peers take part in batches, and forgets one that refuses', async () => {
+      let refuse = false;
+      const { aliceHost, coordinate, coordinateBatch } = pair({
+        bobPrepare: async () => {
+          if (refuse) throw new MpcError(ErrorCode.InvalidSessionType, 'unsupported kind');
+          return echoJob('from bob', []);
+        },
+      });
+      expect(aliceHost.acceptsSigningBatches('bob')).toBe(false);
+      await coordinate('learn');
+      expect(aliceHost.acceptsSigningBatches('bob')).toBe(true);
+      refuse = true;
+      await expect(coordinateBatch('refused')).rejects.toBeInstanceOf(InviteRefusedError);
+      expect(aliceHost.acceptsSigningBatches('bob')).toBe(false);
+    });
+
     it('reports a refused batch invite as InviteRefusedError with the participant code', async () => {
       const { coordinateBatch, controls } = pair({
         bobPrepare: async () => {

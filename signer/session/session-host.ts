@@ -212,6 +212,11 @@ export class SessionHost implements PeerMessageHandler {
   private readonly options: SessionHostOptions;
   private readonly sessions = new Map<string, ActiveSession>();
   private readonly seenSessionIds = new Set<string>();
+  /**
+   * Peers whose hello said they take part in signing batches (`SessionHello.signingBatches`);
+   * a peer that refuses a batch is dropped until its next hello says so again.
+   */
+  private readonly batchingPeers = new Set<string>();
   /** Sessions that ended successfully here, most recent last (bounded like the above). */
   private readonly completedSessionIds = new Set<string>();
   /** Recent invite answers by session id, so a retried invite gets the same answer. */
@@ -274,6 +279,11 @@ export class SessionHost implements PeerMessageHandler {
 
   hasSession(sessionId: string): boolean {
     return this.sessions.has(sessionId);
+  }
+
+  /** Whether `peer` said it takes part in signing batches (its hellos). */
+  acceptsSigningBatches(peer: string): boolean {
+    return this.batchingPeers.has(peer);
   }
 
   answersProbe(sessionId: string): boolean {
@@ -813,7 +823,16 @@ export class SessionHost implements PeerMessageHandler {
       const replies = await Promise.all(
         peers.map(async (peer) => {
           const reply = await this.messenger.invite(peer, sessionId, signedInvite);
-          return parseInviteReply(peer, sessionId, reply);
+          try {
+            const hello = parseInviteReply(peer, sessionId, reply);
+            // A hint only (read before the hello is verified): a peer that claims batches and
+            // refuses them costs a refused invite, after which its requests run one by one.
+            if (helloFlag(hello, 'signingBatches')) this.batchingPeers.add(peer);
+            return hello;
+          } catch (error) {
+            if (params.kind === 'sign-batch') this.batchingPeers.delete(peer);
+            throw error;
+          }
         }),
       );
       const hellos = [ownHello, ...replies];
@@ -1043,10 +1062,18 @@ function startsOnInvite(invite: SessionInvite): boolean {
 
 /** Whether a participant's (not yet verified) hello says it started on the invite. */
 function announcesEarlyStart(reply: SignedControl | undefined): boolean {
+  return helloFlag(reply, 'startedOnInvite');
+}
+
+/** Whether a (not yet verified) hello sets `flag` to true. */
+function helloFlag(
+  reply: SignedControl | undefined,
+  flag: 'startedOnInvite' | 'signingBatches',
+): boolean {
   if (typeof reply?.body !== 'string') return false;
   try {
-    const body = JSON.parse(reply.body) as { type?: unknown; startedOnInvite?: unknown };
-    return body.type === 'hello' && body.startedOnInvite === true;
+    const body = JSON.parse(reply.body) as Record<string, unknown>;
+    return body['type'] === 'hello' && body[flag] === true;
   } catch {
     return false;
   }

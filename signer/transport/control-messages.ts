@@ -118,6 +118,12 @@ export interface SessionHello {
    * the pair key instead of signed (ParticipantSession, "sealed broadcasts").
    */
   readonly sealedBroadcasts?: true;
+  /**
+   * The sender takes part in `sign-batch` sessions. A coordinator invites a peer to batches
+   * only once a hello of it said so (signers that predate batches refuse the kind, which would
+   * cost a refused invite per batch during a rolling upgrade).
+   */
+  readonly signingBatches?: true;
 }
 
 /** Coordinator → participant: every participant's signed hello; rounds start now. */
