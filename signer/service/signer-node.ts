@@ -63,6 +63,12 @@ import { walletsNeedingNode } from './wallets-needing.ts';
 import { decodeStdBase64 } from '../protocol/go-json.ts';
 import { ErrorCode, MpcError } from '../protocol/errors.ts';
 
+/**
+ * Lifetime of a request consumer's pull (its idle heartbeat is half of it): also how long the
+ * NATS client waits before re-checking a consumer it could not reach after a reconnect.
+ */
+const CONSUME_PULL_EXPIRES_MS = 5000;
+
 export interface SignerNode {
   readonly httpPort: number;
   stop(): Promise<void>;
@@ -367,8 +373,14 @@ export async function startSignerNode(config: SignerConfig, log: Logger): Promis
       try {
         const consumer = await js.consumers.get(stream, durable);
         // Small prefetch: a message waiting in our buffer gets no working() heartbeats and
-        // would be redelivered elsewhere after the ack wait.
-        const messages = await consumer.consume({ max_messages: prefetch });
+        // would be redelivered elsewhere after the ack wait. Short pulls: after a reconnect the
+        // client re-checks the consumer before pulling again and, when JetStream is not back
+        // yet (a restarted nats-server), retries only after `expires` (30 s by default), so a
+        // signer took no requests for up to 30 s after every such restart.
+        const messages = await consumer.consume({
+          max_messages: prefetch,
+          expires: CONSUME_PULL_EXPIRES_MS,
+        });
         consumers.push(messages);
         for await (const msg of messages) {
           // Not pinned (yet) or pinned to another key: peers would refuse our session, so
