@@ -134,12 +134,15 @@ describe('exactly one result when nats-server dies between result store and ack'
       collector.start();
     }
     const jsm = await jetstreamManager(nc);
+    const consumerInfo = () =>
+      jsm.consumers.info(SigningPublisherStream, SigningRequestConsumerName).catch(() => undefined);
     const deliveries = async (): Promise<number> =>
-      (
-        await jsm.consumers
-          .info(SigningPublisherStream, SigningRequestConsumerName)
-          .catch(() => undefined)
-      )?.delivered.consumer_seq ?? 0;
+      (await consumerInfo())?.delivered.consumer_seq ?? 0;
+    /** When the consumer last delivered a message (ms since epoch; NaN when unknown). */
+    const lastDelivery = async (): Promise<number> => {
+      const at: unknown = (await consumerInfo())?.delivered.last_active;
+      return typeof at === 'string' ? Date.parse(at) : Number.NaN;
+    };
 
     writeFileSync(markFile, '');
     const { txId, message } = await driver.requestSignature(wallet.walletId);
@@ -153,16 +156,37 @@ describe('exactly one result when nats-server dies between result store and ack'
 
     const deliveredBefore = await deliveries();
     await test.cluster.signal(coordinator, 'SIGSTOP');
-    await nats.kill(true);
-    await nats.restart();
-    // Another signer gets the request once the ack wait has passed.
-    await waitUntil(
-      async () => (await deliveries()) > deliveredBefore,
-      'the request to be redelivered',
-      30_000,
-    );
-    rmSync(markFile);
-    await test.cluster.signal(coordinator, 'SIGCONT');
+    try {
+      await nats.kill(true);
+      await nats.restart();
+      const restartedAt = Date.now();
+      // A SIGKILLed nats-server may restore the consumer's delivered count from a little
+      // before the kill, so the count alone need not pass the one read before; a delivery
+      // after the restart is the redelivery too (the stopped coordinator pulls nothing).
+      const deliveredAfterRestart = await deliveries();
+      // Another signer gets the request once the ack wait has passed.
+      await waitUntil(
+        async () => {
+          const delivered = await deliveries();
+          return (
+            delivered > deliveredBefore ||
+            delivered > deliveredAfterRestart ||
+            (await lastDelivery()) >= restartedAt
+          );
+        },
+        'the request to be redelivered',
+        30_000,
+      ).catch(async (error: unknown) => {
+        process.stderr.write(
+          `request consumer when the redelivery was not seen (delivered before: ${deliveredBefore}, after the restart: ${deliveredAfterRestart}): ${JSON.stringify(await consumerInfo())}\n`,
+        );
+        throw error;
+      });
+    } finally {
+      // Never leave the coordinator stopped for the next test, pass or fail.
+      rmSync(markFile, { force: true });
+      await test.cluster.signal(coordinator, 'SIGCONT');
+    }
 
     await waitUntil(
       () => requestsSettled(nc, SigningPublisherStream, SigningRequestConsumerName),
