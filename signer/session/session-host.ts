@@ -299,11 +299,7 @@ export class SessionHost implements PeerMessageHandler {
 
   private remember(sessionId: string): boolean {
     if (this.seenSessionIds.has(sessionId)) return false;
-    this.seenSessionIds.add(sessionId);
-    if (this.seenSessionIds.size > SEEN_SESSION_LIMIT) {
-      const oldest = this.seenSessionIds.values().next().value;
-      if (oldest !== undefined) this.seenSessionIds.delete(oldest);
-    }
+    addBounded(this.seenSessionIds, sessionId);
     return true;
   }
 
@@ -825,24 +821,25 @@ export class SessionHost implements PeerMessageHandler {
           const reply = await this.messenger.invite(peer, sessionId, signedInvite);
           try {
             const hello = parseInviteReply(peer, sessionId, reply);
+            const flags = helloFlags(hello);
             // A hint only (read before the hello is verified): a peer that claims batches and
             // refuses them costs a refused invite, after which its requests run one by one.
-            if (helloFlag(hello, 'signingBatches')) this.batchingPeers.add(peer);
-            return hello;
+            if (flags.signingBatches) this.batchingPeers.add(peer);
+            return { peer, hello, startedOnInvite: flags.startedOnInvite };
           } catch (error) {
             if (params.kind === 'sign-batch') this.batchingPeers.delete(peer);
             throw error;
           }
         }),
       );
-      const hellos = [ownHello, ...replies];
+      const hellos = [ownHello, ...replies.map((reply) => reply.hello)];
       if (active.ended) throw new SessionCancelledError(sessionId, 'superseded by a newer session');
       // A participant that started on the invite needs no start. Its claim is read before its
       // signature is checked, but it only spares it a start: the session's start verifies that
       // hello before any round runs, and a participant that lies only stalls its own session.
-      const needStart = peers.filter(
-        (_, index) => !(helloInInvite && announcesEarlyStart(replies[index])),
-      );
+      const needStart = replies
+        .filter((reply) => !(helloInInvite && reply.startedOnInvite))
+        .map((reply) => reply.peer);
       active.started = true;
       let delivered: Promise<unknown> = Promise.resolve();
       if (needStart.length > 0) {
@@ -1028,13 +1025,7 @@ export class SessionHost implements PeerMessageHandler {
   private end(active: ActiveSession, error: MpcError | undefined): void {
     if (active.ended) return;
     active.ended = true;
-    if (error === undefined) {
-      this.completedSessionIds.add(active.invite.sessionId);
-      if (this.completedSessionIds.size > SEEN_SESSION_LIMIT) {
-        const oldest = this.completedSessionIds.values().next().value;
-        if (oldest !== undefined) this.completedSessionIds.delete(oldest);
-      }
-    }
+    if (error === undefined) addBounded(this.completedSessionIds, active.invite.sessionId);
     clearTimeout(active.startTimer);
     clearTimeout(active.lifetimeTimer);
     this.sessions.delete(active.invite.sessionId);
@@ -1060,22 +1051,32 @@ function startsOnInvite(invite: SessionInvite): boolean {
   return isTwoPartySigning(invite) && typeof invite.hello === 'object' && invite.hello !== null;
 }
 
-/** Whether a participant's (not yet verified) hello says it started on the invite. */
-function announcesEarlyStart(reply: SignedControl | undefined): boolean {
-  return helloFlag(reply, 'startedOnInvite');
-}
-
-/** Whether a (not yet verified) hello sets `flag` to true. */
-function helloFlag(
-  reply: SignedControl | undefined,
-  flag: 'startedOnInvite' | 'signingBatches',
-): boolean {
-  if (typeof reply?.body !== 'string') return false;
+/**
+ * What a participant's (not yet verified) hello announces: that it started on the invite
+ * (`startedOnInvite`), and that it takes part in signing batches (`signingBatches`).
+ */
+function helloFlags(reply: SignedControl): {
+  readonly startedOnInvite: boolean;
+  readonly signingBatches: boolean;
+} {
   try {
     const body = JSON.parse(reply.body) as Record<string, unknown>;
-    return body['type'] === 'hello' && body[flag] === true;
+    const isHello = body['type'] === 'hello';
+    return {
+      startedOnInvite: isHello && body['startedOnInvite'] === true,
+      signingBatches: isHello && body['signingBatches'] === true,
+    };
   } catch {
-    return false;
+    return { startedOnInvite: false, signingBatches: false };
+  }
+}
+
+/** Adds `id` to a set of recent session ids, dropping the oldest past `SEEN_SESSION_LIMIT`. */
+function addBounded(ids: Set<string>, id: string): void {
+  ids.add(id);
+  if (ids.size > SEEN_SESSION_LIMIT) {
+    const oldest = ids.values().next().value;
+    if (oldest !== undefined) ids.delete(oldest);
   }
 }
 
