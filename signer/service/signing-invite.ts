@@ -20,6 +20,7 @@ import {
 } from '../transport/control-messages.ts';
 import { requestOfInvite, type RequestSource } from '../transport/request-source.ts';
 import { discardLoaded, type JobFactory, type SignatureOutcome } from './jobs.ts';
+import type { WalletRecord } from './wallet-record.ts';
 import { signingOperationKey } from './operation-ledger.ts';
 
 export interface SigningInviteDeps {
@@ -34,33 +35,13 @@ export async function prepareSigningInvite(
   invite: SessionInvite,
   sent: Uint8Array,
 ): Promise<SessionJob<SignatureOutcome> & { readonly operations: readonly string[] }> {
-  const fetching = requestOfInvite(deps.requests, {
-    kind: invite.kind,
+  const { message, record, operation } = await checkedRequest(deps, {
     requestSeq: invite.requestSeq,
     request: sent,
     clientId: invite.clientId,
   });
-  fetching.catch(() => undefined); // observed below
-  let message: SignTxMessage | undefined;
-  let refusal: unknown;
-  try {
-    message = deps.authenticator.sign(sent).message;
-  } catch (error) {
-    refusal = error;
-  }
-  const loading = message === undefined ? undefined : deps.jobs.loadForSigning(message, undefined);
-  loading?.catch(() => undefined); // observed below
-  let stored;
-  try {
-    stored = await fetching;
-  } catch (error) {
-    discardLoaded(loading);
-    throw error;
-  }
-  if (message === undefined || loading === undefined) throw refusal;
-  // Equal bytes (checked by requestOfInvite): `message` is the stored request's.
-  const job = await deps.jobs.sign(invite.sessionId, message, invite.participants, await loading);
-  return { ...job, operations: [signingOperationKey(stored.clientId ?? '', message)] };
+  const job = await deps.jobs.sign(invite.sessionId, message, invite.participants, record);
+  return { ...job, operations: [operation] };
 }
 
 /**
@@ -90,33 +71,11 @@ export async function prepareSigningBatchInvite(
     if (sent === undefined) {
       throw new MpcError(ErrorCode.MessageFormat, 'batched request is not base64');
     }
-    const fetching = requestOfInvite(deps.requests, {
-      kind: 'sign',
+    return checkedRequest(deps, {
       requestSeq: entry.requestSeq,
       request: sent,
       clientId: entry.clientId,
     });
-    fetching.catch(() => undefined); // observed below
-    let message: SignTxMessage | undefined;
-    let refusal: unknown;
-    try {
-      message = deps.authenticator.sign(sent).message;
-    } catch (error) {
-      refusal = error;
-    }
-    const loading =
-      message === undefined ? undefined : deps.jobs.loadForSigning(message, undefined);
-    loading?.catch(() => undefined); // observed below
-    let stored;
-    try {
-      stored = await fetching;
-    } catch (error) {
-      discardLoaded(loading);
-      throw error;
-    }
-    if (message === undefined || loading === undefined) throw refusal;
-    const record = await loading;
-    return { message, record, operation: signingOperationKey(stored.clientId ?? '', message) };
   });
   const settled = await Promise.allSettled(checked);
   const items = settled.flatMap((outcome) =>
@@ -131,6 +90,44 @@ export async function prepareSigningBatchInvite(
   }
   const job = await deps.jobs.signBatch(invite.sessionId, items, invite.participants);
   return { ...job, operations };
+}
+
+/**
+ * One signing request an invite names, checked and loaded as the module comment says (the
+ * stream's copy at `requestSeq` must equal `request` and its ClientID, and `request` must
+ * authenticate). Resolves with the message, this signer's record (the caller wipes its share)
+ * and the operation key.
+ */
+async function checkedRequest(
+  deps: SigningInviteDeps,
+  named: {
+    readonly requestSeq: number;
+    readonly request: Uint8Array;
+    readonly clientId: string | null;
+  },
+): Promise<{ message: SignTxMessage; record: WalletRecord; operation: string }> {
+  const fetching = requestOfInvite(deps.requests, { kind: 'sign', ...named });
+  fetching.catch(() => undefined); // observed below
+  let message: SignTxMessage | undefined;
+  let refusal: unknown;
+  try {
+    message = deps.authenticator.sign(named.request).message;
+  } catch (error) {
+    refusal = error;
+  }
+  const loading = message === undefined ? undefined : deps.jobs.loadForSigning(message, undefined);
+  loading?.catch(() => undefined); // observed below
+  let stored;
+  try {
+    stored = await fetching;
+  } catch (error) {
+    discardLoaded(loading);
+    throw error;
+  }
+  if (message === undefined || loading === undefined) throw refusal;
+  // Equal bytes (checked by requestOfInvite): `message` is the stored request's.
+  const record = await loading;
+  return { message, record, operation: signingOperationKey(stored.clientId ?? '', message) };
 }
 
 /** The invite's batch: 2..MAX_SIGNING_BATCH well-formed entries with distinct sequences. */
