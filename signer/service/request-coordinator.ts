@@ -829,39 +829,33 @@ export class RequestCoordinator {
       metadata.committee.filter(
         (member) => member.nodeId === selfNodeId || others.includes(member.nodeId),
       );
-    const batcher = this.batcher;
-    // Batching needs every peer of the set to take part in batches (signers that predate them
-    // refuse the kind); a set with such a peer runs its requests one by one.
-    const batching = (set: readonly InviteParticipant[]): boolean =>
-      set.every(
-        (member) => member.nodeId === selfNodeId || host.acceptsSigningBatches(member.nodeId),
-      );
-    if (message.keyType === 'ed25519' && batcher !== undefined) {
-      // Spread by tx id, but join a set whose requests are already waiting for a session and
-      // whose next batch has room: there the request costs no session of its own.
-      const sets = candidates.map((_, offset) =>
-        setOf([...candidates.slice(offset), ...candidates.slice(0, offset)].slice(0, quorum - 1)),
-      );
-      const participants =
-        sets.find((set) => batcher.joinable(batchGroup(set))) ?? (sets[0] as InviteParticipant[]);
-      if (!batching(participants)) {
-        return released(
-          message,
-          await this.coordinateSigning(message, request, participants, record),
-        );
-      }
-      return batcher.submit(
-        batchGroup(participants),
-        { message, request, record, participants },
-        request.body.length,
-      );
-    }
     const others = [
       ...candidates.filter(hasSlot),
       ...candidates.filter((node) => !hasSlot(node)),
     ].slice(0, quorum - 1);
-    const outcome = await this.coordinateSigning(message, request, setOf(others), record);
-    return released(message, outcome);
+    let participants = setOf(others);
+    const batcher = this.batcher;
+    if (message.keyType === 'ed25519' && batcher !== undefined) {
+      // Spread by tx id, but join a set whose requests are already waiting for a session and
+      // whose next batch has room: there the request costs no session of its own.
+      const sets = candidates.map((_, offset) =>
+        setOf(rotateBy(candidates, offset).slice(0, quorum - 1)),
+      );
+      participants = sets.find((set) => batcher.joinable(batchGroup(set))) ?? participants;
+      // Batching needs every peer of the set to take part in batches (signers that predate
+      // them refuse the kind); a set with such a peer runs its requests one by one.
+      const batching = participants.every(
+        (member) => member.nodeId === selfNodeId || host.acceptsSigningBatches(member.nodeId),
+      );
+      if (batching) {
+        return batcher.submit(
+          batchGroup(participants),
+          { message, request, record, participants },
+          request.body.length,
+        );
+      }
+    }
+    return released(message, await this.coordinateSigning(message, request, participants, record));
   }
 
   /** One request in a session of its own (its signature is not verified here). */
@@ -1132,7 +1126,11 @@ function released(message: SignTxMessage, outcome: SignatureOutcome): SignatureO
 /** Spreads load: start the list at a position derived from the operation id. */
 function rotate(nodes: readonly string[], seed: string): string[] {
   if (nodes.length === 0) return [];
-  const offset = createHash('sha256').update(seed).digest().readUInt32BE(0) % nodes.length;
+  return rotateBy(nodes, createHash('sha256').update(seed).digest().readUInt32BE(0) % nodes.length);
+}
+
+/** `nodes` starting at position `offset`, wrapping around. */
+function rotateBy(nodes: readonly string[], offset: number): string[] {
   return [...nodes.slice(offset), ...nodes.slice(0, offset)];
 }
 
