@@ -104,6 +104,9 @@ export function signBody(initiator: Ed25519Initiator, fields: SignFields): Uint8
   );
 }
 
+/** What differs between the requests of a burst (`RawClient.publishSignBurst`). */
+export type BurstRequest = Pick<SignFields, 'txId' | 'tx' | 'derivationPath' | 'signPath'>;
+
 export class RawClient {
   private readonly js: JetStreamClient;
   constructor(
@@ -156,6 +159,19 @@ export class RawClient {
    * sees every result JetStream stores, without consuming from the WorkQueue stream, so it
    * never competes with real clients).
    */
+  /** Publishes one signing request per entry of `requests`, all at once, signed by `initiator`. */
+  async publishSignBurst(
+    initiator: Ed25519Initiator,
+    common: Omit<SignFields, keyof BurstRequest>,
+    requests: readonly BurstRequest[],
+  ): Promise<void> {
+    await Promise.all(
+      requests.map((request) =>
+        this.publishSign(signBody(initiator, { ...common, ...request }), request.txId),
+      ),
+    );
+  }
+
   watchResults(subject: string): ResultWatcher {
     const subscription = this.nc.subscribe(subject);
     const received: Record<string, unknown>[] = [];

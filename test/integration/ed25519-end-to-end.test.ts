@@ -119,22 +119,12 @@ describe('Ed25519 wallet end to end (3 signers, threshold 1)', () => {
     const requests = Array.from({ length: 60 }, (_, index) => ({
       txId: randomUUID(),
       tx: new TextEncoder().encode(`burst ${index}`),
-      derivationPath: index % 3 === 0 ? [44, 501, index] : undefined,
+      ...(index % 3 === 0 ? { derivationPath: [44, 501, index] } : {}),
     }));
-    await Promise.all(
-      requests.map(({ txId, tx, derivationPath }) =>
-        client.publishSign(
-          signBody(test.initiator, {
-            keyType: 'ed25519',
-            walletId,
-            networkInternalCode: 'n',
-            txId,
-            tx,
-            ...(derivationPath === undefined ? {} : { derivationPath }),
-          }),
-          txId,
-        ),
-      ),
+    await client.publishSignBurst(
+      test.initiator,
+      { keyType: 'ed25519', walletId, networkInternalCode: 'n' },
+      requests,
     );
     for (const { txId, tx, derivationPath } of requests) {
       const result = await signingResults.waitFor((r) => r['tx_id'] === txId, 60_000);
