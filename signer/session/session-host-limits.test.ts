@@ -4,7 +4,7 @@
  * one session per operation at a time, the per-pair cap, and a ban that stops sessions already
  * admitted before they send again, with nothing sent before the ban is durable.
  */
-import { rosterIdentity } from './test-helpers.ts';
+import { oneRoundJob, rosterIdentity } from './test-helpers.ts';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -262,17 +262,7 @@ describe('SessionHost admission limits', () => {
       requestSeq: 1,
       clientId: null,
       requests: [],
-      job: {
-        party: {
-          rounds: 1,
-          round: async () => ({ broadcast: Uint8Array.of(1) }),
-          finish: async () => 'done',
-          wipe: () => undefined,
-        },
-        complete: async () => 'digest',
-        dispose: () => undefined,
-        operations: ['op.d', 'op.c'],
-      },
+      job: oneRoundJob(['op.d', 'op.c']),
       awaitAllDone: false,
     });
     await expect(coordinated).rejects.toBeInstanceOf(BatchNotAdmittedError);

@@ -6,7 +6,7 @@
  * two-party signing sessions that start on the invite (no start message), with signers that
  * predate it, and invites whose nested hello lies.
  */
-import { rosterIdentity } from './test-helpers.ts';
+import { oneRoundJob, rosterIdentity } from './test-helpers.ts';
 import { pino } from 'pino';
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it, vi } from 'vitest';
@@ -30,19 +30,6 @@ const roster = new Map([
   ['bob', bob.publicKey],
 ]);
 
-function job(): SessionJob<unknown> {
-  return {
-    party: {
-      rounds: 1,
-      round: async () => ({ broadcast: Uint8Array.of(1) }),
-      finish: async () => 'done',
-      wipe: () => undefined,
-    },
-    complete: async () => 'digest',
-    dispose: () => undefined,
-  };
-}
-
 function host(options: { prepareDelayMs?: number; roundTimeoutMs?: number } = {}) {
   let prepared = 0;
   const sessionHost = new SessionHost({
@@ -57,7 +44,7 @@ function host(options: { prepareDelayMs?: number; roundTimeoutMs?: number } = {}
       if (options.prepareDelayMs !== undefined) {
         await new Promise((resolve) => setTimeout(resolve, options.prepareDelayMs));
       }
-      return job();
+      return oneRoundJob();
     },
   });
   sessionHost.attachMessenger({ publishControl: () => undefined } as unknown as PeerMessenger);
@@ -198,7 +185,7 @@ describe('SessionHost', () => {
       probe: async () => undefined,
       publishControl: (_peer: string, control: unknown) => aborts.push(control),
     } as unknown as PeerMessenger);
-    const coordinated = sessionHost.coordinate(twoPartySigning('s8', job()));
+    const coordinated = sessionHost.coordinate(twoPartySigning('s8', oneRoundJob()));
     await expect(coordinated).rejects.toBeInstanceOf(PeerUnavailableError);
     expect(events).toEqual(['start sent', 'round 0 sent']);
     expect(sessionHost.hasSession('s8')).toBe(false);
@@ -258,7 +245,7 @@ describe('SessionHost', () => {
           onPeerSuspect: () => undefined,
           prepare,
         });
-      const aliceHost = make(alice, async () => job());
+      const aliceHost = make(alice, async () => oneRoundJob());
       const bobHost = make(
         bob,
         options.bobPrepare ?? (async () => echoJob('from bob', bobCompleted)),
@@ -392,10 +379,10 @@ describe('SessionHost', () => {
     it('refuses to coordinate a batch without requests, or requests without a batch', async () => {
       const { aliceHost } = pair();
       await expect(
-        aliceHost.coordinate({ ...twoPartySigning('b3', job()), kind: 'sign-batch' }),
+        aliceHost.coordinate({ ...twoPartySigning('b3', oneRoundJob()), kind: 'sign-batch' }),
       ).rejects.toThrow(/requests/);
       await expect(
-        aliceHost.coordinate({ ...twoPartySigning('b4', job()), requests: batchOf(2) }),
+        aliceHost.coordinate({ ...twoPartySigning('b4', oneRoundJob()), requests: batchOf(2) }),
       ).rejects.toThrow(/requests/);
     });
 
