@@ -891,11 +891,12 @@ export class RequestCoordinator {
     items: readonly SigningBatchItem[],
   ): Promise<PromiseSettledResult<SignatureOutcome>[]> {
     const { jobs, host, metrics, log } = this.options;
-    let lone = items.length === 1;
     return settleBatch(items, {
       runAlone: async (item) => {
-        // A lone request uses the share read for it; after a batch the share was wiped.
-        const record = lone ? item.record : await jobs.loadForSigning(item.message, undefined);
+        // A lone request uses the share read for it; in a batch that started nowhere the batch
+        // job has wiped every share (settleBatch runs items alone only in those two cases).
+        const record =
+          items.length === 1 ? item.record : await jobs.loadForSigning(item.message, undefined);
         return this.coordinateSigning(item.message, item.request, item.participants, record);
       },
       release: (item, outcome) => released(item.message, outcome),
@@ -913,7 +914,6 @@ export class RequestCoordinator {
         return nowhere;
       },
       runTogether: async (batch) => {
-        lone = false;
         const first = batch[0] as SigningBatchItem;
         const sessionId = randomUUID();
         let job: SessionJob<SignatureOutcome[]>;
